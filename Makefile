@@ -1,0 +1,124 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# memtrace: one top-level Makefile; every artifact goes under $(OUTPUT).
+
+OUTPUT ?= .output
+CC ?= gcc
+CLANG ?= clang
+LLVM_STRIP ?= llvm-strip
+BPFTOOL ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
+ARCH := x86
+PYTHON ?= python3
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+SRCDIR := src
+BPFDIR := bpf
+VMLINUX := vmlinux/$(ARCH)/vmlinux.h
+
+CFLAGS ?= -O2 -g
+CFLAGS += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
+	  -std=gnu11 -D_GNU_SOURCE -fno-omit-frame-pointer
+CPPFLAGS += -Iinclude -I$(SRCDIR) -I$(OUTPUT)
+DEPFLAGS = -MMD -MP
+
+# Static libbpf, libelf, zlib and zstd so the binary runs where none of the
+# build packages are installed; libc stays dynamic.
+STATIC_LIBS := -Wl,-Bstatic -lbpf -lelf -lz -lzstd -lstdc++ -Wl,-Bdynamic
+LDLIBS += $(STATIC_LIBS) -lm -ldl -lpthread
+
+SRCS := $(wildcard $(SRCDIR)/*.c)
+OBJS := $(patsubst $(SRCDIR)/%.c,$(OUTPUT)/%.o,$(SRCS))
+LIB_OBJS := $(filter-out $(OUTPUT)/main.o,$(OBJS))
+
+# The sanitizer variant: the same sources, built apart, used by the tests.
+ASAN_OUTPUT := $(OUTPUT)/asan
+ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+ASAN_OBJS := $(patsubst $(SRCDIR)/%.c,$(ASAN_OUTPUT)/%.o,$(SRCS))
+ASAN_LIB_OBJS := $(filter-out $(ASAN_OUTPUT)/main.o,$(ASAN_OBJS))
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/unit/%,$(UNIT_SRCS))
+
+BPF_OBJ := $(OUTPUT)/memtrace.bpf.o
+SKEL := $(OUTPUT)/memtrace.skel.h
+
+.DELETE_ON_ERROR:
+.PHONY: all clean test unit e2e demo bench asan vmlinux deps workloads
+
+all: $(OUTPUT)/memtrace
+
+$(OUTPUT) $(OUTPUT)/unit $(ASAN_OUTPUT):
+	$(Q)mkdir -p $@
+
+$(BPF_OBJ): $(BPFDIR)/memtrace.bpf.c $(VMLINUX) | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(DEPFLAGS) -MF $@.d -MT $@ \
+		-Iinclude -Ivmlinux/$(ARCH) -c $< -o $@
+	$(Q)$(LLVM_STRIP) -g $@
+
+$(SKEL): $(BPF_OBJ)
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name memtrace_bpf > $@
+
+# Sources that include the skeleton need it generated first.
+$(OUTPUT)/loader.o $(ASAN_OUTPUT)/loader.o: $(SKEL)
+
+$(OUTPUT)/%.o: $(SRCDIR)/%.c | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+$(OUTPUT)/memtrace: $(OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+$(ASAN_OUTPUT)/%.o: $(SRCDIR)/%.c | $(ASAN_OUTPUT)
+	$(call msg,CC-ASAN,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN_FLAGS) $(DEPFLAGS) -c $< -o $@
+
+$(ASAN_OUTPUT)/memtrace: $(ASAN_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $(ASAN_FLAGS) $^ $(LDLIBS) -o $@
+
+asan: $(ASAN_OUTPUT)/memtrace
+
+$(OUTPUT)/unit/%: tests/unit/%.c $(ASAN_LIB_OBJS) | $(OUTPUT)/unit
+	$(call msg,CC-TEST,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN_FLAGS) $(DEPFLAGS) $< $(ASAN_LIB_OBJS) $(LDLIBS) -o $@
+
+unit: $(UNIT_BINS)
+
+include tests/workloads/build.mk
+
+workloads: $(WORKLOADS)
+
+# Installs what a fresh Debian 12 machine lacks; a no-op when all is there.
+deps:
+	$(Q)tests/install-deps.sh
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory all asan unit workloads
+	$(Q)$(PYTHON) tests/run.py --memtrace $(OUTPUT)/memtrace --asan-memtrace $(ASAN_OUTPUT)/memtrace \
+		--workloads $(OUTPUT)/tests --unit $(OUTPUT)/unit
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all $(OUTPUT)/tests/demo
+	$(Q)$(OUTPUT)/memtrace --batch -i 1 -- $(OUTPUT)/tests/demo
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all $(OUTPUT)/tests/bench_alloc
+	$(Q)tests/bench.sh $(OUTPUT)/memtrace $(OUTPUT)/tests/bench_alloc
+
+vmlinux:
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX)
+
+clean:
+	$(call msg,CLEAN,$(OUTPUT))
+	$(Q)rm -rf $(OUTPUT)
+
+-include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/*.o.d $(ASAN_OUTPUT)/*.d $(OUTPUT)/unit/*.d)

@@ -1,0 +1,397 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * memtrace's per-event path: uprobes on the allocator's entry points and
+ * one shared uretprobe. Every allocation is recorded by address with its
+ * size, time and call stack; per (process, stack) counters are kept here so
+ * userspace never has to replay events.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "memtrace.h"
+
+#define EEXIST 17
+
+/* Set before load. */
+const volatile bool empty_probes = false;	/* benchmark floor: probes that do nothing */
+const volatile __u64 min_size = 0;
+const volatile __u64 max_size = ~0ULL;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MT_MAX_PIDS);
+	__type(key, __u32);
+	__type(value, __u8);
+} traced_pids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1); /* set from user space */
+	__type(key, struct mt_alloc_key);
+	__type(value, struct mt_alloc_info);
+} allocs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1); /* set from user space */
+	__type(key, struct mt_stat_key);
+	__type(value, struct mt_stat);
+} stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1); /* set from user space */
+	__type(key, __u64);
+	__type(value, struct mt_stack);
+} stacks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MT_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct mt_pending);
+} pending SEC(".maps");
+
+/* nmemb * size, or ~0 when it overflows (the allocator then fails). */
+static __always_inline __u64 array_bytes(__u64 nmemb, __u64 size)
+{
+	__u64 limit;
+
+	if (!size)
+		return 0;
+	limit = ~0ULL / size;
+	/* Keeps clang from turning the test into a 128-bit multiply BPF cannot do. */
+	barrier_var(limit);
+	if (nmemb > limit)
+		return ~0ULL;
+	return nmemb * size;
+}
+
+static __always_inline void count(__u32 which)
+{
+	__u64 *c = bpf_map_lookup_elem(&counters, &which);
+
+	if (c)
+		__sync_fetch_and_add(c, 1);
+}
+
+static __always_inline bool traced(__u32 *tgid)
+{
+	*tgid = bpf_get_current_pid_tgid() >> 32;
+	return bpf_map_lookup_elem(&traced_pids, tgid) != NULL;
+}
+
+/*
+ * The one place a stack is taken; a later unwinder replaces this function.
+ * At an entry probe the return address sits at *sp (the callee has not
+ * pushed a frame yet), so the caller is read from there and the rest is a
+ * frame-pointer walk starting at the caller's rbp. Returns the stack's id,
+ * a hash of its frames (never 0).
+ */
+static __always_inline __u64 capture_stack(struct pt_regs *ctx, struct mt_stack *st)
+{
+	__u64 sp = PT_REGS_SP(ctx), fp = PT_REGS_FP(ctx);
+	__u64 hash = 0xcbf29ce484222325ULL;
+	__u64 frame[2];
+	__u32 n = 0, i;
+
+	st->flags = 0;
+	if (bpf_probe_read_user(&frame[1], sizeof(frame[1]), (void *)sp)) {
+		st->flags |= MT_STACK_F_READ_FAILED;
+		goto out;
+	}
+	st->ips[0] = frame[1];
+	hash = (hash ^ frame[1]) * 0x100000001b3ULL;
+	n = 1;
+
+	for (i = 1; i < MT_MAX_FRAMES; i++) {
+		if (!fp)
+			break;
+		if (bpf_probe_read_user(frame, sizeof(frame), (void *)fp)) {
+			st->flags |= MT_STACK_F_READ_FAILED;
+			break;
+		}
+		if (!frame[1])
+			break;
+		st->ips[i] = frame[1];
+		hash = (hash ^ frame[1]) * 0x100000001b3ULL;
+		n = i + 1;
+		/* The stack grows down: a saved frame pointer that does not move up ends the chain. */
+		if (frame[0] <= fp)
+			break;
+		fp = frame[0];
+	}
+	if (n == MT_MAX_FRAMES && fp)
+		st->flags |= MT_STACK_F_TRUNCATED;
+out:
+	st->nr_frames = n;
+	hash ^= n;
+	return hash ? hash : 1;
+}
+
+static __always_inline void stat_add(struct mt_stat *s, __s64 bytes, __s64 allocs)
+{
+	__sync_fetch_and_add(&s->live_bytes, bytes);
+	__sync_fetch_and_add(&s->live_allocs, allocs);
+}
+
+/* Forget a live block; returns false when the address was never recorded. */
+static __always_inline bool forget_block(__u32 tgid, __u64 addr, struct mt_alloc_info *out)
+{
+	struct mt_alloc_key key = { .addr = addr, .pid = tgid };
+	struct mt_alloc_info *info;
+	struct mt_stat_key skey = { .pid = tgid };
+	struct mt_stat *s;
+
+	info = bpf_map_lookup_elem(&allocs, &key);
+	if (!info)
+		return false;
+	*out = *info;
+	/* Two frees of one block race here; only the one that deletes it counts. */
+	if (bpf_map_delete_elem(&allocs, &key))
+		return false;
+	skey.stack_id = out->stack_id;
+	s = bpf_map_lookup_elem(&stats, &skey);
+	if (s) {
+		stat_add(s, -(__s64)out->size, -1);
+		__sync_fetch_and_add(&s->frees_total, 1);
+	}
+	return true;
+}
+
+/* Put back a block that realloc failed to move (it is still the program's). */
+static __always_inline void restore_block(__u32 tgid, __u64 addr, struct mt_alloc_info *info)
+{
+	struct mt_alloc_key key = { .addr = addr, .pid = tgid };
+	struct mt_stat_key skey = { .pid = tgid, .stack_id = info->stack_id };
+	struct mt_stat *s;
+
+	if (bpf_map_update_elem(&allocs, &key, info, BPF_NOEXIST)) {
+		count(MT_CNT_ALLOCS_MAP_FULL);
+		return;
+	}
+	s = bpf_map_lookup_elem(&stats, &skey);
+	if (s) {
+		stat_add(s, info->size, 1);
+		__sync_fetch_and_sub(&s->frees_total, 1);
+	}
+}
+
+static __always_inline struct mt_stat *stat_for(__u32 tgid, __u64 stack_id, struct mt_stack *st)
+{
+	struct mt_stat_key skey = { .pid = tgid, .stack_id = stack_id };
+	struct mt_stat zero = {};
+	struct mt_stat *s;
+	long err;
+
+	s = bpf_map_lookup_elem(&stats, &skey);
+	if (s)
+		return s;
+	/* First allocation from this stack in this process: store its frames once. */
+	err = bpf_map_update_elem(&stacks, &stack_id, st, BPF_NOEXIST);
+	if (err && err != -EEXIST) {
+		count(MT_CNT_STACKS_MAP_FULL);
+		return NULL;
+	}
+	if (!err) {
+		if (st->flags & MT_STACK_F_TRUNCATED)
+			count(MT_CNT_STACK_TRUNCATED);
+		if (st->flags & MT_STACK_F_READ_FAILED)
+			count(MT_CNT_STACK_READ_FAILED);
+	}
+	err = bpf_map_update_elem(&stats, &skey, &zero, BPF_NOEXIST);
+	if (err && err != -EEXIST) {
+		count(MT_CNT_STACKS_MAP_FULL);
+		return NULL;
+	}
+	return bpf_map_lookup_elem(&stats, &skey);
+}
+
+static __always_inline void record_block(__u32 tgid, __u64 addr, struct mt_pending *p)
+{
+	struct mt_alloc_key key = { .addr = addr, .pid = tgid };
+	struct mt_alloc_info info = {
+		.size = p->size,
+		.ts_ns = bpf_ktime_get_ns(),
+		.stack_id = p->stack_id,
+	};
+	struct mt_alloc_info old;
+	struct mt_stat *s;
+	long err;
+
+	s = stat_for(tgid, p->stack_id, &p->stack);
+	if (!s)
+		return;
+	__sync_fetch_and_add(&s->allocs_total, 1);
+	__sync_fetch_and_add(&s->alloc_bytes_total, p->size);
+
+	err = bpf_map_update_elem(&allocs, &key, &info, BPF_NOEXIST);
+	if (err == -EEXIST) {
+		/* The allocator handed out an address we think is live: its free was missed. */
+		count(MT_CNT_ADDR_REUSED);
+		forget_block(tgid, addr, &old);
+		err = bpf_map_update_elem(&allocs, &key, &info, BPF_NOEXIST);
+	}
+	if (err) {
+		count(MT_CNT_ALLOCS_MAP_FULL);
+		return;
+	}
+	stat_add(s, p->size, 1);
+}
+
+/*
+ * Entry of an allocating function. Nested calls (reallocarray calling
+ * realloc through the PLT, operator new calling malloc) are recognised by a
+ * deeper stack pointer and left to the outermost call.
+ */
+static __always_inline int on_entry(struct pt_regs *ctx, __u32 kind, __u64 size, __u64 old_ptr,
+				    __u64 memptr)
+{
+	struct mt_pending *p;
+	__u32 tgid;
+	__u64 sp;
+
+	if (empty_probes)
+		return 0;
+	if (!traced(&tgid))
+		return 0;
+	p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0,
+				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!p)
+		return 0;
+	sp = PT_REGS_SP(ctx);
+	if (p->active) {
+		if (sp < p->entry_sp)
+			return 0;
+		count(MT_CNT_MISSED_RETURNS);
+	}
+	p->active = 1;
+	p->entry_sp = sp;
+	p->kind = kind;
+	p->size = size;
+	p->memptr = memptr;
+	p->old_ptr = old_ptr;
+	p->old_known = 0;
+	/*
+	 * realloc's old block is forgotten now, while it is still the caller's:
+	 * once realloc has freed it another thread may be handed the address.
+	 */
+	if (old_ptr) {
+		if (forget_block(tgid, old_ptr, &p->old_info))
+			p->old_known = 1;
+		else
+			count(MT_CNT_UNKNOWN_FREES);
+	}
+	if (size < min_size || size > max_size) {
+		p->stack_id = 0;
+		return 0;
+	}
+	p->stack_id = capture_stack(ctx, &p->stack);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(mt_malloc, __u64 size)
+{
+	return on_entry(ctx, MT_KIND_MALLOC, size, 0, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(mt_calloc, __u64 nmemb, __u64 size)
+{
+	return on_entry(ctx, MT_KIND_CALLOC, array_bytes(nmemb, size), 0, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(mt_realloc, __u64 ptr, __u64 size)
+{
+	return on_entry(ctx, MT_KIND_REALLOC, size, ptr, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(mt_reallocarray, __u64 ptr, __u64 nmemb, __u64 size)
+{
+	return on_entry(ctx, MT_KIND_REALLOCARRAY, array_bytes(nmemb, size), ptr, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(mt_memalign, __u64 alignment, __u64 size)
+{
+	return on_entry(ctx, MT_KIND_MEMALIGN, size, 0, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(mt_posix_memalign, __u64 memptr, __u64 alignment, __u64 size)
+{
+	return on_entry(ctx, MT_KIND_POSIX_MEMALIGN, size, 0, memptr);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(mt_alloc_ret, __u64 ret)
+{
+	struct mt_pending *p;
+	__u64 ptr = ret;
+	__u32 tgid;
+
+	if (empty_probes)
+		return 0;
+	if (!traced(&tgid))
+		return 0;
+	p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0, 0);
+	if (!p || !p->active)
+		return 0;
+	/* Only the outermost call's return is ours: sp is back above its return address. */
+	if (PT_REGS_SP(ctx) != p->entry_sp + 8)
+		return 0;
+	p->active = 0;
+
+	if (p->kind == MT_KIND_POSIX_MEMALIGN) {
+		ptr = 0;
+		if ((int)ret == 0 && bpf_probe_read_user(&ptr, sizeof(ptr), (void *)p->memptr))
+			ptr = 0;
+	}
+	if (!ptr) {
+		/* realloc(p, 0) frees p and returns NULL; any other NULL is a failure. */
+		bool freed = (p->kind == MT_KIND_REALLOC || p->kind == MT_KIND_REALLOCARRAY) &&
+			     p->old_ptr && p->size == 0;
+
+		if (!freed) {
+			if (p->old_known)
+				restore_block(tgid, p->old_ptr, &p->old_info);
+			count(MT_CNT_FAILED_ALLOCS);
+		}
+		return 0;
+	}
+	if (!p->stack_id)
+		return 0;
+	record_block(tgid, ptr, p);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(mt_free, __u64 ptr)
+{
+	struct mt_alloc_info old;
+	__u32 tgid;
+
+	if (empty_probes)
+		return 0;
+	/* free may be probed past its NULL test, where NULL also passes. */
+	if (!ptr)
+		return 0;
+	if (!traced(&tgid))
+		return 0;
+	if (!forget_block(tgid, ptr, &old))
+		count(MT_CNT_UNKNOWN_FREES);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Per (process, stack) figures from the raw BPF map contents: the counters
+ * kept in BPF, plus what only a pass over live blocks gives (the oldest
+ * live allocation, the --min-age filter). Pure data: no I/O.
+ */
+#ifndef MEMTRACE_AGGREGATE_H
+#define MEMTRACE_AGGREGATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "memtrace.h"
+
+struct agg_entry {
+	uint32_t pid;
+	uint64_t stack_id;
+	struct mt_stat stat;	/* as counted in BPF */
+	int64_t live_bytes;	/* live figures after the age filter */
+	int64_t live_allocs;
+	uint64_t oldest_ts_ns;	/* 0: nothing live */
+};
+
+struct agg_table;
+
+struct agg_table *agg_table__new(uint64_t now_ns, uint64_t min_age_ns);
+int agg_table__add_stat(struct agg_table *t, const struct mt_stat_key *key, const struct mt_stat *stat);
+/* A live block; blocks whose (pid, stack) has no stat entry are counted as orphans. */
+void agg_table__add_block(struct agg_table *t, const struct mt_alloc_key *key,
+			  const struct mt_alloc_info *info);
+/* Entries of pid (all pids when pid == 0), in insertion order. */
+size_t agg_table__entries(const struct agg_table *t, uint32_t pid, struct agg_entry ***out);
+uint64_t agg_table__orphans(const struct agg_table *t);
+void agg_table__free(struct agg_table *t);
+
+#endif

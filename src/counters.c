@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * What each BPF-side counter is called in reports, and whether it means
+ * figures are missing. The names are part of the JSON contract: never rename.
+ */
+#include "report.h"
+
+static const char *const counter_names[MT_CNT_MAX] = {
+	[MT_CNT_ALLOCS_MAP_FULL]	= "allocs_map_full",
+	[MT_CNT_STACKS_MAP_FULL]	= "stacks_map_full",
+	[MT_CNT_STACK_TRUNCATED]	= "stack_truncated",
+	[MT_CNT_STACK_READ_FAILED]	= "stack_read_failed",
+	[MT_CNT_MISSED_RETURNS]		= "missed_returns",
+	[MT_CNT_UNKNOWN_FREES]		= "unknown_frees",
+	[MT_CNT_ADDR_REUSED]		= "addr_reused",
+	[MT_CNT_FAILED_ALLOCS]		= "failed_allocs",
+};
+
+const char *mt_counter_name(enum mt_counter c)
+{
+	if ((unsigned int)c >= MT_CNT_MAX || !counter_names[c])
+		return "unknown";
+	return counter_names[c];
+}
+
+const char *mt_counter_remedy(enum mt_counter c)
+{
+	switch (c) {
+	case MT_CNT_ALLOCS_MAP_FULL:
+		return "--max-allocs";
+	case MT_CNT_STACKS_MAP_FULL:
+		return "--max-stacks";
+	default:
+		/* Missed returns and reused addresses come from the traced program's
+		 * own behaviour (longjmp, thread cancellation, frees we never saw):
+		 * no option makes them go away. */
+		return NULL;
+	}
+}
+
+bool mt_counter_is_loss(enum mt_counter c)
+{
+	switch (c) {
+	case MT_CNT_ALLOCS_MAP_FULL:
+	case MT_CNT_STACKS_MAP_FULL:
+	case MT_CNT_MISSED_RETURNS:
+	case MT_CNT_ADDR_REUSED:
+		return true;
+	default:
+		/* A truncated or partly read stack still has its bytes counted, a
+		 * failed allocation has nothing to count, and an unknown free is a
+		 * block from before tracing began: the figures stay complete. */
+		return false;
+	}
+}

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * `memtrace -- CMD`: the command is forked and held before exec until the
+ * probes are attached, so its first allocation is seen. It is then
+ * followed with ptrace, stopping only at its exit, so that its mappings can
+ * be read one last time while they still exist.
+ */
+#ifndef MEMTRACE_LAUNCH_H
+#define MEMTRACE_LAUNCH_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct child {
+	pid_t pid;
+	int go_fd;		/* write end: a byte releases the child */
+	int err_fd;		/* read end: errno of a failed exec, EOF on success */
+	bool traced;		/* ptrace-seized */
+	bool done;
+	int status;		/* wait status once done */
+};
+
+/* Find an executable for argv0 along PATH like execvp; -ENOENT, -EACCES. */
+int launch__resolve(const char *argv0, char **path_out);
+/* Fork a child that waits, then execs path with argv. */
+int launch__spawn(const char *path, char *const argv[], struct child *c);
+/* Let it exec. Returns 0, or the exec's -errno. */
+int launch__release(struct child *c);
+/*
+ * Reap or resume the child after SIGCHLD. on_exit_stop runs while the
+ * child is stopped in its exit (mappings still there). Returns true once
+ * the child is gone.
+ */
+bool launch__poll(struct child *c, void (*on_exit_stop)(void *ctx), void *ctx);
+/* Kill and reap a child that never ran its command. */
+void launch__abort(struct child *c);
+
+#endif

@@ -1,0 +1,289 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "elf_file.h"
+#include "loader.h"
+#include "log.h"
+#include "memtrace.skel.h"
+#include "probe_site.h"
+
+struct loader {
+	struct memtrace_bpf *skel;
+	struct bpf_link **links;
+	size_t nr_links;
+	size_t cap_links;
+	int verbose;
+};
+
+enum prog_id { P_MALLOC, P_CALLOC, P_REALLOC, P_REALLOCARRAY, P_MEMALIGN, P_POSIX_MEMALIGN, P_FREE };
+
+struct probe_spec {
+	const char *func;
+	enum prog_id prog;
+	bool ret;		/* needs the return probe */
+};
+
+/* The allocator's entry points. aligned_alloc is memalign's alias in glibc: attached once. */
+static const struct probe_spec alloc_specs[] = {
+	{ "malloc", P_MALLOC, true },
+	{ "calloc", P_CALLOC, true },
+	{ "realloc", P_REALLOC, true },
+	{ "reallocarray", P_REALLOCARRAY, true },
+	{ "posix_memalign", P_POSIX_MEMALIGN, true },
+	{ "aligned_alloc", P_MEMALIGN, true },
+	{ "memalign", P_MEMALIGN, true },
+	{ "valloc", P_MALLOC, true },
+	{ "pvalloc", P_MALLOC, true },
+	{ "free", P_FREE, false },
+};
+
+/*
+ * C++'s operator new, so that the frame above it is the caller of new
+ * rather than whatever the frame-pointer chain skips to from inside
+ * libstdc++ (built without frame pointers). Its malloc call is nested and
+ * left to it. operator delete is not needed: it calls free.
+ */
+static const struct probe_spec cxx_specs[] = {
+	{ "_Znwm", P_MALLOC, true },
+	{ "_Znam", P_MALLOC, true },
+	{ "_ZnwmRKSt9nothrow_t", P_MALLOC, true },
+	{ "_ZnamRKSt9nothrow_t", P_MALLOC, true },
+	{ "_ZnwmSt11align_val_t", P_MALLOC, true },
+	{ "_ZnamSt11align_val_t", P_MALLOC, true },
+};
+
+static int verbosity;
+
+static int libbpf_print_fn(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	if (level == LIBBPF_DEBUG && verbosity < 2)
+		return 0;
+	if (verbosity < 1)
+		return 0;
+	return vfprintf(stderr, fmt, args);
+}
+
+static struct bpf_program *prog_of(struct loader *l, enum prog_id id)
+{
+	switch (id) {
+	case P_MALLOC: return l->skel->progs.mt_malloc;
+	case P_CALLOC: return l->skel->progs.mt_calloc;
+	case P_REALLOC: return l->skel->progs.mt_realloc;
+	case P_REALLOCARRAY: return l->skel->progs.mt_reallocarray;
+	case P_MEMALIGN: return l->skel->progs.mt_memalign;
+	case P_POSIX_MEMALIGN: return l->skel->progs.mt_posix_memalign;
+	case P_FREE: return l->skel->progs.mt_free;
+	}
+	return NULL;
+}
+
+int loader__new(const struct loader_opts *opts, struct loader **out)
+{
+	struct loader *l;
+	int err;
+
+	verbosity = opts->verbose;
+	libbpf_set_print(libbpf_print_fn);
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	l->verbose = opts->verbose;
+	l->skel = memtrace_bpf__open();
+	if (!l->skel) {
+		err = -errno;
+		free(l);
+		return err ? err : -EINVAL;
+	}
+	l->skel->rodata->empty_probes = opts->empty_probes;
+	l->skel->rodata->min_size = opts->min_size;
+	l->skel->rodata->max_size = opts->max_size;
+	bpf_map__set_max_entries(l->skel->maps.allocs, opts->max_allocs);
+	bpf_map__set_max_entries(l->skel->maps.stats, opts->max_stacks);
+	bpf_map__set_max_entries(l->skel->maps.stacks, opts->max_stacks);
+
+	err = memtrace_bpf__load(l->skel);
+	if (err) {
+		memtrace_bpf__destroy(l->skel);
+		free(l);
+		return err;
+	}
+	*out = l;
+	return 0;
+}
+
+int loader__add_pid(struct loader *l, uint32_t pid)
+{
+	__u8 one = 1;
+
+	if (bpf_map__update_elem(l->skel->maps.traced_pids, &pid, sizeof(pid), &one, sizeof(one), 0))
+		return -errno;
+	return 0;
+}
+
+static int push_link(struct loader *l, struct bpf_link *link)
+{
+	if (l->nr_links == l->cap_links) {
+		size_t cap = l->cap_links ? l->cap_links * 2 : 32;
+		struct bpf_link **n = realloc(l->links, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		l->links = n;
+		l->cap_links = cap;
+	}
+	l->links[l->nr_links++] = link;
+	return 0;
+}
+
+static int attach_one(struct loader *l, int pid, const char *path, struct bpf_program *prog,
+		      uint64_t offset, bool retprobe)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = retprobe);
+	struct bpf_link *link;
+	int err;
+
+	link = bpf_program__attach_uprobe_opts(prog, pid, path, offset, &opts);
+	if (!link)
+		return -errno;
+	err = push_link(l, link);
+	if (err)
+		bpf_link__destroy(link);
+	return err;
+}
+
+/* Attach the probes of specs found in the ELF file at path. */
+static int attach_specs(struct loader *l, int pid, const char *path, const struct probe_spec *specs,
+			size_t nr_specs, bool dynamic_only, int *nr_probes)
+{
+	uint64_t done[32];
+	size_t nr_done = 0, i, j;
+	struct elf_file *ef;
+	int err;
+
+	err = elf_file__open(path, &(struct elf_file_opts){ .no_debug_files = true }, &ef);
+	if (err)
+		return err;
+	for (i = 0; i < nr_specs; i++) {
+		const struct elf_sym *sym = elf_file__find_func(ef, specs[i].func, dynamic_only);
+		uint64_t off, entry_off = 0;
+		bool dup = false;
+
+		if (!sym)
+			continue;
+		err = elf_file__vaddr_to_offset(ef, sym->addr, &off);
+		if (err)
+			goto out;
+		for (j = 0; j < nr_done; j++)
+			dup |= done[j] == off;
+		if (dup)
+			continue;
+		if (nr_done < sizeof(done) / sizeof(done[0]))
+			done[nr_done++] = off;
+		/*
+		 * A return probe has to sit on the first instruction; the entry probe
+		 * then shares its breakpoint. Entry-only probes may move to an
+		 * instruction the kernel emulates instead of single-stepping.
+		 */
+		if (!specs[i].ret) {
+			uint8_t code[32];
+
+			if (!elf_file__read(ef, off, code, sizeof(code)))
+				entry_off = probe_site__pick(code, sizeof(code));
+			if (sym->size && entry_off >= sym->size)
+				entry_off = 0;
+		}
+		mt_debug("probe %s at %s+0x%llx%s\n", specs[i].func, path,
+			 (unsigned long long)(off + entry_off), specs[i].ret ? " (+ return)" : "");
+		err = attach_one(l, pid, path, prog_of(l, specs[i].prog), off + entry_off, false);
+		if (err)
+			goto out;
+		(*nr_probes)++;
+		if (specs[i].ret) {
+			err = attach_one(l, pid, path, l->skel->progs.mt_alloc_ret, off, true);
+			if (err)
+				goto out;
+			(*nr_probes)++;
+		}
+	}
+out:
+	elf_file__free(ef);
+	return err;
+}
+
+int loader__attach(struct loader *l, int pid, const struct allocator_obj *a, int *nr_probes)
+{
+	int err;
+
+	*nr_probes = 0;
+	/* A static executable's malloc is in .symtab only; libraries export theirs. */
+	err = attach_specs(l, pid, a->open_path, alloc_specs,
+			   sizeof(alloc_specs) / sizeof(alloc_specs[0]), false, nr_probes);
+	if (err)
+		return err;
+	if (!*nr_probes)
+		return -ENOENT;
+	return 0;
+}
+
+int loader__attach_cxx(struct loader *l, int pid, const char *path, int *nr_probes)
+{
+	return attach_specs(l, pid, path, cxx_specs, sizeof(cxx_specs) / sizeof(cxx_specs[0]), true,
+			    nr_probes);
+}
+
+int loader__read_counters(struct loader *l, uint64_t out[MT_CNT_MAX])
+{
+	int ncpus = libbpf_num_possible_cpus();
+	__u64 *vals;
+	__u32 i;
+	int c;
+
+	if (ncpus <= 0)
+		return ncpus ? ncpus : -EINVAL;
+	vals = calloc((size_t)ncpus, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	for (i = 0; i < MT_CNT_MAX; i++) {
+		out[i] = 0;
+		if (bpf_map__lookup_elem(l->skel->maps.counters, &i, sizeof(i), vals,
+					 sizeof(*vals) * (size_t)ncpus, 0))
+			continue;
+		for (c = 0; c < ncpus; c++)
+			out[i] += vals[c];
+	}
+	free(vals);
+	return 0;
+}
+
+int loader__allocs_fd(struct loader *l)
+{
+	return bpf_map__fd(l->skel->maps.allocs);
+}
+
+int loader__stats_fd(struct loader *l)
+{
+	return bpf_map__fd(l->skel->maps.stats);
+}
+
+int loader__stacks_fd(struct loader *l)
+{
+	return bpf_map__fd(l->skel->maps.stacks);
+}
+
+void loader__free(struct loader *l)
+{
+	size_t i;
+
+	if (!l)
+		return;
+	for (i = 0; i < l->nr_links; i++)
+		bpf_link__destroy(l->links[i]);
+	free(l->links);
+	memtrace_bpf__destroy(l->skel);
+	free(l);
+}

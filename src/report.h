@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The snapshot every report format is written from: plain data, already
+ * aggregated, filtered, sorted and symbolized. Writers only format it.
+ */
+#ifndef MEMTRACE_REPORT_H
+#define MEMTRACE_REPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "memtrace.h"
+
+struct mt_frame {
+	char *function;		/* demangled name; NULL when unresolved */
+	char *module;		/* path of the mapped object; NULL when no mapping covers it */
+	uint64_t offset;	/* module-relative address (ELF virtual address) of the pc */
+	char *file;		/* source file; NULL when unknown */
+	int line;		/* 0 when unknown */
+	bool inlined;
+};
+
+struct mt_stack_report {
+	int64_t live_bytes;
+	int64_t live_allocs;
+	uint64_t alloc_bytes_total;
+	uint64_t allocs_total;
+	uint64_t frees_total;
+	double oldest_age_s;	/* age of the oldest live allocation; < 0 when none is live */
+	uint32_t flags;		/* MT_STACK_F_* */
+	size_t nr_frames;
+	struct mt_frame *frames;	/* innermost first */
+};
+
+struct mt_heap_totals {
+	int64_t live_bytes;
+	int64_t live_allocs;
+	uint64_t alloc_bytes_total;
+	uint64_t allocs_total;
+	uint64_t frees_total;
+};
+
+struct mt_vm_totals {
+	bool known;		/* false: printed as null */
+	uint64_t mapped_bytes;
+	uint64_t released_bytes;
+	uint64_t retained_bytes;
+};
+
+struct mt_proc_report {
+	uint32_t pid;
+	char comm[32];
+	char *exe;		/* may be NULL */
+	const char *runtime;	/* "native" */
+	char *allocator;	/* "glibc", "jemalloc", "tcmalloc", or the object's file name */
+	char *allocator_path;
+	uint64_t rss_bytes;	/* last value read while the process lived */
+	bool exited;
+	struct mt_heap_totals heap;
+	struct mt_vm_totals vm;
+	uint64_t unresolved_frames;	/* frames shown as module+0xoff or [unknown] */
+	size_t nr_stacks;	/* stacks listed (after --top and filters) */
+	size_t nr_stacks_total;	/* stacks seen in all */
+	struct mt_stack_report *stacks;	/* sorted by live bytes, largest first */
+};
+
+struct mt_report {
+	double duration_s;
+	uint64_t lost_events;	/* sum of the counters that make figures incomplete */
+	uint64_t counters[MT_CNT_MAX];
+	double min_age_s;	/* the --min-age filter in force (0: none) */
+	size_t nr_procs;
+	struct mt_proc_report *procs;
+};
+
+/* Counter names as printed in JSON ("counters" object) and text. */
+const char *mt_counter_name(enum mt_counter c);
+/* The option that fixes a loss counted by c, or NULL when none does. */
+const char *mt_counter_remedy(enum mt_counter c);
+/* true when c counts lost information (it is then part of lost_events). */
+bool mt_counter_is_loss(enum mt_counter c);
+
+int report_json__write(const struct mt_report *r, FILE *f);
+int report_text__write(const struct mt_report *r, FILE *f, size_t top_n);
+int report_folded__write(const struct mt_report *r, FILE *f);
+
+void mt_report__free(struct mt_report *r);
+
+/* "12.3 MiB" style; returns buf. */
+const char *mt_human_bytes(double bytes, char *buf, size_t len);
+
+#endif /* MEMTRACE_REPORT_H */

@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Builds an mt_report from the BPF maps: counters, per-stack figures, a
+ * pass over live blocks for ages, and symbolized frames.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <bpf/bpf.h>
+#include "aggregate.h"
+#include "loader.h"
+#include "log.h"
+#include "snapshot.h"
+
+#define BATCH 4096
+
+/* Read a whole hash map with batched lookups; calls fn for each entry. */
+static int map_for_each(int fd, size_t key_size, size_t value_size,
+			void (*fn)(void *ctx, const void *key, const void *value), void *ctx)
+{
+	size_t count_cap = BATCH;
+	void *keys = NULL, *values = NULL;
+	__u64 token_in = 0, token_out = 0;
+	bool first = true;
+	int err = 0;
+
+	for (;;) {
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+		__u32 count = (__u32)count_cap, i;
+
+		if (!keys) {
+			keys = malloc(key_size * count_cap);
+			values = malloc(value_size * count_cap);
+			if (!keys || !values) {
+				err = -ENOMEM;
+				break;
+			}
+		}
+		err = bpf_map_lookup_batch(fd, first ? NULL : &token_in, &token_out, keys, values,
+					   &count, &opts);
+		if (err < 0)
+			err = -errno;
+		if (err == -ENOSPC && count == 0) {
+			/* One bucket holds more entries than the buffer: make it bigger. */
+			count_cap *= 2;
+			free(keys);
+			free(values);
+			keys = values = NULL;
+			continue;
+		}
+		for (i = 0; i < count; i++)
+			fn(ctx, (char *)keys + i * key_size, (char *)values + i * value_size);
+		if (err == -ENOENT) {
+			err = 0;
+			break;
+		}
+		if (err)
+			break;
+		token_in = token_out;
+		first = false;
+	}
+	free(keys);
+	free(values);
+	return err;
+}
+
+static void add_stat(void *ctx, const void *key, const void *value)
+{
+	agg_table__add_stat(ctx, key, value);
+}
+
+static void add_block(void *ctx, const void *key, const void *value)
+{
+	agg_table__add_block(ctx, key, value);
+}
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_entries(const void *a, const void *b)
+{
+	const struct agg_entry *x = *(struct agg_entry *const *)a, *y = *(struct agg_entry *const *)b;
+
+	if (x->live_bytes != y->live_bytes)
+		return x->live_bytes > y->live_bytes ? -1 : 1;
+	if (x->stat.alloc_bytes_total != y->stat.alloc_bytes_total)
+		return x->stat.alloc_bytes_total > y->stat.alloc_bytes_total ? -1 : 1;
+	if (x->stack_id != y->stack_id)
+		return x->stack_id < y->stack_id ? -1 : 1;
+	return 0;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static int fill_frames(struct mt_stack_report *sr, const struct mt_stack *st,
+		       const struct target *t, struct symbolizer *sym, uint64_t *unresolved)
+{
+	uint32_t n = st->nr_frames < MT_MAX_FRAMES ? st->nr_frames : MT_MAX_FRAMES, i;
+
+	sr->frames = calloc(n ? n : 1, sizeof(*sr->frames));
+	if (!sr->frames)
+		return -ENOMEM;
+	sr->nr_frames = n;
+	sr->flags = st->flags;
+	for (i = 0; i < n; i++) {
+		struct mt_frame *f = &sr->frames[i];
+		struct sym_frame sf = {};
+
+		if (t->maps)
+			symbolizer__resolve(sym, t->maps, st->ips[i], &sf);
+		if (!sf.module)
+			sf.offset = st->ips[i];
+		if (!sf.function)
+			(*unresolved)++;
+		f->function = dup_or_null(sf.function);
+		f->module = dup_or_null(sf.module);
+		f->offset = sf.offset;
+	}
+	return 0;
+}
+
+static int build_proc(struct mt_proc_report *pr, struct target *t, struct agg_table *agg,
+		      int stacks_fd, struct symbolizer *sym, uint64_t now_ns, size_t top_n)
+{
+	struct agg_entry **entries = NULL;
+	size_t n, i, keep;
+	int err = 0;
+
+	pr->pid = t->pid;
+	snprintf(pr->comm, sizeof(pr->comm), "%s", t->comm);
+	pr->exe = dup_or_null(t->exe);
+	pr->runtime = "native";
+	pr->allocator = dup_or_null(t->alloc.name);
+	pr->allocator_path = dup_or_null(t->alloc.path);
+	pr->rss_bytes = t->rss_bytes;
+	pr->exited = t->exited;
+
+	n = agg_table__entries(agg, t->pid, &entries);
+	if (!entries)
+		return -ENOMEM;
+	qsort(entries, n, sizeof(*entries), cmp_entries);
+	for (i = 0; i < n; i++) {
+		const struct agg_entry *e = entries[i];
+
+		pr->heap.live_bytes += e->live_bytes;
+		pr->heap.live_allocs += e->live_allocs;
+		pr->heap.alloc_bytes_total += e->stat.alloc_bytes_total;
+		pr->heap.allocs_total += e->stat.allocs_total;
+		pr->heap.frees_total += e->stat.frees_total;
+	}
+	keep = top_n && top_n < n ? top_n : n;
+	pr->nr_stacks_total = n;
+	pr->stacks = calloc(keep ? keep : 1, sizeof(*pr->stacks));
+	if (!pr->stacks) {
+		free(entries);
+		return -ENOMEM;
+	}
+	for (i = 0; i < keep; i++) {
+		const struct agg_entry *e = entries[i];
+		struct mt_stack_report *sr = &pr->stacks[i];
+		struct mt_stack st;
+
+		sr->live_bytes = e->live_bytes;
+		sr->live_allocs = e->live_allocs;
+		sr->alloc_bytes_total = e->stat.alloc_bytes_total;
+		sr->allocs_total = e->stat.allocs_total;
+		sr->frees_total = e->stat.frees_total;
+		sr->oldest_age_s = e->oldest_ts_ns && e->live_allocs > 0 ?
+				   (double)(now_ns - e->oldest_ts_ns) / 1e9 : -1.0;
+		pr->nr_stacks = i + 1;
+		if (bpf_map_lookup_elem(stacks_fd, &e->stack_id, &st)) {
+			st.nr_frames = 0;
+			st.flags = MT_STACK_F_READ_FAILED;
+		}
+		err = fill_frames(sr, &st, t, sym, &pr->unresolved_frames);
+		if (err)
+			break;
+	}
+	free(entries);
+	return err;
+}
+
+int snapshot__build(struct loader *l, struct target *targets, size_t nr_targets,
+		    struct symbolizer *sym, const struct snapshot_opts *o, struct mt_report *r)
+{
+	uint64_t now_ns = monotonic_ns();
+	struct agg_table *agg;
+	size_t i;
+	int err, c;
+
+	memset(r, 0, sizeof(*r));
+	r->duration_s = o->duration_s;
+	r->min_age_s = (double)o->min_age_ns / 1e9;
+	err = loader__read_counters(l, r->counters);
+	if (err)
+		return err;
+	for (c = 0; c < MT_CNT_MAX; c++)
+		if (mt_counter_is_loss(c))
+			r->lost_events += r->counters[c];
+
+	agg = agg_table__new(now_ns, o->min_age_ns);
+	if (!agg)
+		return -ENOMEM;
+	err = map_for_each(loader__stats_fd(l), sizeof(struct mt_stat_key), sizeof(struct mt_stat),
+			   add_stat, agg);
+	if (!err)
+		err = map_for_each(loader__allocs_fd(l), sizeof(struct mt_alloc_key),
+				   sizeof(struct mt_alloc_info), add_block, agg);
+	if (err) {
+		agg_table__free(agg);
+		return err;
+	}
+	r->procs = calloc(nr_targets ? nr_targets : 1, sizeof(*r->procs));
+	if (!r->procs) {
+		agg_table__free(agg);
+		return -ENOMEM;
+	}
+	for (i = 0; i < nr_targets && !err; i++) {
+		r->nr_procs = i + 1;
+		err = build_proc(&r->procs[i], &targets[i], agg, loader__stacks_fd(l), sym, now_ns,
+				 o->top_n);
+	}
+	agg_table__free(agg);
+	if (err)
+		mt_report__free(r);
+	return err;
+}

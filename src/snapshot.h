@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+#ifndef MEMTRACE_SNAPSHOT_H
+#define MEMTRACE_SNAPSHOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "report.h"
+#include "symbolize.h"
+#include "target.h"
+
+struct loader;
+
+struct snapshot_opts {
+	double duration_s;
+	uint64_t min_age_ns;
+	size_t top_n;		/* stacks kept per process; 0 = all */
+};
+
+/* Read the BPF maps and build a symbolized report of targets. */
+int snapshot__build(struct loader *l, struct target *targets, size_t nr_targets,
+		    struct symbolizer *sym, const struct snapshot_opts *o, struct mt_report *r);
+
+#endif

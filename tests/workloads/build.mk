@@ -1,0 +1,77 @@
+# Test workloads for memtrace's end-to-end tests.
+#
+# A GNU make fragment: the top Makefile includes it with OUTPUT set to its
+# build directory; it can also run on its own, from the repository root:
+#     make -f tests/workloads/build.mk OUTPUT=/tmp/wl all-workloads
+#
+# Defines WORKLOADS (full paths of every binary, $(OUTPUT)/tests/<name>) and
+# the target all-workloads.  Variables of its own are prefixed WL_ so the
+# including Makefile's CFLAGS and friends neither leak in nor get changed.
+
+OUTPUT ?= .output
+
+# Directory of this file, so the fragment works whatever includes it.
+WL_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
+WL_OUT := $(OUTPUT)/tests
+
+# $(CC)/$(CXX) if the user or the top Makefile chose one; gcc/g++ otherwise
+# (make's built-in default CC is "cc").
+WL_CC  := $(if $(filter default undefined,$(origin CC)),gcc,$(CC))
+WL_CXX := $(if $(filter default undefined,$(origin CXX)),g++,$(CXX))
+
+# Frame pointers everywhere and no inlining of the functions the tests look
+# for: the expected stacks are exactly the call chains in the sources.
+WL_CFLAGS := -O2 -g -Wall -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer \
+	-fno-optimize-sibling-calls -fno-inline-functions-called-once
+WL_CXXFLAGS := $(WL_CFLAGS) -std=c++17
+
+WL_FAMILY := family_pie family_nopie family_static family_jemalloc
+WL_PLAIN  := exitleak exitcode agedleak
+WL_PTHREAD := threads churn
+WL_CXXPROGS := cxx
+
+WORKLOADS := $(addprefix $(WL_OUT)/,$(WL_FAMILY) $(WL_PLAIN) $(WL_PTHREAD) $(WL_CXXPROGS))
+
+WL_HDR := $(WL_DIR)/wl_common.h
+
+# Keep whatever default goal the including Makefile has (or will have).
+WL_SAVED_DEFAULT_GOAL := $(.DEFAULT_GOAL)
+
+.PHONY: all-workloads clean-workloads
+all-workloads: $(WORKLOADS)
+
+clean-workloads:
+	rm -f $(WORKLOADS)
+
+$(WL_OUT)/family_pie: $(WL_DIR)/family.c $(WL_HDR)
+	@mkdir -p $(@D)
+	$(WL_CC) $(WL_CFLAGS) -fPIE -pie -o $@ $<
+
+$(WL_OUT)/family_nopie: $(WL_DIR)/family.c $(WL_HDR)
+	@mkdir -p $(@D)
+	$(WL_CC) $(WL_CFLAGS) -fno-pie -no-pie -o $@ $<
+
+$(WL_OUT)/family_static: $(WL_DIR)/family.c $(WL_HDR)
+	@mkdir -p $(@D)
+	$(WL_CC) $(WL_CFLAGS) -static -o $@ $<
+
+# --no-as-needed: the program only calls malloc & co, which libc also
+# defines, so with --as-needed the linker could drop libjemalloc.
+$(WL_OUT)/family_jemalloc: $(WL_DIR)/family.c $(WL_HDR)
+	@mkdir -p $(@D)
+	$(WL_CC) $(WL_CFLAGS) -DWL_NO_PVALLOC -fPIE -pie -o $@ $< \
+		-Wl,--no-as-needed -ljemalloc -Wl,--as-needed
+
+$(addprefix $(WL_OUT)/,$(WL_PLAIN)): $(WL_OUT)/%: $(WL_DIR)/%.c $(WL_HDR)
+	@mkdir -p $(@D)
+	$(WL_CC) $(WL_CFLAGS) -o $@ $<
+
+$(addprefix $(WL_OUT)/,$(WL_PTHREAD)): $(WL_OUT)/%: $(WL_DIR)/%.c $(WL_HDR)
+	@mkdir -p $(@D)
+	$(WL_CC) $(WL_CFLAGS) -pthread -o $@ $<
+
+$(addprefix $(WL_OUT)/,$(WL_CXXPROGS)): $(WL_OUT)/%: $(WL_DIR)/%.cpp $(WL_HDR)
+	@mkdir -p $(@D)
+	$(WL_CXX) $(WL_CXXFLAGS) -o $@ $<
+
+.DEFAULT_GOAL := $(WL_SAVED_DEFAULT_GOAL)
