@@ -92,24 +92,24 @@ static __always_inline bool traced(__u32 *tgid)
 /*
  * The one place a stack is taken; a later unwinder replaces this function.
  * At an entry probe the return address sits at *sp (the callee has not
- * pushed a frame yet), so the caller is read from there and the rest is a
- * frame-pointer walk starting at the caller's rbp. Returns the stack's id,
+ * pushed a frame yet): it is the caller, passed in as ret_addr. The rest is
+ * a frame-pointer walk starting at the caller's rbp. Returns the stack's id,
  * a hash of its frames (never 0).
  */
-static __always_inline __u64 capture_stack(struct pt_regs *ctx, struct mt_stack *st)
+static __always_inline __u64 capture_stack(struct pt_regs *ctx, __u64 ret_addr, struct mt_stack *st)
 {
-	__u64 sp = PT_REGS_SP(ctx), fp = PT_REGS_FP(ctx);
+	__u64 fp = PT_REGS_FP(ctx);
 	__u64 hash = 0xcbf29ce484222325ULL;
 	__u64 frame[2];
 	__u32 n = 0, i;
 
 	st->flags = 0;
-	if (bpf_probe_read_user(&frame[1], sizeof(frame[1]), (void *)sp)) {
+	if (!ret_addr) {
 		st->flags |= MT_STACK_F_READ_FAILED;
 		goto out;
 	}
-	st->ips[0] = frame[1];
-	hash = (hash ^ frame[1]) * 0x100000001b3ULL;
+	st->ips[0] = ret_addr;
+	hash = (hash ^ ret_addr) * 0x100000001b3ULL;
 	n = 1;
 
 	for (i = 1; i < MT_MAX_FRAMES; i++) {
@@ -256,8 +256,8 @@ static __always_inline int on_entry(struct pt_regs *ctx, __u32 kind, __u64 size,
 				    __u64 memptr)
 {
 	struct mt_pending *p;
+	__u64 sp, ret_addr;
 	__u32 tgid;
-	__u64 sp;
 
 	if (empty_probes)
 		return 0;
@@ -268,13 +268,21 @@ static __always_inline int on_entry(struct pt_regs *ctx, __u32 kind, __u64 size,
 	if (!p)
 		return 0;
 	sp = PT_REGS_SP(ctx);
+	if (bpf_probe_read_user(&ret_addr, sizeof(ret_addr), (void *)sp))
+		ret_addr = 0;
 	if (p->active) {
-		if (sp < p->entry_sp)
+		/*
+		 * Deeper on the stack: a nested call. At the same depth with a
+		 * different return address: a tail call (reallocarray jumps to
+		 * realloc), whose return address the outer return probe replaced.
+		 */
+		if (sp < p->entry_sp || (sp == p->entry_sp && ret_addr != p->ret_addr))
 			return 0;
 		count(MT_CNT_MISSED_RETURNS);
 	}
 	p->active = 1;
 	p->entry_sp = sp;
+	p->ret_addr = ret_addr;
 	p->kind = kind;
 	p->size = size;
 	p->memptr = memptr;
@@ -294,7 +302,7 @@ static __always_inline int on_entry(struct pt_regs *ctx, __u32 kind, __u64 size,
 		p->stack_id = 0;
 		return 0;
 	}
-	p->stack_id = capture_stack(ctx, &p->stack);
+	p->stack_id = capture_stack(ctx, ret_addr, &p->stack);
 	return 0;
 }
 

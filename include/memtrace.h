@@ -83,6 +83,7 @@ struct mt_stack {
 /* Per-thread hand-off from an entry probe to its return probe. */
 struct mt_pending {
 	__u64 entry_sp;		/* sp at entry; the return sees entry_sp + 8 */
+	__u64 ret_addr;		/* *entry_sp at entry: the caller */
 	__u64 size;
 	__u64 old_ptr;		/* realloc: block being resized */
 	struct mt_alloc_info old_info;	/* realloc: its record, restored if realloc fails */

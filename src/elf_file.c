@@ -147,23 +147,36 @@ static void parse_notes(Elf_Data *data, char *build_id)
 	}
 }
 
-/* The tables libelf reads lazily must lie inside the file. */
+/*
+ * The header's tables must lie inside the file. The raw counts are used:
+ * libelf quietly shortens a table that runs past the end, which would let a
+ * truncated file pass as one without symbols.
+ */
 static int check_layout(Elf *elf, const GElf_Ehdr *eh, uint64_t size)
 {
-	size_t phnum, shnum;
+	size_t phsz = gelf_fsize(elf, ELF_T_PHDR, 1, EV_CURRENT);
+	size_t shsz = gelf_fsize(elf, ELF_T_SHDR, 1, EV_CURRENT);
+	uint64_t phnum = eh->e_phnum, shnum = eh->e_shnum;
+	GElf_Shdr sh0;
+	Elf_Scn *s0;
 
-	if (elf_getphdrnum(elf, &phnum) || elf_getshdrnum(elf, &shnum))
+	if (!phsz || !shsz || (eh->e_shoff && eh->e_shentsize != shsz))
 		return -ENOEXEC;
-	if (phnum) {
-		if (eh->e_phentsize != gelf_fsize(elf, ELF_T_PHDR, 1, EV_CURRENT) ||
-		    !range_ok(size, eh->e_phoff, (uint64_t)phnum * eh->e_phentsize))
+	if (phnum == PN_XNUM || (!shnum && eh->e_shoff)) {
+		/* Extended numbering: the real counts are in section 0. */
+		if (!range_ok(size, eh->e_shoff, shsz) || !(s0 = elf_getscn(elf, 0)) ||
+		    !gelf_getshdr(s0, &sh0))
 			return -ENOEXEC;
+		if (phnum == PN_XNUM)
+			phnum = sh0.sh_info;
+		if (!shnum)
+			shnum = sh0.sh_size;
 	}
-	if (shnum) {
-		if (eh->e_shentsize != gelf_fsize(elf, ELF_T_SHDR, 1, EV_CURRENT) ||
-		    !range_ok(size, eh->e_shoff, (uint64_t)shnum * eh->e_shentsize))
-			return -ENOEXEC;
-	}
+	if (phnum && (eh->e_phentsize != phsz || phnum > size / phsz ||
+		      !range_ok(size, eh->e_phoff, phnum * phsz)))
+		return -ENOEXEC;
+	if (eh->e_shoff && (shnum > size / shsz || !range_ok(size, eh->e_shoff, shnum * shsz)))
+		return -ENOEXEC;
 	return 0;
 }
 

@@ -127,7 +127,7 @@ static void test_libc(void)
 	check(err == 0 && ef, "open libc", "err %d", err);
 	if (!ef)
 		return;
-	check(elf_file__is_pie_or_dso(ef) && !elf_file__is_dynamic(ef) == false,
+	check(elf_file__is_pie_or_dso(ef) && elf_file__is_dynamic(ef),
 	      "libc is ET_DYN with PT_INTERP", NULL);
 	bid = elf_file__build_id(ef);
 	check(strlen(bid) == 40 && strspn(bid, "0123456789abcdef") == 40,
@@ -245,7 +245,7 @@ static void test_debug_files(void)
 {
 	struct elf_file_opts o = { 0 };
 	struct elf_file *ef = NULL;
-	char full[PATH_MAX], p[PATH_MAX], dbg[PATH_MAX], root[PATH_MAX];
+	char full[PATH_MAX], p[PATH_MAX], dbg[PATH_MAX], root[64], bid_dbg[PATH_MAX];
 	uint64_t addr;
 	const char *bid;
 	int err;
@@ -274,6 +274,7 @@ static void test_debug_files(void)
 	    dbg, full);
 	elf_file__free(ef);
 
+	snprintf(bid_dbg, sizeof(bid_dbg), "%s", dbg);
 	o.sysroot = root;
 	expect_debug("debug file by build-id under the sysroot", full, &o, dbg, addr);
 	o.no_debug_files = true;
@@ -298,9 +299,7 @@ static void test_debug_files(void)
 	/* Debuglink whose target has another build-id. */
 	snprintf(full, sizeof(full), "%s/prog_other", tmpdir);
 	run("cd %s && objcopy --only-keep-debug prog_other po.dbg && strip prog_other && "
-	    "objcopy --add-gnu-debuglink=po.dbg prog_other && "
-	    "objcopy --only-keep-debug prog_nb po.dbg 2>/dev/null; "
-	    "cp %s/root/usr/lib/debug/.build-id/*/*.debug po.dbg", tmpdir, tmpdir);
+	    "objcopy --add-gnu-debuglink=po.dbg prog_other && cp %s po.dbg", tmpdir, bid_dbg);
 	expect_debug("debuglink to a file with another build-id is rejected", full, NULL, NULL,
 		     0);
 	snprintf(p, sizeof(p), "%s/po.dbg", tmpdir);

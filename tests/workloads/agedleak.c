@@ -18,8 +18,6 @@
 
 #include "wl_common.h"
 
-#define NOINLINE __attribute__((noinline))
-
 void *volatile kept[8];
 
 NOINLINE void leak_early(void)

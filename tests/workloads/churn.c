@@ -22,7 +22,6 @@
 
 #include "wl_common.h"
 
-#define NOINLINE __attribute__((noinline))
 #define NTHREADS 2
 #define LEAKS_PER_THREAD 50
 

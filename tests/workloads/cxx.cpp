@@ -25,8 +25,6 @@
 
 #include "wl_common.h"
 
-#define NOINLINE __attribute__((noinline))
-
 namespace ns {
 
 struct Widget {

@@ -17,8 +17,6 @@
 
 #include "wl_common.h"
 
-#define NOINLINE __attribute__((noinline))
-
 void *volatile kept;
 
 NOINLINE void leak_once(void)

@@ -13,8 +13,6 @@
 
 #include "wl_common.h"
 
-#define NOINLINE __attribute__((noinline))
-
 void *volatile kept[3];
 
 NOINLINE void leak_then_exit(void)

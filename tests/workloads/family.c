@@ -42,8 +42,6 @@
 
 #include "wl_common.h"
 
-#define NOINLINE __attribute__((noinline))
-
 /* Pointers go here so that -O2 cannot prove the blocks unused and drop
  * the malloc/free pairs. */
 void *volatile wl_keep[64];

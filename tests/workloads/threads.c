@@ -21,7 +21,6 @@
 
 #include "wl_common.h"
 
-#define NOINLINE __attribute__((noinline))
 #define NTHREADS 4
 #define LEAKS_PER_THREAD 250
 #define FREES_PER_THREAD 10000

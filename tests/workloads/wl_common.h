@@ -25,6 +25,13 @@
 #include <unistd.h>
 
 /*
+ * For every function whose name the tests look for: not inlined, and not
+ * cloned by -O2's constant propagation (a clone is named
+ * "f.constprop.0", not "f").
+ */
+#define NOINLINE __attribute__((noinline, noclone))
+
+/*
  * Loop bound for a loop that allocates: -O2 fully unrolls short loops with
  * a known count (even under "#pragma GCC unroll 1"), which makes several
  * call sites, i.e. several stacks where the tests expect one.  Adding a
