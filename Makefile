@@ -97,6 +97,15 @@ include tests/workloads/build.mk
 
 workloads: $(WORKLOADS)
 
+# The demo and the benchmark's workload, built like the test workloads.
+$(OUTPUT)/tests/demo: tests/demo/demo.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D) && $(CC) -O2 -g -fno-omit-frame-pointer -fno-optimize-sibling-calls $< -o $@
+
+$(OUTPUT)/tests/bench_alloc: tests/bench/bench_alloc.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D) && $(CC) -O2 -g -fno-omit-frame-pointer -fno-optimize-sibling-calls -pthread $< -o $@
+
 # Installs what a fresh Debian 12 machine lacks; a no-op when all is there.
 deps:
 	$(Q)tests/install-deps.sh

@@ -14,10 +14,6 @@
 
 #include "elf_file.h"
 
-#ifndef NT_GNU_BUILD_ID
-#define NT_GNU_BUILD_ID 3
-#endif
-
 #define BUILD_ID_MAX		64		/* bytes; real ones are 20 */
 #define DEBUG_DIR		"/usr/lib/debug"
 #define MAX_DECOMPRESSED	(256u << 20)	/* refuse larger compressed sections */
@@ -28,10 +24,7 @@
 char *__cxa_demangle(const char *mangled, char *out, size_t *len, int *status);
 
 struct load_seg {
-	uint64_t off;
-	uint64_t vaddr;
-	uint64_t filesz;
-	uint64_t memsz;
+	uint64_t off, vaddr, filesz, memsz;
 };
 
 struct sym_ent {
@@ -42,26 +35,22 @@ struct sym_ent {
 
 struct str_block {
 	struct str_block *next;
-	size_t used;
-	size_t cap;
+	size_t used, cap;
 	char data[];
 };
 
 struct elf_file {
 	int fd;
 	uint64_t size;
-	uint16_t type;
-	uint16_t machine;
-	unsigned char class;
-	unsigned char data_enc;
+	uint16_t type, machine;
+	unsigned char class, data_enc;	/* EI_CLASS, EI_DATA */
 	bool has_interp;
 	struct load_seg *segs;
 	size_t nr_segs;
 	char build_id[2 * BUILD_ID_MAX + 1];
 	char *debug_path;
-	struct sym_ent *syms;	/* every accepted symbol, for lookup by name */
-	size_t nr_syms;
-	size_t cap_syms;
+	struct sym_ent *syms;		/* every accepted symbol, for lookup by name */
+	size_t nr_syms, cap_syms;
 	struct sym_ent *by_addr;	/* one per address, sorted */
 	size_t nr_addr;
 	struct str_block *strs;
@@ -244,12 +233,8 @@ static int load_phdrs(struct elf_file *ef, Elf *elf, struct scan *sc)
 			if (!range_ok(ef->size, ph.p_offset, ph.p_filesz) ||
 			    ph.p_filesz > ph.p_memsz || ph.p_vaddr > UINT64_MAX - ph.p_memsz)
 				return -ENOEXEC;
-			ef->segs[n++] = (struct load_seg){
-				.off = ph.p_offset,
-				.vaddr = ph.p_vaddr,
-				.filesz = ph.p_filesz,
-				.memsz = ph.p_memsz,
-			};
+			ef->segs[n++] = (struct load_seg){ ph.p_offset, ph.p_vaddr, ph.p_filesz,
+							   ph.p_memsz };
 			break;
 		case PT_NOTE:
 			if (sc->build_id[0] || !range_ok(ef->size, ph.p_offset, ph.p_filesz))
@@ -296,7 +281,7 @@ static int load_symtab(struct elf_file *ef, Elf *elf, Elf_Scn *scn, bool dynamic
 	if (!entsz || !strscn || !gelf_getshdr(strscn, &strsh) || strsh.sh_type != SHT_STRTAB)
 		return -ENOEXEC;
 	/* elf_strptr() reads the string table as it is in memory: inflate it first. */
-	if (strsh.sh_flags & SHF_COMPRESSED && !section_data(strscn))
+	if ((strsh.sh_flags & SHF_COMPRESSED) && !section_data(strscn))
 		return -ENOEXEC;
 	data = section_data(scn);
 	if (!data)
@@ -337,15 +322,6 @@ static int load_symtab(struct elf_file *ef, Elf *elf, Elf_Scn *scn, bool dynamic
 	return 0;
 }
 
-static unsigned int leading_underscores(const char *s)
-{
-	unsigned int n = 0;
-
-	while (s[n] == '_')
-		n++;
-	return n;
-}
-
 /*
  * Among aliases of one address the first after sorting names the frame:
  * global over local, .symtab over .dynsym, then the name most likely to be
@@ -354,7 +330,7 @@ static unsigned int leading_underscores(const char *s)
 static int sym_cmp(const void *a, const void *b)
 {
 	const struct sym_ent *x = a, *y = b;
-	unsigned int ux, uy;
+	size_t ux, uy;
 
 	if (x->sym.addr != y->sym.addr)
 		return x->sym.addr < y->sym.addr ? -1 : 1;
@@ -362,8 +338,8 @@ static int sym_cmp(const void *a, const void *b)
 		return x->sym.global ? -1 : 1;
 	if (x->sym.dynamic != y->sym.dynamic)
 		return x->sym.dynamic ? 1 : -1;
-	ux = leading_underscores(x->sym.name);
-	uy = leading_underscores(y->sym.name);
+	ux = strspn(x->sym.name, "_");
+	uy = strspn(y->sym.name, "_");
 	if (ux != uy)
 		return ux < uy ? -1 : 1;
 	if (x->weak != y->weak)
@@ -373,22 +349,9 @@ static int sym_cmp(const void *a, const void *b)
 	return strcmp(x->sym.name, y->sym.name);
 }
 
-static const struct load_seg *seg_of_vaddr(const struct elf_file *ef, uint64_t vaddr)
-{
-	size_t i;
-
-	for (i = 0; i < ef->nr_segs; i++) {
-		const struct load_seg *s = &ef->segs[i];
-
-		if (vaddr >= s->vaddr && vaddr - s->vaddr < s->memsz)
-			return s;
-	}
-	return NULL;
-}
-
 static int build_addr_index(struct elf_file *ef)
 {
-	size_t i, n = 0;
+	size_t i, j, n = 0;
 
 	if (!ef->nr_syms)
 		return 0;
@@ -414,7 +377,6 @@ static int build_addr_index(struct elf_file *ef)
 	for (i = 0; i < n; i++) {
 		struct sym_ent *e = &ef->by_addr[i];
 		uint64_t next = i + 1 < n ? ef->by_addr[i + 1].sym.addr : UINT64_MAX;
-		const struct load_seg *s;
 
 		if (e->sym.size) {
 			e->end = e->sym.addr > UINT64_MAX - e->sym.size ? UINT64_MAX
@@ -427,9 +389,12 @@ static int build_addr_index(struct elf_file *ef)
 		 * claim every address above it.
 		 */
 		e->end = next;
-		s = seg_of_vaddr(ef, e->sym.addr);
-		if (s && s->vaddr + s->memsz < e->end)
-			e->end = s->vaddr + s->memsz;
+		for (j = 0; j < ef->nr_segs; j++) {
+			const struct load_seg *s = &ef->segs[j];
+
+			if (e->sym.addr - s->vaddr < s->memsz && s->vaddr + s->memsz < e->end)
+				e->end = s->vaddr + s->memsz;
+		}
 	}
 	return 0;
 }
@@ -571,10 +536,8 @@ static int read_debuglink(struct elf_file *ef, Elf_Scn *scn, char *name, size_t 
 	return 0;
 }
 
-static bool try_debug(struct elf_file *ef, bool have_crc, uint32_t crc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static bool try_debug(struct elf_file *ef, bool have_crc, uint32_t crc, const char *fmt, ...)
+static bool __attribute__((format(printf, 4, 5)))
+try_debug(struct elf_file *ef, bool have_crc, uint32_t crc, const char *fmt, ...)
 {
 	char path[PATH_MAX];
 	va_list ap;
