@@ -513,6 +513,7 @@ static int read_debuglink(struct elf_file *ef, Elf_Scn *scn, char *name, size_t 
 	const char *buf, *nul;
 	size_t len, crc_off;
 	unsigned char b[4];
+	int i;
 
 	if (!d || !d->d_buf || !d->d_size)
 		return -ENOENT;
@@ -529,10 +530,8 @@ static int read_debuglink(struct elf_file *ef, Elf_Scn *scn, char *name, size_t 
 	if (strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, ".."))
 		return -ENOENT;
 	memcpy(b, buf + crc_off, 4);
-	if (ef->data_enc == ELFDATA2MSB)
-		*crc = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
-	else
-		*crc = (uint32_t)b[3] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[1] << 8 | b[0];
+	for (i = 0, *crc = 0; i < 4; i++)
+		*crc |= (uint32_t)b[i] << (ef->data_enc == ELFDATA2MSB ? 24 - 8 * i : 8 * i);
 	return 0;
 }
 
@@ -621,16 +620,12 @@ static int load(struct elf_file *ef, const char *path, const struct elf_file_opt
 		goto out;
 	memcpy(ef->build_id, sc.build_id, sizeof(ef->build_id));
 
-	if (sc.symtab) {
+	if (sc.symtab)
 		err = load_symtab(ef, elf, sc.symtab, false);
-		if (err)
-			goto out;
-	}
-	if (sc.dynsym) {
+	if (!err && sc.dynsym)
 		err = load_symtab(ef, elf, sc.dynsym, true);
-		if (err)
-			goto out;
-	}
+	if (err)
+		goto out;
 	if (!sc.symtab && !(opts && opts->no_debug_files))
 		find_debug_file(ef, &sc, path, opts);
 	err = build_addr_index(ef);

@@ -659,7 +659,7 @@ int main(int argc, char **argv)
 		memset(&cmd_alloc, 0, sizeof(cmd_alloc));
 		snprintf(r.targets[0].comm, sizeof(r.targets[0].comm), "%.15s",
 			 strrchr(cmd_path, '/') ? strrchr(cmd_path, '/') + 1 : cmd_path);
-		r.targets[0].exe = strdup(cmd_path);
+		r.targets[0].exe = realpath(cmd_path, NULL);
 	} else {
 		err = setup_pid_targets(&r);
 		if (err)
