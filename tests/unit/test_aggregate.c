@@ -1,0 +1,145 @@
+/* Unit tests: per-stack figures from raw map contents, and probe placement. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "aggregate.h"
+#include "probe_site.h"
+
+static int failures;
+
+#define CHECK(cond, ...)                                                \
+	do {                                                            \
+		if (cond) {                                             \
+			printf("ok - " __VA_ARGS__);                    \
+		} else {                                                \
+			failures++;                                     \
+			printf("not ok - " __VA_ARGS__);                \
+		}                                                       \
+		printf("\n");                                           \
+	} while (0)
+
+static struct agg_entry *find(struct agg_table *t, uint32_t pid, uint64_t stack)
+{
+	struct agg_entry **list, *hit = NULL;
+	size_t n = agg_table__entries(t, pid, &list), i;
+
+	for (i = 0; i < n; i++)
+		if (list[i]->stack_id == stack)
+			hit = list[i];
+	free(list);
+	return hit;
+}
+
+static void test_plain(void)
+{
+	struct agg_table *t = agg_table__new(10000000000ULL, 0);
+	struct mt_stat_key k1 = { .pid = 7, .stack_id = 0xabc }, k2 = { .pid = 8, .stack_id = 0xabc };
+	struct mt_stat s1 = { .live_bytes = 300, .live_allocs = 3, .alloc_bytes_total = 500,
+			      .allocs_total = 5, .frees_total = 2 };
+	struct mt_stat s2 = { .live_bytes = 10, .live_allocs = 1, .alloc_bytes_total = 10,
+			      .allocs_total = 1 };
+	struct mt_alloc_key a = { .addr = 0x1000, .pid = 7 }, b = { .addr = 0x2000, .pid = 7 },
+			    orphan = { .addr = 0x3000, .pid = 9 };
+	struct mt_alloc_info ia = { .size = 100, .ts_ns = 4000000000ULL, .stack_id = 0xabc };
+	struct mt_alloc_info ib = { .size = 200, .ts_ns = 2000000000ULL, .stack_id = 0xabc };
+	struct mt_alloc_info io = { .size = 1, .ts_ns = 1, .stack_id = 0xdef };
+	struct agg_entry *e;
+	struct agg_entry **list;
+	size_t n;
+
+	CHECK(agg_table__add_stat(t, &k1, &s1) == 0, "add stat");
+	CHECK(agg_table__add_stat(t, &k2, &s2) == 0, "add stat, same stack other pid");
+	agg_table__add_block(t, &a, &ia);
+	agg_table__add_block(t, &b, &ib);
+	agg_table__add_block(t, &orphan, &io);
+	e = find(t, 7, 0xabc);
+	CHECK(e && e->live_bytes == 300 && e->live_allocs == 3, "live figures come from BPF counters");
+	CHECK(e && e->oldest_ts_ns == 2000000000ULL, "oldest live block found");
+	e = find(t, 8, 0xabc);
+	CHECK(e && e->live_bytes == 10 && e->oldest_ts_ns == 0, "processes kept apart");
+	CHECK(agg_table__orphans(t) == 1, "a block without a stat entry is an orphan");
+	n = agg_table__entries(t, 0, &list);
+	CHECK(n == 2, "all entries listed with pid 0 (%zu)", n);
+	free(list);
+	agg_table__free(t);
+}
+
+static void test_min_age(void)
+{
+	/* now = 10 s; min age 5 s: the block from t=4 s (6 s old) counts, t=6 s (4 s old) does not */
+	struct agg_table *t = agg_table__new(10000000000ULL, 5000000000ULL);
+	struct mt_stat_key k = { .pid = 1, .stack_id = 5 };
+	struct mt_stat s = { .live_bytes = 300, .live_allocs = 2 };
+	struct mt_alloc_key a = { .addr = 0x10, .pid = 1 }, b = { .addr = 0x20, .pid = 1 };
+	struct mt_alloc_info old = { .size = 100, .ts_ns = 4000000000ULL, .stack_id = 5 };
+	struct mt_alloc_info young = { .size = 200, .ts_ns = 6000000000ULL, .stack_id = 5 };
+	struct agg_entry *e;
+
+	agg_table__add_stat(t, &k, &s);
+	agg_table__add_block(t, &a, &old);
+	agg_table__add_block(t, &b, &young);
+	e = find(t, 1, 5);
+	CHECK(e && e->live_bytes == 100 && e->live_allocs == 1, "--min-age keeps only old blocks");
+	CHECK(e && e->stat.live_bytes == 300, "raw counters untouched by the filter");
+	agg_table__free(t);
+}
+
+static void test_many(void)
+{
+	struct agg_table *t = agg_table__new(1, 0);
+	struct mt_stat s = { .live_bytes = 1, .live_allocs = 1 };
+	int bad = 0;
+	uint32_t i;
+
+	for (i = 0; i < 50000; i++) {
+		struct mt_stat_key k = { .pid = i % 7 + 1, .stack_id = (uint64_t)i * 2654435761u };
+
+		s.live_bytes = i;
+		if (agg_table__add_stat(t, &k, &s))
+			bad++;
+	}
+	for (i = 0; i < 50000; i += 997) {
+		struct agg_entry *e = find(t, i % 7 + 1, (uint64_t)i * 2654435761u);
+
+		if (!e || e->live_bytes != i)
+			bad++;
+	}
+	CHECK(bad == 0, "50000 entries through table growth, all found (%d bad)", bad);
+	agg_table__free(t);
+}
+
+static void test_probe_site(void)
+{
+	/* glibc 2.36 free: test %rdi,%rdi; je rel32; push %rbp */
+	const uint8_t glibc_free[] = { 0x48, 0x85, 0xff, 0x0f, 0x84, 0xbf, 0x00, 0x00, 0x00, 0x55 };
+	/* malloc: push %r12 */
+	const uint8_t push_r12[] = { 0x41, 0x54, 0x55 };
+	/* endbr64; push %rbp */
+	const uint8_t endbr[] = { 0xf3, 0x0f, 0x1e, 0xfa, 0x55 };
+	/* cmpb $0x0,disp32(%rip); push %r12 */
+	const uint8_t cmpb[] = { 0x80, 0x3d, 0x01, 0x02, 0x14, 0x00, 0x00, 0x41, 0x54 };
+	/* mov %rsi,%rax (writes a register): not understood, stay at 0 */
+	const uint8_t mov[] = { 0x48, 0x89, 0xf0, 0x48, 0xf7, 0xe2 };
+	/* test %rdi,%rdi; mov ...: nothing emulated in reach */
+	const uint8_t test_mov[] = { 0x48, 0x85, 0xff, 0x48, 0x89, 0xf0 };
+	/* truncated jcc rel32 */
+	const uint8_t cut[] = { 0x48, 0x85, 0xff, 0x0f, 0x84 };
+
+	CHECK(probe_site__pick(glibc_free, sizeof(glibc_free)) == 3, "glibc free: probe the je at +3");
+	CHECK(probe_site__pick(push_r12, sizeof(push_r12)) == 0, "push at the start: offset 0");
+	CHECK(probe_site__pick(endbr, sizeof(endbr)) == 0, "endbr64 at the start: offset 0");
+	CHECK(probe_site__pick(cmpb, sizeof(cmpb)) == 7, "rip-relative cmpb skipped");
+	CHECK(probe_site__pick(mov, sizeof(mov)) == 0, "unknown instruction: offset 0");
+	CHECK(probe_site__pick(test_mov, sizeof(test_mov)) == 0, "no emulated instruction: offset 0");
+	CHECK(probe_site__pick(cut, sizeof(cut)) == 0, "truncated code: offset 0");
+	CHECK(probe_site__pick(glibc_free, 0) == 0, "empty code: offset 0");
+}
+
+int main(void)
+{
+	test_plain();
+	test_min_age();
+	test_many();
+	test_probe_site();
+	return failures ? 1 : 0;
+}
