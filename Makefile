@@ -112,8 +112,9 @@ deps:
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory all asan unit workloads
-	$(Q)$(PYTHON) tests/run.py --memtrace $(OUTPUT)/memtrace --asan-memtrace $(ASAN_OUTPUT)/memtrace \
-		--workloads $(OUTPUT)/tests --unit $(OUTPUT)/unit
+	$(Q)$(PYTHON) tests/run.py --memtrace $(abspath $(OUTPUT)/memtrace) \
+		--asan-memtrace $(abspath $(ASAN_OUTPUT)/memtrace) \
+		--workloads $(abspath $(OUTPUT)/tests) --unit $(abspath $(OUTPUT)/unit)
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all $(OUTPUT)/tests/demo

@@ -702,6 +702,9 @@ int main(int argc, char **argv)
 	if (!exiting)
 		main_loop(&r);
 
+	/* A target that exited since the last look is reported as such. */
+	for (size_t i = 0; i < r.nr_targets; i++)
+		refresh_target(&r.targets[i]);
 	if (report(&r, true))
 		err = -EIO;
 	if (r.cmd_mode && r.child.done) {

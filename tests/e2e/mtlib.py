@@ -55,6 +55,21 @@ def note(text):
     notes.append(text)
 
 
+def also_asan(fn):
+    """Decorator: run this test a second time against the sanitizer build
+    of memtrace when the runner is given --asan-memtrace."""
+    fn.also_asan = True
+    return fn
+
+
+def timeout(seconds):
+    """Decorator: this test may take up to `seconds` (the default is 60)."""
+    def mark(fn):
+        fn.timeout = seconds
+        return fn
+    return mark
+
+
 def remaining(timeout):
     """The smaller of `timeout` and the time left before the test's deadline."""
     if test_deadline is None:
@@ -106,7 +121,8 @@ class Proc:
     def wait_line(self, stream, match, timeout, what=None, start=0):
         """Wait until a line of `stream` (from index `start` on) satisfies
         match(line); return its index.  Fails on timeout or end of stream."""
-        end = time.monotonic() + remaining(timeout)
+        wait = remaining(timeout)
+        end = time.monotonic() + wait
         with self.cond:
             while True:
                 for i in range(start, len(self.lines[stream])):
@@ -120,8 +136,9 @@ class Proc:
                 left = end - time.monotonic()
                 if left <= 0:
                     raise AssertionError(
-                        "%s: no %s on %s within %.0f s"
-                        % (self.name, what or "expected line", stream, timeout))
+                        "%s: no %s on %s within %.0f s%s"
+                        % (self.name, what or "expected line", stream, wait,
+                           " (the test's time is up)" if wait < timeout else ""))
                 self.cond.wait(min(left, 0.5))
 
     def alive(self):
@@ -136,24 +153,27 @@ class Proc:
 
     def wait(self, timeout, what=None):
         """Wait for exit and return the status (negative: killed by signal)."""
+        wait = remaining(timeout)
         try:
-            rc = self.popen.wait(remaining(timeout))
+            rc = self.popen.wait(wait)
         except subprocess.TimeoutExpired:
-            raise AssertionError("%s did not exit within %.0f s%s"
-                                 % (self.name, timeout,
-                                    " (" + what + ")" if what else ""))
+            raise AssertionError("%s did not exit within %.0f s%s%s"
+                                 % (self.name, wait,
+                                    " (" + what + ")" if what else "",
+                                    " (the test's time is up)" if wait < timeout else ""))
         # Let the readers drain the pipes, so the output is complete.
         for t in self._threads:
             t.join(2)
         return rc
 
     def kill(self):
-        """Kill the process and its group if still there; reap it."""
+        """Kill the process and its group (even if the leader is gone: a
+        command memtrace started may still be there); reap it."""
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
         if self.popen.poll() is None:
-            try:
-                os.killpg(self.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
             try:
                 self.popen.kill()
             except ProcessLookupError:
@@ -252,17 +272,15 @@ def _load_outputs(run, folded):
             run.folded = f.read()
 
 
-def attached_lines(mt):
-    return [l for l in mt.lines["stderr"] if l.startswith("memtrace: attached")]
-
-
 def run_attached(name, wl_args=(), mt_args=(), folded=False, timeout=60,
                  target_exits=False, while_attached=None, after_detach=None,
-                 keep_tmp=False):
+                 stop_signal=signal.SIGINT, keep_tmp=False):
     """memtrace -p: start workload `name` with --wait, attach memtrace, let
     the workload do its work, then stop memtrace with SIGINT and the
     workload with SIGTERM.
 
+    stop_signal: what stops memtrace (None: it must exit by itself, e.g.
+      with -d, within `timeout` seconds).
     target_exits: the workload exits by itself after "done" (exitleak).
     while_attached(run, mt, wl): called once the work is done, memtrace
       still attached.
@@ -295,12 +313,17 @@ def run_attached(name, wl_args=(), mt_args=(), folded=False, timeout=60,
 
         # The target may be gone already, and memtrace may have exited on
         # its own then (status 0): both are allowed.
-        mt.signal(signal.SIGINT)
-        run.mt_status = mt.wait(30, "after SIGINT")
+        if stop_signal is None:
+            run.mt_status = mt.wait(timeout, "it should stop by itself")
+            how = "by itself"
+        else:
+            mt.signal(stop_signal)
+            run.mt_status = mt.wait(30, "after " + signal.Signals(stop_signal).name)
+            how = "after " + signal.Signals(stop_signal).name
         run.mt_stdout, run.mt_stderr = mt.text("stdout"), mt.text("stderr")
         if run.mt_status != 0:
-            raise AssertionError("memtrace exited %s after SIGINT, expected 0"
-                                 % run.mt_status)
+            raise AssertionError("memtrace exited %s %s, expected 0"
+                                 % (run.mt_status, how))
         if after_detach:
             after_detach(run, mt, wl)
         if not target_exits:
@@ -406,8 +429,10 @@ def one_stack(proc, name):
     has one allocating call site, so more than one would be a split stack."""
     found = stacks_with_innermost(proc, name)
     if len(found) != 1:
-        raise AssertionError("expected exactly 1 stack with innermost frame %s, found %d\n%s"
-                             % (name, len(found), describe_stacks(proc)))
+        present = sorted(set(str(innermost(s)) for s in proc.get("stacks", [])))
+        raise AssertionError("expected exactly 1 stack with innermost frame %s, found %d "
+                             "(innermost frames present: %s)"
+                             % (name, len(found), ", ".join(present[:30])))
     return found[0]
 
 

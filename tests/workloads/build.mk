@@ -10,6 +10,9 @@
 
 OUTPUT ?= .output
 
+# Run on its own (make -f build.mk), it is the only makefile read so far.
+WL_STANDALONE := $(filter 1,$(words $(MAKEFILE_LIST)))
+
 # Directory of this file, so the fragment works whatever includes it.
 WL_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 WL_OUT := $(OUTPUT)/tests
@@ -34,7 +37,8 @@ WORKLOADS := $(addprefix $(WL_OUT)/,$(WL_FAMILY) $(WL_PLAIN) $(WL_PTHREAD) $(WL_
 
 WL_HDR := $(WL_DIR)/wl_common.h
 
-# Keep whatever default goal the including Makefile has (or will have).
+# Included: keep whatever default goal the including Makefile has (or will
+# have).  On its own: all-workloads.
 WL_SAVED_DEFAULT_GOAL := $(.DEFAULT_GOAL)
 
 .PHONY: all-workloads clean-workloads
@@ -74,4 +78,8 @@ $(addprefix $(WL_OUT)/,$(WL_CXXPROGS)): $(WL_OUT)/%: $(WL_DIR)/%.cpp $(WL_HDR)
 	@mkdir -p $(@D)
 	$(WL_CXX) $(WL_CXXFLAGS) -o $@ $<
 
+ifeq ($(WL_STANDALONE),1)
+.DEFAULT_GOAL := all-workloads
+else
 .DEFAULT_GOAL := $(WL_SAVED_DEFAULT_GOAL)
+endif

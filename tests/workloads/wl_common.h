@@ -7,12 +7,14 @@
  * With --wait:    print "ready <pid>", block until SIGUSR1, do the work,
  *                 print "done", then block until SIGTERM or SIGINT and
  *                 exit 0.  While blocked after "done", every SIGUSR1 is
- *                 answered with a "pong" line, so a test can check the
- *                 process still runs normally after memtrace detached.
+ *                 answered with one malloc/free and a "pong" line, so a
+ *                 test can check the process still runs (and allocates)
+ *                 normally after memtrace detached.
  *
  * All protocol lines go through write(2), never stdio: stdio would malloc
  * its buffer on first use, and those allocations would show up in the
- * figures the tests check.  Nothing here allocates.
+ * figures the tests check.  Nothing here allocates, except wl_pong(),
+ * which runs only on a SIGUSR1 after "done".
  */
 #ifndef WL_COMMON_H
 #define WL_COMMON_H
@@ -129,6 +131,21 @@ static void wl_start(int *argc, char **argv)
 	wl_got_usr1 = 0;
 }
 
+/*
+ * The answer to a SIGUSR1 after "done": one malloc/free first, so a test
+ * that sends it after memtrace detached sees the process still allocate
+ * normally (no probe left behind), then "pong".
+ */
+static __attribute__((noinline, unused)) void wl_pong(void)
+{
+	void *volatile p = malloc(32);
+
+	if (p)
+		memset(p, 0, 32);
+	free(p);
+	wl_say("pong");
+}
+
 /* Print "done"; in wait mode, answer SIGUSR1 with "pong" until told to stop. */
 static __attribute__((unused)) void wl_done_and_linger(void)
 {
@@ -141,7 +158,7 @@ static __attribute__((unused)) void wl_done_and_linger(void)
 			exit(0);
 		if (wl_got_usr1) {
 			wl_got_usr1 = 0;
-			wl_say("pong");
+			wl_pong();
 		}
 	}
 }

@@ -1,0 +1,177 @@
+"""Exit statuses and error reporting.
+
+`--` mode: memtrace exits with the command's status (128+N if signal N
+killed it), 127 if the command is not found, 126 if not executable, 125
+for its own failures.  -p mode: 1 for its own failures.  Every error is
+exactly one stderr line starting "memtrace: ".
+"""
+
+import os
+import shutil
+import signal
+import stat
+import tempfile
+
+import mtlib
+from mtlib import Checks, check_single_error, one_stack
+
+
+def check_leak_once(run):
+    proc = mtlib.find_process(run.report, exe_name="exitcode")
+    s = one_stack(proc, "leak_once")
+    if (s.get("live_bytes"), s.get("live_allocs")) != (100, 1):
+        raise AssertionError("leak_once: live %s/%s, expected 100/1"
+                             % (s.get("live_bytes"), s.get("live_allocs")))
+
+
+@mtlib.also_asan
+def test_exit_status_passed_through():
+    """memtrace -- exitcode 7 exits 7 (and still writes its report)."""
+    check_leak_once(mtlib.run_command("exitcode", ["7"], expect_status=7))
+
+
+def test_exit_status_signal():
+    """The command dies of SIGUSR2: memtrace exits 128 + 12."""
+    check_leak_once(mtlib.run_command("exitcode", ["--signal"],
+                                      expect_status=128 + signal.SIGUSR2))
+
+
+def test_exit_status_sigkill():
+    """The command dies of SIGKILL: memtrace exits 128 + 9."""
+    check_leak_once(mtlib.run_command("exitcode", ["--signal", "9"],
+                                      expect_status=128 + signal.SIGKILL))
+
+
+@mtlib.also_asan
+def test_command_not_found():
+    status, _, err = mtlib.run_memtrace(["--", "/nonexistent-memtrace-test/prog"])
+    check_single_error(status, err, "memtrace -- /nonexistent", expect_status=127)
+
+
+def test_command_not_executable():
+    tmp = tempfile.mkdtemp(prefix="mt-e2e-")
+    try:
+        path = os.path.join(tmp, "not-executable")
+        with open(path, "w") as f:
+            f.write("#!/bin/sh\nexit 0\n")
+        os.chmod(path, 0o644)
+        status, _, err = mtlib.run_memtrace(["--", path])
+        check_single_error(status, err, "memtrace -- <file without x bit>", expect_status=126)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_bad_json_path_fails_before_command():
+    """An unwritable --json path is memtrace's own failure (125), found
+    before the command runs: the command must leave no trace."""
+    tmp = tempfile.mkdtemp(prefix="mt-e2e-")
+    try:
+        marker = os.path.join(tmp, "command-ran")
+        status, _, err = mtlib.run_memtrace(
+            ["--json", "/nonexistent-memtrace-test/x.json", "--", "/usr/bin/touch", marker])
+        check_single_error(status, err, "--json into a missing directory", expect_status=125)
+        if os.path.exists(marker):
+            raise AssertionError("the command ran although memtrace could not write its report")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def free_pid():
+    pid = 999999
+    while os.path.exists("/proc/%d" % pid):
+        pid += 1
+    return pid
+
+
+def test_no_such_pid():
+    pid = free_pid()
+    status, _, err = mtlib.run_memtrace(["-p", str(pid)])
+    check_single_error(status, err, "-p <no such pid>", expect_status=1, mention=[str(pid)])
+
+
+def test_kernel_thread():
+    """-p 2: kthreadd has no user memory to trace."""
+    try:
+        with open("/proc/2/comm") as f:
+            comm = f.read().strip()
+    except OSError:
+        comm = None
+    if comm != "kthreadd":
+        raise mtlib.Skip("pid 2 is not kthreadd here (%s)" % comm)
+    status, _, err = mtlib.run_memtrace(["-p", "2"])
+    check_single_error(status, err, "-p 2 (kthreadd)", expect_status=1)
+
+
+@mtlib.also_asan
+def test_bad_option_values():
+    """Each bad value: exit 1 (-p mode), one line, nothing attached."""
+    wl = mtlib.start_workload("family_pie")
+    try:
+        c = Checks()
+        target = ["-p", str(wl.pid)]
+        for args in (["-i", "0"] + target, ["-d", "-1"] + target,
+                     ["--top", "abc"] + target, ["-p", "abc"]):
+            status, _, err = mtlib.run_memtrace(args)
+            c.run(check_single_error, status, err, "memtrace " + " ".join(args), 1)
+            c.true("attached" not in err, "memtrace %s attached anyway" % " ".join(args))
+        c.true(wl.alive(), "the target died")
+        c.finish()
+    finally:
+        wl.kill()
+
+
+def usable_by_nobody(path):
+    """Can uid 65534 (not in any group) reach and execute `path`?"""
+    path = os.path.abspath(path)
+    st = os.stat(path)
+    if not st.st_mode & stat.S_IXOTH or not st.st_mode & stat.S_IROTH:
+        return False
+    d = os.path.dirname(path)
+    while True:
+        if not os.stat(d).st_mode & stat.S_IXOTH:
+            return False
+        if d == "/":
+            return True
+        d = os.path.dirname(d)
+
+
+def test_not_root():
+    """Run as nobody: one line saying root (or CAP_BPF) is needed."""
+    setpriv = mtlib.which("setpriv")
+    if not setpriv:
+        raise mtlib.Skip("setpriv not installed")
+    memtrace = mtlib.memtrace_path()
+    tmp = tempfile.mkdtemp(prefix="mt-e2e-")
+    wl = None
+    try:
+        os.chmod(tmp, 0o1777)     # a --json path nobody may write
+        if not usable_by_nobody(memtrace):
+            copy = os.path.join(tmp, "memtrace")
+            shutil.copy2(memtrace, copy)
+            os.chmod(copy, 0o755)
+            memtrace = copy
+        wl = mtlib.start_workload("family_pie")
+        saved = mtlib.config.memtrace
+        mtlib.config.memtrace = memtrace
+        try:
+            status, _, err = mtlib.run_memtrace(
+                ["--json", os.path.join(tmp, "x.json"), "-p", str(wl.pid)],
+                prefix=[setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        finally:
+            mtlib.config.memtrace = saved
+        check_single_error(status, err, "memtrace as nobody", expect_status=1,
+                           mention=["root", "CAP_BPF"])
+    finally:
+        if wl is not None:
+            wl.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_help():
+    status, out, err = mtlib.run_memtrace(["--help"])
+    text = out + err
+    c = Checks()
+    c.eq(status, 0, "memtrace --help exit status")
+    for opt in ("--json", "--folded", "--top", "-p"):
+        c.true(opt in text, "--help does not mention " + opt)
+    c.finish()
