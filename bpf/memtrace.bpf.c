@@ -54,6 +54,18 @@ struct {
 } counters SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20); /* bytes; set from user space */
+} vm_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MT_MAX_PIDS);
+	__type(key, __u32);
+	__type(value, struct mt_go_stat);
+} go_stats SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
@@ -399,6 +411,203 @@ int BPF_KPROBE(mt_free, __u64 ptr)
 		return 0;
 	if (!forget_block(tgid, ptr, &old))
 		count(MT_CNT_UNKNOWN_FREES);
+	return 0;
+}
+
+/*
+ * Memory-map syscalls, from the raw syscall tracepoints: they see Go
+ * programs and static binaries, which never go through libc's wrappers, and
+ * they need no tracefs. They are rare next to malloc, so each is sent to
+ * userspace, which keeps the interval map.
+ */
+static __always_inline bool vm_syscall(long id)
+{
+	switch (id) {
+	case MT_NR_MMAP:
+	case MT_NR_MPROTECT:
+	case MT_NR_MUNMAP:
+	case MT_NR_BRK:
+	case MT_NR_MREMAP:
+	case MT_NR_MADVISE:
+		return true;
+	}
+	return false;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(mt_sys_enter, struct pt_regs *regs, long id)
+{
+	struct mt_pending *p;
+	__u32 tgid;
+
+	if (empty_probes || !vm_syscall(id))
+		return 0;
+	if (!traced(&tgid))
+		return 0;
+	p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0,
+				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!p)
+		return 0;
+	p->vm_nr = (__u32)id;
+	p->vm_args[0] = regs->di;
+	p->vm_args[1] = regs->si;
+	p->vm_args[2] = regs->dx;
+	p->vm_args[3] = regs->r10;
+	p->vm_args[4] = regs->r8;
+	p->vm_args[5] = regs->r9;
+	p->vm_active = 1;
+	/* Inside malloc the allocation's own stack says who made the heap grow. */
+	if (p->active && p->stack_id) {
+		p->vm_stack_id = 0;
+		return 0;
+	}
+	if (id == MT_NR_MMAP || id == MT_NR_BRK || id == MT_NR_MREMAP)
+		p->vm_stack_id = capture_stack(regs, regs->ip, &p->vm_stack);
+	else
+		p->vm_stack_id = 0;
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(mt_sys_exit, struct pt_regs *regs, long ret)
+{
+	struct mt_vm_event *e;
+	struct mt_pending *p;
+	__u64 stack_id;
+	__u32 tgid;
+
+	if (empty_probes || !vm_syscall(regs->orig_ax))
+		return 0;
+	if (!traced(&tgid))
+		return 0;
+	p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0, 0);
+	if (!p || !p->vm_active || p->vm_nr != regs->orig_ax)
+		return 0;
+	p->vm_active = 0;
+
+	stack_id = p->vm_stack_id;
+	if (!stack_id && p->active && p->stack_id) {
+		stack_id = p->stack_id;
+		if (bpf_map_update_elem(&stacks, &stack_id, &p->stack, BPF_NOEXIST) == 0 &&
+		    (p->stack.flags & MT_STACK_F_TRUNCATED))
+			count(MT_CNT_STACK_TRUNCATED);
+	} else if (stack_id) {
+		bpf_map_update_elem(&stacks, &stack_id, &p->vm_stack, BPF_NOEXIST);
+	}
+
+	e = bpf_ringbuf_reserve(&vm_events, sizeof(*e), 0);
+	if (!e) {
+		count(MT_CNT_VM_EVENTS_LOST);
+		return 0;
+	}
+	e->ts_ns = bpf_ktime_get_ns();
+	e->pid = tgid;
+	e->nr = p->vm_nr;
+	e->ret = ret;
+	e->in_alloc = p->active;
+	e->stack_id = stack_id;
+	e->pad = 0;
+	__builtin_memcpy(e->args, p->vm_args, sizeof(e->args));
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/*
+ * Go. Only entry probes: a return probe rewrites the return address on a
+ * goroutine stack, which the runtime may move, and the program crashes.
+ * Probes sit on the branch of the function's stack-bound check (cookie
+ * MT_COOKIE_GO_STACK_CHECK): when that branch is taken (CF or ZF set), the
+ * call goes to morestack and starts again, so only the second pass counts.
+ */
+#define X86_CF 0x001
+#define X86_ZF 0x040
+
+static __always_inline bool go_call_restarts(struct pt_regs *ctx)
+{
+	return bpf_get_attach_cookie(ctx) == MT_COOKIE_GO_STACK_CHECK &&
+	       (ctx->flags & (X86_CF | X86_ZF));
+}
+
+/* runtime.mallocgc(size uintptr, typ *_type, needzero bool): size in RAX (Go register ABI). */
+SEC("uprobe")
+int BPF_KPROBE(mt_go_mallocgc)
+{
+	struct mt_pending *p;
+	struct mt_stat *st;
+	__u64 size = ctx->ax, ret_addr, stack_id;
+	__u32 tgid;
+
+	if (empty_probes)
+		return 0;
+	if (!traced(&tgid) || go_call_restarts(ctx))
+		return 0;
+	if (size < min_size || size > max_size)
+		return 0;
+	p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0,
+				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!p)
+		return 0;
+	if (bpf_probe_read_user(&ret_addr, sizeof(ret_addr), (void *)PT_REGS_SP(ctx)))
+		ret_addr = 0;
+	stack_id = capture_stack(ctx, ret_addr, &p->stack);
+	st = stat_for(tgid, stack_id, &p->stack);
+	if (!st)
+		return 0;
+	__sync_fetch_and_add(&st->allocs_total, 1);
+	__sync_fetch_and_add(&st->alloc_bytes_total, size);
+	return 0;
+}
+
+static __always_inline struct mt_go_stat *go_stat(__u32 tgid)
+{
+	struct mt_go_stat zero = {}, *g;
+
+	g = bpf_map_lookup_elem(&go_stats, &tgid);
+	if (g)
+		return g;
+	bpf_map_update_elem(&go_stats, &tgid, &zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&go_stats, &tgid);
+}
+
+/* runtime.(*mheap).allocSpan(h, npages uintptr, typ spanAllocType, spanclass): RAX, RBX, CL, DIL */
+SEC("uprobe")
+int BPF_KPROBE(mt_go_alloc_span)
+{
+	struct mt_go_stat *g;
+	__u32 tgid;
+
+	if (empty_probes)
+		return 0;
+	/* spanAllocHeap is 0; stack and other manual spans are not heap. */
+	if (!traced(&tgid) || go_call_restarts(ctx) || (ctx->cx & 0xff) != 0)
+		return 0;
+	g = go_stat(tgid);
+	if (!g)
+		return 0;
+	__sync_fetch_and_add(&g->heap_inuse_bytes, ctx->bx * MT_GO_PAGE_SIZE);
+	__sync_fetch_and_add(&g->spans_allocated, 1);
+	return 0;
+}
+
+/* runtime.(*mheap).freeSpan(h, s *mspan): RAX, RBX; the span still holds its size. */
+SEC("uprobe")
+int BPF_KPROBE(mt_go_free_span)
+{
+	struct mt_go_stat *g;
+	__u64 npages = 0;
+	__u32 tgid;
+
+	if (empty_probes)
+		return 0;
+	if (!traced(&tgid) || go_call_restarts(ctx))
+		return 0;
+	if (bpf_probe_read_user(&npages, sizeof(npages), (void *)(ctx->bx + MT_GO_MSPAN_NPAGES_OFF)))
+		return 0;
+	g = go_stat(tgid);
+	if (!g)
+		return 0;
+	__sync_fetch_and_sub(&g->heap_inuse_bytes, npages * MT_GO_PAGE_SIZE);
+	__sync_fetch_and_add(&g->spans_freed, 1);
 	return 0;
 }
 

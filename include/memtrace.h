@@ -42,6 +42,7 @@ enum mt_counter {
 	MT_CNT_UNKNOWN_FREES,		/* free of an address not in the allocs map */
 	MT_CNT_ADDR_REUSED,		/* allocation returned an address still marked live */
 	MT_CNT_FAILED_ALLOCS,		/* allocator returned NULL (not a loss) */
+	MT_CNT_VM_EVENTS_LOST,		/* mmap/munmap/... event not delivered: --vm-buffer */
 	MT_CNT_MAX,
 };
 
@@ -80,6 +81,40 @@ struct mt_stack {
 #define MT_STACK_F_TRUNCATED	(1u << 0)
 #define MT_STACK_F_READ_FAILED	(1u << 1)
 
+/* Syscalls that change a process's memory map, as the kernel numbers them on x86_64. */
+#define MT_NR_MMAP	9
+#define MT_NR_MPROTECT	10
+#define MT_NR_MUNMAP	11
+#define MT_NR_BRK	12
+#define MT_NR_MREMAP	25
+#define MT_NR_MADVISE	28
+
+/* One memory-map syscall of a traced process, sent to userspace on return. */
+struct mt_vm_event {
+	__u64 ts_ns;
+	__u64 args[6];
+	__s64 ret;
+	__u64 stack_id;		/* the call stack that made the call; 0 when not taken */
+	__u32 pid;
+	__u32 nr;		/* MT_NR_* */
+	__u32 in_alloc;		/* made inside an allocator call (malloc -> sysmalloc -> mmap) */
+	__u32 pad;
+};
+
+/* Per-process figures kept for Go programs, which have no free() to probe. */
+struct mt_go_stat {
+	__s64 heap_inuse_bytes;	/* bytes in heap spans: runtime.(*mheap).allocSpan - freeSpan */
+	__u64 spans_allocated;
+	__u64 spans_freed;
+};
+
+/* Cookie of an entry probe placed on the branch of Go's stack-bound check. */
+#define MT_COOKIE_GO_STACK_CHECK 1
+
+/* Go's heap page size (runtime._PageSize) and where mspan keeps its page count. */
+#define MT_GO_PAGE_SIZE 8192
+#define MT_GO_MSPAN_NPAGES_OFF 32
+
 /* Per-thread hand-off from an entry probe to its return probe. */
 struct mt_pending {
 	__u64 entry_sp;		/* sp at entry; the return sees entry_sp + 8 */
@@ -93,7 +128,13 @@ struct mt_pending {
 	__u64 stack_id;
 	__u32 kind;
 	__u32 active;
+	/* An in-flight memory-map syscall. */
+	__u64 vm_args[6];
+	__u64 vm_stack_id;
+	__u32 vm_nr;
+	__u32 vm_active;
 	struct mt_stack stack;
+	struct mt_stack vm_stack;
 };
 
 #endif /* MEMTRACE_H */

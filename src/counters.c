@@ -14,6 +14,7 @@ static const char *const counter_names[MT_CNT_MAX] = {
 	[MT_CNT_UNKNOWN_FREES]		= "unknown_frees",
 	[MT_CNT_ADDR_REUSED]		= "addr_reused",
 	[MT_CNT_FAILED_ALLOCS]		= "failed_allocs",
+	[MT_CNT_VM_EVENTS_LOST]		= "vm_events_lost",
 };
 
 const char *mt_counter_name(enum mt_counter c)
@@ -30,6 +31,8 @@ const char *mt_counter_remedy(enum mt_counter c)
 		return "--max-allocs";
 	case MT_CNT_STACKS_MAP_FULL:
 		return "--max-stacks";
+	case MT_CNT_VM_EVENTS_LOST:
+		return "--vm-buffer";
 	default:
 		/* Missed returns and reused addresses come from the traced program's
 		 * own behaviour (longjmp, thread cancellation, frees we never saw):
@@ -45,6 +48,7 @@ bool mt_counter_is_loss(enum mt_counter c)
 	case MT_CNT_STACKS_MAP_FULL:
 	case MT_CNT_MISSED_RETURNS:
 	case MT_CNT_ADDR_REUSED:
+	case MT_CNT_VM_EVENTS_LOST:
 		return true;
 	default:
 		/* A truncated or partly read stack still has its bytes counted, a

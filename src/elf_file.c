@@ -45,6 +45,7 @@ struct elf_file {
 	uint16_t type, machine;
 	unsigned char class, data_enc;	/* EI_CLASS, EI_DATA */
 	bool has_interp;
+	bool is_go;			/* has Go's build info or pclntab */
 	struct load_seg *segs;
 	size_t nr_segs;
 	char build_id[2 * BUILD_ID_MAX + 1];
@@ -61,6 +62,7 @@ struct scan {
 	Elf_Scn *symtab;
 	Elf_Scn *dynsym;
 	Elf_Scn *debuglink;
+	bool is_go;
 	char build_id[2 * BUILD_ID_MAX + 1];
 };
 
@@ -203,6 +205,8 @@ static int scan_sections(Elf *elf, uint64_t size, struct scan *sc)
 			name = have_names ? elf_strptr(elf, shstrndx, sh.sh_name) : NULL;
 			if (name && !strcmp(name, ".gnu_debuglink"))
 				sc->debuglink = scn;
+			if (name && (!strcmp(name, ".go.buildinfo") || !strcmp(name, ".gopclntab")))
+				sc->is_go = true;
 			break;
 		}
 	}
@@ -619,6 +623,7 @@ static int load(struct elf_file *ef, const char *path, const struct elf_file_opt
 	if (err)
 		goto out;
 	memcpy(ef->build_id, sc.build_id, sizeof(ef->build_id));
+	ef->is_go = sc.is_go;
 
 	if (sc.symtab)
 		err = load_symtab(ef, elf, sc.symtab, false);
@@ -684,6 +689,11 @@ void elf_file__free(struct elf_file *ef)
 bool elf_file__is_dynamic(const struct elf_file *ef)
 {
 	return ef->has_interp;
+}
+
+bool elf_file__is_go(const struct elf_file *ef)
+{
+	return ef->is_go;
 }
 
 bool elf_file__is_pie_or_dso(const struct elf_file *ef)

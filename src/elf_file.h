@@ -38,6 +38,8 @@ void elf_file__free(struct elf_file *ef);
 /* ET_EXEC or ET_DYN, and whether it has a PT_INTERP (dynamically linked). */
 bool elf_file__is_dynamic(const struct elf_file *ef);
 bool elf_file__is_pie_or_dso(const struct elf_file *ef);	/* ET_DYN */
+/* A Go program: it has Go's build info or pclntab section (even when stripped). */
+bool elf_file__is_go(const struct elf_file *ef);
 /* Build-id as lowercase hex, "" when the file has none. */
 const char *elf_file__build_id(const struct elf_file *ef);
 /* Path of the separate debug file used, or NULL. */

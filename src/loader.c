@@ -14,18 +14,32 @@
 
 struct loader {
 	struct memtrace_bpf *skel;
+	struct ring_buffer *vm_rb;
 	struct bpf_link **links;
 	size_t nr_links;
 	size_t cap_links;
 	int verbose;
 };
 
-enum prog_id { P_MALLOC, P_CALLOC, P_REALLOC, P_REALLOCARRAY, P_MEMALIGN, P_POSIX_MEMALIGN, P_FREE };
+enum prog_id {
+	P_MALLOC, P_CALLOC, P_REALLOC, P_REALLOCARRAY, P_MEMALIGN, P_POSIX_MEMALIGN, P_FREE,
+	P_GO_MALLOCGC, P_GO_ALLOC_SPAN, P_GO_FREE_SPAN,
+};
 
 struct probe_spec {
 	const char *func;
 	enum prog_id prog;
 	bool ret;		/* needs the return probe */
+};
+
+/*
+ * The Go runtime's allocation entry point and its heap-span bookkeeping.
+ * Entry probes only: never a return probe on a Go function.
+ */
+static const struct probe_spec go_specs[] = {
+	{ "runtime.mallocgc", P_GO_MALLOCGC, false },
+	{ "runtime.(*mheap).allocSpan", P_GO_ALLOC_SPAN, false },
+	{ "runtime.(*mheap).freeSpan", P_GO_FREE_SPAN, false },
 };
 
 /* The allocator's entry points. aligned_alloc is memalign's alias in glibc: attached once. */
@@ -78,6 +92,9 @@ static struct bpf_program *prog_of(struct loader *l, enum prog_id id)
 	case P_MEMALIGN: return l->skel->progs.mt_memalign;
 	case P_POSIX_MEMALIGN: return l->skel->progs.mt_posix_memalign;
 	case P_FREE: return l->skel->progs.mt_free;
+	case P_GO_MALLOCGC: return l->skel->progs.mt_go_mallocgc;
+	case P_GO_ALLOC_SPAN: return l->skel->progs.mt_go_alloc_span;
+	case P_GO_FREE_SPAN: return l->skel->progs.mt_go_free_span;
 	}
 	return NULL;
 }
@@ -105,6 +122,7 @@ int loader__new(const struct loader_opts *opts, struct loader **out)
 	bpf_map__set_max_entries(l->skel->maps.allocs, opts->max_allocs);
 	bpf_map__set_max_entries(l->skel->maps.stats, opts->max_stacks);
 	bpf_map__set_max_entries(l->skel->maps.stacks, opts->max_stacks);
+	bpf_map__set_max_entries(l->skel->maps.vm_events, opts->vm_buffer_bytes);
 
 	err = memtrace_bpf__load(l->skel);
 	if (err) {
@@ -141,9 +159,9 @@ static int push_link(struct loader *l, struct bpf_link *link)
 }
 
 static int attach_one(struct loader *l, int pid, const char *path, struct bpf_program *prog,
-		      uint64_t offset, bool retprobe)
+		      uint64_t offset, bool retprobe, uint64_t cookie)
 {
-	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = retprobe);
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = retprobe, .bpf_cookie = cookie);
 	struct bpf_link *link;
 	int err;
 
@@ -158,7 +176,7 @@ static int attach_one(struct loader *l, int pid, const char *path, struct bpf_pr
 
 /* Attach the probes of specs found in the ELF file at path. */
 static int attach_specs(struct loader *l, int pid, const char *path, const struct probe_spec *specs,
-			size_t nr_specs, bool dynamic_only, int *nr_probes)
+			size_t nr_specs, bool dynamic_only, bool go, int *nr_probes)
 {
 	uint64_t done[32];
 	size_t nr_done = 0, i, j;
@@ -199,12 +217,14 @@ static int attach_specs(struct loader *l, int pid, const char *path, const struc
 		}
 		mt_debug("probe %s at %s+0x%llx%s\n", specs[i].func, path,
 			 (unsigned long long)(off + entry_off), specs[i].ret ? " (+ return)" : "");
-		err = attach_one(l, pid, path, prog_of(l, specs[i].prog), off + entry_off, false);
+		/* In Go a moved probe sits on the stack-bound check's branch; BPF skips restarts. */
+		err = attach_one(l, pid, path, prog_of(l, specs[i].prog), off + entry_off, false,
+				 go && entry_off ? MT_COOKIE_GO_STACK_CHECK : 0);
 		if (err)
 			goto out;
 		(*nr_probes)++;
 		if (specs[i].ret) {
-			err = attach_one(l, pid, path, l->skel->progs.mt_alloc_ret, off, true);
+			err = attach_one(l, pid, path, l->skel->progs.mt_alloc_ret, off, true, 0);
 			if (err)
 				goto out;
 			(*nr_probes)++;
@@ -220,9 +240,16 @@ int loader__attach(struct loader *l, int pid, const struct allocator_obj *a, int
 	int err;
 
 	*nr_probes = 0;
+	if (a->is_go) {
+		err = attach_specs(l, pid, a->open_path, go_specs,
+				   sizeof(go_specs) / sizeof(go_specs[0]), false, true, nr_probes);
+		if (!err && *nr_probes < 3)
+			err = -ENOENT;
+		return err;
+	}
 	/* A static executable's malloc is in .symtab only; libraries export theirs. */
 	err = attach_specs(l, pid, a->open_path, alloc_specs,
-			   sizeof(alloc_specs) / sizeof(alloc_specs[0]), false, nr_probes);
+			   sizeof(alloc_specs) / sizeof(alloc_specs[0]), false, false, nr_probes);
 	if (err)
 		return err;
 	if (!*nr_probes)
@@ -233,7 +260,48 @@ int loader__attach(struct loader *l, int pid, const struct allocator_obj *a, int
 int loader__attach_cxx(struct loader *l, int pid, const char *path, int *nr_probes)
 {
 	return attach_specs(l, pid, path, cxx_specs, sizeof(cxx_specs) / sizeof(cxx_specs[0]), true,
-			    nr_probes);
+			    false, nr_probes);
+}
+
+int loader__attach_vm(struct loader *l, loader_vm_event_fn fn, void *ctx)
+{
+	struct bpf_program *progs[] = { l->skel->progs.mt_sys_enter, l->skel->progs.mt_sys_exit };
+	struct bpf_link *link;
+	size_t i;
+	int err;
+
+	for (i = 0; i < 2; i++) {
+		link = bpf_program__attach(progs[i]);
+		if (!link)
+			return -errno;
+		err = push_link(l, link);
+		if (err) {
+			bpf_link__destroy(link);
+			return err;
+		}
+	}
+	l->vm_rb = ring_buffer__new(bpf_map__fd(l->skel->maps.vm_events),
+				    (ring_buffer_sample_fn)fn, ctx, NULL);
+	if (!l->vm_rb)
+		return -errno;
+	return 0;
+}
+
+int loader__consume_vm(struct loader *l)
+{
+	int n;
+
+	if (!l->vm_rb)
+		return 0;
+	n = ring_buffer__consume(l->vm_rb);
+	return n < 0 ? n : 0;
+}
+
+int loader__read_go_stat(struct loader *l, uint32_t pid, struct mt_go_stat *out)
+{
+	if (bpf_map__lookup_elem(l->skel->maps.go_stats, &pid, sizeof(pid), out, sizeof(*out), 0))
+		return -errno;
+	return 0;
 }
 
 int loader__read_counters(struct loader *l, uint64_t out[MT_CNT_MAX])
@@ -260,6 +328,58 @@ int loader__read_counters(struct loader *l, uint64_t out[MT_CNT_MAX])
 	return 0;
 }
 
+#define BATCH 4096
+
+/* Read a whole hash map with batched lookups; calls fn for each entry. */
+int loader__for_each(int fd, size_t key_size, size_t value_size,
+			void (*fn)(void *ctx, const void *key, const void *value), void *ctx)
+{
+	size_t count_cap = BATCH;
+	void *keys = NULL, *values = NULL;
+	__u64 token_in = 0, token_out = 0;
+	bool first = true;
+	int err = 0;
+
+	for (;;) {
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+		__u32 count = (__u32)count_cap, i;
+
+		if (!keys) {
+			keys = malloc(key_size * count_cap);
+			values = malloc(value_size * count_cap);
+			if (!keys || !values) {
+				err = -ENOMEM;
+				break;
+			}
+		}
+		err = bpf_map_lookup_batch(fd, first ? NULL : &token_in, &token_out, keys, values,
+					   &count, &opts);
+		if (err < 0)
+			err = -errno;
+		if (err == -ENOSPC && count == 0) {
+			/* One bucket holds more entries than the buffer: make it bigger. */
+			count_cap *= 2;
+			free(keys);
+			free(values);
+			keys = values = NULL;
+			continue;
+		}
+		for (i = 0; i < count; i++)
+			fn(ctx, (char *)keys + i * key_size, (char *)values + i * value_size);
+		if (err == -ENOENT) {
+			err = 0;
+			break;
+		}
+		if (err)
+			break;
+		token_in = token_out;
+		first = false;
+	}
+	free(keys);
+	free(values);
+	return err;
+}
+
 int loader__allocs_fd(struct loader *l)
 {
 	return bpf_map__fd(l->skel->maps.allocs);
@@ -281,6 +401,7 @@ void loader__free(struct loader *l)
 
 	if (!l)
 		return;
+	ring_buffer__free(l->vm_rb);
 	for (i = 0; i < l->nr_links; i++)
 		bpf_link__destroy(l->links[i]);
 	free(l->links);

@@ -17,7 +17,11 @@ struct loader_opts {
 	uint64_t max_size;
 	uint32_t max_allocs;
 	uint32_t max_stacks;
+	uint32_t vm_buffer_bytes;	/* ring buffer for memory-map events; a power of 2 */
 };
+
+/* Called for each memory-map event (data is a struct mt_vm_event); returns 0. */
+typedef int (*loader_vm_event_fn)(void *ctx, void *data, size_t size);
 
 int loader__new(const struct loader_opts *opts, struct loader **out);
 /* Let the BPF programs record events of process pid (a tgid). */
@@ -26,7 +30,15 @@ int loader__add_pid(struct loader *l, uint32_t pid);
 int loader__attach(struct loader *l, int pid, const struct allocator_obj *a, int *nr_probes);
 /* operator new in libstdc++ at path, when the process maps it. */
 int loader__attach_cxx(struct loader *l, int pid, const char *path, int *nr_probes);
+/* Trace memory-map syscalls of the traced processes; fn gets each event. */
+int loader__attach_vm(struct loader *l, loader_vm_event_fn fn, void *ctx);
+/* Deliver the events waiting in the ring buffer. */
+int loader__consume_vm(struct loader *l);
+int loader__read_go_stat(struct loader *l, uint32_t pid, struct mt_go_stat *out);
 int loader__read_counters(struct loader *l, uint64_t out[MT_CNT_MAX]);
+/* Read a whole hash map with batched lookups; fn is called for each entry. */
+int loader__for_each(int fd, size_t key_size, size_t value_size,
+		     void (*fn)(void *ctx, const void *key, const void *value), void *ctx);
 int loader__allocs_fd(struct loader *l);
 int loader__stats_fd(struct loader *l);
 int loader__stacks_fd(struct loader *l);

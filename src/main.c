@@ -23,6 +23,7 @@
 #include "snapshot.h"
 #include "symbolize.h"
 #include "target.h"
+#include "vmstats.h"
 
 #define MEMTRACE_VERSION "0.1.0"
 
@@ -34,6 +35,7 @@
 
 #define DEFAULT_TEXT_TOP 10
 #define MAPS_REFRESH_S 1.0
+#define VM_DRAIN_S 0.1
 
 struct options {
 	uint32_t pids[MT_MAX_PIDS];
@@ -51,6 +53,7 @@ struct options {
 	const char *lib;
 	uint32_t max_allocs;
 	uint32_t max_stacks;
+	uint32_t vm_buffer;
 	int verbose;
 	bool empty_probes;
 };
@@ -100,7 +103,7 @@ static const char usage_text[] =
 
 enum {
 	OPT_BATCH = 256, OPT_TOP, OPT_MIN_AGE, OPT_MIN_SIZE, OPT_MAX_SIZE, OPT_JSON, OPT_FOLDED,
-	OPT_LIB, OPT_MAX_ALLOCS, OPT_MAX_STACKS, OPT_EMPTY_PROBES,
+	OPT_LIB, OPT_MAX_ALLOCS, OPT_MAX_STACKS, OPT_EMPTY_PROBES, OPT_VM_BUFFER,
 };
 
 static const struct option long_opts[] = {
@@ -117,6 +120,7 @@ static const struct option long_opts[] = {
 	{ "lib", required_argument, NULL, OPT_LIB },
 	{ "max-allocs", required_argument, NULL, OPT_MAX_ALLOCS },
 	{ "max-stacks", required_argument, NULL, OPT_MAX_STACKS },
+	{ "vm-buffer", required_argument, NULL, OPT_VM_BUFFER },
 	{ "empty-probes", no_argument, NULL, OPT_EMPTY_PROBES },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -202,6 +206,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	o->max_size = UINT64_MAX;
 	o->max_allocs = MT_DEFAULT_MAX_ALLOCS;
 	o->max_stacks = MT_DEFAULT_MAX_STACKS;
+	o->vm_buffer = 1u << 20;
 	/* '+': stop at the first non-option, so COMMAND's own options are left alone. */
 	while ((c = getopt_long(argc, argv, "+p:d:i:vhV", long_opts, NULL)) != -1) {
 		switch (c) {
@@ -255,6 +260,12 @@ static int parse_options(int argc, char **argv, struct options *o)
 			if (parse_size(optarg, 1u << 24, &v) || v < 16)
 				return bad_value("--max-stacks", optarg);
 			o->max_stacks = (uint32_t)v;
+			break;
+		case OPT_VM_BUFFER:
+			/* A BPF ring buffer is a power-of-2 number of pages. */
+			if (parse_size(optarg, 1u << 30, &v) || v < 4096 || (v & (v - 1)))
+				return bad_value("--vm-buffer", optarg);
+			o->vm_buffer = (uint32_t)v;
 			break;
 		case OPT_EMPTY_PROBES:
 			o->empty_probes = true;
@@ -320,6 +331,7 @@ struct run {
 	struct symbolizer *sym;
 	struct child child;
 	bool cmd_mode;
+	bool vm_enabled;
 	struct timespec start;
 };
 
@@ -339,12 +351,31 @@ static void refresh_target(struct target *t)
 		t->exited = true;
 }
 
+static int on_vm_event(void *ctx, void *data, size_t size)
+{
+	struct run *r = ctx;
+
+	if (size >= sizeof(struct mt_vm_event))
+		vmstats__apply(r->targets, r->nr_targets, data);
+	return 0;
+}
+
+/* Bring the memory figures up to date while the targets' memory can still be read. */
+static void update_vm(struct run *r)
+{
+	if (!r->vm_enabled)
+		return;
+	loader__consume_vm(r->loader);
+	vmstats__update(r->targets, r->nr_targets, r->loader);
+}
+
 /* The command is stopped in its exit: its mappings can be read one last time. */
 static void on_child_exit_stop(void *ctx)
 {
 	struct run *r = ctx;
 
 	target__refresh(&r->targets[0]);
+	update_vm(r);
 }
 
 static int write_report_file(const char *path, const struct mt_report *rep,
@@ -447,10 +478,11 @@ static int setup_pid_targets(struct run *r)
 	if (!r->targets)
 		return -ENOMEM;
 	r->nr_targets = o->nr_pids;
+	for (i = 0; i < o->nr_pids; i++)
+		target__init(&r->targets[i], o->pids[i]);
 	for (i = 0; i < o->nr_pids; i++) {
 		struct target *t = &r->targets[i];
 
-		t->pid = o->pids[i];
 		err = target__check(t->pid);
 		if (err == -EINVAL) {
 			mt_err("cannot trace pid %u: it is a kernel thread\n", t->pid);
@@ -474,6 +506,7 @@ static int setup_pid_targets(struct run *r)
 			       t->pid, strerror(-err));
 			return err;
 		}
+		vmstats__seed(t);
 	}
 	return 0;
 }
@@ -553,6 +586,9 @@ static void main_loop(struct run *r)
 		if (o->duration_s && now >= o->duration_s)
 			break;
 		wait = next_maps < next_report ? next_maps : next_report;
+		/* Memory-map events are drained often so the ring buffer never fills. */
+		if (r->vm_enabled && wait > now + VM_DRAIN_S)
+			wait = now + VM_DRAIN_S;
 		if (o->duration_s && o->duration_s < wait)
 			wait = o->duration_s;
 		wait -= now;
@@ -571,6 +607,8 @@ static void main_loop(struct run *r)
 			forwarded = true;
 			exiting = 0;
 		}
+		if (r->vm_enabled)
+			loader__consume_vm(r->loader);
 		if (r->cmd_mode && launch__poll(&r->child, on_child_exit_stop, r)) {
 			r->targets[0].exited = true;
 			break;
@@ -579,6 +617,7 @@ static void main_loop(struct run *r)
 		if (now >= next_maps) {
 			for (i = 0; i < r->nr_targets; i++)
 				refresh_target(&r->targets[i]);
+			update_vm(r);
 			next_maps = now + MAPS_REFRESH_S;
 			if (!r->cmd_mode && all_exited(r))
 				break;
@@ -654,7 +693,8 @@ int main(int argc, char **argv)
 			goto cleanup;
 		}
 		r.nr_targets = 1;
-		r.targets[0].pid = (uint32_t)r.child.pid;
+		target__init(&r.targets[0], (uint32_t)r.child.pid);
+		r.targets[0].traced_from_start = true;
 		r.targets[0].alloc = cmd_alloc;
 		memset(&cmd_alloc, 0, sizeof(cmd_alloc));
 		snprintf(r.targets[0].comm, sizeof(r.targets[0].comm), "%.15s",
@@ -673,6 +713,7 @@ int main(int argc, char **argv)
 		.max_size = o.max_size,
 		.max_allocs = o.max_allocs,
 		.max_stacks = o.max_stacks,
+		.vm_buffer_bytes = o.vm_buffer,
 	};
 	err = loader__new(&lo, &r.loader);
 	if (err) {
@@ -688,6 +729,12 @@ int main(int argc, char **argv)
 	err = attach_all(&r, cmd_cxx);
 	if (err)
 		goto cleanup;
+	err = loader__attach_vm(r.loader, on_vm_event, &r);
+	if (err)
+		mt_warn("cannot trace memory-map calls (%s): no mapped/retained figures\n",
+			strerror(-err));
+	r.vm_enabled = !err;
+	err = 0;
 
 	clock_gettime(CLOCK_MONOTONIC, &r.start);
 	if (r.cmd_mode) {
@@ -705,6 +752,7 @@ int main(int argc, char **argv)
 	/* A target that exited since the last look is reported as such. */
 	for (size_t i = 0; i < r.nr_targets; i++)
 		refresh_target(&r.targets[i]);
+	update_vm(&r);
 	if (report(&r, true))
 		err = -EIO;
 	if (r.cmd_mode && r.child.done) {

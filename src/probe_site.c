@@ -33,8 +33,8 @@ static size_t emulated_len(const uint8_t *c, size_t len)
 }
 
 /*
- * Length of an instruction that only sets flags (test/cmp between registers,
- * cmp of a rip-relative byte or quad with an immediate), or 0.
+ * Length of an instruction that changes neither sp nor an argument register
+ * (test/cmp, which only set flags; lea into a scratch register), or 0.
  */
 static size_t flags_only_len(const uint8_t *c, size_t len)
 {
@@ -47,6 +47,21 @@ static size_t flags_only_len(const uint8_t *c, size_t len)
 	/* test r,r (85) or cmp r,r (39, 3b), register form (mod == 11) */
 	if ((c[i] == 0x85 || c[i] == 0x39 || c[i] == 0x3b || c[i] == 0x84) && (c[i + 1] & 0xc0) == 0xc0)
 		return i + 2;
+	/* cmp disp8(reg), reg (3b, mod == 01, no SIB): Go's stack-bound check, cmp 0x10(%r14),%rsp */
+	if (c[i] == 0x3b && (c[i + 1] & 0xc0) == 0x40 && (c[i + 1] & 0x07) != 0x04 && len >= i + 3)
+		return i + 3;
+	/*
+	 * lea disp(%rsp),%r12 or %r13 (4c 8d, SIB base rsp): Go's check for a big
+	 * frame. It writes a scratch register that no calling convention passes
+	 * arguments in.
+	 */
+	if (i == 1 && c[0] == 0x4c && c[1] == 0x8d && len >= 4 && c[3] == 0x24 &&
+	    ((c[2] & 0x3f) == 0x24 || (c[2] & 0x3f) == 0x2c)) {
+		if ((c[2] & 0xc0) == 0x40 && len >= 5)
+			return 5;
+		if ((c[2] & 0xc0) == 0x80 && len >= 8)
+			return 8;
+	}
 	/* cmpb $imm8, disp32(%rip): 80 3d disp32 imm8 */
 	if (i == 0 && c[0] == 0x80 && c[1] == 0x3d && len >= 7)
 		return 7;

@@ -46,6 +46,10 @@ struct mt_vm_totals {
 	uint64_t mapped_bytes;
 	uint64_t released_bytes;
 	uint64_t retained_bytes;
+	bool retained_known;	/* false: retained_bytes printed as null */
+	bool retained_upper_bound;	/* blocks allocated before attaching count as free */
+	uint64_t heap_resident_bytes;
+	uint64_t rss_anon_bytes;
 };
 
 struct mt_proc_report {
@@ -57,6 +61,7 @@ struct mt_proc_report {
 	char *allocator_path;
 	uint64_t rss_bytes;	/* last value read while the process lived */
 	bool exited;
+	bool live_unknown;	/* Go: no free() to see; live figures printed as null */
 	struct mt_heap_totals heap;
 	struct mt_vm_totals vm;
 	uint64_t unresolved_frames;	/* frames shown as module+0xoff or [unknown] */

@@ -177,8 +177,10 @@ static int build_lines(const struct mt_report *r, struct folded_line **out, size
 
 		for (j = 0; j < p->nr_stacks; j++) {
 			const struct mt_stack_report *s = &p->stacks[j];
+			/* Go's live bytes are unknown: its flame graph shows bytes allocated. */
+			int64_t bytes = p->live_unknown ? (int64_t)s->alloc_bytes_total : s->live_bytes;
 
-			if (s->live_bytes <= 0)
+			if (bytes <= 0)
 				continue;
 			if (n == cap) {
 				cap = cap ? cap * 2 : 64;
@@ -191,7 +193,7 @@ static int build_lines(const struct mt_report *r, struct folded_line **out, size
 			if (!key)
 				goto nomem;
 			lines[n].key = key;
-			lines[n].bytes = s->live_bytes;
+			lines[n].bytes = bytes;
 			lines[n].order = n;
 			n++;
 		}

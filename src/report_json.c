@@ -141,20 +141,27 @@ static void write_frame(FILE *f, const struct mt_frame *fr)
 	fprintf(f, ", \"inlined\": %s }", json_bool(fr->inlined));
 }
 
-static void write_stack(FILE *f, const struct mt_stack_report *s)
+static void write_stack(FILE *f, const struct mt_stack_report *s, bool live_unknown)
 {
 	/* Both flags mean the frames stop before the outermost caller. */
 	bool truncated = s->flags & (MT_STACK_F_TRUNCATED | MT_STACK_F_READ_FAILED);
 	size_t i;
 
 	fprintf(f, "        {\n");
-	fprintf(f, "          \"live_bytes\": %" PRId64 ",\n", s->live_bytes);
-	fprintf(f, "          \"live_allocs\": %" PRId64 ",\n", s->live_allocs);
+	if (live_unknown) {
+		fputs("          \"live_bytes\": null,\n          \"live_allocs\": null,\n", f);
+	} else {
+		fprintf(f, "          \"live_bytes\": %" PRId64 ",\n", s->live_bytes);
+		fprintf(f, "          \"live_allocs\": %" PRId64 ",\n", s->live_allocs);
+	}
 	fprintf(f, "          \"alloc_bytes_total\": %" PRIu64 ",\n", s->alloc_bytes_total);
 	fprintf(f, "          \"allocs_total\": %" PRIu64 ",\n", s->allocs_total);
-	fprintf(f, "          \"frees_total\": %" PRIu64 ",\n", s->frees_total);
+	if (live_unknown)
+		fputs("          \"frees_total\": null,\n", f);
+	else
+		fprintf(f, "          \"frees_total\": %" PRIu64 ",\n", s->frees_total);
 	fputs("          \"oldest_age_s\": ", f);
-	if (s->oldest_age_s < 0)
+	if (s->oldest_age_s < 0 || live_unknown)
 		fputs("null", f);
 	else
 		json_double(f, s->oldest_age_s);
@@ -205,18 +212,29 @@ static void write_proc(FILE *f, const struct mt_proc_report *p)
 	json_str(f, p->allocator_path);
 	fprintf(f, ",\n      \"rss_bytes\": %" PRIu64 ",\n", p->rss_bytes);
 	fprintf(f, "      \"exited\": %s,\n", json_bool(p->exited));
-	fprintf(f, "      \"heap\": { \"live_bytes\": %" PRId64 ", \"live_allocs\": %" PRId64
-		", \"alloc_bytes_total\": %" PRIu64 ", \"allocs_total\": %" PRIu64
-		", \"frees_total\": %" PRIu64 " },\n",
-		p->heap.live_bytes, p->heap.live_allocs, p->heap.alloc_bytes_total,
-		p->heap.allocs_total, p->heap.frees_total);
+	if (p->live_unknown)
+		fprintf(f, "      \"heap\": { \"live_bytes\": null, \"live_allocs\": null"
+			", \"alloc_bytes_total\": %" PRIu64 ", \"allocs_total\": %" PRIu64
+			", \"frees_total\": null },\n",
+			p->heap.alloc_bytes_total, p->heap.allocs_total);
+	else
+		fprintf(f, "      \"heap\": { \"live_bytes\": %" PRId64 ", \"live_allocs\": %" PRId64
+			", \"alloc_bytes_total\": %" PRIu64 ", \"allocs_total\": %" PRIu64
+			", \"frees_total\": %" PRIu64 " },\n",
+			p->heap.live_bytes, p->heap.live_allocs, p->heap.alloc_bytes_total,
+			p->heap.allocs_total, p->heap.frees_total);
 	fputs("      \"vm\": { \"mapped_bytes\": ", f);
 	write_u64_or_null(f, p->vm.known, p->vm.mapped_bytes);
 	fputs(", \"released_bytes\": ", f);
 	write_u64_or_null(f, p->vm.known, p->vm.released_bytes);
 	fputs(", \"retained_bytes\": ", f);
-	write_u64_or_null(f, p->vm.known, p->vm.retained_bytes);
-	fputs(" },\n", f);
+	write_u64_or_null(f, p->vm.known && p->vm.retained_known, p->vm.retained_bytes);
+	fputs(", \"retained_upper_bound\": ", f);
+	fputs(json_bool(p->vm.known && p->vm.retained_upper_bound), f);
+	fputs(", \"heap_resident_bytes\": ", f);
+	write_u64_or_null(f, p->vm.known, p->vm.heap_resident_bytes);
+	fprintf(f, ", \"rss_bytes\": %" PRIu64 ", \"rss_anon_bytes\": %" PRIu64 " },\n",
+		p->rss_bytes, p->vm.rss_anon_bytes);
 	fprintf(f, "      \"unresolved_frames\": %" PRIu64 ",\n", p->unresolved_frames);
 	fprintf(f, "      \"stacks_total\": %zu,\n", p->nr_stacks_total);
 	if (!p->nr_stacks) {
@@ -224,7 +242,7 @@ static void write_proc(FILE *f, const struct mt_proc_report *p)
 	} else {
 		fputs("      \"stacks\": [\n", f);
 		for (i = 0; i < p->nr_stacks; i++) {
-			write_stack(f, &p->stacks[i]);
+			write_stack(f, &p->stacks[i], p->live_unknown);
 			fputs(i + 1 < p->nr_stacks ? ",\n" : "\n", f);
 		}
 		fputs("      ]\n", f);

@@ -143,6 +143,100 @@ static void write_stack(FILE *f, size_t rank, const struct mt_stack_report *s)
 		write_frame(f, &s->frames[i]);
 }
 
+/* Who keeps freed memory, as the one-line answer names it. */
+static const char *keeper(const struct mt_proc_report *p)
+{
+	if (p->live_unknown)
+		return "the Go runtime";
+	if (p->allocator && !strcmp(p->allocator, "glibc"))
+		return "glibc malloc";
+	return p->allocator ? p->allocator : "the allocator";
+}
+
+/* The usual ways to make each allocator give memory back: hints, not certainties. */
+static const char *remedies(const struct mt_proc_report *p)
+{
+	if (p->live_unknown)
+		return "the Go runtime usually returns idle memory within minutes; to return it "
+		       "sooner: debug.FreeOSMemory(), a GOMEMLIMIT the scavenger works towards, "
+		       "GODEBUG=madvdontneed=1 (RSS then drops at once)";
+	if (p->allocator && !strcmp(p->allocator, "glibc"))
+		return "glibc keeps freed memory in its arenas; try malloc_trim(0) after "
+		       "freeing bursts, MALLOC_ARENA_MAX=2 for many threads, or a lower "
+		       "M_TRIM_THRESHOLD / M_MMAP_THRESHOLD (mallopt, or GLIBC_TUNABLES="
+		       "glibc.malloc.trim_threshold=...)";
+	if (p->allocator && !strcmp(p->allocator, "jemalloc"))
+		return "jemalloc returns dirty pages after dirty_decay_ms and muzzy_decay_ms; "
+		       "lower them (MALLOC_CONF=dirty_decay_ms:1000,muzzy_decay_ms:0) or "
+		       "call mallctl(\"arena.<i>.purge\")";
+	return NULL;
+}
+
+/*
+ * The question people come with, answered in one line:
+ *   RSS 812 MiB = live heap 95 MiB + retained by glibc malloc 690 MiB + other 27 MiB
+ */
+static void write_rss_answer(FILE *f, const struct mt_proc_report *p)
+{
+	char b1[32], b2[32], b3[32], b4[32];
+	uint64_t in_use, retained, other;
+	const char *hint;
+
+	in_use = p->live_unknown ? (p->vm.heap_resident_bytes > p->vm.retained_bytes ?
+				    p->vm.heap_resident_bytes - p->vm.retained_bytes : 0)
+				 : (p->heap.live_bytes > 0 ? (uint64_t)p->heap.live_bytes : 0);
+	retained = p->vm.retained_known ? p->vm.retained_bytes : 0;
+	other = p->rss_bytes > in_use + retained ? p->rss_bytes - in_use - retained : 0;
+	if (!p->vm.retained_known) {
+		fprintf(f, "  RSS %s; mapped %s, released %s; retained unknown (needs tracing "
+			"from the start: memtrace -- COMMAND)\n",
+			mt_human_bytes(p->rss_bytes, b1, sizeof(b1)),
+			mt_human_bytes(p->vm.mapped_bytes, b2, sizeof(b2)),
+			mt_human_bytes(p->vm.released_bytes, b3, sizeof(b3)));
+		return;
+	}
+	fprintf(f, "  RSS %s = %s %s + retained by %s %s%s + other %s\n",
+		mt_human_bytes(p->rss_bytes, b1, sizeof(b1)),
+		p->live_unknown ? "Go heap in use" : "live heap",
+		mt_human_bytes(in_use, b2, sizeof(b2)), keeper(p),
+		p->vm.retained_upper_bound ? "at most " : "",
+		mt_human_bytes(retained, b3, sizeof(b3)), mt_human_bytes(other, b4, sizeof(b4)));
+	fprintf(f, "  mapped %s, released %s%s\n",
+		mt_human_bytes(p->vm.mapped_bytes, b1, sizeof(b1)),
+		mt_human_bytes(p->vm.released_bytes, b2, sizeof(b2)),
+		p->vm.retained_upper_bound ?
+		"; blocks allocated before memtrace attached count as retained" : "");
+	hint = remedies(p);
+	/* Retention dominates: it is the larger part of what the heap holds. */
+	if (hint && retained > in_use && retained >= p->rss_bytes / 4)
+		fprintf(f, "  hint: %s\n", hint);
+}
+
+/* Go: stacks by bytes allocated, since live bytes are not known. */
+static void write_alloc_stacks(FILE *f, const struct mt_proc_report *p, size_t top_n)
+{
+	char b1[32], c1[COUNT_LEN], c2[COUNT_LEN];
+	size_t i, n = p->nr_stacks, k;
+
+	if (top_n && n > top_n)
+		n = top_n;
+	if (!n) {
+		fputs("  no allocations\n", f);
+		return;
+	}
+	fprintf(f, "  top %zu of %s call %s by bytes allocated:\n", n,
+		count_str(p->nr_stacks_total, c1), plural(p->nr_stacks_total, "stack", "stacks"));
+	for (i = 0; i < n; i++) {
+		const struct mt_stack_report *s = &p->stacks[i];
+
+		fprintf(f, "  #%zu  %s allocated in %s %s\n", i + 1,
+			mt_human_bytes((double)s->alloc_bytes_total, b1, sizeof(b1)),
+			count_str(s->allocs_total, c2), plural(s->allocs_total, "call", "calls"));
+		for (k = 0; k < s->nr_frames; k++)
+			write_frame(f, &s->frames[k]);
+	}
+}
+
 static void write_proc(FILE *f, const struct mt_proc_report *p, size_t top_n)
 {
 	char b1[32], b2[32], b3[32], c1[COUNT_LEN], c2[COUNT_LEN], c3[COUNT_LEN];
@@ -168,24 +262,32 @@ static void write_proc(FILE *f, const struct mt_proc_report *p, size_t top_n)
 		fputs("  [exited]", f);
 	fputc('\n', f);
 
-	fprintf(f, "  live %s in %s %s; allocated %s in %s %s, freed %s",
-		mt_human_bytes(p->heap.live_bytes, b1, sizeof(b1)),
-		scount_str(p->heap.live_allocs, c1),
-		plural(p->heap.live_allocs, "allocation", "allocations"),
-		mt_human_bytes(p->heap.alloc_bytes_total, b2, sizeof(b2)),
-		count_str(p->heap.allocs_total, c2), plural(p->heap.allocs_total, "call", "calls"),
-		count_str(p->heap.frees_total, c3));
+	if (p->live_unknown)
+		fprintf(f, "  allocated %s in %s %s (live objects are the garbage collector's: not known)",
+			mt_human_bytes(p->heap.alloc_bytes_total, b2, sizeof(b2)),
+			count_str(p->heap.allocs_total, c2),
+			plural(p->heap.allocs_total, "call", "calls"));
+	else
+		fprintf(f, "  live %s in %s %s; allocated %s in %s %s, freed %s",
+			mt_human_bytes(p->heap.live_bytes, b1, sizeof(b1)),
+			scount_str(p->heap.live_allocs, c1),
+			plural(p->heap.live_allocs, "allocation", "allocations"),
+			mt_human_bytes(p->heap.alloc_bytes_total, b2, sizeof(b2)),
+			count_str(p->heap.allocs_total, c2),
+			plural(p->heap.allocs_total, "call", "calls"),
+			count_str(p->heap.frees_total, c3));
 	/* A process always has resident pages: 0 means it was never read. */
 	if (p->rss_bytes)
 		fprintf(f, "; RSS %s\n", mt_human_bytes(p->rss_bytes, b3, sizeof(b3)));
 	else
 		fputs("; RSS unknown\n", f);
 	if (p->vm.known)
-		fprintf(f, "  allocator memory: mapped %s, released %s, retained %s\n",
-			mt_human_bytes(p->vm.mapped_bytes, b1, sizeof(b1)),
-			mt_human_bytes(p->vm.released_bytes, b2, sizeof(b2)),
-			mt_human_bytes(p->vm.retained_bytes, b3, sizeof(b3)));
+		write_rss_answer(f, p);
 
+	if (p->live_unknown) {
+		write_alloc_stacks(f, p, top_n);
+		return;
+	}
 	for (i = 0; i < p->nr_stacks; i++)
 		if (p->stacks[i].live_bytes > 0)
 			live++;
@@ -224,6 +326,11 @@ static const char *loss_text(enum mt_counter c, uint64_t n)
 			      "missed); live figures may be too high",
 			      "allocations at an address still recorded as live (their free was "
 			      "missed); live figures may be too high");
+	case MT_CNT_VM_EVENTS_LOST:
+		return plural(n, "memory-map event lost: the ring buffer was full; mapped and "
+			      "retained figures may be off",
+			      "memory-map events lost: the ring buffer was full; mapped and "
+			      "retained figures may be off");
 	default:
 		return "events lost";
 	}

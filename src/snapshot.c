@@ -13,58 +13,6 @@
 #include "log.h"
 #include "snapshot.h"
 
-#define BATCH 4096
-
-/* Read a whole hash map with batched lookups; calls fn for each entry. */
-static int map_for_each(int fd, size_t key_size, size_t value_size,
-			void (*fn)(void *ctx, const void *key, const void *value), void *ctx)
-{
-	size_t count_cap = BATCH;
-	void *keys = NULL, *values = NULL;
-	__u64 token_in = 0, token_out = 0;
-	bool first = true;
-	int err = 0;
-
-	for (;;) {
-		LIBBPF_OPTS(bpf_map_batch_opts, opts);
-		__u32 count = (__u32)count_cap, i;
-
-		if (!keys) {
-			keys = malloc(key_size * count_cap);
-			values = malloc(value_size * count_cap);
-			if (!keys || !values) {
-				err = -ENOMEM;
-				break;
-			}
-		}
-		err = bpf_map_lookup_batch(fd, first ? NULL : &token_in, &token_out, keys, values,
-					   &count, &opts);
-		if (err < 0)
-			err = -errno;
-		if (err == -ENOSPC && count == 0) {
-			/* One bucket holds more entries than the buffer: make it bigger. */
-			count_cap *= 2;
-			free(keys);
-			free(values);
-			keys = values = NULL;
-			continue;
-		}
-		for (i = 0; i < count; i++)
-			fn(ctx, (char *)keys + i * key_size, (char *)values + i * value_size);
-		if (err == -ENOENT) {
-			err = 0;
-			break;
-		}
-		if (err)
-			break;
-		token_in = token_out;
-		first = false;
-	}
-	free(keys);
-	free(values);
-	return err;
-}
-
 static void add_stat(void *ctx, const void *key, const void *value)
 {
 	agg_table__add_stat(ctx, key, value);
@@ -138,7 +86,18 @@ static int build_proc(struct mt_proc_report *pr, struct target *t, struct agg_ta
 	pr->pid = t->pid;
 	snprintf(pr->comm, sizeof(pr->comm), "%s", t->comm);
 	pr->exe = dup_or_null(t->exe);
-	pr->runtime = "native";
+	pr->runtime = t->alloc.is_go ? "go" : "native";
+	pr->live_unknown = t->alloc.is_go;
+	pr->vm = (struct mt_vm_totals){
+		.known = t->vmf.known,
+		.mapped_bytes = t->vmf.mapped,
+		.released_bytes = t->vmf.released,
+		.retained_bytes = t->vmf.retained,
+		.retained_known = t->vmf.retained_known,
+		.retained_upper_bound = t->vmf.retained_upper_bound,
+		.heap_resident_bytes = t->vmf.heap_resident,
+		.rss_anon_bytes = t->rss_anon_bytes,
+	};
 	pr->allocator = dup_or_null(t->alloc.name);
 	pr->allocator_path = dup_or_null(t->alloc.path);
 	pr->rss_bytes = t->rss_bytes;
@@ -210,10 +169,10 @@ int snapshot__build(struct loader *l, struct target *targets, size_t nr_targets,
 	agg = agg_table__new(now_ns, o->min_age_ns);
 	if (!agg)
 		return -ENOMEM;
-	err = map_for_each(loader__stats_fd(l), sizeof(struct mt_stat_key), sizeof(struct mt_stat),
+	err = loader__for_each(loader__stats_fd(l), sizeof(struct mt_stat_key), sizeof(struct mt_stat),
 			   add_stat, agg);
 	if (!err)
-		err = map_for_each(loader__allocs_fd(l), sizeof(struct mt_alloc_key),
+		err = loader__for_each(loader__allocs_fd(l), sizeof(struct mt_alloc_key),
 				   sizeof(struct mt_alloc_info), add_block, agg);
 	if (err) {
 		agg_table__free(agg);

@@ -80,6 +80,24 @@ int target__check(uint32_t pid)
 	return 0;
 }
 
+/* RssAnon from /proc/PID/status, in bytes; 0 when unknown. */
+static uint64_t read_rss_anon(uint32_t pid)
+{
+	char path[64], line[256];
+	unsigned long long kb = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%u/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "RssAnon: %llu kB", &kb) == 1)
+			break;
+	fclose(f);
+	return (uint64_t)kb * 1024;
+}
+
 static uint64_t read_rss(uint32_t pid)
 {
 	char path[64], buf[256];
@@ -124,8 +142,10 @@ int target__refresh(struct target *t)
 	rss = read_rss(t->pid);
 	proc_maps__free(t->maps);
 	t->maps = maps;
-	if (rss)
+	if (rss) {
 		t->rss_bytes = rss;
+		t->rss_anon_bytes = read_rss_anon(t->pid);
+	}
 	return 0;
 }
 
@@ -156,6 +176,32 @@ bool file_defines_allocator(const char *open_path, bool dynamic_only)
 	      elf_file__find_func(ef, "free", dynamic_only);
 	elf_file__free(ef);
 	return yes;
+}
+
+/* A Go program carries its runtime: its allocator is the executable itself. */
+static bool file_is_go(const char *open_path)
+{
+	struct elf_file *ef;
+	bool go;
+
+	if (elf_file__open(open_path, &(struct elf_file_opts){ .no_debug_files = true }, &ef))
+		return false;
+	go = elf_file__is_go(ef);
+	elf_file__free(ef);
+	return go;
+}
+
+static int allocator_set_go(struct allocator_obj *a, const char *path, const char *open_path)
+{
+	a->path = strdup(path);
+	a->open_path = strdup(open_path);
+	a->name = strdup("go");
+	a->is_go = true;
+	if (!a->path || !a->open_path || !a->name) {
+		allocator_obj__clear(a);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 static int allocator_set(struct allocator_obj *a, const char *path, const char *open_path)
@@ -203,6 +249,11 @@ int target__find_allocator(struct target *t, const char *lib)
 		if (access(lib, R_OK))
 			return -errno;
 		return allocator_set(&t->alloc, lib, lib);
+	}
+	if (t->exe) {
+		snprintf(open_path, sizeof(open_path), "/proc/%u/exe", t->pid);
+		if (file_is_go(open_path))
+			return allocator_set_go(&t->alloc, t->exe, open_path);
 	}
 	/*
 	 * The executable first: a static binary carries its own malloc. Then a
@@ -312,6 +363,10 @@ int target__find_allocator_for_exec(const char *exe_path, const char *lib, struc
 	err = elf_file__open(exe_path, &(struct elf_file_opts){ .no_debug_files = true }, &ef);
 	if (err)
 		return err;
+	if (elf_file__is_go(ef)) {
+		elf_file__free(ef);
+		return allocator_set_go(out, exe_path, exe_path);
+	}
 	dynamic = elf_file__is_dynamic(ef);
 	if (!dynamic) {
 		bool has = elf_file__find_func(ef, "malloc", false) && elf_file__find_func(ef, "free", false);
@@ -372,6 +427,15 @@ void allocator_obj__clear(struct allocator_obj *a)
 	free(a->open_path);
 	free(a->name);
 	a->path = a->open_path = a->name = NULL;
+	a->is_go = false;
+}
+
+void target__init(struct target *t, uint32_t pid)
+{
+	memset(t, 0, sizeof(*t));
+	t->pid = pid;
+	t->pagemap_fd = -1;
+	vm_proc__init(&t->vm);
 }
 
 void target__clear(struct target *t)
@@ -381,4 +445,8 @@ void target__clear(struct target *t)
 	t->exe = NULL;
 	proc_maps__free(t->maps);
 	t->maps = NULL;
+	vm_proc__clear(&t->vm);
+	if (t->pagemap_fd >= 0)
+		close(t->pagemap_fd);
+	t->pagemap_fd = -1;
 }

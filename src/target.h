@@ -6,11 +6,25 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "procmaps.h"
+#include "vmtrack.h"
 
 struct allocator_obj {
 	char *path;		/* path as the target sees it (as in its maps) */
 	char *open_path;	/* path memtrace opens: /proc/PID/root/<path>, or the file itself */
-	char *name;		/* "glibc", "jemalloc", "tcmalloc", or the file name */
+	char *name;		/* "glibc", "jemalloc", "tcmalloc", "go", or the file name */
+	bool is_go;		/* the Go runtime (in the executable) */
+};
+
+/* The figures that explain RSS, recomputed while the process lives. */
+struct vm_figures {
+	bool known;
+	uint64_t mapped;	/* anonymous private memory mapped, usable */
+	uint64_t released;	/* part of it given back (madvise) and not in memory now */
+	uint64_t heap_resident;	/* resident bytes of the allocator's or runtime's regions */
+	uint64_t heap_in_use;	/* live heap bytes (native) or bytes in heap spans (Go) */
+	uint64_t retained;
+	bool retained_known;	/* false: not computable in this mode */
+	bool retained_upper_bound;	/* -p mode: blocks from before attaching count as free */
 };
 
 struct target {
@@ -20,8 +34,13 @@ struct target {
 	struct allocator_obj alloc;
 	struct proc_maps *maps;	/* last snapshot taken while the process lived */
 	uint64_t rss_bytes;	/* last value read while the process lived */
+	uint64_t rss_anon_bytes;
 	bool exited;
 	int exit_status;	/* wait status, for a child we started */
+	bool traced_from_start;	/* `--` mode: every allocation and mapping was seen */
+	struct vm_proc vm;	/* anonymous memory, from memory-map syscalls */
+	struct vm_figures vmf;
+	int pagemap_fd;		/* -1 until opened */
 };
 
 /* Check pid names a live user-space process memtrace can trace.
@@ -49,6 +68,7 @@ int target__find_allocator_for_exec(const char *exe_path, const char *lib,
 				    struct allocator_obj *out, char **libstdcxx);
 
 void allocator_obj__clear(struct allocator_obj *a);
+void target__init(struct target *t, uint32_t pid);
 void target__clear(struct target *t);
 
 /* Name an allocator by its file name: "glibc" for libc.so.6, ... */

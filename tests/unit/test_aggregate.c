@@ -122,6 +122,11 @@ static void test_probe_site(void)
 	const uint8_t mov[] = { 0x48, 0x89, 0xf0, 0x48, 0xf7, 0xe2 };
 	/* test %rdi,%rdi; mov ...: nothing emulated in reach */
 	const uint8_t test_mov[] = { 0x48, 0x85, 0xff, 0x48, 0x89, 0xf0 };
+	/* Go: cmp 0x10(%r14),%rsp; jbe rel32 */
+	const uint8_t go_small[] = { 0x49, 0x3b, 0x66, 0x10, 0x0f, 0x86, 0xbe, 0x08, 0x00, 0x00 };
+	/* Go: lea -0x10(%rsp),%r12; cmp 0x18(%r14),%r12; jbe rel32 */
+	const uint8_t go_big[] = { 0x4c, 0x8d, 0x64, 0x24, 0xf0, 0x4d, 0x3b, 0x66, 0x18,
+				   0x0f, 0x86, 0xe8, 0x07, 0x00, 0x00 };
 	/* truncated jcc rel32 */
 	const uint8_t cut[] = { 0x48, 0x85, 0xff, 0x0f, 0x84 };
 
@@ -133,6 +138,8 @@ static void test_probe_site(void)
 	CHECK(probe_site__pick(test_mov, sizeof(test_mov)) == 0, "no emulated instruction: offset 0");
 	CHECK(probe_site__pick(cut, sizeof(cut)) == 0, "truncated code: offset 0");
 	CHECK(probe_site__pick(glibc_free, 0) == 0, "empty code: offset 0");
+	CHECK(probe_site__pick(go_small, sizeof(go_small)) == 4, "Go stack check: probe the jbe at +4");
+	CHECK(probe_site__pick(go_big, sizeof(go_big)) == 9, "Go big-frame stack check: jbe at +9");
 }
 
 int main(void)
