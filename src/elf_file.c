@@ -13,6 +13,7 @@
 #include <zlib.h>
 
 #include "elf_file.h"
+#include "go_pclntab.h"
 
 #define BUILD_ID_MAX		64		/* bytes; real ones are 20 */
 #define DEBUG_DIR		"/usr/lib/debug"
@@ -62,6 +63,7 @@ struct scan {
 	Elf_Scn *symtab;
 	Elf_Scn *dynsym;
 	Elf_Scn *debuglink;
+	Elf_Scn *gopclntab;
 	bool is_go;
 	char build_id[2 * BUILD_ID_MAX + 1];
 };
@@ -207,6 +209,8 @@ static int scan_sections(Elf *elf, uint64_t size, struct scan *sc)
 				sc->debuglink = scn;
 			if (name && (!strcmp(name, ".go.buildinfo") || !strcmp(name, ".gopclntab")))
 				sc->is_go = true;
+			if (name && !strcmp(name, ".gopclntab"))
+				sc->gopclntab = scn;
 			break;
 		}
 	}
@@ -266,6 +270,35 @@ static int add_sym(struct elf_file *ef, const struct sym_ent *e)
 	}
 	ef->syms[ef->nr_syms++] = *e;
 	return 0;
+}
+
+static int add_go_func(void *ctx, uint64_t addr, uint64_t size, const char *name, size_t len)
+{
+	struct elf_file *ef = ctx;
+	struct sym_ent e = { 0 };
+
+	if (!addr)
+		return 0;
+	e.sym.name = str_save(ef, name, len);
+	if (!e.sym.name)
+		return -ENOMEM;
+	e.sym.addr = addr;
+	e.sym.size = size;
+	e.sym.global = true;
+	return add_sym(ef, &e);
+}
+
+/* A stripped Go binary still names its functions in .gopclntab. */
+static int load_gopclntab(struct elf_file *ef, Elf_Scn *scn)
+{
+	Elf_Data *data = section_data(scn);
+	int err;
+
+	if (!data || !data->d_buf)
+		return 0;
+	err = go_pclntab__parse(data->d_buf, data->d_size, add_go_func, ef);
+	/* An unknown pclntab version leaves the file without names, not unreadable. */
+	return err == -ENOEXEC ? 0 : err;
 }
 
 static int load_symtab(struct elf_file *ef, Elf *elf, Elf_Scn *scn, bool dynamic)
@@ -633,6 +666,8 @@ static int load(struct elf_file *ef, const char *path, const struct elf_file_opt
 		goto out;
 	if (!sc.symtab && !(opts && opts->no_debug_files))
 		find_debug_file(ef, &sc, path, opts);
+	if (!err && !sc.symtab && sc.gopclntab && !ef->debug_path)
+		err = load_gopclntab(ef, sc.gopclntab);
 	err = build_addr_index(ef);
 out:
 	elf_end(elf);

@@ -207,8 +207,8 @@ static void write_rss_answer(FILE *f, const struct mt_proc_report *p)
 		p->vm.retained_upper_bound ?
 		"; blocks allocated before memtrace attached count as retained" : "");
 	hint = remedies(p);
-	/* Retention dominates: it is the larger part of what the heap holds. */
-	if (hint && retained > in_use && retained >= p->rss_bytes / 4)
+	/* Retention dominates: it is the larger part of what the heap holds, and not small. */
+	if (hint && retained > in_use && retained >= p->rss_bytes / 4 && retained >= (16u << 20))
 		fprintf(f, "  hint: %s\n", hint);
 }
 

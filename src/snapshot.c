@@ -59,14 +59,31 @@ static int fill_frames(struct mt_stack_report *sr, const struct mt_stack *st,
 		return -ENOMEM;
 	sr->nr_frames = n;
 	sr->flags = st->flags;
+	uint32_t skip = 0;
+
+	/*
+	 * Go allocates through runtime.newobject, makeslice, growslice, ...: those
+	 * are the allocator's entry points, not frames, as malloc is not one.
+	 */
+	while (t->alloc.is_go && t->maps && skip + 1 < n) {
+		struct sym_frame sf = {};
+
+		symbolizer__resolve(sym, t->maps, st->ips[skip], &sf);
+		if (!sf.function || strncmp(sf.function, "runtime.", 8))
+			break;
+		skip++;
+	}
+	n -= skip;
+	sr->nr_frames = n;
 	for (i = 0; i < n; i++) {
 		struct mt_frame *f = &sr->frames[i];
 		struct sym_frame sf = {};
+		uint64_t ip = st->ips[i + skip];
 
 		if (t->maps)
-			symbolizer__resolve(sym, t->maps, st->ips[i], &sf);
+			symbolizer__resolve(sym, t->maps, ip, &sf);
 		if (!sf.module)
-			sf.offset = st->ips[i];
+			sf.offset = ip;
 		if (!sf.function)
 			(*unresolved)++;
 		f->function = dup_or_null(sf.function);

@@ -161,7 +161,8 @@ static const char expected_json[] =
 "    \"missed_returns\": 0,\n"
 "    \"unknown_frees\": 7,\n"
 "    \"addr_reused\": 0,\n"
-"    \"failed_allocs\": 18446744073709551615\n"
+"    \"failed_allocs\": 18446744073709551615,\n"
+"    \"vm_events_lost\": 0\n"
 "  },\n"
 "  \"min_age_s\": 0.0,\n"
 "  \"processes\": [\n"
@@ -176,7 +177,9 @@ static const char expected_json[] =
 "      \"exited\": false,\n"
 "      \"heap\": { \"live_bytes\": -9223372036854775807, \"live_allocs\": 2, "
 "\"alloc_bytes_total\": 300, \"allocs_total\": 3, \"frees_total\": 1 },\n"
-"      \"vm\": { \"mapped_bytes\": null, \"released_bytes\": null, \"retained_bytes\": null },\n"
+"      \"vm\": { \"mapped_bytes\": null, \"released_bytes\": null, \"retained_bytes\": null, "
+"\"retained_upper_bound\": false, \"heap_resident_bytes\": null, \"rss_bytes\": 123, "
+"\"rss_anon_bytes\": 0 },\n"
 "      \"unresolved_frames\": 1,\n"
 "      \"stacks_total\": 12,\n"
 "      \"stacks\": [\n"
@@ -254,13 +257,17 @@ static void test_json_exact(void)
 	mt_report__free(&r);
 	p = add_proc(&r, 7, "y", 0);
 	p->exited = true;
-	p->vm = (struct mt_vm_totals){ true, 4096, 1024, 3072 };
+	p->vm = (struct mt_vm_totals){ .known = true, .mapped_bytes = 4096, .released_bytes = 1024,
+				       .retained_bytes = 3072, .retained_known = true,
+				       .heap_resident_bytes = 8192 };
 	out = render(&r, FMT_JSON, 0, &ret);
 	CHECK(ret == 0 && strstr(out, "\"exe\": null,"), "json: exe null");
 	CHECK(strstr(out, "\"allocator_path\": null,"), "json: allocator_path null");
 	CHECK(strstr(out, "\"exited\": true,"), "json: exited true");
 	CHECK(strstr(out, "\"vm\": { \"mapped_bytes\": 4096, \"released_bytes\": 1024, "
-		      "\"retained_bytes\": 3072 },"), "json: known vm figures");
+		      "\"retained_bytes\": 3072, \"retained_upper_bound\": false, "
+		      "\"heap_resident_bytes\": 8192, \"rss_bytes\": 0, \"rss_anon_bytes\": 0 },"),
+	      "json: known vm figures");
 	CHECK(strstr(out, "\"stacks\": []\n"), "json: empty stack list");
 	CHECK(json_parses(out, "nulls"), "json: report with nulls parses");
 	free(out);
@@ -398,9 +405,10 @@ static void test_counters(void)
 {
 	static const char *const names[MT_CNT_MAX] = {
 		"allocs_map_full", "stacks_map_full", "stack_truncated", "stack_read_failed",
-		"missed_returns", "unknown_frees", "addr_reused", "failed_allocs",
+		"missed_returns", "unknown_frees", "addr_reused", "failed_allocs", "vm_events_lost",
 	};
-	static const bool loss[MT_CNT_MAX] = { true, true, false, false, true, false, true, false };
+	static const bool loss[MT_CNT_MAX] = { true, true, false, false, true, false, true, false,
+					       true };
 	int c, ok = 1;
 
 	for (c = 0; c < MT_CNT_MAX; c++)
@@ -408,6 +416,7 @@ static void test_counters(void)
 	CHECK(ok, "counters: names and loss flags");
 	CHECK(!strcmp(mt_counter_remedy(MT_CNT_ALLOCS_MAP_FULL), "--max-allocs") &&
 	      !strcmp(mt_counter_remedy(MT_CNT_STACKS_MAP_FULL), "--max-stacks") &&
+	      !strcmp(mt_counter_remedy(MT_CNT_VM_EVENTS_LOST), "--vm-buffer") &&
 	      !mt_counter_remedy(MT_CNT_MISSED_RETURNS) && !mt_counter_remedy(MT_CNT_ADDR_REUSED),
 	      "counters: remedies");
 }

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Function names and addresses from a Go binary's .gopclntab, which stays
+ * when the binary is stripped (go build -ldflags=-s, strip): what lets
+ * memtrace find runtime.mallocgc and name frames without a symbol table.
+ * Formats of Go 1.18 and later (magic 0xfffffff0 and 0xfffffff1).
+ */
+#ifndef MEMTRACE_GO_PCLNTAB_H
+#define MEMTRACE_GO_PCLNTAB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef int (*go_func_fn)(void *ctx, uint64_t addr, uint64_t size, const char *name, size_t name_len);
+
+/* Calls fn for each function. Returns 0, -ENOEXEC for data it does not
+ * understand (every offset is checked), or what fn returned if not 0. */
+int go_pclntab__parse(const uint8_t *data, size_t len, go_func_fn fn, void *ctx);
+
+#endif

@@ -1,0 +1,3 @@
+module memtrace.test/workloads
+
+go 1.19
