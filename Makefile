@@ -95,7 +95,25 @@ unit: $(UNIT_BINS)
 
 include tests/workloads/build.mk
 
-workloads: $(WORKLOADS)
+GO ?= go
+GO_WORKLOADS := $(OUTPUT)/tests/goretain $(OUTPUT)/tests/goretain_stripped $(OUTPUT)/tests/gohot
+GO_SRCS := $(wildcard tests/workloads/go/*/*.go) tests/workloads/go/go.mod
+GO_BUILD = cd tests/workloads/go && GOCACHE=$(abspath $(OUTPUT))/gocache GOFLAGS=-mod=mod \
+	$(GO) build
+
+workloads: $(WORKLOADS) $(GO_WORKLOADS)
+
+$(OUTPUT)/tests/goretain: $(GO_SRCS)
+	$(call msg,GO,$@)
+	$(Q)$(GO_BUILD) -o $(abspath $@) ./retain
+
+$(OUTPUT)/tests/goretain_stripped: $(GO_SRCS)
+	$(call msg,GO,$@)
+	$(Q)$(GO_BUILD) -ldflags=-s -o $(abspath $@) ./retain
+
+$(OUTPUT)/tests/gohot: $(GO_SRCS)
+	$(call msg,GO,$@)
+	$(Q)$(GO_BUILD) -o $(abspath $@) ./hot
 
 # The demo and the benchmark's workload, built like the test workloads.
 $(OUTPUT)/tests/demo: tests/demo/demo.c

@@ -88,7 +88,9 @@ static int punch(struct vm_proc *vp, uint64_t start, uint64_t end)
 		;
 	if (j < vp->nr && vp->regions[j].start < end)
 		vp->regions[j].start = end;
-	memmove(&vp->regions[i], &vp->regions[j], (vp->nr - j) * sizeof(*vp->regions));
+	/* regions may still be NULL when nothing was ever inserted. */
+	if (j > i)
+		memmove(&vp->regions[i], &vp->regions[j], (vp->nr - j) * sizeof(*vp->regions));
 	vp->nr -= j - i;
 	return 0;
 }

@@ -347,9 +347,10 @@ def run_attached(name, wl_args=(), mt_args=(), folded=False, timeout=60,
 
 
 def run_command(name, wl_args=(), mt_args=(), expect_status=0, folded=False,
-                timeout=60):
+                timeout=60, env=None):
     """memtrace -- workload: run the workload (without --wait) under memtrace
-    and wait for both to end; memtrace must exit with `expect_status`."""
+    and wait for both to end; memtrace must exit with `expect_status`.
+    env: variables added to the environment (the command inherits them)."""
     tmpdir = tempfile.mkdtemp(prefix="mt-e2e-")
     run = Run(None, tmpdir)
     mt = None
@@ -359,7 +360,8 @@ def run_command(name, wl_args=(), mt_args=(), expect_status=0, folded=False,
             argv += ["--folded", run.folded_path]
         argv += list(mt_args) + ["--", workload(name)] + list(wl_args)
         run.argv = argv
-        mt = Proc(argv, name="memtrace")
+        full_env = dict(os.environ, **env) if env else None
+        mt = Proc(argv, env=full_env, name="memtrace")
         run.mt_status = mt.wait(timeout, "the command should have ended")
         run.mt_stdout, run.mt_stderr = mt.text("stdout"), mt.text("stderr")
         if expect_status is not None and run.mt_status != expect_status:

@@ -1,0 +1,156 @@
+"""Retained-but-unreleased memory: memtrace's figures against the
+allocator's own (glibc's mallinfo2, Go's runtime.MemStats)."""
+
+import re
+
+import mtlib
+from mtlib import Checks
+
+TOLERANCE = 0.15
+
+
+def within(c, got, want, what):
+    ok = want > 0 and abs(got - want) <= TOLERANCE * want
+    c.true(ok, "%s: memtrace %s, allocator %s (%.1f%% off, allowed %d%%)"
+           % (what, got, want, 100.0 * abs(got - want) / want if want else 0, TOLERANCE * 100))
+    return ok
+
+
+def parse_kv(lines, prefix):
+    for l in lines:
+        if l.startswith(prefix + " "):
+            return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", l)}
+    raise AssertionError("workload printed no %r line: %r" % (prefix, lines[-5:]))
+
+
+def fragment(args=()):
+    run = mtlib.run_command("fragment", list(args))
+    mi = parse_kv(run.mt_stdout.splitlines(), "mallinfo")
+    proc = mtlib.find_process(run.report, exe_name="fragment")
+    return run, mi, proc
+
+
+@mtlib.also_asan
+def test_glibc_fragmented_heap():
+    """4,000 of 200,000 blocks of 1,000 B kept: glibc keeps ~197 MB free and
+    resident; memtrace's retained must match mallinfo2().fordblks."""
+    run, mi, proc = fragment()
+    vm, heap = proc["vm"], proc["heap"]
+    c = Checks()
+    c.eq(proc["allocator"], "glibc", "allocator")
+    c.eq(proc["runtime"], "native", "runtime")
+    c.eq(run.report["lost_events"], 0, "lost_events")
+    # fill_heap's 200,000 blocks, 4,000 of them still live.
+    leak = mtlib.one_stack(proc, "fill_heap")
+    c.figures(leak, {"live_bytes": 4000000, "live_allocs": 4000,
+                     "alloc_bytes_total": 200000000, "allocs_total": 200000,
+                     "frees_total": 196000}, "fill_heap")
+    c.eq(vm["retained_upper_bound"], False, "retained is exact with -- COMMAND")
+    # Nothing was trimmed: all of fordblks is resident.
+    within(c, vm["retained_bytes"], mi["fordblks"], "retained vs fordblks")
+    within(c, vm["mapped_bytes"], mi["arena"], "mapped vs arena")
+    c.eq(vm["released_bytes"], 0, "released (nothing given back)")
+    c.true(vm["rss_bytes"] >= vm["retained_bytes"] + heap["live_bytes"],
+           "RSS %d covers retained + live" % vm["rss_bytes"])
+    c.true("retained by glibc malloc" in run.mt_stdout, "text report names glibc malloc")
+    c.true("malloc_trim" in run.mt_stdout, "text report hints at malloc_trim")
+    c.finish(mtlib.describe_stacks(proc))
+
+
+def test_glibc_after_malloc_trim():
+    """malloc_trim(0) gives the free pages back with madvise: fordblks stays,
+    so retained is compared with [heap] Rss - uordblks, and released grows."""
+    run, mi, proc = fragment(["--trim"])
+    vm = proc["vm"]
+    c = Checks()
+    within(c, vm["retained_bytes"], mi["heap_rss"] - mi["uordblks"],
+           "retained vs heap Rss - uordblks")
+    c.true(vm["retained_bytes"] < mi["fordblks"] / 4,
+           "retained dropped after the trim (%d, fordblks %d)"
+           % (vm["retained_bytes"], mi["fordblks"]))
+    within(c, vm["released_bytes"], mi["arena"] - mi["heap_rss"], "released vs arena - heap Rss")
+    c.finish()
+
+
+def test_glibc_big_blocks_leave_nothing():
+    """40 blocks of 4 MiB (above the mmap threshold) freed: munmapped at once,
+    retained stays what the small blocks leave."""
+    run, mi, proc = fragment(["--big"])
+    vm = proc["vm"]
+    c = Checks()
+    within(c, vm["retained_bytes"], mi["fordblks"], "retained vs fordblks")
+    c.eq(mi["hblkhd"], 0, "glibc holds no mmapped block")
+    c.finish()
+
+
+def test_glibc_pid_mode_is_upper_bound():
+    """-p mode: blocks from before attaching are unknown, so retained is
+    flagged as an upper bound, and still at least what glibc holds free."""
+    run = mtlib.run_attached("fragment")
+    mi = parse_kv(run.wl_stdout, "mallinfo")
+    proc = mtlib.find_process(run.report, pid=run.wl_pid)
+    vm = proc["vm"]
+    c = Checks()
+    c.eq(vm["retained_upper_bound"], True, "retained_upper_bound in -p mode")
+    within(c, vm["retained_bytes"], mi["fordblks"], "retained vs fordblks")
+    c.finish()
+
+
+GO_SERVICE_ENV = {"GOGC": "off", "GOMEMLIMIT": "8GiB"}
+
+
+def go_retain(name):
+    run = mtlib.run_command(name, env=GO_SERVICE_ENV, timeout=90)
+    ms = parse_kv(run.mt_stdout.splitlines(), "memstats")
+    proc = mtlib.find_process(run.report, exe_name=name)
+    return run, ms, proc
+
+
+def check_go_retain(name):
+    run, ms, proc = go_retain(name)
+    vm, heap = proc["vm"], proc["heap"]
+    c = Checks()
+    c.eq(proc["runtime"], "go", "runtime")
+    c.eq(proc["allocator"], "go", "allocator")
+    c.eq(run.mt_status, 0, "the Go program ran to completion")
+    c.eq((heap["live_bytes"], heap["live_allocs"], heap["frees_total"]), (None, None, None),
+         "Go live figures are null")
+    within(c, vm["retained_bytes"], ms["heap_idle"] - ms["heap_released"],
+           "retained vs HeapIdle - HeapReleased")
+    within(c, vm["mapped_bytes"] - vm["released_bytes"], ms["sys"] - ms["heap_released"],
+           "mapped - released vs Sys - HeapReleased")
+    # 300 x 1 MiB through main.(*Block).Append's make, 300 more through append.
+    appends = mtlib.stacks_with_innermost(proc, "main.(*Block).Append")
+    total = sum(s["alloc_bytes_total"] for s in appends)
+    calls = sum(s["allocs_total"] for s in appends)
+    c.eq((total, calls), (600 << 20, 600), "main.(*Block).Append bytes/calls")
+    for s in appends:
+        c.eq(s["live_bytes"], None, "Go stack live_bytes null")
+        c.eq(mtlib.frame_name(s["frames"][1]), "main.main", "frames[1] of Append")
+    c.true("retained by the Go runtime" in run.mt_stdout, "text names the Go runtime")
+    c.finish(mtlib.describe_stacks(proc))
+
+
+@mtlib.also_asan
+@mtlib.timeout(120)
+def test_go_retained():
+    check_go_retain("goretain")
+
+
+@mtlib.timeout(120)
+def test_go_stripped():
+    """The same program built with -ldflags=-s: found and named through .gopclntab."""
+    check_go_retain("goretain_stripped")
+
+
+def test_go_hot_path_is_top():
+    run = mtlib.run_command("gohot", timeout=60)
+    proc = mtlib.find_process(run.report, exe_name="gohot")
+    c = Checks()
+    top = proc["stacks"][0]
+    c.eq(mtlib.frame_name(top["frames"][0]), "main.hotPath", "top stack's innermost frame")
+    c.eq(top["allocs_total"], 20000, "main.hotPath calls")
+    cold = mtlib.one_stack(proc, "main.coldPath")
+    c.eq(cold["allocs_total"], 2000, "main.coldPath calls")
+    c.true(top["alloc_bytes_total"] > 9 * cold["alloc_bytes_total"], "hot path allocates 10x more")
+    c.finish(mtlib.describe_stacks(proc))
