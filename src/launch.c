@@ -25,7 +25,10 @@ int launch__resolve(const char *argv0, char **path_out)
 			return -errno;
 		if (!S_ISREG(st.st_mode) || access(argv0, X_OK))
 			return -EACCES;
-		*path_out = strdup(argv0);
+		/* Absolute, so reports name the file wherever they are read. */
+		*path_out = realpath(argv0, NULL);
+		if (!*path_out)
+			*path_out = strdup(argv0);
 		return *path_out ? 0 : -ENOMEM;
 	}
 	path_env = getenv("PATH");

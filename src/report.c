@@ -25,6 +25,9 @@ static void proc_report__free(struct mt_proc_report *p)
 	for (i = 0; i < p->nr_stacks; i++)
 		stack_report__free(&p->stacks[i]);
 	free(p->stacks);
+	for (i = 0; i < p->nr_map_stacks; i++)
+		stack_report__free(&p->map_stacks[i].stack);
+	free(p->map_stacks);
 	free(p->exe);
 	free(p->allocator);
 	free(p->allocator_path);

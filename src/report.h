@@ -52,6 +52,15 @@ struct mt_vm_totals {
 	uint64_t rss_anon_bytes;
 };
 
+/* Memory a call stack made the process map (mmap, brk) that is still mapped. */
+struct mt_map_stack {
+	uint64_t mapped_bytes;
+	uint64_t resident_bytes;
+	uint64_t regions;
+	bool before_tracing;	/* mapped before memtrace attached: no stack */
+	struct mt_stack_report stack;	/* frames only */
+};
+
 struct mt_proc_report {
 	uint32_t pid;
 	char comm[32];
@@ -68,6 +77,8 @@ struct mt_proc_report {
 	size_t nr_stacks;	/* stacks listed (after --top and filters) */
 	size_t nr_stacks_total;	/* stacks seen in all */
 	struct mt_stack_report *stacks;	/* sorted by live bytes, largest first */
+	size_t nr_map_stacks;
+	struct mt_map_stack *map_stacks;	/* sorted by mapped bytes, largest first */
 };
 
 struct mt_report {

@@ -195,6 +195,32 @@ static size_t comm_len(const struct mt_proc_report *p)
 	return nul ? (size_t)(nul - p->comm) : sizeof(p->comm);
 }
 
+/* Which call stacks mapped the memory that is still mapped (mmap, brk). */
+static void write_map_stacks(FILE *f, const struct mt_proc_report *p)
+{
+	size_t i, k;
+
+	if (!p->nr_map_stacks) {
+		fputs("      \"vm_stacks\": [],\n", f);
+		return;
+	}
+	fputs("      \"vm_stacks\": [\n", f);
+	for (i = 0; i < p->nr_map_stacks; i++) {
+		const struct mt_map_stack *m = &p->map_stacks[i];
+
+		fprintf(f, "        { \"mapped_bytes\": %" PRIu64 ", \"resident_bytes\": %" PRIu64
+			", \"regions\": %" PRIu64 ", \"before_tracing\": %s, \"frames\": [",
+			m->mapped_bytes, m->resident_bytes, m->regions, json_bool(m->before_tracing));
+		for (k = 0; k < m->stack.nr_frames; k++) {
+			fputs(k ? ",\n            " : "\n            ", f);
+			write_frame(f, &m->stack.frames[k]);
+		}
+		fputs(m->stack.nr_frames ? "\n          ] }" : "] }", f);
+		fputs(i + 1 < p->nr_map_stacks ? ",\n" : "\n", f);
+	}
+	fputs("      ],\n", f);
+}
+
 static void write_proc(FILE *f, const struct mt_proc_report *p)
 {
 	size_t i;
@@ -235,6 +261,7 @@ static void write_proc(FILE *f, const struct mt_proc_report *p)
 	write_u64_or_null(f, p->vm.known, p->vm.heap_resident_bytes);
 	fprintf(f, ", \"rss_bytes\": %" PRIu64 ", \"rss_anon_bytes\": %" PRIu64 " },\n",
 		p->rss_bytes, p->vm.rss_anon_bytes);
+	write_map_stacks(f, p);
 	fprintf(f, "      \"unresolved_frames\": %" PRIu64 ",\n", p->unresolved_frames);
 	fprintf(f, "      \"stacks_total\": %zu,\n", p->nr_stacks_total);
 	if (!p->nr_stacks) {

@@ -212,6 +212,31 @@ static void write_rss_answer(FILE *f, const struct mt_proc_report *p)
 		fprintf(f, "  hint: %s\n", hint);
 }
 
+/* The few call stacks that mapped most of what is mapped, innermost frames only. */
+static void write_map_stacks(FILE *f, const struct mt_proc_report *p)
+{
+	char b1[32], b2[32];
+	size_t i, k, n = p->nr_map_stacks < 3 ? p->nr_map_stacks : 3;
+
+	if (n)
+		fputs("  mapped by:\n", f);
+	for (i = 0; i < n; i++) {
+		const struct mt_map_stack *m = &p->map_stacks[i];
+
+		fprintf(f, "    %s mapped (%s resident) ", mt_human_bytes((double)m->mapped_bytes, b1, sizeof(b1)),
+			mt_human_bytes((double)m->resident_bytes, b2, sizeof(b2)));
+		if (m->before_tracing || !m->stack.nr_frames)
+			fputs(m->before_tracing ? "before tracing began" : "(no stack)", f);
+		for (k = 0; k < m->stack.nr_frames && k < 4; k++) {
+			const struct mt_frame *fr = &m->stack.frames[k];
+
+			fputs(k ? " <- " : "by ", f);
+			put_clean_str(f, fr->function ? fr->function : "?");
+		}
+		fputc('\n', f);
+	}
+}
+
 /* Go: stacks by bytes allocated, since live bytes are not known. */
 static void write_alloc_stacks(FILE *f, const struct mt_proc_report *p, size_t top_n)
 {
@@ -281,8 +306,10 @@ static void write_proc(FILE *f, const struct mt_proc_report *p, size_t top_n)
 		fprintf(f, "; RSS %s\n", mt_human_bytes(p->rss_bytes, b3, sizeof(b3)));
 	else
 		fputs("; RSS unknown\n", f);
-	if (p->vm.known)
+	if (p->vm.known) {
 		write_rss_answer(f, p);
+		write_map_stacks(f, p);
+	}
 
 	if (p->live_unknown) {
 		write_alloc_stacks(f, p, top_n);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <bpf/bpf.h>
 #include "aggregate.h"
 #include "loader.h"
@@ -50,7 +51,8 @@ static char *dup_or_null(const char *s)
 }
 
 static int fill_frames(struct mt_stack_report *sr, const struct mt_stack *st,
-		       const struct target *t, struct symbolizer *sym, uint64_t *unresolved)
+		       const struct target *t, struct symbolizer *sym, uint64_t *unresolved,
+		       bool trim_runtime)
 {
 	uint32_t n = st->nr_frames < MT_MAX_FRAMES ? st->nr_frames : MT_MAX_FRAMES, i;
 
@@ -65,7 +67,7 @@ static int fill_frames(struct mt_stack_report *sr, const struct mt_stack *st,
 	 * Go allocates through runtime.newobject, makeslice, growslice, ...: those
 	 * are the allocator's entry points, not frames, as malloc is not one.
 	 */
-	while (t->alloc.is_go && t->maps && skip + 1 < n) {
+	while (trim_runtime && t->alloc.is_go && t->maps && skip + 1 < n) {
 		struct sym_frame sf = {};
 
 		symbolizer__resolve(sym, t->maps, st->ips[skip], &sf);
@@ -91,6 +93,70 @@ static int fill_frames(struct mt_stack_report *sr, const struct mt_stack *st,
 		f->offset = sf.offset;
 	}
 	return 0;
+}
+
+static int cmp_map_stacks(const void *a, const void *b)
+{
+	const struct mt_map_stack *x = a, *y = b;
+
+	if (x->mapped_bytes != y->mapped_bytes)
+		return x->mapped_bytes > y->mapped_bytes ? -1 : 1;
+	return 0;
+}
+
+/* Group the still-mapped regions by the call stack that mapped them. */
+static int build_map_stacks(struct mt_proc_report *pr, const struct target *t, int stacks_fd,
+			    struct symbolizer *sym, size_t top_n)
+{
+	struct mt_map_stack *ms;
+	uint64_t *ids;
+	size_t n = 0, i, j;
+	int err = 0;
+
+	if (!t->vmf.known || !t->vm.nr)
+		return 0;
+	ms = calloc(t->vm.nr, sizeof(*ms));
+	ids = calloc(t->vm.nr, sizeof(*ids));
+	if (!ms || !ids) {
+		free(ms);
+		free(ids);
+		return -ENOMEM;
+	}
+	for (i = 0; i < t->vm.nr; i++) {
+		const struct vm_region *r = &t->vm.regions[i];
+
+		if (r->prot == PROT_NONE)
+			continue;
+		for (j = 0; j < n && ids[j] != r->stack_id; j++)
+			;
+		if (j == n)
+			ids[n++] = r->stack_id;
+		ms[j].mapped_bytes += r->end - r->start;
+		ms[j].resident_bytes += r->resident;
+		ms[j].regions++;
+		ms[j].before_tracing = !r->stack_id;
+	}
+	for (j = 0; j < n; j++)
+		ms[j].stack.flags = (uint32_t)j;	/* remember the id's index across the sort */
+	qsort(ms, n, sizeof(*ms), cmp_map_stacks);
+	if (top_n && n > top_n)
+		n = top_n;
+	pr->map_stacks = ms;
+	pr->nr_map_stacks = n;
+	for (j = 0; j < n && !err; j++) {
+		uint64_t id = ids[ms[j].stack.flags];
+		struct mt_stack st = { 0 };
+
+		ms[j].stack.flags = 0;
+		if (!id)
+			continue;
+		if (bpf_map_lookup_elem(stacks_fd, &id, &st))
+			st.flags = MT_STACK_F_READ_FAILED;
+		/* The runtime's own frames are the point here: Go maps its heap itself. */
+		err = fill_frames(&ms[j].stack, &st, t, sym, &pr->unresolved_frames, false);
+	}
+	free(ids);
+	return err;
 }
 
 static int build_proc(struct mt_proc_report *pr, struct target *t, struct agg_table *agg,
@@ -157,11 +223,13 @@ static int build_proc(struct mt_proc_report *pr, struct target *t, struct agg_ta
 			st.nr_frames = 0;
 			st.flags = MT_STACK_F_READ_FAILED;
 		}
-		err = fill_frames(sr, &st, t, sym, &pr->unresolved_frames);
+		err = fill_frames(sr, &st, t, sym, &pr->unresolved_frames, true);
 		if (err)
 			break;
 	}
 	free(entries);
+	if (!err)
+		err = build_map_stacks(pr, t, stacks_fd, sym, top_n ? top_n : 20);
 	return err;
 }
 

@@ -116,12 +116,14 @@ static int update_one(struct target *t, struct loader *l)
 	for (i = 0; i < t->vm.nr; i++) {
 		struct vm_region *r = &t->vm.regions[i];
 
-		if (r->owner != VM_OWNER_HEAP || r->prot == PROT_NONE)
+		if (r->prot == PROT_NONE)
 			continue;
 		err = residency__count(t->pagemap_fd, r->start, r->end, &present);
 		if (err)
 			return err;
 		r->resident = present;
+		if (r->owner != VM_OWNER_HEAP)
+			continue;
 		resident_sum += present;
 		/*
 		 * Per region: a big block that is only partly touched (its own mmap)
@@ -163,8 +165,10 @@ int vmstats__update(struct target *targets, size_t nr, struct loader *l)
 	size_t i;
 	int err;
 
+	/* An exited target keeps the residency last read while it lived. */
 	for (i = 0; i < nr; i++)
-		vm_proc__reset_usage(&targets[i].vm);
+		if (!targets[i].exited)
+			vm_proc__reset_usage(&targets[i].vm);
 	err = loader__for_each(loader__allocs_fd(l), sizeof(struct mt_alloc_key),
 			       sizeof(struct mt_alloc_info), add_live, &lc);
 	if (err)

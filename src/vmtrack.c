@@ -120,7 +120,8 @@ static int unrelease(struct vm_proc *vp, uint64_t start, uint64_t end)
 	size_t i, n = 0, cap = vp->nr_released + 1;
 	struct vm_range *out;
 
-	if (!vp->nr_released)
+	/* An empty range inside a released one would cut it into two that touch. */
+	if (!vp->nr_released || end <= start)
 		return 0;
 	/* Rare (memory-map calls only): a fresh array is simplest. */
 	out = malloc(cap * sizeof(*out));
@@ -283,23 +284,24 @@ int vm_proc__apply(struct vm_proc *vp, const struct mt_vm_event *e, bool heap_ow
 			vp->brk_start = vp->brk_end = brk;
 			return 0;
 		}
+		/* The break need not be page-aligned; the kernel maps up to its page's end. */
 		if (brk > vp->brk_end) {
-			r = (struct vm_region){ .start = vp->brk_end, .end = brk,
+			r = (struct vm_region){ .start = page_up(vp->brk_end), .end = page_up(brk),
 						.prot = PROT_READ | PROT_WRITE,
 						.owner = VM_OWNER_HEAP, .stack_id = e->stack_id };
 			vp->brk_end = brk;
-			/* Extend the heap region below when it is the same heap. */
+			/* Extend the heap region below when it is the same heap, usable alike. */
 			i = first_after(vp, r.start - 1);
 			if (i < vp->nr && vp->regions[i].end == r.start &&
-			    vp->regions[i].owner == VM_OWNER_HEAP) {
-				vp->regions[i].end = brk;
+			    vp->regions[i].owner == VM_OWNER_HEAP && vp->regions[i].prot == r.prot) {
+				vp->regions[i].end = r.end;
 				return 0;
 			}
 			return insert(vp, &r);
 		}
 		if (brk < vp->brk_end) {
-			unrelease(vp, brk, vp->brk_end);
-			punch(vp, brk, vp->brk_end);
+			unrelease(vp, page_up(brk), page_up(vp->brk_end));
+			punch(vp, page_up(brk), page_up(vp->brk_end));
 			vp->brk_end = brk;
 		}
 		return 0;

@@ -52,6 +52,11 @@ def test_glibc_fragmented_heap():
     c.eq(vm["released_bytes"], 0, "released (nothing given back)")
     c.true(vm["rss_bytes"] >= vm["retained_bytes"] + heap["live_bytes"],
            "RSS %d covers retained + live" % vm["rss_bytes"])
+    # The heap grew with brk inside malloc: that mapping is fill_heap's.
+    top = (proc.get("vm_stacks") or [{}])[0]
+    c.eq(mtlib.frame_name((top.get("frames") or [{}])[0]), "fill_heap",
+         "the stack that mapped the most (vm_stacks[0])")
+    within(c, top.get("mapped_bytes", 0), mi["arena"], "vm_stacks[0].mapped_bytes vs arena")
     c.true("retained by glibc malloc" in run.mt_stdout, "text report names glibc malloc")
     c.true("malloc_trim" in run.mt_stdout, "text report hints at malloc_trim")
     c.finish(mtlib.describe_stacks(proc))
@@ -127,6 +132,10 @@ def check_go_retain(name):
     for s in appends:
         c.eq(s["live_bytes"], None, "Go stack live_bytes null")
         c.eq(mtlib.frame_name(s["frames"][1]), "main.main", "frames[1] of Append")
+    grow = [v for v in proc.get("vm_stacks") or []
+            if any(mtlib.frame_name(f) == "runtime.(*mheap).grow" for f in v["frames"])]
+    c.true(sum(v["mapped_bytes"] for v in grow) >= 300 << 20,
+           "heap growth (runtime.(*mheap).grow) mapped the 300 MiB kept at the peak")
     c.true("retained by the Go runtime" in run.mt_stdout, "text names the Go runtime")
     c.finish(mtlib.describe_stacks(proc))
 

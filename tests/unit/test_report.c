@@ -180,6 +180,7 @@ static const char expected_json[] =
 "      \"vm\": { \"mapped_bytes\": null, \"released_bytes\": null, \"retained_bytes\": null, "
 "\"retained_upper_bound\": false, \"heap_resident_bytes\": null, \"rss_bytes\": 123, "
 "\"rss_anon_bytes\": 0 },\n"
+"      \"vm_stacks\": [],\n"
 "      \"unresolved_frames\": 1,\n"
 "      \"stacks_total\": 12,\n"
 "      \"stacks\": [\n"
