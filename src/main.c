@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "diff.h"
 #include "launch.h"
 #include "loader.h"
 #include "log.h"
@@ -50,6 +51,11 @@ struct options {
 	uint64_t max_size;
 	const char *json_path;
 	const char *folded_path;
+	const char *pprof_path;
+	const char *svg_path;
+	const char *diff_old;
+	const char *diff_new;
+	long iterations;	/* -n: refreshes before exiting; 0 = no limit */
 	const char *lib;
 	uint32_t max_allocs;
 	uint32_t max_stacks;
@@ -89,6 +95,10 @@ static const char usage_text[] =
 "      --max-size BYTES     ignore allocations larger than BYTES\n"
 "      --json FILE          write the final report as JSON ('-': stdout)\n"
 "      --folded FILE        write live bytes as folded stacks (flame graphs)\n"
+"      --pprof FILE         write a gzipped pprof heap profile (go tool pprof)\n"
+"      --svg FILE           write an interactive flame graph of live bytes\n"
+"      --diff OLD NEW       compare two --json reports: what grew, per stack\n"
+"  -n, --iterations N       stop after N refreshes\n"
 "Limits:\n"
 "      --max-allocs N       live blocks tracked at once (default 1048576)\n"
 "      --max-stacks N       distinct call stacks tracked (default 32768)\n"
@@ -103,7 +113,8 @@ static const char usage_text[] =
 
 enum {
 	OPT_BATCH = 256, OPT_TOP, OPT_MIN_AGE, OPT_MIN_SIZE, OPT_MAX_SIZE, OPT_JSON, OPT_FOLDED,
-	OPT_LIB, OPT_MAX_ALLOCS, OPT_MAX_STACKS, OPT_EMPTY_PROBES, OPT_VM_BUFFER,
+	OPT_LIB, OPT_MAX_ALLOCS, OPT_MAX_STACKS, OPT_EMPTY_PROBES, OPT_VM_BUFFER, OPT_PPROF,
+	OPT_SVG, OPT_DIFF,
 };
 
 static const struct option long_opts[] = {
@@ -117,6 +128,10 @@ static const struct option long_opts[] = {
 	{ "max-size", required_argument, NULL, OPT_MAX_SIZE },
 	{ "json", required_argument, NULL, OPT_JSON },
 	{ "folded", required_argument, NULL, OPT_FOLDED },
+	{ "pprof", required_argument, NULL, OPT_PPROF },
+	{ "svg", required_argument, NULL, OPT_SVG },
+	{ "diff", required_argument, NULL, OPT_DIFF },
+	{ "iterations", required_argument, NULL, 'n' },
 	{ "lib", required_argument, NULL, OPT_LIB },
 	{ "max-allocs", required_argument, NULL, OPT_MAX_ALLOCS },
 	{ "max-stacks", required_argument, NULL, OPT_MAX_STACKS },
@@ -208,7 +223,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	o->max_stacks = MT_DEFAULT_MAX_STACKS;
 	o->vm_buffer = 1u << 20;
 	/* '+': stop at the first non-option, so COMMAND's own options are left alone. */
-	while ((c = getopt_long(argc, argv, "+p:d:i:vhV", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+p:d:i:n:vhV", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			if (parse_pids(optarg, o))
@@ -248,6 +263,24 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case OPT_FOLDED:
 			o->folded_path = optarg;
 			break;
+		case OPT_PPROF:
+			o->pprof_path = optarg;
+			break;
+		case OPT_SVG:
+			o->svg_path = optarg;
+			break;
+		case OPT_DIFF:
+			/* --diff OLD.json NEW.json: the second file is the next argument. */
+			if (optind >= argc)
+				return bad_value("--diff", "(needs OLD.json NEW.json)");
+			o->diff_old = optarg;
+			o->diff_new = argv[optind++];
+			break;
+		case 'n':
+			if (parse_size(optarg, 1000000000, &v) || !v)
+				return bad_value("--iterations", optarg);
+			o->iterations = (long)v;
+			break;
 		case OPT_LIB:
 			o->lib = optarg;
 			break;
@@ -286,6 +319,13 @@ static int parse_options(int argc, char **argv, struct options *o)
 	}
 	if (optind < argc)
 		o->cmd = &argv[optind];
+	if (o->diff_old) {
+		if (o->cmd || o->nr_pids) {
+			mt_err("--diff compares two JSON reports: it traces nothing\n");
+			return -EINVAL;
+		}
+		return 0;
+	}
 	if (o->cmd && o->nr_pids) {
 		mt_err("give either -p PID or -- COMMAND, not both\n");
 		return -EINVAL;
@@ -423,6 +463,11 @@ static int report(struct run *r, bool final)
 		if (o->folded_path &&
 		    write_report_file(o->folded_path, &rep, report_folded__write, "folded"))
 			ret = -EIO;
+		if (o->pprof_path &&
+		    write_report_file(o->pprof_path, &rep, report_pprof__write, "pprof"))
+			ret = -EIO;
+		if (o->svg_path && write_report_file(o->svg_path, &rep, report_svg__write, "SVG"))
+			ret = -EIO;
 	}
 	mt_report__free(&rep);
 	return ret;
@@ -430,11 +475,11 @@ static int report(struct run *r, bool final)
 
 static int check_outputs(const struct options *o)
 {
-	const char *paths[] = { o->json_path, o->folded_path };
+	const char *paths[] = { o->json_path, o->folded_path, o->pprof_path, o->svg_path };
 	size_t i;
 	int err;
 
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
 		if (!paths[i] || !strcmp(paths[i], "-"))
 			continue;
 		err = out_file__check_writable(paths[i]);
@@ -647,6 +692,17 @@ int main(int argc, char **argv)
 		return own_fail;
 	mt_verbose = o.verbose;
 	r.cmd_mode = o.cmd != NULL;
+	if (o.diff_old) {
+		struct diff_opts dopts = {
+			.old_path = o.diff_old,
+			.new_path = o.diff_new,
+			.folded_path = o.folded_path,
+			.pprof_path = o.pprof_path,
+			.top_n = o.top_n,
+		};
+
+		return diff__run(&dopts) ? EXIT_OWN_FAILURE : 0;
+	}
 
 	if (!privileged()) {
 		mt_err("needs root (or CAP_BPF and CAP_PERFMON) to load BPF programs and attach uprobes\n");

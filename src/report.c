@@ -12,6 +12,8 @@ static void stack_report__free(struct mt_stack_report *s)
 
 	for (i = 0; i < s->nr_frames; i++) {
 		free(s->frames[i].function);
+		free(s->frames[i].mangled);
+		free(s->frames[i].build_id);
 		free(s->frames[i].module);
 		free(s->frames[i].file);
 	}

@@ -14,6 +14,8 @@
 
 struct mt_frame {
 	char *function;		/* demangled name; NULL when unresolved */
+	char *mangled;		/* the name in the symbol table (== function for C); NULL when unresolved */
+	char *build_id;		/* the module's build-id, lowercase hex; NULL when unknown */
 	char *module;		/* path of the mapped object; NULL when no mapping covers it */
 	uint64_t offset;	/* module-relative address (ELF virtual address) of the pc */
 	char *file;		/* source file; NULL when unknown */
@@ -22,6 +24,7 @@ struct mt_frame {
 };
 
 struct mt_stack_report {
+	uint64_t stack_id;	/* memtrace's id of the stack: stable within one run */
 	int64_t live_bytes;
 	int64_t live_allocs;
 	uint64_t alloc_bytes_total;
@@ -100,6 +103,10 @@ bool mt_counter_is_loss(enum mt_counter c);
 int report_json__write(const struct mt_report *r, FILE *f);
 int report_text__write(const struct mt_report *r, FILE *f, size_t top_n);
 int report_folded__write(const struct mt_report *r, FILE *f);
+/* gzip-compressed profile.proto heap profile, as Go's pprof writes it. */
+int report_pprof__write(const struct mt_report *r, FILE *f);
+/* A self-contained interactive flame graph of live bytes. */
+int report_svg__write(const struct mt_report *r, FILE *f);
 
 void mt_report__free(struct mt_report *r);
 

@@ -89,6 +89,8 @@ static int fill_frames(struct mt_stack_report *sr, const struct mt_stack *st,
 		if (!sf.function)
 			(*unresolved)++;
 		f->function = dup_or_null(sf.function);
+		f->mangled = dup_or_null(sf.mangled);
+		f->build_id = dup_or_null(sf.build_id);
 		f->module = dup_or_null(sf.module);
 		f->offset = sf.offset;
 	}
@@ -211,6 +213,7 @@ static int build_proc(struct mt_proc_report *pr, struct target *t, struct agg_ta
 		struct mt_stack_report *sr = &pr->stacks[i];
 		struct mt_stack st;
 
+		sr->stack_id = e->stack_id;
 		sr->live_bytes = e->live_bytes;
 		sr->live_allocs = e->live_allocs;
 		sr->alloc_bytes_total = e->stat.alloc_bytes_total;

@@ -308,6 +308,8 @@ int symbolizer__resolve(struct symbolizer *s, const struct proc_maps *maps, uint
 
 	out->function = NULL;
 	out->module = NULL;
+	out->mangled = NULL;
+	out->build_id = NULL;
 	out->offset = pc;
 	if (!ip || !maps)
 		return -ENOENT;
@@ -330,12 +332,17 @@ int symbolizer__resolve(struct symbolizer *s, const struct proc_maps *maps, uint
 	f = get_file(s, maps->pid, v);
 	if (!f)
 		return -ENOMEM;
-	if (!f->ef || elf_file__offset_to_vaddr(f->ef, off, &vaddr))
+	if (!f->ef)
+		return -ENOENT;
+	if (elf_file__build_id(f->ef)[0])
+		out->build_id = elf_file__build_id(f->ef);
+	if (elf_file__offset_to_vaddr(f->ef, off, &vaddr))
 		return -ENOENT;
 	out->offset = vaddr;
 	sym = elf_file__lookup(f->ef, vaddr, NULL);
 	if (!sym)
 		return -ENOENT;
 	out->function = display_name(s, sym->name);
+	out->mangled = sym->name;
 	return 0;
 }

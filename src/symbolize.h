@@ -18,6 +18,8 @@ struct sym_frame {
 	const char *function;	/* demangled; NULL when unresolved. Owned by the symbolizer. */
 	const char *module;	/* path as mapped; NULL when no mapping covers the pc */
 	uint64_t offset;	/* module-relative address: ELF vaddr of the pc looked up */
+	const char *mangled;	/* the symbol as in the symbol table; NULL when unresolved */
+	const char *build_id;	/* the module's build-id in hex; NULL when unknown */
 };
 
 struct symbolizer *symbolizer__new(void);

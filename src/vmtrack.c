@@ -260,20 +260,22 @@ int vm_proc__apply(struct vm_proc *vp, const struct mt_vm_event *e, bool heap_ow
 		uint64_t old = a[0], old_len = page_up(a[1]), new_len = page_up(a[2]);
 		uint64_t dst = (uint64_t)e->ret;
 
+		bool tracked;
+
 		i = first_after(vp, old);
-		if (i < vp->nr && vp->regions[i].start <= old)
+		tracked = i < vp->nr && vp->regions[i].start <= old;
+		if (tracked)
 			r = vp->regions[i];
-		else
-			r = (struct vm_region){ .owner = heap_owner ? VM_OWNER_HEAP : VM_OWNER_OTHER,
-						.prot = PROT_READ | PROT_WRITE,
-						.stack_id = e->stack_id };
 		if (!(a[3] & MREMAP_DONTUNMAP)) {
 			unrelease(vp, old, old + old_len);
 			punch(vp, old, old + old_len);
 		}
+		unrelease(vp, dst, dst + new_len);
+		/* A file or shared mapping moved: still not anonymous memory. */
+		if (!tracked)
+			return punch(vp, dst, dst + new_len);
 		r.start = dst;
 		r.end = dst + new_len;
-		unrelease(vp, r.start, r.end);
 		return insert(vp, &r);
 	}
 	case MT_NR_BRK: {
@@ -293,7 +295,8 @@ int vm_proc__apply(struct vm_proc *vp, const struct mt_vm_event *e, bool heap_ow
 			/* Extend the heap region below when it is the same heap, usable alike. */
 			i = first_after(vp, r.start - 1);
 			if (i < vp->nr && vp->regions[i].end == r.start &&
-			    vp->regions[i].owner == VM_OWNER_HEAP && vp->regions[i].prot == r.prot) {
+			    vp->regions[i].owner == VM_OWNER_HEAP &&
+			    vp->regions[i].prot == r.prot) {
 				vp->regions[i].end = r.end;
 				return 0;
 			}
