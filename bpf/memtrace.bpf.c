@@ -17,10 +17,13 @@
 const volatile bool empty_probes = false;	/* benchmark floor: probes that do nothing */
 const volatile __u64 min_size = 0;
 const volatile __u64 max_size = ~0ULL;
+/* System-wide: every process is traced as it first allocates, up to traced_pids' size. */
+const volatile bool trace_all = false;
+const volatile __u32 self_tgid = 0;	/* memtrace itself, never traced */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, MT_MAX_PIDS);
+	__uint(max_entries, MT_MAX_PIDS); /* set from user space */
 	__type(key, __u32);
 	__type(value, __u8);
 } traced_pids SEC(".maps");
@@ -87,6 +90,7 @@ static __always_inline __u64 array_bytes(__u64 nmemb, __u64 size)
 	return nmemb * size;
 }
 
+
 static __always_inline void count(__u32 which)
 {
 	__u64 *c = bpf_map_lookup_elem(&counters, &which);
@@ -97,8 +101,20 @@ static __always_inline void count(__u32 which)
 
 static __always_inline bool traced(__u32 *tgid)
 {
+	__u8 one = 1;
+
 	*tgid = bpf_get_current_pid_tgid() >> 32;
-	return bpf_map_lookup_elem(&traced_pids, tgid) != NULL;
+	if (bpf_map_lookup_elem(&traced_pids, tgid))
+		return true;
+	if (!trace_all || *tgid == self_tgid)
+		return false;
+	/* A process seen for the first time: taken while there is room, else counted. */
+	if (bpf_map_update_elem(&traced_pids, tgid, &one, BPF_NOEXIST) &&
+	    !bpf_map_lookup_elem(&traced_pids, tgid)) {
+		count(MT_CNT_PROCS_MAP_FULL);
+		return false;
+	}
+	return true;
 }
 
 /*

@@ -43,6 +43,7 @@ enum mt_counter {
 	MT_CNT_ADDR_REUSED,		/* allocation returned an address still marked live */
 	MT_CNT_FAILED_ALLOCS,		/* allocator returned NULL (not a loss) */
 	MT_CNT_VM_EVENTS_LOST,		/* mmap/munmap/... event not delivered: --vm-buffer */
+	MT_CNT_PROCS_MAP_FULL,		/* system-wide: a process left out: --max-procs */
 	MT_CNT_MAX,
 };
 

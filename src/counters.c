@@ -15,6 +15,7 @@ static const char *const counter_names[MT_CNT_MAX] = {
 	[MT_CNT_ADDR_REUSED]		= "addr_reused",
 	[MT_CNT_FAILED_ALLOCS]		= "failed_allocs",
 	[MT_CNT_VM_EVENTS_LOST]		= "vm_events_lost",
+	[MT_CNT_PROCS_MAP_FULL]		= "procs_map_full",
 };
 
 const char *mt_counter_name(enum mt_counter c)
@@ -33,6 +34,8 @@ const char *mt_counter_remedy(enum mt_counter c)
 		return "--max-stacks";
 	case MT_CNT_VM_EVENTS_LOST:
 		return "--vm-buffer";
+	case MT_CNT_PROCS_MAP_FULL:
+		return "--max-procs";
 	default:
 		/* Missed returns and reused addresses come from the traced program's
 		 * own behaviour (longjmp, thread cancellation, frees we never saw):
@@ -49,6 +52,7 @@ bool mt_counter_is_loss(enum mt_counter c)
 	case MT_CNT_MISSED_RETURNS:
 	case MT_CNT_ADDR_REUSED:
 	case MT_CNT_VM_EVENTS_LOST:
+	case MT_CNT_PROCS_MAP_FULL:
 		return true;
 	default:
 		/* A truncated or partly read stack still has its bytes counted, a

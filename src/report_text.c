@@ -358,6 +358,9 @@ static const char *loss_text(enum mt_counter c, uint64_t n)
 			      "retained figures may be off",
 			      "memory-map events lost: the ring buffer was full; mapped and "
 			      "retained figures may be off");
+	case MT_CNT_PROCS_MAP_FULL:
+		return plural(n, "allocation by a process left out: the process table was full",
+			      "allocations by processes left out: the process table was full");
 	default:
 		return "events lost";
 	}

@@ -162,7 +162,8 @@ static const char expected_json[] =
 "    \"unknown_frees\": 7,\n"
 "    \"addr_reused\": 0,\n"
 "    \"failed_allocs\": 18446744073709551615,\n"
-"    \"vm_events_lost\": 0\n"
+"    \"vm_events_lost\": 0,\n"
+"    \"procs_map_full\": 0\n"
 "  },\n"
 "  \"min_age_s\": 0.0,\n"
 "  \"processes\": [\n"
@@ -407,9 +408,10 @@ static void test_counters(void)
 	static const char *const names[MT_CNT_MAX] = {
 		"allocs_map_full", "stacks_map_full", "stack_truncated", "stack_read_failed",
 		"missed_returns", "unknown_frees", "addr_reused", "failed_allocs", "vm_events_lost",
+		"procs_map_full",
 	};
 	static const bool loss[MT_CNT_MAX] = { true, true, false, false, true, false, true, false,
-					       true };
+					       true, true };
 	int c, ok = 1;
 
 	for (c = 0; c < MT_CNT_MAX; c++)
