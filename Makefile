@@ -29,7 +29,7 @@ DEPFLAGS = -MMD -MP
 
 # Static libbpf, libelf, zlib and zstd so the binary runs where none of the
 # build packages are installed; libc stays dynamic.
-STATIC_LIBS := -Wl,-Bstatic -lbpf -lelf -lz -lzstd -lstdc++ -Wl,-Bdynamic
+STATIC_LIBS := -Wl,-Bstatic -lbpf -lelf -lz -lzstd -lncursesw -ltinfo -lstdc++ -Wl,-Bdynamic
 LDLIBS += $(STATIC_LIBS) -lm -ldl -lpthread
 
 SRCS := $(wildcard $(SRCDIR)/*.c)

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "elf_file.h"
@@ -119,7 +120,11 @@ int loader__new(const struct loader_opts *opts, struct loader **out)
 	l->skel->rodata->empty_probes = opts->empty_probes;
 	l->skel->rodata->min_size = opts->min_size;
 	l->skel->rodata->max_size = opts->max_size;
+	l->skel->rodata->trace_all = opts->trace_all;
+	l->skel->rodata->self_tgid = (__u32)getpid();
 	bpf_map__set_max_entries(l->skel->maps.allocs, opts->max_allocs);
+	if (opts->max_procs)
+		bpf_map__set_max_entries(l->skel->maps.traced_pids, opts->max_procs);
 	bpf_map__set_max_entries(l->skel->maps.stats, opts->max_stacks);
 	bpf_map__set_max_entries(l->skel->maps.stacks, opts->max_stacks);
 	bpf_map__set_max_entries(l->skel->maps.vm_events, opts->vm_buffer_bytes);
@@ -378,6 +383,86 @@ int loader__for_each(int fd, size_t key_size, size_t value_size,
 	free(keys);
 	free(values);
 	return err;
+}
+
+int loader__traced_pids(struct loader *l, uint32_t **out, size_t *nr)
+{
+	int fd = bpf_map__fd(l->skel->maps.traced_pids);
+	uint32_t key, next, *pids = NULL;
+	size_t n = 0, cap = 0;
+	void *prev = NULL;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		if (n == cap) {
+			uint32_t *np = realloc(pids, (cap ? cap * 2 : 64) * sizeof(*np));
+
+			if (!np) {
+				free(pids);
+				return -ENOMEM;
+			}
+			pids = np;
+			cap = cap ? cap * 2 : 64;
+		}
+		pids[n++] = next;
+		key = next;
+		prev = &key;
+	}
+	*out = pids;
+	*nr = n;
+	return 0;
+}
+
+struct forget_ctx {
+	int fd;
+	uint32_t pid;
+	size_t key_size;
+	void *keys;
+	size_t nr, cap;
+};
+
+static void collect_pid_keys(void *ctx, const void *key, const void *value)
+{
+	struct forget_ctx *fc = ctx;
+	uint32_t pid;
+
+	(void)value;
+	/* Both key layouts keep the pid at offset 8. */
+	memcpy(&pid, (const char *)key + 8, sizeof(pid));
+	if (pid != fc->pid)
+		return;
+	if (fc->nr == fc->cap) {
+		size_t cap = fc->cap ? fc->cap * 2 : 256;
+		void *n = realloc(fc->keys, cap * fc->key_size);
+
+		if (!n)
+			return;
+		fc->keys = n;
+		fc->cap = cap;
+	}
+	memcpy((char *)fc->keys + fc->nr++ * fc->key_size, key, fc->key_size);
+}
+
+static void forget_in(int fd, size_t key_size, size_t value_size, uint32_t pid)
+{
+	struct forget_ctx fc = { .fd = fd, .pid = pid, .key_size = key_size };
+	size_t i;
+
+	loader__for_each(fd, key_size, value_size, collect_pid_keys, &fc);
+	for (i = 0; i < fc.nr; i++)
+		bpf_map_delete_elem(fd, (char *)fc.keys + i * key_size);
+	free(fc.keys);
+}
+
+void loader__forget_pid(struct loader *l, uint32_t pid)
+{
+	_Static_assert(__builtin_offsetof(struct mt_alloc_key, pid) == 8, "pid at 8");
+	_Static_assert(__builtin_offsetof(struct mt_stat_key, pid) == 8, "pid at 8");
+	forget_in(bpf_map__fd(l->skel->maps.stats), sizeof(struct mt_stat_key),
+		  sizeof(struct mt_stat), pid);
+	forget_in(bpf_map__fd(l->skel->maps.allocs), sizeof(struct mt_alloc_key),
+		  sizeof(struct mt_alloc_info), pid);
+	bpf_map__delete_elem(l->skel->maps.go_stats, &pid, sizeof(pid), 0);
+	bpf_map__delete_elem(l->skel->maps.traced_pids, &pid, sizeof(pid), 0);
 }
 
 int loader__allocs_fd(struct loader *l)

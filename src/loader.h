@@ -18,6 +18,8 @@ struct loader_opts {
 	uint32_t max_allocs;
 	uint32_t max_stacks;
 	uint32_t vm_buffer_bytes;	/* ring buffer for memory-map events; a power of 2 */
+	bool trace_all;		/* system-wide: every process but memtrace */
+	uint32_t max_procs;	/* processes traced at once; 0: the default */
 };
 
 /* Called for each memory-map event (data is a struct mt_vm_event); returns 0. */
@@ -40,6 +42,10 @@ int loader__read_counters(struct loader *l, uint64_t out[MT_CNT_MAX]);
 int loader__for_each(int fd, size_t key_size, size_t value_size,
 		     void (*fn)(void *ctx, const void *key, const void *value), void *ctx);
 int loader__allocs_fd(struct loader *l);
+/* The processes the BPF side traces (system-wide: those it took in). */
+int loader__traced_pids(struct loader *l, uint32_t **pids, size_t *nr);
+/* Drop everything kept for a process that is gone, making room for others. */
+void loader__forget_pid(struct loader *l, uint32_t pid);
 int loader__stats_fd(struct loader *l);
 int loader__stacks_fd(struct loader *l);
 /* Detach every probe and free everything; NULL-safe. */

@@ -37,6 +37,7 @@ struct target {
 	uint64_t rss_anon_bytes;
 	bool exited;
 	int exit_status;	/* wait status, for a child we started */
+	int shown_exited;	/* system-wide: refreshes shown since it exited */
 	bool traced_from_start;	/* `--` mode: every allocation and mapping was seen */
 	struct vm_proc vm;	/* anonymous memory, from memory-map syscalls */
 	struct vm_figures vmf;

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* memtrace's command line. */
+#ifndef MEMTRACE_OPTIONS_H
+#define MEMTRACE_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "memtrace.h"
+
+struct options {
+	uint32_t pids[MT_MAX_PIDS];
+	size_t nr_pids;
+	char **cmd;
+	double duration_s;	/* 0: until the targets exit or a signal */
+	double interval_s;
+	bool interval_given;
+	bool batch;
+	size_t top_n;		/* 0: not given */
+	double min_age_s;
+	uint64_t min_size;
+	uint64_t max_size;
+	const char *json_path;
+	const char *folded_path;
+	const char *pprof_path;
+	const char *svg_path;
+	const char *diff_old;
+	const char *diff_new;
+	long iterations;	/* -n: refreshes before exiting; 0 = no limit */
+	const char *lib;
+	uint32_t max_allocs;
+	uint32_t max_stacks;
+	uint32_t vm_buffer;
+	int verbose;
+	uint32_t max_procs;
+	bool empty_probes;
+	bool display;		/* full-screen display: stdout is a terminal and no --batch */
+};
+
+/* Parse argv into o. Prints one line and returns -EINVAL on bad input; exits on --help. */
+int parse_options(int argc, char **argv, struct options *o);
+
+#endif
