@@ -27,9 +27,11 @@ CFLAGS += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
 CPPFLAGS += -Iinclude -I$(SRCDIR) -I$(OUTPUT)
 DEPFLAGS = -MMD -MP
 
-# Static libbpf, libelf, zlib and zstd so the binary runs where none of the
-# build packages are installed; libc stays dynamic.
-STATIC_LIBS := -Wl,-Bstatic -lbpf -lelf -lz -lzstd -lncursesw -ltinfo -lstdc++ -Wl,-Bdynamic
+# Static libbpf, libdw, libelf and the compression libraries they read
+# sections with, so the binary runs where none of the build packages are
+# installed; libc stays dynamic. libdw uses libelf: it comes first.
+STATIC_LIBS := -Wl,-Bstatic -lbpf -ldw -lelf -llzma -lbz2 -lzstd -lz -lncursesw -ltinfo -lstdc++ \
+	-Wl,-Bdynamic
 LDLIBS += $(STATIC_LIBS) -lm -ldl -lpthread
 
 SRCS := $(wildcard $(SRCDIR)/*.c)
@@ -94,6 +96,7 @@ $(OUTPUT)/unit/%: tests/unit/%.c $(ASAN_LIB_OBJS) | $(OUTPUT)/unit
 unit: $(UNIT_BINS)
 
 include tests/workloads/build.mk
+include tests/fuzz/fuzz.mk
 
 GO ?= go
 GO_WORKLOADS := $(OUTPUT)/tests/goretain $(OUTPUT)/tests/goretain_stripped $(OUTPUT)/tests/gohot

@@ -20,6 +20,8 @@ const volatile __u64 max_size = ~0ULL;
 /* System-wide: every process is traced as it first allocates, up to traced_pids' size. */
 const volatile bool trace_all = false;
 const volatile __u32 self_tgid = 0;	/* memtrace itself, never traced */
+const volatile __u32 stop_pid = 0;	/* a command memtrace follows with ptrace */
+__u64 dl_stops_sent;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -55,6 +57,21 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);	/* userspace writes the rows in place */
+	__uint(max_entries, 1); /* set from user space */
+	__type(key, __u32);
+	__type(value, struct mt_unwind_row);
+} cfi_rows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MT_MAX_PIDS); /* set from user space */
+	__type(key, __u32);
+	__type(value, struct mt_proc_modules);
+} proc_modules SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -118,51 +135,224 @@ static __always_inline bool traced(__u32 *tgid)
 }
 
 /*
- * The one place a stack is taken; a later unwinder replaces this function.
- * At an entry probe the return address sits at *sp (the callee has not
- * pushed a frame yet): it is the caller, passed in as ret_addr. The rest is
- * a frame-pointer walk starting at the caller's rbp. Returns the stack's id,
- * a hash of its frames (never 0).
+ * The one place a stack is taken. At an entry probe the return address
+ * sits at *sp (the callee has not pushed a frame yet): it is the caller,
+ * passed in as ret_addr, and the caller's own stack pointer is sp + 8.
+ * From there, for a process whose modules have unwind tables, each frame
+ * is unwound with its module's CFA rules (code built without frame
+ * pointers), or with the frame pointer in modules without rows; otherwise
+ * the whole walk follows frame pointers. Returns the stack's id, a hash of
+ * its frames (never 0).
  */
+struct unwind_ctx {
+	struct mt_stack *st;
+	const struct mt_proc_modules *mods;
+	__u64 tramp;		/* the uretprobe trampoline's address in this process */
+	__u64 ip, sp, bp;
+	__u64 hash;
+	__u32 n;
+	__u32 flags;
+};
+
+static __always_inline const struct mt_module *module_of(const struct mt_proc_modules *mods,
+							 __u64 pc)
+{
+	__u32 lo = 0, hi = mods->nr, k, mid;
+	const struct mt_module *m;
+
+	if (hi > MT_MAX_MODULES)
+		hi = MT_MAX_MODULES;
+	/* The first module whose end is above pc. Indexes are masked for the verifier. */
+	for (k = 0; k < 6 && lo < hi; k++) {
+		mid = (lo + hi) / 2;
+		barrier_var(mid);
+		mid &= MT_MAX_MODULES - 1;
+		if (mods->m[mid].end <= pc)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo >= MT_MAX_MODULES)
+		return NULL;
+	/* Clang drops a mask it can prove useless; the verifier still needs it. */
+	barrier_var(lo);
+	m = &mods->m[lo & (MT_MAX_MODULES - 1)];
+	if (m->start > pc || m->end <= pc)
+		return NULL;
+	return m;
+}
+
+static __always_inline const struct mt_unwind_row *row_of(const struct mt_module *mod, __u64 pc)
+{
+	__u32 lo = mod->row_first, hi = mod->row_first + mod->row_count, k, key;
+	__u64 rel = pc - mod->bias;
+	const struct mt_unwind_row *r;
+
+	if (pc < mod->bias || rel > 0xffffffffULL)
+		return NULL;
+	/* The last row whose pc is at or below rel: find the first above it, step back. */
+	for (k = 0; k < 24 && lo < hi; k++) {
+		__u32 mid = lo + (hi - lo) / 2;
+
+		r = bpf_map_lookup_elem(&cfi_rows, &mid);
+		if (!r)
+			return NULL;
+		if (r->pc_lo <= rel)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == mod->row_first)
+		return NULL;
+	key = lo - 1;
+	return bpf_map_lookup_elem(&cfi_rows, &key);
+}
+
+/*
+ * A return address that a uretprobe (memtrace's own, or another tool's,
+ * or a second memtrace's) has replaced with its trampoline: the kernel
+ * keeps the real one, keyed by the stack slot it was taken from. Only the
+ * caller of the probed function is looked up: deeper frames hijacked by
+ * other tools' return probes stay as the trampoline's address.
+ */
+static __noinline __u64 lookup_real_return(__u64 ra, __u64 slot)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct return_instance *ri;
+	__u32 k;
+
+	ri = BPF_CORE_READ(task, utask, return_instances);
+	for (k = 0; k < 8 && ri; k++) {
+		if (BPF_CORE_READ(ri, stack) == slot)
+			return BPF_CORE_READ(ri, orig_ret_vaddr);
+		ri = BPF_CORE_READ(ri, next);
+	}
+	return ra;
+}
+
+static __always_inline __u64 real_return(const struct unwind_ctx *c, __u64 ra, __u64 slot)
+{
+	if (!c->tramp || ra != c->tramp)
+		return ra;
+	return lookup_real_return(ra, slot);
+}
+
+/* One frame up by the frame pointer: [bp] is the caller's bp, [bp + 8] its return address. */
+static __always_inline int fp_step(struct unwind_ctx *c)
+{
+	__u64 frame[2];
+
+	if (!c->bp)
+		return 1;
+	if (bpf_probe_read_user(frame, sizeof(frame), (void *)c->bp)) {
+		c->flags |= MT_STACK_F_READ_FAILED;
+		return 1;
+	}
+	if (!frame[1])
+		return 1;
+	c->sp = c->bp + 16;
+	/* A saved frame pointer that does not move up ends the chain after this frame. */
+	c->bp = frame[0] > c->bp ? frame[0] : 0;
+	c->ip = frame[1];
+	return 0;
+}
+
+static long unwind_one(__u32 i, void *data)
+{
+	struct unwind_ctx *c = data;
+	const struct mt_module *mod;
+	const struct mt_unwind_row *row;
+	__u64 cfa, ra, pc;
+
+	if (i >= MT_MAX_FRAMES)
+		return 1;
+	c->st->ips[i] = c->ip;
+	c->hash = (c->hash ^ c->ip) * 0x100000001b3ULL;
+	c->n = i + 1;
+	if (i == MT_MAX_FRAMES - 1) {
+		c->flags |= MT_STACK_F_TRUNCATED;
+		return 1;
+	}
+	/* A return address points after the call: its frame is that of ip - 1. */
+	pc = c->ip - 1;
+	mod = c->mods ? module_of(c->mods, pc) : NULL;
+	if (!mod || !mod->row_count)
+		return fp_step(c);
+	row = row_of(mod, pc);
+	if (!row)
+		return fp_step(c);
+	switch (row->cfa_reg) {
+	case MT_CFA_RSP:
+		cfa = c->sp + row->cfa_off;
+		break;
+	case MT_CFA_RBP:
+		cfa = c->bp + row->cfa_off;
+		break;
+	case MT_CFA_PLT:
+		/* The PLT expression: 8 more once the stub has pushed its index. */
+		cfa = c->sp + row->cfa_off + ((c->ip & 15) >= row->plt_lim ? 8 : 0);
+		break;
+	case MT_CFA_UNDEFINED:
+		return 1;
+	default:
+		return fp_step(c);
+	}
+	if (bpf_probe_read_user(&ra, sizeof(ra), (void *)(cfa - 8))) {
+		c->flags |= MT_STACK_F_READ_FAILED;
+		return 1;
+	}
+	if (row->rbp_rule == MT_RBP_AT_CFA &&
+	    bpf_probe_read_user(&c->bp, sizeof(c->bp), (void *)(cfa + 8 * (__s64)row->rbp_off))) {
+		c->flags |= MT_STACK_F_READ_FAILED;
+		return 1;
+	}
+	/* Each frame lies above the last: anything else is a broken unwind. */
+	if (!ra || cfa <= c->sp)
+		return 1;
+	c->sp = cfa;
+	c->ip = ra;
+	return 0;
+}
+
+/*
+ * A global function: the verifier checks it once per program instead of
+ * once for every path into every probe, which keeps loading fast.
+ */
+__noinline __u64 capture_stack_at(__u64 ip, __u64 sp, __u64 bp, __u32 ip_is_return,
+				  struct mt_stack *st)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct unwind_ctx c = {
+		.st = st,
+		.ip = ip,
+		.sp = sp,
+		.bp = bp,
+		.hash = 0xcbf29ce484222325ULL,
+	};
+
+	if (!st)
+		return 1;
+	c.mods = bpf_map_lookup_elem(&proc_modules, &tgid);
+	c.tramp = BPF_CORE_READ(bpf_get_current_task_btf(), mm, uprobes_state.xol_area, vaddr);
+	/* At an entry probe, the caller's return address was read from sp - 8. */
+	if (ip_is_return)
+		c.ip = real_return(&c, ip, sp - 8);
+	if (!c.ip) {
+		st->flags = MT_STACK_F_READ_FAILED;
+		st->nr_frames = 0;
+		return 1;
+	}
+	bpf_loop(MT_MAX_FRAMES, unwind_one, &c, 0);
+	st->flags = c.flags;
+	st->nr_frames = c.n;
+	c.hash ^= c.n;
+	return c.hash ? c.hash : 1;
+}
+
+/* At an entry probe: the caller's frame is the first. */
 static __always_inline __u64 capture_stack(struct pt_regs *ctx, __u64 ret_addr, struct mt_stack *st)
 {
-	__u64 fp = PT_REGS_FP(ctx);
-	__u64 hash = 0xcbf29ce484222325ULL;
-	__u64 frame[2];
-	__u32 n = 0, i;
-
-	st->flags = 0;
-	if (!ret_addr) {
-		st->flags |= MT_STACK_F_READ_FAILED;
-		goto out;
-	}
-	st->ips[0] = ret_addr;
-	hash = (hash ^ ret_addr) * 0x100000001b3ULL;
-	n = 1;
-
-	for (i = 1; i < MT_MAX_FRAMES; i++) {
-		if (!fp)
-			break;
-		if (bpf_probe_read_user(frame, sizeof(frame), (void *)fp)) {
-			st->flags |= MT_STACK_F_READ_FAILED;
-			break;
-		}
-		if (!frame[1])
-			break;
-		st->ips[i] = frame[1];
-		hash = (hash ^ frame[1]) * 0x100000001b3ULL;
-		n = i + 1;
-		/* The stack grows down: a saved frame pointer that does not move up ends the chain. */
-		if (frame[0] <= fp)
-			break;
-		fp = frame[0];
-	}
-	if (n == MT_MAX_FRAMES && fp)
-		st->flags |= MT_STACK_F_TRUNCATED;
-out:
-	st->nr_frames = n;
-	hash ^= n;
-	return hash ? hash : 1;
+	return capture_stack_at(ret_addr, PT_REGS_SP(ctx) + 8, PT_REGS_FP(ctx), 1, st);
 }
 
 static __always_inline void stat_add(struct mt_stat *s, __s64 bytes, __s64 allocs)
@@ -334,40 +524,44 @@ static __always_inline int on_entry(struct pt_regs *ctx, __u32 kind, __u64 size,
 	return 0;
 }
 
+/*
+ * One program for every allocating entry point; the attach cookie says
+ * which one it is. (One program also means the stack walker is verified
+ * once, not once per entry point.)
+ */
 SEC("uprobe")
-int BPF_KPROBE(mt_malloc, __u64 size)
+int BPF_KPROBE(mt_alloc_entry)
 {
-	return on_entry(ctx, MT_KIND_MALLOC, size, 0, 0);
-}
+	__u64 kind = bpf_get_attach_cookie(ctx);
+	__u64 a0 = PT_REGS_PARM1(ctx), a1 = PT_REGS_PARM2(ctx), a2 = PT_REGS_PARM3(ctx);
+	__u64 size = a0, old_ptr = 0, memptr = 0;
 
-SEC("uprobe")
-int BPF_KPROBE(mt_calloc, __u64 nmemb, __u64 size)
-{
-	return on_entry(ctx, MT_KIND_CALLOC, array_bytes(nmemb, size), 0, 0);
-}
-
-SEC("uprobe")
-int BPF_KPROBE(mt_realloc, __u64 ptr, __u64 size)
-{
-	return on_entry(ctx, MT_KIND_REALLOC, size, ptr, 0);
-}
-
-SEC("uprobe")
-int BPF_KPROBE(mt_reallocarray, __u64 ptr, __u64 nmemb, __u64 size)
-{
-	return on_entry(ctx, MT_KIND_REALLOCARRAY, array_bytes(nmemb, size), ptr, 0);
-}
-
-SEC("uprobe")
-int BPF_KPROBE(mt_memalign, __u64 alignment, __u64 size)
-{
-	return on_entry(ctx, MT_KIND_MEMALIGN, size, 0, 0);
-}
-
-SEC("uprobe")
-int BPF_KPROBE(mt_posix_memalign, __u64 memptr, __u64 alignment, __u64 size)
-{
-	return on_entry(ctx, MT_KIND_POSIX_MEMALIGN, size, 0, memptr);
+	switch (kind) {
+	case MT_KIND_MALLOC:
+		break;
+	case MT_KIND_CALLOC:
+		/* An overflowing product makes calloc fail; the size is then moot. */
+		size = array_bytes(a0, a1);
+		break;
+	case MT_KIND_REALLOC:
+		size = a1;
+		old_ptr = a0;
+		break;
+	case MT_KIND_REALLOCARRAY:
+		size = array_bytes(a1, a2);
+		old_ptr = a0;
+		break;
+	case MT_KIND_MEMALIGN:
+		size = a1;
+		break;
+	case MT_KIND_POSIX_MEMALIGN:
+		size = a2;
+		memptr = a0;
+		break;
+	default:
+		return 0;
+	}
+	return on_entry(ctx, (__u32)kind, size, old_ptr, memptr);
 }
 
 SEC("uretprobe")
@@ -478,7 +672,8 @@ int BPF_PROG(mt_sys_enter, struct pt_regs *regs, long id)
 		return 0;
 	}
 	if (id == MT_NR_MMAP || id == MT_NR_BRK || id == MT_NR_MREMAP)
-		p->vm_stack_id = capture_stack(regs, regs->ip, &p->vm_stack);
+		/* Inside the syscall wrapper: its own frame first, from the user registers. */
+		p->vm_stack_id = capture_stack_at(regs->ip, regs->sp, regs->bp, 0, &p->vm_stack);
 	else
 		p->vm_stack_id = 0;
 	return 0;
@@ -624,6 +819,22 @@ int BPF_KPROBE(mt_go_free_span)
 		return 0;
 	__sync_fetch_and_sub(&g->heap_inuse_bytes, npages * MT_GO_PAGE_SIZE);
 	__sync_fetch_and_add(&g->spans_freed, 1);
+	return 0;
+}
+
+/*
+ * The dynamic linker has mapped libraries (_dl_debug_state): stop the
+ * command memtrace started, which follows it with ptrace, so that the
+ * libraries' unwind tables are loaded before their code runs. memtrace
+ * swallows the stop and lets it go on.
+ */
+SEC("uprobe")
+int BPF_KPROBE(mt_dl_state)
+{
+	if (!stop_pid || (bpf_get_current_pid_tgid() >> 32) != stop_pid)
+		return 0;
+	__sync_fetch_and_add(&dl_stops_sent, 1);
+	bpf_send_signal(19 /* SIGSTOP */);
 	return 0;
 }
 

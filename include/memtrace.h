@@ -116,6 +116,58 @@ struct mt_go_stat {
 #define MT_GO_PAGE_SIZE 8192
 #define MT_GO_MSPAN_NPAGES_OFF 32
 
+/*
+ * Unwinding code built without frame pointers: userspace turns each
+ * module's .eh_frame into rows of CFA rules (struct mt_unwind_row, sorted by
+ * pc, each valid up to the next one) in one big array, and tells the BPF
+ * side, per process, which module occupies which addresses and where its
+ * rows are. A module without rows is walked with frame pointers.
+ */
+#define MT_MAX_MODULES		32	/* executable mappings per process with tables */
+#define MT_DEFAULT_CFI_ROWS	(1u << 20)	/* rows over all modules: 16 MiB */
+
+/* mt_unwind_row.cfa_reg: how the CFA (the caller's rsp) is found. */
+#define MT_CFA_NONE		0	/* no CFI covers the pc (gap between FDEs, past the end) */
+#define MT_CFA_RSP		1	/* CFA = rsp + cfa_off */
+#define MT_CFA_RBP		2	/* CFA = rbp + cfa_off */
+#define MT_CFA_UNDEFINED	3	/* return address undefined: outermost frame (_start) */
+#define MT_CFA_PLT		4	/* CFA = rsp + cfa_off, + 8 when (pc & 15) >= plt_lim */
+#define MT_CFA_UNSUPPORTED	5	/* a rule the walker cannot follow */
+
+/* mt_unwind_row.rbp_rule: where the caller's rbp is. */
+#define MT_RBP_SAME		0	/* unchanged: the caller's rbp is rbp */
+#define MT_RBP_AT_CFA		1	/* saved at CFA + rbp_off * 8 */
+
+/*
+ * One row: valid from its pc to the next row's pc. pc_lo is the ELF virtual
+ * address minus the table's base (its lowest pc), so that a module's rows fit
+ * 32 bits; the last row of a table is an MT_CFA_NONE row at its end.
+ */
+struct mt_unwind_row {
+	__u32 pc_lo;		/* vaddr - the module table's base */
+	__u8 cfa_reg;		/* MT_CFA_* */
+	__u8 rbp_rule;		/* MT_RBP_* */
+	__s8 rbp_off;		/* MT_RBP_AT_CFA: in 8-byte units, -2 for CFA - 16 */
+	__u8 plt_lim;		/* MT_CFA_PLT: the DW_OP_litN of the PLT expression (11, or 10) */
+	__s32 cfa_off;		/* bytes */
+	/* 16 bytes: BPF arrays round elements up to 8 bytes, and the mapped rows must match. */
+	__u32 pad;
+};
+
+struct mt_module {
+	__u64 start;		/* executable mapping, process addresses */
+	__u64 end;
+	__u64 bias;		/* row pc_lo = address - bias */
+	__u32 row_first;	/* index in the rows array */
+	__u32 row_count;	/* 0: walk this module with frame pointers */
+};
+
+struct mt_proc_modules {
+	__u32 nr;
+	__u32 pad;
+	struct mt_module m[MT_MAX_MODULES];	/* sorted by start */
+};
+
 /* Per-thread hand-off from an entry probe to its return probe. */
 struct mt_pending {
 	__u64 entry_sp;		/* sp at entry; the return sees entry_sp + 8 */

@@ -40,6 +40,8 @@ int diff__report_from_json(const struct json_value *root, struct mt_report *r,
  * frames are: the same function names, or for a frame without one the same
  * module and offset. Stacks of one report that are the same path are summed. */
 struct diff_stack {
+	char *key;				/* the call path's identity: opaque bytes */
+	size_t key_len;
 	const struct mt_stack_report *old;	/* the largest such stack; NULL when none */
 	const struct mt_stack_report *new;
 	/* Live bytes and blocks, or for Go, whose live figures are unknown,

@@ -66,6 +66,9 @@ static void on_fatal(int sig, siginfo_t *info, void *uc)
 		raise(sig);
 }
 
+/* Sanitizer builds end through their own exit on an error, past atexit. */
+extern void __sanitizer_set_death_callback(void (*cb)(void)) __attribute__((weak));
+
 static void install_fatal_handlers(void)
 {
 	struct sigaction sa;
@@ -77,6 +80,8 @@ static void install_fatal_handlers(void)
 	sigemptyset(&sa.sa_mask);
 	for (i = 0; i < ARRAY_SIZE(fatal_signals); i++)
 		sigaction(fatal_signals[i], &sa, &old_fatal[i]);
+	if (__sanitizer_set_death_callback)
+		__sanitizer_set_death_callback(restore_terminal);
 }
 
 static void remove_fatal_handlers(void)
@@ -395,7 +400,8 @@ static void filter_key(struct display *d, int ch)
 		d->edit[0] = '\0';
 		break;
 	default:
-		if (ch >= 0x20 && ch < 0x100 && ch != KEY_DEL && d->edit_len + 1 < sizeof(d->edit)) {
+		if (ch >= 0x20 && ch < 0x100 && ch != KEY_DEL &&
+		    d->edit_len + 1 < sizeof(d->edit)) {
 			d->edit[d->edit_len++] = (char)ch;
 			d->edit[d->edit_len] = '\0';
 		}
@@ -419,11 +425,9 @@ static bool handle_key(struct display *d, int ch)
 {
 	int page = draw__page(d);
 
-	if (d->editing) {
-		if (ch != KEY_RESIZE) {
-			filter_key(d, ch);
-			return false;
-		}
+	if (d->editing && ch != KEY_RESIZE) {
+		filter_key(d, ch);
+		return false;
 	}
 	switch (ch) {
 	case 'q':
@@ -513,9 +517,9 @@ static bool handle_key(struct display *d, int ch)
 		}
 		break;
 	case KEY_CTRL_L:
-		clearok(curscr, TRUE);
-		break;
 	case KEY_RESIZE:
+		/* The terminal may have rewrapped what it showed: repaint it all. */
+		clearok(curscr, TRUE);
 		break;
 	default:
 		return false;
@@ -531,6 +535,8 @@ enum display_action display__poll(struct display *d, double timeout_s)
 
 	if (!d)
 		return DISPLAY_NONE;
+	if (timeout_s > 60)
+		timeout_s = 60;
 	ms = timeout_s > 0 ? (int)(timeout_s * 1000 + 0.5) : 0;
 	had_msg = d->msg_until > 0;
 	timeout(ms);

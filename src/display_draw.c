@@ -15,7 +15,6 @@
 
 enum role {
 	R_NORMAL,
-	R_BOLD,
 	R_TITLE,
 	R_COLHDR,
 	R_SORT,
@@ -23,7 +22,6 @@ enum role {
 	R_WARN,
 	R_DIM,
 	R_PAUSED,
-	R_KEY,
 };
 
 enum {
@@ -32,7 +30,6 @@ enum {
 	PAIR_SORT,
 	PAIR_WARN,
 	PAIR_PAUSED,
-	PAIR_KEY,
 };
 
 void draw__init_colors(struct display *d)
@@ -48,7 +45,6 @@ void draw__init_colors(struct display *d)
 	init_pair(PAIR_SORT, COLOR_BLACK, COLOR_CYAN);
 	init_pair(PAIR_WARN, COLOR_RED, -1);
 	init_pair(PAIR_PAUSED, COLOR_WHITE, COLOR_RED);
-	init_pair(PAIR_KEY, COLOR_BLACK, COLOR_CYAN);
 }
 
 /* Without colours every role still reads: reverse video and bold. */
@@ -57,8 +53,6 @@ static chtype attr(const struct display *d, enum role r)
 	bool c = d->colors;
 
 	switch (r) {
-	case R_BOLD:
-		return A_BOLD;
 	case R_TITLE:
 		return A_BOLD | (c ? COLOR_PAIR(PAIR_TITLE) : 0);
 	case R_COLHDR:
@@ -73,11 +67,28 @@ static chtype attr(const struct display *d, enum role r)
 		return A_DIM;
 	case R_PAUSED:
 		return A_BOLD | (c ? COLOR_PAIR(PAIR_PAUSED) : A_REVERSE);
-	case R_KEY:
-		return c ? COLOR_PAIR(PAIR_KEY) : A_REVERSE;
 	default:
 		return A_NORMAL;
 	}
+}
+
+/* The line being written: text that reaches the last column moves the
+ * cursor to the next line, where nothing more may go. */
+static int cur_line;
+
+static void at(int y, int x)
+{
+	move(y, x);
+	cur_line = y;
+}
+
+static bool wrapped(void)
+{
+	int y, x;
+
+	getyx(stdscr, y, x);
+	(void)x;
+	return y != cur_line;
 }
 
 /*
@@ -89,7 +100,7 @@ static int put_w(const struct display *d, const char *s, int w)
 	size_t i = 0, n = strlen(s);
 	int used = 0;
 
-	while (i < n && used < w) {
+	while (i < n && used < w && !wrapped()) {
 		unsigned char c = s[i];
 		mbstate_t st;
 		wchar_t wc;
@@ -104,10 +115,15 @@ static int put_w(const struct display *d, const char *s, int w)
 		}
 		memset(&st, 0, sizeof(st));
 		k = mbrtowc(&wc, s + i, n - i, &st);
-		cw = k == (size_t)-1 || k == (size_t)-2 || !k ? -1 : wcwidth(wc);
+		if (k == (size_t)-1 || k == (size_t)-2 || !k) {
+			k = 1;
+			cw = -1;
+		} else {
+			cw = wcwidth(wc);
+		}
 		if (cw < 0) {
 			addch('?');
-			i += k == (size_t)-1 || k == (size_t)-2 || !k ? 1 : k;
+			i += k;
 			used++;
 			continue;
 		}
@@ -125,8 +141,7 @@ static int put(const struct display *d, const char *s)
 	int y, x;
 
 	getyx(stdscr, y, x);
-	(void)y;
-	return x < COLS ? put_w(d, s, COLS - x) : 0;
+	return y == cur_line && x < COLS ? put_w(d, s, COLS - x) : 0;
 }
 
 /* Columns s takes (ASCII and UTF-8 text; anything else counts one a byte). */
@@ -144,9 +159,11 @@ static void cell(const struct display *d, int y, int x, int w, bool left, const 
 {
 	int tw = text_width(d, s);
 
+	if (w > COLS - x)
+		w = COLS - x;
 	if (w <= 0)
 		return;
-	move(y, left || tw >= w ? x : x + w - tw);
+	at(y, left || tw >= w ? x : x + w - tw);
 	put_w(d, s, w);
 }
 
@@ -189,9 +206,9 @@ int draw__page(const struct display *d)
 static void draw_title(const struct display *d)
 {
 	char b[64];
-	long up = (long)d->uptime_s;
+	long up = d->uptime_s > 0 && d->uptime_s < 1e15 ? (long)d->uptime_s : 0;
 
-	move(0, 0);
+	at(0, 0);
 	attron(attr(d, R_TITLE));
 	put(d, "memtrace");
 	attroff(attr(d, R_TITLE));
@@ -215,7 +232,8 @@ static void draw_title(const struct display *d)
 	attrset(A_NORMAL);
 	if (d->paused && COLS > 8) {
 		attron(attr(d, R_PAUSED));
-		mvaddstr(0, COLS - 8, " PAUSED ");
+		at(0, COLS - 8);
+		put(d, " PAUSED ");
 		attrset(A_NORMAL);
 	}
 }
@@ -227,7 +245,7 @@ static void draw_losses(const struct display *d, int y)
 	bool first = true;
 	int c;
 
-	move(y, 0);
+	at(y, 0);
 	attron(attr(d, R_WARN));
 	put(d, "lost events:");
 	for (c = 0; c < MT_CNT_MAX; c++) {
@@ -267,13 +285,10 @@ static void draw_proc_figures(const struct display *d, const struct mt_proc_repo
 	char b[64], c[32];
 	struct row r = { .p = p };
 
-	move(1, 0);
-	snprintf(b, sizeof(b), "%" PRIu32, p->pid);
+	at(1, 0);
+	snprintf(b, sizeof(b), "PID %" PRIu32 " %.*s", p->pid, (int)sizeof(p->comm), p->comm);
 	attron(A_BOLD);
-	put(d, "PID ");
 	put(d, b);
-	put(d, " ");
-	put_w(d, p->comm, (int)strnlen(p->comm, sizeof(p->comm)));
 	attroff(A_BOLD);
 	if (p->exited)
 		put(d, " (exited)");
@@ -320,7 +335,7 @@ static void draw_totals(const struct display *d)
 			}
 		}
 	}
-	move(1, 0);
+	at(1, 0);
 	attron(A_BOLD);
 	snprintf(b, sizeof(b), "%zu process%s", d->r->nr_procs, d->r->nr_procs == 1 ? "" : "es");
 	put(d, b);
@@ -364,22 +379,26 @@ static void scroll_into_view(struct listpos *pos, int n, int page)
 		pos->top = 0;
 }
 
-/* The columns that fit: optional ones go first, so the last keeps room. */
+/* The columns that fit: the least needed are dropped first, so the last
+ * column keeps room. */
 static void choose_columns(struct display *d, enum table t)
 {
-	size_t i, n = rows__nr_columns(t);
-	int need = 0, j;
+	size_t i, n = rows__nr_columns(t), k;
+	int need = -1;	/* no space after the last column */
 
 	d->nr_cols = 0;
 	for (i = 0; i < n && i < ARRAY_SIZE(d->cols); i++) {
 		d->cols[d->nr_cols++] = rows__column(t, i);
 		need += rows__column(t, i)->width + 1;
 	}
-	for (j = (int)d->nr_cols - 1; j >= 0 && COLS - need < 24; j--) {
-		if (!d->cols[j]->optional)
-			continue;
-		need -= d->cols[j]->width + 1;
-		memmove(&d->cols[j], &d->cols[j + 1], (d->nr_cols - j - 1) * sizeof(d->cols[0]));
+	while (COLS - need < rows__last_min_width(t)) {
+		for (i = 0, k = 0; i < d->nr_cols; i++)
+			if (d->cols[i]->drop > d->cols[k]->drop)
+				k = i;
+		if (!d->cols[k]->drop)
+			break;
+		need -= d->cols[k]->width + 1;
+		memmove(&d->cols[k], &d->cols[k + 1], (d->nr_cols - k - 1) * sizeof(d->cols[0]));
 		d->nr_cols--;
 	}
 }
@@ -389,7 +408,7 @@ static void draw_info(const struct display *d, int y, const char *what, size_t s
 {
 	char b[DISPLAY_FILTER_MAX + 160];
 
-	move(y, 0);
+	at(y, 0);
 	attron(A_BOLD);
 	put(d, what);
 	attroff(A_BOLD);
@@ -451,10 +470,11 @@ static void draw_list(struct display *d, int y)
 	y++;
 
 	if (!d->nr_rows) {
-		mvaddstr(y, 1, d->filter[0] ? "nothing matches the filter (/ to change it)" :
-			 d->view == VIEW_PROCS ? "no process traced" :
-			 rows__find_proc(d, d->pid) ? "no call stacks yet" :
-			 "this process is no longer in the report");
+		at(y, 1);
+		put(d, d->filter[0] ? "nothing matches the filter (/ to change it)" :
+		       d->view == VIEW_PROCS ? "no process traced" :
+		       rows__find_proc(d, d->pid) ? "no call stacks yet" :
+		       "this process is no longer in the report");
 		return;
 	}
 	scroll_into_view(pos, (int)d->nr_rows, page);
@@ -484,7 +504,7 @@ static void draw_frames_info(const struct display *d, int y)
 	const struct mt_stack_report *s = &d->fr.s;
 	char b[256], c1[32], c2[32], age[32];
 
-	move(y, 0);
+	at(y, 0);
 	attron(A_BOLD);
 	snprintf(b, sizeof(b), "Stack of PID %" PRIu32 " (%.*s)", d->fr.pid,
 		 (int)sizeof(d->fr.comm), d->fr.comm);
@@ -554,7 +574,8 @@ static void draw_frames(struct display *d, int y)
 	attrset(A_NORMAL);
 	y++;
 	if (!s->nr_frames) {
-		mvaddstr(y, 1, "(no frames)");
+		at(y, 1);
+		put(d, "(no frames)");
 		return;
 	}
 	scroll_into_view(pos, (int)s->nr_frames, page);
@@ -572,7 +593,7 @@ static void draw_frames(struct display *d, int y)
 		snprintf(b, sizeof(b), "0x%" PRIx64, f->offset);
 		cell(d, y + i, x[3], 10, true, b);
 		if (f->file && x[4] < COLS) {
-			move(y + i, x[4]);
+			at(y + i, x[4]);
 			put(d, f->file);
 			if (f->line > 0) {
 				snprintf(b, sizeof(b), ":%d", f->line);
@@ -581,7 +602,7 @@ static void draw_frames(struct display *d, int y)
 		}
 		if (f->inlined && x[4] < COLS) {
 			if (!f->file)
-				move(y + i, x[4]);
+				at(y + i, x[4]);
 			put(d, " (inlined)");
 		}
 		attrset(A_NORMAL);
@@ -589,71 +610,6 @@ static void draw_frames(struct display *d, int y)
 }
 
 /* ------------------------------------------------------------ help */
-
-static const char *const help_keys[] = {
-	"Keys",
-	"  Up Down PgUp PgDn Home End   move the selection (also k j g G)",
-	"  Enter, Right    open: a process's call stacks, a call stack's frames",
-	"  Esc, Backspace, Left, q      back (q in the first view quits)",
-	"  s               sort by the next column",
-	"  < >             sort by the column to the left / right",
-	"  r               reverse the order",
-	"  /               filter: keep the call stacks (and processes) with a frame whose",
-	"                  function name contains the text (case-sensitive); Enter applies,",
-	"                  Esc cancels, an empty filter shows everything again",
-	"  p               pause: keep this snapshot on the screen; p again resumes",
-	"  + -             refresh less / more often (0.5 1 2 5 10 30 s)",
-	"  f               write the current snapshot (JSON and folded)",
-	"  Ctrl-L          redraw the screen",
-	"  ? h F1          this help",
-	"  q               quit",
-	"",
-	"The leak score",
-	"  score = rising x aged x log2(1 + growth in KiB/min) x 10",
-	"  rising: the share of refreshes in the last minute in which the stack's live bytes",
-	"          went up (a leak rises every time; a cache that fills and churns does not)",
-	"  aged:   the age of the stack's oldest live block over that window, at most 1 (a",
-	"          leak's first blocks stay; a busy but balanced stack's oldest block is young)",
-	"  A stack that does not grow scores 0; one that leaks 1 MiB a minute, steadily,",
-	"  from blocks that stay, scores about 100. Stacks are sorted by it first.",
-	"",
-	"Columns",
-};
-
-static const char *const help_tables[NR_TABLES] = {
-	[TABLE_PROCS] = "  Process list",
-	[TABLE_STACKS] = "  Call stacks",
-	[TABLE_GO_STACKS] = "  Call stacks of Go programs (live bytes are the garbage collector's)",
-};
-
-/* Line i of the help text into buf; false past the end. */
-static bool help_line(int i, char *buf, size_t len)
-{
-	int t;
-	size_t c;
-
-	if (i < (int)ARRAY_SIZE(help_keys)) {
-		snprintf(buf, len, "%s", help_keys[i]);
-		return true;
-	}
-	i -= ARRAY_SIZE(help_keys);
-	for (t = 0; t < NR_TABLES; t++) {
-		if (i == 0) {
-			snprintf(buf, len, "%s", help_tables[t]);
-			return true;
-		}
-		i--;
-		for (c = 0; c < rows__nr_columns(t); c++, i--) {
-			const struct column *col = rows__column(t, c);
-
-			if (i == 0) {
-				snprintf(buf, len, "    %-10s %s", col->title, col->description);
-				return true;
-			}
-		}
-	}
-	return false;
-}
 
 static void draw_help(struct display *d, int y)
 {
@@ -665,12 +621,12 @@ static void draw_help(struct display *d, int y)
 		pos->top = n - page;
 	if (pos->top < 0)
 		pos->top = 0;
-	move(y++, 0);
+	at(y++, 0);
 	attron(A_BOLD);
 	put(d, "Help");
 	attrset(A_NORMAL);
-	for (i = 0; i < page && help_line(pos->top + i, b, sizeof(b)); i++) {
-		move(y + i, 0);
+	for (i = 0; i < page && help__line(pos->top + i, b, sizeof(b)); i++) {
+		at(y + i, 0);
 		if (b[0] != ' ' && b[0])
 			attron(A_BOLD);
 		put(d, b);
@@ -690,7 +646,7 @@ int draw__nr_lines(const struct display *d)
 	case VIEW_FRAMES:
 		return d->fr_valid ? (int)d->fr.s.nr_frames : 0;
 	case VIEW_HELP:
-		while (help_line(n, b, sizeof(b)))
+		while (help__line(n, b, sizeof(b)))
 			n++;
 		return n;
 	default:
@@ -712,7 +668,7 @@ static void draw_status(const struct display *d, double now)
 {
 	int y = LINES - 1;
 
-	move(y, 0);
+	at(y, 0);
 	if (d->editing) {
 		attrset(A_BOLD);
 		put(d, "Filter (function name): ");
@@ -727,8 +683,8 @@ static void draw_status(const struct display *d, double now)
 		return;
 	}
 	if (d->view == VIEW_HELP) {
-		key_hint(d, "Esc", " back  ");
-		key_hint(d, "q", " back");
+		key_hint(d, "Up Down PgUp PgDn", " scroll  ");
+		key_hint(d, "Esc q", " back");
 		return;
 	}
 	key_hint(d, "?", " help  ");
@@ -760,14 +716,16 @@ void draw__screen(struct display *d)
 	erase();
 	draw_header(d);
 	y = 2 + any_loss(d);
-	if (d->view == VIEW_HELP)
+	if (d->view == VIEW_HELP) {
 		draw_help(d, y);
-	else if (!d->have_data)
-		mvaddstr(y, 0, "waiting for the first refresh...");
-	else if (d->view == VIEW_FRAMES)
+	} else if (!d->have_data) {
+		at(y, 0);
+		put(d, "waiting for the first refresh...");
+	} else if (d->view == VIEW_FRAMES) {
 		draw_frames(d, y);
-	else
+	} else {
 		draw_list(d, y);
+	}
 	draw_status(d, now);
 	curs_set(d->editing ? 1 : 0);
 	wnoutrefresh(stdscr);

@@ -57,7 +57,7 @@ static void growth_str(const struct row *r, char *buf, size_t len)
 
 static void age_str(double s, char *buf, size_t len)
 {
-	long v = (long)s;
+	long v = s >= 0 && s < 1e15 ? (long)s : 0;
 
 	if (s < 0 || !isfinite(s))
 		snprintf(buf, len, "-");
@@ -224,7 +224,10 @@ static int c_brate(const struct row *a, const struct row *b)
 
 static int c_allocator(const struct row *a, const struct row *b)
 {
-	return strcmp(a->p->allocator ? a->p->allocator : "", b->p->allocator ? b->p->allocator : "");
+	const char *x = a->p->allocator ? a->p->allocator : "";
+	const char *y = b->p->allocator ? b->p->allocator : "";
+
+	return strcmp(x, y);
 }
 
 static int c_live(const struct row *a, const struct row *b)
@@ -384,46 +387,46 @@ static void f_function(const struct display *d, const struct row *r, char *buf, 
 #define RATE_W 9
 
 static const struct column proc_columns[] = {
-	{ "pid", "PID", 7, false, false, "process id", c_pid, f_pid },
-	{ "command", "COMMAND", 16, true, false, "command name", c_comm, f_comm },
-	{ "rss", "RSS", BYTES_W, false, false, "resident memory", c_rss, f_rss },
-	{ "live", "LIVE", BYTES_W, false, false,
+	{ "pid", "PID", 7, false, 0, "process id", c_pid, f_pid },
+	{ "command", "COMMAND", 24, true, 0, "command name", c_comm, f_comm },
+	{ "rss", "RSS", BYTES_W, false, 2, "resident memory", c_rss, f_rss },
+	{ "live", "LIVE", BYTES_W, false, 0,
 	  "heap bytes allocated since tracing began and not freed", c_plive, f_plive },
-	{ "retained", "RETAINED", BYTES_W, false, false,
+	{ "retained", "RETAINED", BYTES_W, false, 3,
 	  "freed memory the allocator keeps in memory (<: at most)", c_retained, f_retained },
-	{ "growth", "GROWTH", GROWTH_W, false, false,
+	{ "growth", "GROWTH", GROWTH_W, false, 1,
 	  "change of live bytes per minute, over the last minute", c_growth, f_growth },
-	{ "rate", "ALLOCS/S", RATE_W, false, false, "allocations per second", c_rate, f_rate },
-	{ "allocator", "ALLOCATOR", 0, true, false, "the allocator traced", c_allocator,
+	{ "rate", "ALLOCS/S", RATE_W, false, 4, "allocations per second", c_rate, f_rate },
+	{ "allocator", "ALLOCATOR", 0, true, 0, "the allocator traced", c_allocator,
 	  f_allocator },
 };
 
 static const struct column stack_columns[] = {
-	{ "live", "LIVE", BYTES_W, false, false, "bytes allocated here and not freed",
+	{ "live", "LIVE", BYTES_W, false, 0, "bytes allocated here and not freed",
 	  c_live, f_live },
-	{ "count", "COUNT", 8, false, false, "blocks allocated here and not freed",
+	{ "count", "COUNT", 8, false, 2, "blocks allocated here and not freed",
 	  c_count, f_count },
-	{ "growth", "GROWTH", GROWTH_W, false, false,
+	{ "growth", "GROWTH", GROWTH_W, false, 0,
 	  "change of live bytes per minute, over the last minute", c_growth, f_growth },
-	{ "oldest", "OLDEST", 7, false, false, "age of the oldest live block", c_oldest,
+	{ "oldest", "OLDEST", 7, false, 4, "age of the oldest live block", c_oldest,
 	  f_oldest },
-	{ "rate", "ALLOCS/S", RATE_W, false, false, "allocations per second", c_rate, f_rate },
-	{ "score", "SCORE", 6, false, false, "leak score (see below)", c_score, f_score },
-	{ "trend", "TREND", HISTORY_SPARK, true, true, "live bytes over the last refreshes",
+	{ "rate", "ALLOCS/S", RATE_W, false, 3, "allocations per second", c_rate, f_rate },
+	{ "score", "SCORE", 6, false, 1, "leak score (see above)", c_score, f_score },
+	{ "trend", "TREND", HISTORY_SPARK, true, 5, "live bytes over the last refreshes",
 	  NULL, f_trend },
-	{ "function", "FUNCTION", 0, true, false,
+	{ "function", "FUNCTION", 0, true, 0,
 	  "innermost frame outside the allocator and the C/C++ runtime", c_function,
 	  f_function },
 };
 
 static const struct column go_stack_columns[] = {
-	{ "allocated", "ALLOCATED", BYTES_W, false, false, "bytes allocated here in all",
+	{ "allocated", "ALLOCATED", BYTES_W, false, 0, "bytes allocated here in all",
 	  c_allocated, f_allocated },
-	{ "calls", "CALLS", 8, false, false, "allocations made here in all", c_calls, f_calls },
-	{ "bytes/s", "BYTES/S", 12, false, false, "bytes allocated per second", c_brate,
+	{ "calls", "CALLS", 8, false, 2, "allocations made here in all", c_calls, f_calls },
+	{ "bytes/s", "BYTES/S", 12, false, 1, "bytes allocated per second", c_brate,
 	  f_brate },
-	{ "rate", "ALLOCS/S", RATE_W, false, false, "allocations per second", c_rate, f_rate },
-	{ "function", "FUNCTION", 0, true, false,
+	{ "rate", "ALLOCS/S", RATE_W, false, 3, "allocations per second", c_rate, f_rate },
+	{ "function", "FUNCTION", 0, true, 0,
 	  "innermost frame outside the allocator and the C/C++ runtime", c_function,
 	  f_function },
 };
@@ -432,10 +435,11 @@ static const struct {
 	const struct column *cols;
 	size_t nr;
 	int default_sort;
+	int last_min_w;		/* room the last column needs before others are dropped */
 } tables[NR_TABLES] = {
-	[TABLE_PROCS] = { proc_columns, ARRAY_SIZE(proc_columns), 3 },		/* live */
-	[TABLE_STACKS] = { stack_columns, ARRAY_SIZE(stack_columns), 5 },	/* score */
-	[TABLE_GO_STACKS] = { go_stack_columns, ARRAY_SIZE(go_stack_columns), 0 },
+	[TABLE_PROCS] = { proc_columns, ARRAY_SIZE(proc_columns), 3, 9 },	/* live */
+	[TABLE_STACKS] = { stack_columns, ARRAY_SIZE(stack_columns), 5, 18 },	/* score */
+	[TABLE_GO_STACKS] = { go_stack_columns, ARRAY_SIZE(go_stack_columns), 0, 18 },
 };
 
 size_t rows__nr_columns(enum table t)
@@ -453,10 +457,9 @@ int rows__default_sort(enum table t)
 	return tables[t].default_sort;
 }
 
-const char *rows__frame_name(const struct row *r, char *buf, size_t len)
+int rows__last_min_width(enum table t)
 {
-	frame_str(r->top, buf, len);
-	return buf;
+	return tables[t].last_min_w;
 }
 
 void rows__age(double s, char *buf, size_t len)
@@ -467,11 +470,6 @@ void rows__age(double s, char *buf, size_t len)
 void rows__growth(const struct row *r, char *buf, size_t len)
 {
 	growth_str(r, buf, len);
-}
-
-void rows__rate(double per_s, char *buf, size_t len)
-{
-	rate_str(per_s, buf, len);
 }
 
 void rows__count(double n, char *buf, size_t len)

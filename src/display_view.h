@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * The display's own state, shared by display.c (terminal, keys, life
- * cycle) and display_draw.c (rows, columns, drawing). Not part of the API.
+ * cycle), display_rows.c (column tables, rows), display_draw.c (drawing)
+ * and display_help.c. Not part of the API.
  */
 #ifndef MEMTRACE_DISPLAY_VIEW_H
 #define MEMTRACE_DISPLAY_VIEW_H
@@ -10,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "display.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 enum view {
 	VIEW_PROCS,		/* one row per process */
@@ -37,11 +40,11 @@ struct row {
 };
 
 struct column {
-	const char *name;	/* as the help names it */
+	const char *name;	/* short name, lower case */
 	const char *title;	/* header text */
 	int width;		/* 0: the rest of the line (last column only) */
 	bool left;		/* left-aligned (text) */
-	bool optional;		/* dropped first on narrow terminals */
+	int drop;		/* narrow terminals: dropped from the highest; 0: always shown */
 	const char *description;
 	/* Natural order, "more interesting" first; NULL: cannot sort on it. */
 	int (*cmp)(const struct row *a, const struct row *b);
@@ -115,12 +118,11 @@ struct display {
 	bool dirty;
 };
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
 /* display_rows.c: columns and rows */
 size_t rows__nr_columns(enum table t);
 const struct column *rows__column(enum table t, size_t i);
 int rows__default_sort(enum table t);
+int rows__last_min_width(enum table t);
 enum table rows__table_of(const struct display *d);
 const struct mt_proc_report *rows__find_proc(const struct display *d, uint32_t pid);
 int rows__rebuild(struct display *d);
@@ -129,11 +131,12 @@ int rows__copy_frames(struct display *d, const struct mt_proc_report *p,
 		      const struct mt_stack_report *s);
 void rows__refresh_frames(struct display *d);
 void rows__free_frames(struct display *d);
-const char *rows__frame_name(const struct row *r, char *buf, size_t len);
 void rows__age(double s, char *buf, size_t len);
 void rows__growth(const struct row *r, char *buf, size_t len);
-void rows__rate(double per_s, char *buf, size_t len);
 void rows__count(double n, char *buf, size_t len);
+
+/* display_help.c */
+bool help__line(int i, char *buf, size_t len);
 
 /* display_draw.c: the screen */
 void draw__init_colors(struct display *d);

@@ -41,8 +41,12 @@ int go_pclntab__parse(const uint8_t *data, size_t len, go_func_fn fn, void *ctx)
 	text_start = rd64(data + 8 + 2 * 8);
 	funcname_off = rd64(data + 8 + 3 * 8);
 	pcln_off = rd64(data + 8 + 7 * 8);
-	/* functab: nfunc + 1 pairs of uint32 {entry offset, _func offset} */
-	if (funcname_off >= len || pcln_off >= len || nfunc > (len - pcln_off) / 8 - 1)
+	/*
+	 * functab: nfunc + 1 pairs of uint32 {entry offset, _func offset}. Room
+	 * for less than one pair must not wrap the bound below to UINT64_MAX.
+	 */
+	if (funcname_off >= len || pcln_off >= len || (len - pcln_off) / 8 < 1 ||
+	    nfunc > (len - pcln_off) / 8 - 1)
 		return -ENOEXEC;
 	functab = data + pcln_off;
 	for (i = 0; i < nfunc; i++) {

@@ -475,7 +475,8 @@ static int parse_container(struct parser *ps, struct json_value *v, unsigned int
 static int parse_literal(struct parser *ps, struct json_value *v)
 {
 	static const struct { const char *text; enum json_type type; bool b; } lits[] = {
-		{ "true", JSON_BOOL, true }, { "false", JSON_BOOL, false }, { "null", JSON_NULL, false },
+		{ "true", JSON_BOOL, true }, { "false", JSON_BOOL, false },
+		{ "null", JSON_NULL, false },
 	};
 	size_t i, n;
 
@@ -635,4 +636,75 @@ const char *json_value__str(const struct json_value *v, size_t *len)
 	if (len)
 		*len = v->n;
 	return v->u.s;
+}
+
+/* ------------------------------------------------------------ typed reads */
+
+static int read_fail(const struct json_read_err *err, int code, const char *key,
+		     const char *what)
+{
+	if (err && err->why_len) {
+		if (key)
+			snprintf(err->why, err->why_len, "%s%s %s", err->where, key, what);
+		else if (*err->where)	/* the object itself: its path without the '.' */
+			snprintf(err->why, err->why_len, "%.*s %s",
+				 (int)strlen(err->where) - 1, err->where, what);
+		else
+			snprintf(err->why, err->why_len, "%s", what);
+	}
+	return code;
+}
+
+int json_value__read(const struct json_value *obj, const char *key, enum json_field_type type,
+		     void *out, const struct json_read_err *err)
+{
+	const struct json_value *v = json_value__get(obj, key);
+	int64_t i;
+
+	if (!v || v->type == JSON_NULL)
+		return 0;
+	switch (type) {
+	case JSON_F_BOOL:
+		return json_value__bool(v, out) ? 0 :
+		       read_fail(err, -EINVAL, key, "is not true or false");
+	case JSON_F_DOUBLE:
+		return json_value__number(v, out) ? 0 :
+		       read_fail(err, -EINVAL, key, "is not a number");
+	case JSON_F_STR:
+		if (v->type != JSON_STRING)
+			return read_fail(err, -EINVAL, key, "is not a string");
+		*(char **)out = strdup(v->u.s);
+		return *(char **)out ? 0 : read_fail(err, -ENOMEM, key, "could not be copied");
+	case JSON_F_ARRAY:
+		*(const struct json_value **)out = v;
+		return v->type == JSON_ARRAY ? 0 : read_fail(err, -EINVAL, key, "is not an array");
+	default:
+		break;
+	}
+	if (!json_value__int(v, &i))
+		return read_fail(err, -EINVAL, key, "is not an integer");
+	if (type != JSON_F_I64 && (i < 0 || (type == JSON_F_U32 && i > UINT32_MAX) ||
+				   (type == JSON_F_INT && i > INT32_MAX)))
+		return read_fail(err, -EINVAL, key, "is out of range");
+	if (type == JSON_F_I64 || type == JSON_F_U64)
+		*(int64_t *)out = i;
+	else if (type == JSON_F_U32)
+		*(uint32_t *)out = (uint32_t)i;
+	else
+		*(int *)out = (int)i;
+	return 0;
+}
+
+int json_value__read_fields(const struct json_value *obj, const struct json_field *fields,
+			    size_t n, void *base, const struct json_read_err *err)
+{
+	size_t i;
+	int ret = 0;
+
+	if (json_value__type(obj) != JSON_OBJECT)
+		return read_fail(err, -EINVAL, NULL, "is not an object");
+	for (i = 0; i < n && !ret; i++)
+		ret = json_value__read(obj, fields[i].key, fields[i].type,
+				       (char *)base + fields[i].offset, err);
+	return ret;
 }

@@ -74,4 +74,41 @@ bool json_value__number(const struct json_value *v, double *out);
 /* The string and its length (len may be NULL); NULL when v is not a string. */
 const char *json_value__str(const struct json_value *v, size_t *len);
 
+/*
+ * Typed reading of an object's members into a C struct, as a table says. A
+ * member that is missing or null leaves its struct member as it was (the
+ * caller's default); a member of another type, or an integer out of the
+ * field's range, is -EINVAL with the reason in err.
+ */
+enum json_field_type {
+	JSON_F_I64,		/* int64_t */
+	JSON_F_U64,		/* uint64_t, at most INT64_MAX */
+	JSON_F_U32,		/* uint32_t */
+	JSON_F_INT,		/* int, 0 to INT32_MAX */
+	JSON_F_DOUBLE,		/* double, from any number */
+	JSON_F_BOOL,		/* bool */
+	JSON_F_STR,		/* char *: a malloc'd copy, which a "\u0000" ends */
+	JSON_F_ARRAY,		/* const struct json_value *: an array */
+};
+
+struct json_field {
+	const char *key;
+	enum json_field_type type;
+	size_t offset;		/* of the struct member written */
+};
+
+struct json_read_err {
+	const char *where;	/* path to the object ending in '.', "a[2].b."; "" for the root */
+	char *why;		/* receives e.g. "a[2].b.size is not an integer" */
+	size_t why_len;
+};
+
+/* obj.key into *out. Returns 0, -EINVAL or -ENOMEM. */
+int json_value__read(const struct json_value *obj, const char *key, enum json_field_type type,
+		     void *out, const struct json_read_err *err);
+/* Every field of the table, into the struct at base; -EINVAL too when obj is
+ * not an object. */
+int json_value__read_fields(const struct json_value *obj, const struct json_field *fields,
+			    size_t n, void *base, const struct json_read_err *err);
+
 #endif /* MEMTRACE_JSON_READ_H */

@@ -109,7 +109,8 @@ int launch__release(struct child *c)
 	int e = 0;
 
 	/* Seize before exec so the exit stop is armed for the command's whole life. */
-	if (!ptrace(PTRACE_SEIZE, c->pid, NULL, (void *)(long)PTRACE_O_TRACEEXIT))
+	if (!ptrace(PTRACE_SEIZE, c->pid, NULL,
+		    (void *)(long)(PTRACE_O_TRACEEXIT | PTRACE_O_TRACEEXEC)))
 		c->traced = true;
 	else
 		mt_debug("cannot follow pid %d with ptrace (%s): mappings are read while it runs\n",
@@ -128,7 +129,7 @@ int launch__release(struct child *c)
 	return 0;
 }
 
-bool launch__poll(struct child *c, void (*on_exit_stop)(void *ctx), void *ctx)
+bool launch__poll(struct child *c, const struct launch_hooks *h)
 {
 	int status;
 	pid_t r;
@@ -147,10 +148,22 @@ bool launch__poll(struct child *c, void (*on_exit_stop)(void *ctx), void *ctx)
 		if (!WIFSTOPPED(status))
 			continue;
 		if (status >> 8 == (SIGTRAP | (PTRACE_EVENT_EXIT << 8))) {
-			if (on_exit_stop)
-				on_exit_stop(ctx);
+			if (h && h->on_exit)
+				h->on_exit(h->ctx);
 			ptrace(PTRACE_DETACH, c->pid, NULL, NULL);
 			c->traced = false;
+		} else if (status >> 8 == (SIGTRAP | (PTRACE_EVENT_EXEC << 8))) {
+			/* The new image and its dynamic linker are mapped: the executable's
+			 * unwind table can be loaded before any of its code runs. */
+			if (h && h->on_mapped)
+				h->on_mapped(h->ctx);
+			ptrace(PTRACE_CONT, c->pid, NULL, NULL);
+		} else if (WSTOPSIG(status) == SIGSTOP && status >> 16 == 0 && h && h->stop_is_ours &&
+			   h->stop_is_ours(h->ctx)) {
+			/* memtrace's own stop, once the dynamic linker has mapped libraries. */
+			if (h->on_mapped)
+				h->on_mapped(h->ctx);
+			ptrace(PTRACE_CONT, c->pid, NULL, NULL);
 		} else if (status >> 16 == PTRACE_EVENT_STOP) {
 			/* Group stop (SIGSTOP, SIGTSTP): stay stopped, as without us. */
 			ptrace(PTRACE_LISTEN, c->pid, NULL, NULL);

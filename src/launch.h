@@ -26,12 +26,19 @@ int launch__resolve(const char *argv0, char **path_out);
 int launch__spawn(const char *path, char *const argv[], struct child *c);
 /* Let it exec. Returns 0, or the exec's -errno. */
 int launch__release(struct child *c);
-/*
- * Reap or resume the child after SIGCHLD. on_exit_stop runs while the
- * child is stopped in its exit (mappings still there). Returns true once
- * the child is gone.
- */
-bool launch__poll(struct child *c, void (*on_exit_stop)(void *ctx), void *ctx);
+struct launch_hooks {
+	/* The child is stopped in its exit: its mappings are still there. */
+	void (*on_exit)(void *ctx);
+	/* The child is stopped: it has just exec'd, or its dynamic linker has
+	 * mapped new libraries. */
+	void (*on_mapped)(void *ctx);
+	/* A SIGSTOP arrived: true when memtrace sent it (it is then swallowed). */
+	bool (*stop_is_ours)(void *ctx);
+	void *ctx;
+};
+
+/* Reap or resume the child after SIGCHLD. Returns true once the child is gone. */
+bool launch__poll(struct child *c, const struct launch_hooks *hooks);
 /* Kill and reap a child that never ran its command. */
 void launch__abort(struct child *c);
 

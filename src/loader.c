@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "elf_file.h"
@@ -15,6 +16,9 @@
 
 struct loader {
 	struct memtrace_bpf *skel;
+	struct mt_unwind_row *rows_mem;	/* the mmapped rows array */
+	uint64_t dl_stops_taken;
+	size_t rows_max;
 	struct ring_buffer *vm_rb;
 	struct bpf_link **links;
 	size_t nr_links;
@@ -72,6 +76,19 @@ static const struct probe_spec cxx_specs[] = {
 	{ "_ZnamSt11align_val_t", P_MALLOC, true },
 };
 
+/* The BPF entry program learns which function it sits on from its cookie. */
+static uint64_t kind_cookie(enum prog_id id)
+{
+	switch (id) {
+	case P_CALLOC: return MT_KIND_CALLOC;
+	case P_REALLOC: return MT_KIND_REALLOC;
+	case P_REALLOCARRAY: return MT_KIND_REALLOCARRAY;
+	case P_MEMALIGN: return MT_KIND_MEMALIGN;
+	case P_POSIX_MEMALIGN: return MT_KIND_POSIX_MEMALIGN;
+	default: return MT_KIND_MALLOC;
+	}
+}
+
 static int verbosity;
 
 static int libbpf_print_fn(enum libbpf_print_level level, const char *fmt, va_list args)
@@ -86,12 +103,13 @@ static int libbpf_print_fn(enum libbpf_print_level level, const char *fmt, va_li
 static struct bpf_program *prog_of(struct loader *l, enum prog_id id)
 {
 	switch (id) {
-	case P_MALLOC: return l->skel->progs.mt_malloc;
-	case P_CALLOC: return l->skel->progs.mt_calloc;
-	case P_REALLOC: return l->skel->progs.mt_realloc;
-	case P_REALLOCARRAY: return l->skel->progs.mt_reallocarray;
-	case P_MEMALIGN: return l->skel->progs.mt_memalign;
-	case P_POSIX_MEMALIGN: return l->skel->progs.mt_posix_memalign;
+	case P_MALLOC:
+	case P_CALLOC:
+	case P_REALLOC:
+	case P_REALLOCARRAY:
+	case P_MEMALIGN:
+	case P_POSIX_MEMALIGN:
+		return l->skel->progs.mt_alloc_entry;
 	case P_FREE: return l->skel->progs.mt_free;
 	case P_GO_MALLOCGC: return l->skel->progs.mt_go_mallocgc;
 	case P_GO_ALLOC_SPAN: return l->skel->progs.mt_go_alloc_span;
@@ -121,10 +139,15 @@ int loader__new(const struct loader_opts *opts, struct loader **out)
 	l->skel->rodata->min_size = opts->min_size;
 	l->skel->rodata->max_size = opts->max_size;
 	l->skel->rodata->trace_all = opts->trace_all;
+	l->skel->rodata->stop_pid = opts->stop_pid;
 	l->skel->rodata->self_tgid = (__u32)getpid();
 	bpf_map__set_max_entries(l->skel->maps.allocs, opts->max_allocs);
-	if (opts->max_procs)
+	if (opts->max_procs) {
 		bpf_map__set_max_entries(l->skel->maps.traced_pids, opts->max_procs);
+		bpf_map__set_max_entries(l->skel->maps.proc_modules, opts->max_procs);
+	}
+	l->rows_max = opts->unwind_rows ? opts->unwind_rows : MT_DEFAULT_CFI_ROWS;
+	bpf_map__set_max_entries(l->skel->maps.cfi_rows, (__u32)l->rows_max);
 	bpf_map__set_max_entries(l->skel->maps.stats, opts->max_stacks);
 	bpf_map__set_max_entries(l->skel->maps.stacks, opts->max_stacks);
 	bpf_map__set_max_entries(l->skel->maps.vm_events, opts->vm_buffer_bytes);
@@ -135,6 +158,11 @@ int loader__new(const struct loader_opts *opts, struct loader **out)
 		free(l);
 		return err;
 	}
+	/* The rows are written in place: one mapping instead of a syscall per row. */
+	l->rows_mem = mmap(NULL, l->rows_max * sizeof(struct mt_unwind_row), PROT_READ | PROT_WRITE,
+			   MAP_SHARED, bpf_map__fd(l->skel->maps.cfi_rows), 0);
+	if (l->rows_mem == MAP_FAILED)
+		l->rows_mem = NULL;
 	*out = l;
 	return 0;
 }
@@ -222,9 +250,13 @@ static int attach_specs(struct loader *l, int pid, const char *path, const struc
 		}
 		mt_debug("probe %s at %s+0x%llx%s\n", specs[i].func, path,
 			 (unsigned long long)(off + entry_off), specs[i].ret ? " (+ return)" : "");
-		/* In Go a moved probe sits on the stack-bound check's branch; BPF skips restarts. */
+		/*
+		 * The cookie: for the allocating entry points, which one it is; in Go,
+		 * that the probe sits on the stack-bound check's branch (BPF skips restarts).
+		 */
 		err = attach_one(l, pid, path, prog_of(l, specs[i].prog), off + entry_off, false,
-				 go && entry_off ? MT_COOKIE_GO_STACK_CHECK : 0);
+				 go ? (entry_off ? MT_COOKIE_GO_STACK_CHECK : 0)
+				    : kind_cookie(specs[i].prog));
 		if (err)
 			goto out;
 		(*nr_probes)++;
@@ -463,6 +495,53 @@ void loader__forget_pid(struct loader *l, uint32_t pid)
 		  sizeof(struct mt_alloc_info), pid);
 	bpf_map__delete_elem(l->skel->maps.go_stats, &pid, sizeof(pid), 0);
 	bpf_map__delete_elem(l->skel->maps.traced_pids, &pid, sizeof(pid), 0);
+	bpf_map__delete_elem(l->skel->maps.proc_modules, &pid, sizeof(pid), 0);
+}
+
+int loader__attach_dl_state(struct loader *l, int pid, const char *ld_so)
+{
+	struct elf_file *ef;
+	const struct elf_sym *sym;
+	uint64_t off;
+	int err;
+
+	err = elf_file__open(ld_so, &(struct elf_file_opts){ .no_debug_files = true }, &ef);
+	if (err)
+		return err;
+	/* Called by the dynamic linker once the initial libraries (or a dlopen's) are mapped. */
+	sym = elf_file__find_func(ef, "_dl_debug_state", true);
+	err = sym ? elf_file__vaddr_to_offset(ef, sym->addr, &off) : -ENOENT;
+	elf_file__free(ef);
+	if (err)
+		return err;
+	return attach_one(l, pid, ld_so, l->skel->progs.mt_dl_state, off, false, 0);
+}
+
+bool loader__take_dl_stop(struct loader *l)
+{
+	__u64 sent = __atomic_load_n(&l->skel->bss->dl_stops_sent, __ATOMIC_RELAXED);
+
+	if (l->dl_stops_taken >= sent)
+		return false;
+	l->dl_stops_taken++;
+	return true;
+}
+
+int loader__unwind_rows(struct loader *l, struct mt_unwind_row **rows, size_t *max)
+{
+	if (!l->rows_mem)
+		return -ENOMEM;
+	*rows = l->rows_mem;
+	*max = l->rows_max;
+	return 0;
+}
+
+int loader__set_modules(struct loader *l, uint32_t pid, const struct mt_proc_modules *mods)
+{
+	if (bpf_map__update_elem(l->skel->maps.proc_modules, &pid, sizeof(pid), mods, sizeof(*mods),
+				 0))
+		return -errno;
+	return 0;
 }
 
 int loader__allocs_fd(struct loader *l)
@@ -487,6 +566,8 @@ void loader__free(struct loader *l)
 	if (!l)
 		return;
 	ring_buffer__free(l->vm_rb);
+	if (l->rows_mem)
+		munmap(l->rows_mem, l->rows_max * sizeof(struct mt_unwind_row));
 	for (i = 0; i < l->nr_links; i++)
 		bpf_link__destroy(l->links[i]);
 	free(l->links);

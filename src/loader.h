@@ -20,6 +20,8 @@ struct loader_opts {
 	uint32_t vm_buffer_bytes;	/* ring buffer for memory-map events; a power of 2 */
 	bool trace_all;		/* system-wide: every process but memtrace */
 	uint32_t max_procs;	/* processes traced at once; 0: the default */
+	uint32_t unwind_rows;	/* rows of unwind tables over all modules; 0: the default */
+	uint32_t stop_pid;	/* a command to stop (SIGSTOP) when its dynamic linker maps libraries */
 };
 
 /* Called for each memory-map event (data is a struct mt_vm_event); returns 0. */
@@ -44,6 +46,14 @@ int loader__for_each(int fd, size_t key_size, size_t value_size,
 int loader__allocs_fd(struct loader *l);
 /* The processes the BPF side traces (system-wide: those it took in). */
 int loader__traced_pids(struct loader *l, uint32_t **pids, size_t *nr);
+/* Stop process pid (stop_pid) each time ld_so's _dl_debug_state runs. */
+int loader__attach_dl_state(struct loader *l, int pid, const char *ld_so);
+/* True once for each stop the BPF side sent. */
+bool loader__take_dl_stop(struct loader *l);
+/* The BPF array of unwind rows, mapped for writing; max: its size in rows. */
+int loader__unwind_rows(struct loader *l, struct mt_unwind_row **rows, size_t *max);
+/* Where process pid's executable mappings and their unwind rows are. */
+int loader__set_modules(struct loader *l, uint32_t pid, const struct mt_proc_modules *mods);
 /* Drop everything kept for a process that is gone, making room for others. */
 void loader__forget_pid(struct loader *l, uint32_t pid);
 int loader__stats_fd(struct loader *l);

@@ -23,6 +23,7 @@
 #include "snapshot.h"
 #include "symbolize.h"
 #include "target.h"
+#include "unwind.h"
 #include "vmstats.h"
 
 /* Exit statuses of memtrace's own failures (a traced command's status is passed through). */
@@ -169,7 +170,7 @@ int main(int argc, char **argv)
 	struct run r = { .o = &o, .child = { .go_fd = -1, .err_fd = -1 } };
 	struct loader_opts lo;
 	struct allocator_obj cmd_alloc = {};
-	char *cmd_path = NULL, *cmd_cxx = NULL;
+	char *cmd_path = NULL, *cmd_cxx = NULL, *cmd_ld_so = NULL;
 	int err, own_fail = EXIT_OWN_FAILURE, exit_code = 0;
 	sigset_t blocked;
 
@@ -222,7 +223,7 @@ int main(int argc, char **argv)
 			       err == -ENOENT ? "command not found" : strerror(-err));
 			return err == -ENOENT ? EXIT_CMD_NOT_FOUND : EXIT_CMD_NOT_EXEC;
 		}
-		err = target__find_allocator_for_exec(cmd_path, o.lib, &cmd_alloc, &cmd_cxx);
+		err = target__find_allocator_for_exec(cmd_path, o.lib, &cmd_alloc, &cmd_cxx, &cmd_ld_so);
 		if (err) {
 			if (err == -ENOENT && !o.lib)
 				mt_err("cannot find malloc for %s: no allocator in it or its libraries; use --lib PATH\n",
@@ -265,6 +266,7 @@ int main(int argc, char **argv)
 		.max_stacks = o.max_stacks,
 		.vm_buffer_bytes = o.vm_buffer,
 		.trace_all = r.system_wide,
+		.stop_pid = r.cmd_mode && !o.no_dwarf_unwind ? (uint32_t)r.child.pid : 0,
 		.max_procs = o.max_procs,
 	};
 	err = loader__new(&lo, &r.loader);
@@ -278,9 +280,28 @@ int main(int argc, char **argv)
 		err = -ENOMEM;
 		goto cleanup;
 	}
+	/*
+	 * Unwind tables for code without frame pointers (without them, frame
+	 * pointers only), in place before the probes: every stack is then taken
+	 * the same way from the first one.
+	 */
+	if (!o.no_dwarf_unwind && unwinder__new(r.loader, &r.unwinder) == 0) {
+		for (size_t i = 0; i < r.nr_targets; i++)
+			unwinder__update(r.unwinder, &r.targets[i]);
+	}
 	err = r.system_wide ? sysview__attach_all(&r) : attach_all(&r, cmd_cxx);
 	if (err)
 		goto cleanup;
+	r.hooks = (struct launch_hooks){
+		.on_exit = on_child_exit_stop,
+		.on_mapped = on_child_mapped,
+		.stop_is_ours = child_stop_is_ours,
+		.ctx = &r,
+	};
+	/* A command is stopped once its libraries are mapped, to load their tables first. */
+	if (r.cmd_mode && r.unwinder && cmd_ld_so &&
+	    loader__attach_dl_state(r.loader, r.child.pid, cmd_ld_so))
+		mt_debug("no stop at the dynamic linker: first stacks may use frame pointers only\n");
 	err = loader__attach_vm(r.loader, on_vm_event, &r);
 	if (err)
 		mt_warn("cannot trace memory-map calls (%s): no mapped/retained figures\n",
@@ -294,7 +315,7 @@ int main(int argc, char **argv)
 		if (err) {
 			mt_err("cannot run %s: %s\n", cmd_path, strerror(-err));
 			exit_code = err == -ENOENT ? EXIT_CMD_NOT_FOUND : EXIT_CMD_NOT_EXEC;
-			launch__poll(&r.child, NULL, NULL);
+			launch__poll(&r.child, NULL);
 			goto cleanup;
 		}
 	}
@@ -322,6 +343,7 @@ int main(int argc, char **argv)
 		exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 	}
 cleanup:
+	unwinder__free(r.unwinder);
 	loader__free(r.loader);
 	symbolizer__free(r.sym);
 	if (r.cmd_mode && r.child.pid > 0 && r.child.go_fd >= 0)
@@ -332,6 +354,7 @@ cleanup:
 	allocator_obj__clear(&cmd_alloc);
 	free(cmd_path);
 	free(cmd_cxx);
+	free(cmd_ld_so);
 	if (err && !exit_code)
 		return own_fail;
 	return exit_code;

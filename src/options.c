@@ -67,7 +67,7 @@ static const char usage_text[] =
 enum {
 	OPT_BATCH = 256, OPT_TOP, OPT_MIN_AGE, OPT_MIN_SIZE, OPT_MAX_SIZE, OPT_JSON, OPT_FOLDED,
 	OPT_LIB, OPT_MAX_ALLOCS, OPT_MAX_STACKS, OPT_EMPTY_PROBES, OPT_VM_BUFFER, OPT_PPROF,
-	OPT_SVG, OPT_DIFF, OPT_MAX_PROCS,
+	OPT_SVG, OPT_DIFF, OPT_MAX_PROCS, OPT_FP_ONLY,
 };
 
 static const struct option long_opts[] = {
@@ -90,6 +90,7 @@ static const struct option long_opts[] = {
 	{ "max-stacks", required_argument, NULL, OPT_MAX_STACKS },
 	{ "vm-buffer", required_argument, NULL, OPT_VM_BUFFER },
 	{ "max-procs", required_argument, NULL, OPT_MAX_PROCS },
+	{ "fp-only", no_argument, NULL, OPT_FP_ONLY },
 	{ "empty-probes", no_argument, NULL, OPT_EMPTY_PROBES },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -259,6 +260,9 @@ int parse_options(int argc, char **argv, struct options *o)
 			if (parse_size(optarg, 1u << 20, &v) || v < 1)
 				return bad_value("--max-procs", optarg);
 			o->max_procs = (uint32_t)v;
+			break;
+		case OPT_FP_ONLY:
+			o->no_dwarf_unwind = true;
 			break;
 		case OPT_EMPTY_PROBES:
 			o->empty_probes = true;

@@ -34,6 +34,7 @@ struct options {
 	int verbose;
 	uint32_t max_procs;
 	bool empty_probes;
+	bool no_dwarf_unwind;	/* frame pointers only (the benchmark compares both) */
 	bool display;		/* full-screen display: stdout is a terminal and no --batch */
 };
 

@@ -75,8 +75,12 @@ static int parse_line(const char *s, const char *end, struct vma *v)
 		return -EINVAL;
 	if (v->start >= v->end)
 		return -EINVAL;
+	/*
+	 * Only what the kernel prints ("r-xp"): perms is used as a C string,
+	 * and a NUL or a stray byte in it would read as other permissions.
+	 */
 	for (i = 0; i < 4; i++) {
-		if (s >= end || *s == ' ')
+		if (s >= end || (*s != "rwxp"[i] && *s != (i == 3 ? 's' : '-')))
 			return -EINVAL;
 		v->perms[i] = *s++;
 	}

@@ -282,8 +282,9 @@ static int function_id(struct pprof *pp, const struct mt_frame *fr, uint64_t *id
 
 /*
  * The location of frames[0..n): one pc, whose first n-1 frames were inlined
- * into the last (pprof's Line order: innermost first). An unresolved frame
- * gets a location without lines, which pprof shows as its address.
+ * into the last (pprof's Line order: innermost first). A pc is one location
+ * whatever stack it is in: its functions are the same in all. An unresolved
+ * frame gets a location without lines, which pprof shows as its address.
  */
 static int location_id(struct pprof *pp, const struct mt_frame *frames, size_t n, uint64_t *id)
 {

@@ -10,8 +10,8 @@
  * there are several; then the stack, outermost frame first. Stacks are
  * sorted frame by frame, so identical prefixes merge into one rectangle and
  * siblings appear in alphabetical order, as in flamegraph.pl. Frames under
- * 0.1 % of the total would be thinner than a pixel: they are left out and
- * their bytes are counted in the subtitle.
+ * 0.1 % of the total would be about a pixel wide: they are left out, and
+ * their number and bytes are given in the subtitle.
  *
  * Every <g class="f"> carries its depth, its offset and its bytes
  * (data-d, data-x, data-w), so that the script zooms from exact figures,
@@ -44,7 +44,6 @@ struct graph {
 	const struct mt_report *r;
 	char *text;		/* every name, NUL-terminated, back to back */
 	size_t text_len;
-	size_t *offs;		/* where each name starts in text */
 	size_t nr_names;
 	const char **names;
 	struct path *paths;
@@ -70,15 +69,14 @@ static size_t utf8_next(const unsigned char *s, uint32_t *cp)
 		*cp = c;
 		return 1;
 	}
-	if (c >= 0xc2 && c <= 0xdf) {
+	if (c >= 0xc2 && c <= 0xdf)
 		n = 2, c &= 0x1f, min = 0x80;
-	} else if (c >= 0xe0 && c <= 0xef) {
+	else if (c >= 0xe0 && c <= 0xef)
 		n = 3, c &= 0x0f, min = 0x800;
-	} else if (c >= 0xf0 && c <= 0xf4) {
+	else if (c >= 0xf0 && c <= 0xf4)
 		n = 4, c &= 0x07, min = 0x10000;
-	} else {
+	else
 		goto bad;
-	}
 	for (i = 1; i < n; i++) {
 		if ((s[i] & 0xc0) != 0x80)
 			goto bad;
@@ -110,22 +108,17 @@ static size_t utf8_count(const char *s)
  * U+FFFE/U+FFFF) written as U+FFFD, so the document is always well-formed. */
 static void put_xml(FILE *f, const char *s, size_t max)
 {
+	static const char *const entity[128] = {
+		['&'] = "&amp;", ['<'] = "&lt;", ['>'] = "&gt;", ['"'] = "&quot;", ['\''] = "&apos;",
+	};
 	const unsigned char *p = (const unsigned char *)s;
 	uint32_t cp;
 	size_t len;
 
 	for (; *p && max; max--, p += len) {
 		len = utf8_next(p, &cp);
-		if (cp == '&')
-			fputs("&amp;", f);
-		else if (cp == '<')
-			fputs("&lt;", f);
-		else if (cp == '>')
-			fputs("&gt;", f);
-		else if (cp == '"')
-			fputs("&quot;", f);
-		else if (cp == '\'')
-			fputs("&apos;", f);
+		if (cp < 128 && entity[cp])
+			fputs(entity[cp], f);
 		else if (cp == 0xfffd || cp < 0x20 || cp == 0xfffe || cp == 0xffff)
 			fputs("\xef\xbf\xbd", f);
 		else
@@ -162,44 +155,31 @@ static void comm_str(const struct mt_proc_report *p, char *buf, size_t len)
 	snprintf(buf, len, "%.*s", (int)sizeof(p->comm), p->comm);
 }
 
-/* Names go to a memory stream; offsets are turned into pointers once the
- * stream is closed and its buffer stops moving. */
-static int add_name(struct graph *g, FILE *names, size_t *cap, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int add_name(struct graph *g, FILE *names, size_t *cap, const char *fmt, ...)
+/* Names go to a memory stream, in path order; they are found again by
+ * their NULs once the stream is closed and its buffer stops moving. */
+static int __attribute__((format(printf, 3, 4)))
+add_name(struct graph *g, FILE *names, const char *fmt, ...)
 {
 	va_list ap;
-	size_t *o;
-	long pos = ftell(names);
 
-	if (pos < 0)
-		return -ENOMEM;
-	if (g->nr_names == *cap) {
-		*cap = *cap ? *cap * 2 : 256;
-		o = realloc(g->offs, *cap * sizeof(*o));
-		if (!o)
-			return -ENOMEM;
-		g->offs = o;
-	}
-	g->offs[g->nr_names++] = (size_t)pos;
+	g->nr_names++;
 	va_start(ap, fmt);
 	vfprintf(names, fmt, ap);
 	va_end(ap);
 	return fputc('\0', names) == EOF ? -ENOMEM : 0;
 }
 
-static int add_frame_name(struct graph *g, FILE *names, size_t *cap, const struct mt_frame *fr)
+static int add_frame_name(struct graph *g, FILE *names, const struct mt_frame *fr)
 {
 	const char *base;
 
 	if (fr->function)
-		return add_name(g, names, cap, "%s", fr->function);
+		return add_name(g, names, "%s", fr->function);
 	if (!fr->module)
-		return add_name(g, names, cap, "[unknown]");
+		return add_name(g, names, "[unknown]");
 	base = strrchr(fr->module, '/');
 	base = base ? base + 1 : fr->module;
-	return add_name(g, names, cap, "%s+0x%" PRIx64, base, fr->offset);
+	return add_name(g, names, "%s+0x%" PRIx64, base, fr->offset);
 }
 
 static int cmp_path(const void *a, const void *b)
@@ -219,7 +199,8 @@ static int cmp_path(const void *a, const void *b)
 static int build_paths(struct graph *g)
 {
 	const struct mt_report *r = g->r;
-	size_t cap_names = 0, cap_paths = 0, i, j, k;
+	size_t cap_paths = 0, i, j, k;
+	char *t;
 	FILE *names = open_memstream(&g->text, &g->text_len);
 	struct path *np;
 	char comm[sizeof(r->procs[0].comm) + 1];
@@ -257,11 +238,11 @@ static int build_paths(struct graph *g)
 			if (np->n > g->max_len)
 				g->max_len = np->n;
 			if (r->nr_procs > 1)
-				err = add_name(g, names, &cap_names, "%s (%" PRIu32 ")", comm, p->pid);
+				err = add_name(g, names, "%s (%" PRIu32 ")", comm, p->pid);
 			else
-				err = add_name(g, names, &cap_names, "%s", comm);
+				err = add_name(g, names, "%s", comm);
 			for (k = s->nr_frames; k > 0 && !err; k--)
-				err = add_frame_name(g, names, &cap_names, &s->frames[k - 1]);
+				err = add_frame_name(g, names, &s->frames[k - 1]);
 		}
 	}
 	if (fclose(names) && !err)
@@ -271,11 +252,12 @@ static int build_paths(struct graph *g)
 	g->names = malloc((g->nr_names + 1) * sizeof(*g->names));
 	if (!g->names)
 		return -ENOMEM;
-	for (i = 0; i < g->nr_names; i++)
-		g->names[i] = g->text + g->offs[i];
+	for (i = 0, t = g->text; i < g->nr_names; i++, t += strlen(t) + 1)
+		g->names[i] = t;
 	for (i = 0; i < g->nr_paths; i++)
 		g->paths[i].names = g->names + g->paths[i].first;
-	qsort(g->paths, g->nr_paths, sizeof(*g->paths), cmp_path);
+	if (g->nr_paths)
+		qsort(g->paths, g->nr_paths, sizeof(*g->paths), cmp_path);
 	g->min_bytes = (g->total + 999) / 1000;
 	return 0;
 }
@@ -428,7 +410,7 @@ static void put_subtitles(FILE *f, const struct graph *g)
 
 	fprintf(f, "<text class=\"sub\" x=\"%d\" y=\"62\">", IMG_WIDTH / 2);
 	if (r->min_age_s > 0)
-		fprintf(f, "blocks at least %g s old. ", r->min_age_s);
+		fprintf(f, "Blocks at least %g s old. ", r->min_age_s);
 	if (g->nr_elided)
 		fprintf(f, "%zu %s under 0.1%% not drawn (%s bytes). ", g->nr_elided,
 			g->nr_elided == 1 ? "frame" : "frames",
@@ -635,7 +617,6 @@ int report_svg__write(const struct mt_report *r, FILE *f)
 		fputs("</svg>\n", f);
 	}
 	free(g.text);
-	free(g.offs);
 	free(g.names);
 	free(g.paths);
 	if (err)

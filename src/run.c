@@ -17,10 +17,13 @@
 #include "report.h"
 #include "run.h"
 #include "snapshot.h"
+#include "unwind.h"
 #include "vmstats.h"
 
 #define DEFAULT_TEXT_TOP 10
 #define MAPS_REFRESH_S 1.0
+#define MAPS_FAST_S 2.0
+#define MAPS_FAST_PERIOD_S 0.02
 #define VM_DRAIN_S 0.1
 /* A live view refreshes faster than periodic text reports. */
 #define LIVE_DEFAULT_INTERVAL_S 2.0
@@ -35,6 +38,27 @@ double elapsed_s(const struct run *r)
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return (double)(now.tv_sec - r->start.tv_sec) + (double)(now.tv_nsec - r->start.tv_nsec) / 1e9;
+}
+
+/* Maps, RSS, and the unwind tables of what the targets map now. */
+static void refresh_all(struct run *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nr_targets; i++) {
+		refresh_target(&r->targets[i]);
+		if (r->unwinder && !r->targets[i].exited)
+			unwinder__update(r->unwinder, &r->targets[i]);
+	}
+}
+
+/*
+ * How often maps are read: often at first, while a new command's libraries
+ * are being loaded (its stacks need their unwind tables), then once a second.
+ */
+static double maps_period(const struct run *r, double now)
+{
+	return now < MAPS_FAST_S ? MAPS_FAST_PERIOD_S : MAPS_REFRESH_S;
 }
 
 void refresh_target(struct target *t)
@@ -61,6 +85,22 @@ void update_vm(struct run *r)
 		return;
 	loader__consume_vm(r->loader);
 	vmstats__update(r->targets, r->nr_targets, r->loader);
+}
+
+/* The command is stopped with new mappings: its unwind tables go in before it runs on. */
+void on_child_mapped(void *ctx)
+{
+	struct run *r = ctx;
+
+	if (target__refresh(&r->targets[0]) == 0 && r->unwinder)
+		unwinder__update(r->unwinder, &r->targets[0]);
+}
+
+bool child_stop_is_ours(void *ctx)
+{
+	struct run *r = ctx;
+
+	return loader__take_dl_stop(r->loader);
 }
 
 /* The command is stopped in its exit: its mappings can be read one last time. */
@@ -165,9 +205,8 @@ static int wait_tick(double seconds)
 void main_loop(struct run *r)
 {
 	struct options *o = r->o;
-	double next_report = o->interval_s, next_maps = MAPS_REFRESH_S, now, wait;
+	double next_report = o->interval_s, next_maps = MAPS_FAST_PERIOD_S, now, wait;
 	bool forwarded = false;
-	size_t i;
 	int sig;
 
 	for (;;) {
@@ -198,16 +237,15 @@ void main_loop(struct run *r)
 		}
 		if (r->vm_enabled)
 			loader__consume_vm(r->loader);
-		if (r->cmd_mode && launch__poll(&r->child, on_child_exit_stop, r)) {
+		if (r->cmd_mode && launch__poll(&r->child, &r->hooks)) {
 			r->targets[0].exited = true;
 			break;
 		}
 		now = elapsed_s(r);
 		if (now >= next_maps) {
-			for (i = 0; i < r->nr_targets; i++)
-				refresh_target(&r->targets[i]);
+			refresh_all(r);
 			update_vm(r);
-			next_maps = now + MAPS_REFRESH_S;
+			next_maps = now + maps_period(r, now);
 			if (r->system_wide)
 				sysview__refresh_targets(r);
 			else if (!r->cmd_mode && all_exited(r))
@@ -307,7 +345,7 @@ int live_loop(struct run *r)
 		.interval_s = o->interval_given ? o->interval_s : LIVE_DEFAULT_INTERVAL_S,
 	};
 	struct mt_report rep = { 0 }, next;
-	double next_refresh = 0, next_maps = MAPS_REFRESH_S, now, last_t = 0;
+	double next_refresh = 0, next_maps = MAPS_FAST_PERIOD_S, now, last_t = 0;
 	uint64_t last_events = 0;
 	struct history *h;
 	struct display *d;
@@ -324,13 +362,15 @@ int live_loop(struct run *r)
 		history__free(h);
 		return err;
 	}
+	/* Messages would land on the screen: they wait until it is closed. */
+	mt_log_hold(true);
 	for (;;) {
 		sig = pending_signal();
 		if (sig == SIGINT || sig == SIGTERM || exiting)
 			break;
 		if (r->vm_enabled)
 			loader__consume_vm(r->loader);
-		if (r->cmd_mode && launch__poll(&r->child, on_child_exit_stop, r)) {
+		if (r->cmd_mode && launch__poll(&r->child, &r->hooks)) {
 			r->targets[0].exited = true;
 			break;
 		}
@@ -338,12 +378,11 @@ int live_loop(struct run *r)
 		if (o->duration_s && now >= o->duration_s)
 			break;
 		if (now >= next_maps) {
-			for (size_t i = 0; i < r->nr_targets; i++)
-				refresh_target(&r->targets[i]);
+			refresh_all(r);
 			update_vm(r);
 			if (r->system_wide)
 				sysview__refresh_targets(r);
-			next_maps = now + MAPS_REFRESH_S;
+			next_maps = now + maps_period(r, now);
 		}
 		if (!display__paused(d) && now >= next_refresh) {
 			if (!build_snapshot(r, &next)) {
@@ -352,10 +391,10 @@ int live_loop(struct run *r)
 					      (double)(ev - last_events) / (now - last_t) : 0;
 
 				history__add(h, &next, now);
-				display__update(d, &next, h, now, rate);
-				/* The display keeps pointers into the old snapshot until now. */
+				/* The display keeps pointers into the snapshot it was given. */
 				mt_report__free(&rep);
 				rep = next;
+				display__update(d, &rep, h, now, rate);
 				last_events = ev;
 				last_t = now;
 				if (o->iterations && ++r->refreshes >= o->iterations)
@@ -371,6 +410,7 @@ int live_loop(struct run *r)
 			break;
 	}
 	display__close(d);
+	mt_log_hold(false);
 	mt_report__free(&rep);
 	history__free(h);
 	return 0;

@@ -12,6 +12,7 @@
 #include "target.h"
 
 struct loader;
+struct unwinder;
 
 extern volatile sig_atomic_t exiting;
 
@@ -21,8 +22,10 @@ struct run {
 	size_t nr_targets;
 	size_t cap_targets;
 	struct loader *loader;
+	struct unwinder *unwinder;	/* NULL: frame pointers only */
 	struct symbolizer *sym;
 	struct child child;
+	struct launch_hooks hooks;	/* for child */
 	bool cmd_mode;
 	bool system_wide;
 	bool vm_enabled;
@@ -37,6 +40,8 @@ int on_vm_event(void *ctx, void *data, size_t size);
 void update_vm(struct run *r);
 /* The command is stopped in its exit: read its mappings one last time. */
 void on_child_exit_stop(void *ctx);
+void on_child_mapped(void *ctx);
+bool child_stop_is_ours(void *ctx);
 void refresh_target(struct target *t);
 /* Periodic (final = false) or final report: text to stdout, files when final. */
 int report(struct run *r, bool final);

@@ -50,49 +50,81 @@ static char *dup_or_null(const char *s)
 	return s ? strdup(s) : NULL;
 }
 
+/* Room for nr more frames in sr->frames, whose capacity is *cap. */
+static int reserve_frames(struct mt_stack_report *sr, size_t *cap, size_t nr)
+{
+	struct mt_frame *p;
+	size_t want = sr->nr_frames + nr, c = *cap;
+
+	if (want <= c)
+		return 0;
+	while (c < want)
+		c *= 2;
+	p = realloc(sr->frames, c * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	memset(p + *cap, 0, (c - *cap) * sizeof(*p));
+	sr->frames = p;
+	*cap = c;
+	return 0;
+}
+
 static int fill_frames(struct mt_stack_report *sr, const struct mt_stack *st,
 		       const struct target *t, struct symbolizer *sym, uint64_t *unresolved,
 		       bool trim_runtime)
 {
 	uint32_t n = st->nr_frames < MT_MAX_FRAMES ? st->nr_frames : MT_MAX_FRAMES, i;
+	struct sym_frame sf[SYM_MAX_INLINE_FRAMES];
+	size_t cap = n ? n : 1, nr, k;
+	uint32_t skip = 0;
+	int err;
 
-	sr->frames = calloc(n ? n : 1, sizeof(*sr->frames));
+	sr->frames = calloc(cap, sizeof(*sr->frames));
 	if (!sr->frames)
 		return -ENOMEM;
-	sr->nr_frames = n;
+	sr->nr_frames = 0;
 	sr->flags = st->flags;
-	uint32_t skip = 0;
 
 	/*
 	 * Go allocates through runtime.newobject, makeslice, growslice, ...: those
 	 * are the allocator's entry points, not frames, as malloc is not one.
 	 */
 	while (trim_runtime && t->alloc.is_go && t->maps && skip + 1 < n) {
-		struct sym_frame sf = {};
+		struct sym_frame tf = {};
 
-		symbolizer__resolve(sym, t->maps, st->ips[skip], &sf);
-		if (!sf.function || strncmp(sf.function, "runtime.", 8))
+		symbolizer__resolve(sym, t->maps, st->ips[skip], &tf);
+		if (!tf.function || strncmp(tf.function, "runtime.", 8))
 			break;
 		skip++;
 	}
 	n -= skip;
-	sr->nr_frames = n;
+	/* One return address may stand for several frames: the calls inlined there. */
 	for (i = 0; i < n; i++) {
-		struct mt_frame *f = &sr->frames[i];
-		struct sym_frame sf = {};
 		uint64_t ip = st->ips[i + skip];
 
+		memset(&sf[0], 0, sizeof(sf[0]));
+		nr = 1;
 		if (t->maps)
-			symbolizer__resolve(sym, t->maps, ip, &sf);
-		if (!sf.module)
-			sf.offset = ip;
-		if (!sf.function)
-			(*unresolved)++;
-		f->function = dup_or_null(sf.function);
-		f->mangled = dup_or_null(sf.mangled);
-		f->build_id = dup_or_null(sf.build_id);
-		f->module = dup_or_null(sf.module);
-		f->offset = sf.offset;
+			symbolizer__resolve_inlines(sym, t->maps, ip, sf, SYM_MAX_INLINE_FRAMES, &nr);
+		err = reserve_frames(sr, &cap, nr);
+		if (err)
+			return err;
+		for (k = 0; k < nr; k++) {
+			struct mt_frame *f = &sr->frames[sr->nr_frames++];
+
+			if (!sf[k].module)
+				sf[k].offset = ip;
+			if (!sf[k].function)
+				(*unresolved)++;
+			f->function = dup_or_null(sf[k].function);
+			f->mangled = dup_or_null(sf[k].mangled);
+			f->build_id = dup_or_null(sf[k].build_id);
+			f->module = dup_or_null(sf[k].module);
+			f->offset = sf[k].offset;
+			f->file = dup_or_null(sf[k].file);
+			f->line = sf[k].line;
+			f->inlined = sf[k].inlined;
+		}
 	}
 	return 0;
 }

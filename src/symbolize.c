@@ -7,8 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dwarf_lines.h"
 #include "elf_file.h"
 #include "symbolize.h"
+
+_Static_assert(SYM_MAX_INLINE_FRAMES == DWARF_LINES_MAX_INLINE + 1,
+	       "an address's whole chain fits in SYM_MAX_INLINE_FRAMES");
 
 struct hnode {
 	struct hnode *next;
@@ -30,6 +34,9 @@ struct file_ent {
 	uint64_t inode;
 	char *path;		/* part of the key only when inode is 0 */
 	struct elf_file *ef;
+	char *opened;		/* the path ef was read from */
+	struct dwarf_lines *dl;	/* NULL: no DWARF, or not looked for yet */
+	bool dl_tried;
 };
 
 /* Keyed by the address of a symbol name, which lives as long as its elf_file. */
@@ -132,6 +139,8 @@ static void file_ent_free(struct hnode *n)
 	struct file_ent *f = hnode_entry(n, struct file_ent);
 
 	elf_file__free(f->ef);
+	dwarf_lines__free(f->dl);
+	free(f->opened);
 	free(f->path);
 	free(f);
 }
@@ -183,7 +192,7 @@ static bool file_match(const struct file_ent *f, const struct vma *v)
  * mapping when the file was deleted or replaced, then its mount namespace,
  * then ours for a process that is already gone.
  */
-static struct elf_file *open_mapped_file(uint32_t pid, const struct vma *v)
+static struct elf_file *open_mapped_file(uint32_t pid, const struct vma *v, char **opened)
 {
 	struct elf_file_opts opts = { 0 };
 	char root[64], path[PATH_MAX];
@@ -196,15 +205,20 @@ static struct elf_file *open_mapped_file(uint32_t pid, const struct vma *v)
 		snprintf(path, sizeof(path), "/proc/%u/map_files/%" PRIx64 "-%" PRIx64, pid,
 			 v->start, v->end);
 		if (!elf_file__open(path, &opts, &ef))
-			return ef;
+			goto out;
 	}
 	n = snprintf(path, sizeof(path), "%s%s", root, v->path);
 	if (n > 0 && (size_t)n < sizeof(path) && !elf_file__open(path, &opts, &ef))
-		return ef;
-	opts.sysroot = NULL;
-	if (!elf_file__open(v->path, &opts, &ef))
-		return ef;
+		goto out;
+	if (!elf_file__open(v->path, NULL, &ef)) {
+		snprintf(path, sizeof(path), "%s", v->path);
+		goto out;
+	}
 	return NULL;
+out:
+	/* The DWARF is read later from the same file; without the path, never. */
+	*opened = strdup(path);
+	return ef;
 }
 
 static struct file_ent *get_file(struct symbolizer *s, uint32_t pid, const struct vma *v)
@@ -236,7 +250,7 @@ static struct file_ent *get_file(struct symbolizer *s, uint32_t pid, const struc
 		return NULL;
 	}
 	/* Opened once: an unreadable file stays recorded as such. */
-	f->ef = open_mapped_file(pid, v);
+	f->ef = open_mapped_file(pid, v, &f->opened);
 	s->last_file = f;
 	return f;
 }
@@ -298,18 +312,21 @@ static const char *display_name(struct symbolizer *s, const char *mangled)
 	return e->demangled ? e->demangled : mangled;
 }
 
-int symbolizer__resolve(struct symbolizer *s, const struct proc_maps *maps, uint64_t ip,
-			struct sym_frame *out)
+/*
+ * symbolizer__resolve; also gives the file and the ELF vaddr looked up when
+ * the pc is in a readable ELF file (*fp NULL otherwise).
+ */
+static int resolve(struct symbolizer *s, const struct proc_maps *maps, uint64_t ip,
+		   struct sym_frame *out, struct file_ent **fp, const struct vma **vp,
+		   uint64_t *vaddr)
 {
 	const struct elf_sym *sym;
 	const struct vma *v;
 	struct file_ent *f;
-	uint64_t pc = ip - 1, off, vaddr;
+	uint64_t pc = ip - 1, off;
 
-	out->function = NULL;
-	out->module = NULL;
-	out->mangled = NULL;
-	out->build_id = NULL;
+	*fp = NULL;
+	memset(out, 0, sizeof(*out));
 	out->offset = pc;
 	if (!ip || !maps)
 		return -ENOENT;
@@ -336,13 +353,93 @@ int symbolizer__resolve(struct symbolizer *s, const struct proc_maps *maps, uint
 		return -ENOENT;
 	if (elf_file__build_id(f->ef)[0])
 		out->build_id = elf_file__build_id(f->ef);
-	if (elf_file__offset_to_vaddr(f->ef, off, &vaddr))
+	if (elf_file__offset_to_vaddr(f->ef, off, vaddr))
 		return -ENOENT;
-	out->offset = vaddr;
-	sym = elf_file__lookup(f->ef, vaddr, NULL);
+	out->offset = *vaddr;
+	*fp = f;
+	*vp = v;
+	sym = elf_file__lookup(f->ef, *vaddr, NULL);
 	if (!sym)
 		return -ENOENT;
 	out->function = display_name(s, sym->name);
 	out->mangled = sym->name;
 	return 0;
+}
+
+int symbolizer__resolve(struct symbolizer *s, const struct proc_maps *maps, uint64_t ip,
+			struct sym_frame *out)
+{
+	const struct vma *v;
+	struct file_ent *f;
+	uint64_t vaddr;
+
+	return resolve(s, maps, ip, out, &f, &v, &vaddr);
+}
+
+/*
+ * The file's DWARF, opened on first use from the path its symbols were read
+ * from; if that is gone (the process exited), from the path as mapped, when
+ * the build-id still matches. A file without DWARF is looked at once.
+ */
+static struct dwarf_lines *get_dwarf(struct file_ent *f, uint32_t pid, const struct vma *v)
+{
+	struct dwarf_lines_opts opts = { 0 };
+	char root[64];
+	int err;
+
+	if (f->dl_tried)
+		return f->dl;
+	f->dl_tried = true;
+	if (!f->opened)
+		return NULL;
+	snprintf(root, sizeof(root), "/proc/%u/root", pid);
+	/* Debug files are looked for where the process's files were found. */
+	opts.sysroot = strncmp(f->opened, "/proc/", 6) ? NULL : root;
+	opts.debug_path = elf_file__debug_path(f->ef);
+	opts.build_id = elf_file__build_id(f->ef);
+	err = dwarf_lines__open(f->opened, &opts, &f->dl);
+	if (err && err != -ENODATA && err != -ENOMEM && strcmp(f->opened, v->path)) {
+		opts.sysroot = NULL;
+		dwarf_lines__open(v->path, &opts, &f->dl);
+	}
+	return f->dl;
+}
+
+int symbolizer__resolve_inlines(struct symbolizer *s, const struct proc_maps *maps, uint64_t ip,
+				struct sym_frame *out, size_t max, size_t *nr)
+{
+	const struct dwarf_frame *df;
+	const struct vma *v = NULL;
+	struct dwarf_lines *dl;
+	struct file_ent *f;
+	struct sym_frame top;
+	uint64_t vaddr = 0;
+	size_t n, i, keep;
+	int err;
+
+	*nr = 0;
+	if (!max)
+		return -EINVAL;
+	err = resolve(s, maps, ip, &top, &f, &v, &vaddr);
+	out[0] = top;
+	*nr = 1;
+	if (!f)
+		return err;
+	dl = get_dwarf(f, maps->pid, v);
+	if (!dl || dwarf_lines__lookup(dl, vaddr, &df, &n) || !n)
+		return err;
+	keep = n - 1 < max - 1 ? n - 1 : max - 1;
+	for (i = 0; i < keep; i++) {
+		out[i] = top;
+		out[i].function = df[i].function;
+		out[i].mangled = df[i].mangled;
+		out[i].file = df[i].file;
+		out[i].line = df[i].line;
+		out[i].inlined = true;
+	}
+	out[keep] = top;
+	out[keep].file = df[n - 1].file;
+	out[keep].line = df[n - 1].line;
+	*nr = keep + 1;
+	return err;
 }

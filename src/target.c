@@ -347,7 +347,7 @@ static int list_loaded_objects(const char *exe, char **out)
 }
 
 int target__find_allocator_for_exec(const char *exe_path, const char *lib, struct allocator_obj *out,
-				    char **libstdcxx)
+				    char **libstdcxx, char **ld_so)
 {
 	char *listing = NULL, *line, *save = NULL;
 	char libc_path[PATH_MAX] = "";
@@ -395,8 +395,11 @@ int target__find_allocator_for_exec(const char *exe_path, const char *lib, struc
 		end = strstr(path, " (0x");
 		if (end)
 			*end = '\0';
-		if (is_dynamic_linker(path))
+		if (is_dynamic_linker(path)) {
+			if (!*ld_so)
+				*ld_so = strdup(path);
 			continue;
+		}
 		if (strstr(path, "/libstdc++.so") && !*libstdcxx)
 			*libstdcxx = strdup(path);
 		if (is_libc(path)) {

@@ -66,7 +66,7 @@ int target__find_allocator(struct target *t, const char *lib);
  * LD_TRACE_LOADED_OBJECTS, under the environment it will run with).
  */
 int target__find_allocator_for_exec(const char *exe_path, const char *lib,
-				    struct allocator_obj *out, char **libstdcxx);
+				    struct allocator_obj *out, char **libstdcxx, char **ld_so);
 
 void allocator_obj__clear(struct allocator_obj *a);
 void target__init(struct target *t, uint32_t pid);

@@ -2,12 +2,14 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 #include "loader.h"
 #include "residency.h"
 #include "vmstats.h"
 
 /* glibc's non-main arenas are heaps of HEAP_MAX_SIZE, aligned to it. */
 #define GLIBC_HEAP_MAX (64ULL << 20)
+#define MAX_SCANNED_REGION (1ULL << 30)
 
 bool vmstats__is_go_arena(uint64_t addr)
 {
@@ -108,16 +110,28 @@ static int update_one(struct target *t, struct loader *l)
 	size_t i;
 	int err;
 
-	if (t->pagemap_fd < 0) {
-		t->pagemap_fd = residency__open(t->pid);
-		if (t->pagemap_fd < 0)
-			return t->pagemap_fd;
-	}
+	/*
+	 * Opened anew each time: an open pagemap follows the address space it
+	 * was opened on, and a command's changes at exec.
+	 */
+	if (t->pagemap_fd >= 0)
+		close(t->pagemap_fd);
+	t->pagemap_fd = residency__open(t->pid);
+	if (t->pagemap_fd < 0)
+		return t->pagemap_fd;
 	for (i = 0; i < t->vm.nr; i++) {
 		struct vm_region *r = &t->vm.regions[i];
 
 		if (r->prot == PROT_NONE)
 			continue;
+		/*
+		 * Huge reservations that are not heap (a sanitizer's shadow memory is
+		 * terabytes) would take long to scan page by page, and say nothing.
+		 */
+		if (r->owner != VM_OWNER_HEAP && r->end - r->start > MAX_SCANNED_REGION) {
+			r->resident = 0;
+			continue;
+		}
 		err = residency__count(t->pagemap_fd, r->start, r->end, &present);
 		if (err)
 			return err;

@@ -19,6 +19,23 @@ static uint64_t page_up(uint64_t v)
 	return (v + PAGE_SIZE_4K - 1) & ~(PAGE_SIZE_4K - 1);
 }
 
+/*
+ * [start, start + len rounded up to pages): false when that wraps past the
+ * top of the address space. The kernel fails such calls, so a successful
+ * event never has one; a corrupted event must not turn into a reversed
+ * range, which the interval code would split into overlapping regions.
+ */
+static bool page_range(uint64_t start, uint64_t len, uint64_t *end)
+{
+	if (len > UINT64_MAX - (PAGE_SIZE_4K - 1))
+		return false;
+	len = page_up(len);
+	if (start > UINT64_MAX - len)
+		return false;
+	*end = start + len;
+	return true;
+}
+
 void vm_proc__init(struct vm_proc *vp)
 {
 	memset(vp, 0, sizeof(*vp));
@@ -70,6 +87,9 @@ static int punch(struct vm_proc *vp, uint64_t start, uint64_t end)
 {
 	size_t i = first_after(vp, start), j;
 
+	/* An empty range inside a region would cut it into two that touch. */
+	if (end <= start)
+		return 0;
 	if (i < vp->nr && vp->regions[i].start < start && vp->regions[i].end > end) {
 		/* One region contains the hole: split it in two. */
 		if (reserve((void **)&vp->regions, &vp->cap, vp->nr + 1, sizeof(*vp->regions)))
@@ -228,9 +248,10 @@ static int do_madvise(struct vm_proc *vp, uint64_t start, uint64_t end)
 int vm_proc__apply(struct vm_proc *vp, const struct mt_vm_event *e, bool heap_owner)
 {
 	const __u64 *a = e->args;
-	uint64_t start, len;
+	uint64_t start, end;
 	struct vm_region r = { 0 };
 	size_t i;
+	int err;
 
 	vp->events++;
 	/* A failed call changed nothing; mmap and friends return -errno in [-4095, -1]. */
@@ -239,48 +260,58 @@ int vm_proc__apply(struct vm_proc *vp, const struct mt_vm_event *e, bool heap_ow
 	switch (e->nr) {
 	case MT_NR_MMAP:
 		start = (uint64_t)e->ret;
-		len = page_up(a[1]);
-		unrelease(vp, start, start + len);
+		if (!page_range(start, a[1], &end))
+			return 0;
+		unrelease(vp, start, end);
 		if (!(a[3] & MAP_ANONYMOUS) || (a[3] & MAP_SHARED))
-			return punch(vp, start, start + len);
-		r = (struct vm_region){ .start = start, .end = start + len, .prot = (uint32_t)a[2],
+			return punch(vp, start, end);
+		r = (struct vm_region){ .start = start, .end = end, .prot = (uint32_t)a[2],
 					.owner = heap_owner ? VM_OWNER_HEAP : VM_OWNER_OTHER,
 					.stack_id = e->stack_id };
 		return insert(vp, &r);
 	case MT_NR_MUNMAP:
-		unrelease(vp, a[0], a[0] + page_up(a[1]));
-		return punch(vp, a[0], a[0] + page_up(a[1]));
+		if (!page_range(a[0], a[1], &end))
+			return 0;
+		unrelease(vp, a[0], end);
+		return punch(vp, a[0], end);
 	case MT_NR_MPROTECT:
-		return do_mprotect(vp, a[0], a[0] + page_up(a[1]), (uint32_t)a[2]);
+		if (!page_range(a[0], a[1], &end))
+			return 0;
+		return do_mprotect(vp, a[0], end, (uint32_t)a[2]);
 	case MT_NR_MADVISE:
+		if (!page_range(a[0], a[1], &end))
+			return 0;
 		if (a[2] == MADV_DONTNEED || a[2] == MADV_FREE || a[2] == MADV_REMOVE)
-			return do_madvise(vp, a[0], a[0] + page_up(a[1]));
+			return do_madvise(vp, a[0], end);
 		return 0;
 	case MT_NR_MREMAP: {
-		uint64_t old = a[0], old_len = page_up(a[1]), new_len = page_up(a[2]);
-		uint64_t dst = (uint64_t)e->ret;
-
+		uint64_t old = a[0], old_end, dst = (uint64_t)e->ret, dst_end;
 		bool tracked;
 
+		if (!page_range(old, a[1], &old_end) || !page_range(dst, a[2], &dst_end))
+			return 0;
 		i = first_after(vp, old);
 		tracked = i < vp->nr && vp->regions[i].start <= old;
 		if (tracked)
 			r = vp->regions[i];
 		if (!(a[3] & MREMAP_DONTUNMAP)) {
-			unrelease(vp, old, old + old_len);
-			punch(vp, old, old + old_len);
+			unrelease(vp, old, old_end);
+			punch(vp, old, old_end);
 		}
-		unrelease(vp, dst, dst + new_len);
+		unrelease(vp, dst, dst_end);
 		/* A file or shared mapping moved: still not anonymous memory. */
 		if (!tracked)
-			return punch(vp, dst, dst + new_len);
+			return punch(vp, dst, dst_end);
 		r.start = dst;
-		r.end = dst + new_len;
+		r.end = dst_end;
 		return insert(vp, &r);
 	}
 	case MT_NR_BRK: {
 		uint64_t brk = (uint64_t)e->ret;
 
+		/* The break rounded up to its page must be an address too. */
+		if (brk > UINT64_MAX - (PAGE_SIZE_4K - 1))
+			return 0;
 		if (!vp->brk_start) {
 			/* The first brk answers with the current break: the heap starts there. */
 			vp->brk_start = vp->brk_end = brk;
@@ -292,15 +323,24 @@ int vm_proc__apply(struct vm_proc *vp, const struct mt_vm_event *e, bool heap_ow
 						.prot = PROT_READ | PROT_WRITE,
 						.owner = VM_OWNER_HEAP, .stack_id = e->stack_id };
 			vp->brk_end = brk;
-			/* Extend the heap region below when it is the same heap, usable alike. */
-			i = first_after(vp, r.start - 1);
-			if (i < vp->nr && vp->regions[i].end == r.start &&
-			    vp->regions[i].owner == VM_OWNER_HEAP &&
-			    vp->regions[i].prot == r.prot) {
-				vp->regions[i].end = r.end;
-				return 0;
+			/*
+			 * Inserted (not just appended), so that a break seen growing over
+			 * a mapping, after lost events, cannot make regions overlap.
+			 */
+			err = insert(vp, &r);
+			if (err || r.end <= r.start)
+				return err;
+			/* One heap region with the one below when it is the same heap, usable alike. */
+			i = first_after(vp, r.start);
+			if (i > 0 && vp->regions[i - 1].end == r.start &&
+			    vp->regions[i - 1].owner == VM_OWNER_HEAP &&
+			    vp->regions[i - 1].prot == r.prot) {
+				vp->regions[i - 1].end = r.end;
+				memmove(&vp->regions[i], &vp->regions[i + 1],
+					(vp->nr - i - 1) * sizeof(*vp->regions));
+				vp->nr--;
 			}
-			return insert(vp, &r);
+			return 0;
 		}
 		if (brk < vp->brk_end) {
 			unrelease(vp, page_up(brk), page_up(vp->brk_end));

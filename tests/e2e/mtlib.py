@@ -236,8 +236,10 @@ class Run:
         self.tmpdir = tmpdir
         self.json_path = os.path.join(tmpdir, "report.json")
         self.folded_path = os.path.join(tmpdir, "report.folded")
+        self.pprof_path = os.path.join(tmpdir, "report.pb.gz")
         self.report = None        # parsed JSON
         self.folded = None        # text of the --folded file
+        self.pprof = None         # bytes of the --pprof file
         self.mt_status = None     # memtrace's exit status
         self.mt_stderr = ""
         self.mt_stdout = ""
@@ -252,7 +254,7 @@ class Run:
         return "\n".join(lines[-n:])
 
 
-def _load_outputs(run, folded):
+def _load_outputs(run, folded, pprof=False):
     run.files_after = sorted(os.listdir(run.tmpdir))
     if not os.path.exists(run.json_path):
         raise AssertionError("memtrace wrote no JSON report (%s); files: %s"
@@ -270,11 +272,17 @@ def _load_outputs(run, folded):
                                  % run.files_after)
         with open(run.folded_path) as f:
             run.folded = f.read()
+    if pprof:
+        if not os.path.exists(run.pprof_path):
+            raise AssertionError("memtrace wrote no pprof profile; files: %s"
+                                 % run.files_after)
+        with open(run.pprof_path, "rb") as f:
+            run.pprof = f.read()
 
 
 def run_attached(name, wl_args=(), mt_args=(), folded=False, timeout=60,
                  target_exits=False, while_attached=None, after_detach=None,
-                 stop_signal=signal.SIGINT, keep_tmp=False):
+                 stop_signal=signal.SIGINT, keep_tmp=False, pprof=False):
     """memtrace -p: start workload `name` with --wait, attach memtrace, let
     the workload do its work, then stop memtrace with SIGINT and the
     workload with SIGTERM.
@@ -286,6 +294,7 @@ def run_attached(name, wl_args=(), mt_args=(), folded=False, timeout=60,
       still attached.
     after_detach(run, mt, wl): called after memtrace exited, the workload
       still running.
+    pprof: also write --pprof; its bytes end up in run.pprof.
     Fails unless memtrace exits 0 and (for a lingering workload) the
     workload exits 0 after SIGTERM: tracing must not harm the target.
     """
@@ -298,6 +307,8 @@ def run_attached(name, wl_args=(), mt_args=(), folded=False, timeout=60,
         argv = [memtrace_path(), "--json", run.json_path]
         if folded:
             argv += ["--folded", run.folded_path]
+        if pprof:
+            argv += ["--pprof", run.pprof_path]
         argv += list(mt_args) + ["-p", str(wl.pid)]
         run.argv = argv
         mt = Proc(argv, name="memtrace")
@@ -333,7 +344,7 @@ def run_attached(name, wl_args=(), mt_args=(), folded=False, timeout=60,
                 raise AssertionError("traced workload exited %s after SIGTERM, expected 0"
                                      % run.wl_status)
         run.wl_stdout = list(wl.lines["stdout"])
-        _load_outputs(run, folded)
+        _load_outputs(run, folded, pprof)
         return run
     finally:
         if mt is not None:
@@ -347,10 +358,11 @@ def run_attached(name, wl_args=(), mt_args=(), folded=False, timeout=60,
 
 
 def run_command(name, wl_args=(), mt_args=(), expect_status=0, folded=False,
-                timeout=60, env=None):
+                timeout=60, env=None, pprof=False):
     """memtrace -- workload: run the workload (without --wait) under memtrace
     and wait for both to end; memtrace must exit with `expect_status`.
-    env: variables added to the environment (the command inherits them)."""
+    env: variables added to the environment (the command inherits them).
+    pprof: also write --pprof; its bytes end up in run.pprof."""
     tmpdir = tempfile.mkdtemp(prefix="mt-e2e-")
     run = Run(None, tmpdir)
     mt = None
@@ -358,6 +370,8 @@ def run_command(name, wl_args=(), mt_args=(), expect_status=0, folded=False,
         argv = [memtrace_path(), "--json", run.json_path]
         if folded:
             argv += ["--folded", run.folded_path]
+        if pprof:
+            argv += ["--pprof", run.pprof_path]
         argv += list(mt_args) + ["--", workload(name)] + list(wl_args)
         run.argv = argv
         full_env = dict(os.environ, **env) if env else None
@@ -367,7 +381,7 @@ def run_command(name, wl_args=(), mt_args=(), expect_status=0, folded=False,
         if expect_status is not None and run.mt_status != expect_status:
             raise AssertionError("memtrace -- %s exited %s, expected %s"
                                  % (name, run.mt_status, expect_status))
-        _load_outputs(run, folded)
+        _load_outputs(run, folded, pprof)
         return run
     finally:
         if mt is not None:

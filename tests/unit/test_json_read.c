@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,7 +104,12 @@ static void test_scalars(void)
 	      "null");
 	json_doc__free(doc);
 
-	static const struct { const char *text; enum json_type type; int64_t i; double d; } nums[] = {
+	static const struct {
+		const char *text;
+		enum json_type type;
+		int64_t i;
+		double d;
+	} nums[] = {
 		{ "0", JSON_INT, 0, 0 },
 		{ "-0", JSON_INT, 0, 0 },
 		{ "7", JSON_INT, 7, 7 },
@@ -359,6 +365,88 @@ static void test_prefixes_and_corruption(void)
 	      accepted);
 }
 
+struct rec {
+	int64_t i;
+	uint64_t u;
+	uint32_t u32;
+	int n;
+	double d;
+	bool b;
+	char *s;
+	const struct json_value *a;
+	size_t alen;		/* a's length: a dies with its document */
+};
+
+static const struct json_field rec_fields[] = {
+	{ "i", JSON_F_I64, offsetof(struct rec, i) },
+	{ "u", JSON_F_U64, offsetof(struct rec, u) },
+	{ "u32", JSON_F_U32, offsetof(struct rec, u32) },
+	{ "n", JSON_F_INT, offsetof(struct rec, n) },
+	{ "d", JSON_F_DOUBLE, offsetof(struct rec, d) },
+	{ "b", JSON_F_BOOL, offsetof(struct rec, b) },
+	{ "s", JSON_F_STR, offsetof(struct rec, s) },
+	{ "a", JSON_F_ARRAY, offsetof(struct rec, a) },
+};
+
+/* Read text's fields into a struct preset to 7s; the error, and why. */
+static int read_rec(const char *text, struct rec *r, char *why, size_t why_len)
+{
+	struct json_read_err err = { "x[1].", why, why_len };
+	struct json_doc *doc;
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	r->i = r->u = r->u32 = r->n = 7;
+	r->d = 7;
+	why[0] = '\0';
+	if (parse(text, &doc, NULL))
+		abort();
+	ret = json_value__read_fields(json_doc__root(doc), rec_fields,
+				      sizeof(rec_fields) / sizeof(rec_fields[0]), r, &err);
+	r->alen = json_value__len(r->a);
+	r->a = NULL;
+	json_doc__free(doc);
+	return ret;
+}
+
+static void expect_read_error(const char *text, const char *want)
+{
+	struct rec r;
+	char why[96];
+	int ret = read_rec(text, &r, why, sizeof(why));
+
+	CHECK(ret == -EINVAL && !strcmp(why, want), "typed read of %s: \"%s\"", text, why);
+	free(r.s);
+}
+
+static void test_typed_reads(void)
+{
+	struct rec r;
+	char why[96];
+	int ret;
+
+	ret = read_rec("{\"i\": -5, \"u\": 9, \"u32\": 4294967295, \"n\": 12, \"d\": 2,"
+		       " \"b\": true, \"s\": \"a\\u0000b\", \"a\": [1, 2, 3], \"zz\": {}}",
+		       &r, why, sizeof(why));
+	CHECK(!ret && r.i == -5 && r.u == 9 && r.alen == 3 && r.u32 == UINT32_MAX && r.n == 12 &&
+	      r.d == 2 &&
+	      r.b && r.s && !strcmp(r.s, "a"), "typed read of every type (%s)", why);
+	free(r.s);
+	ret = read_rec("{\"i\": null, \"s\": null, \"a\": null}", &r, why, sizeof(why));
+	CHECK(!ret && r.i == 7 && r.u == 7 && r.u32 == 7 && r.n == 7 && r.d == 7 && !r.s,
+	      "missing and null members leave the defaults");
+	expect_read_error("[]", "x[1] is not an object");
+	expect_read_error("{\"i\": 1.5}", "x[1].i is not an integer");
+	expect_read_error("{\"i\": \"1\"}", "x[1].i is not an integer");
+	expect_read_error("{\"u\": -1}", "x[1].u is out of range");
+	expect_read_error("{\"u32\": 4294967296}", "x[1].u32 is out of range");
+	expect_read_error("{\"n\": 2147483648}", "x[1].n is out of range");
+	expect_read_error("{\"d\": \"x\"}", "x[1].d is not a number");
+	expect_read_error("{\"b\": 1}", "x[1].b is not true or false");
+	expect_read_error("{\"s\": 1}", "x[1].s is not a string");
+	expect_read_error("{\"a\": {}}", "x[1].a is not an array");
+}
+
 int main(void)
 {
 	test_scalars();
@@ -366,5 +454,6 @@ int main(void)
 	test_containers();
 	test_limits();
 	test_prefixes_and_corruption();
+	test_typed_reads();
 	return failures ? 1 : 0;
 }

@@ -380,7 +380,8 @@ static void test_pprof_go_and_labels(void)
 		/* "pid" and "comm" come right after the sample types. */
 		CHECK(contains(p, len, (const uint8_t *)strs, sizeof(strs) - 1),
 		      "two processes: \"pid\" and \"comm\" are strings 7 and 8");
-		CHECK(contains(p, len, labels, sizeof(labels)), "two processes: pid and comm labels");
+		CHECK(contains(p, len, labels, sizeof(labels)),
+		      "two processes: pid and comm labels");
 		CHECK(len >= 2 && p[len - 2] == 0x70 && p[len - 1] == 0x06,
 		      "native: default sample type is inuse_space");
 	}
