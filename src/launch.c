@@ -103,18 +103,23 @@ int launch__spawn(const char *path, char *const argv[], struct child *c)
 	return 0;
 }
 
-int launch__release(struct child *c)
+bool launch__seize(struct child *c)
 {
-	ssize_t n;
-	int e = 0;
-
-	/* Seize before exec so the exit stop is armed for the command's whole life. */
+	/* Before exec, so the exec and exit stops are armed for the command's whole life. */
 	if (!ptrace(PTRACE_SEIZE, c->pid, NULL,
 		    (void *)(long)(PTRACE_O_TRACEEXIT | PTRACE_O_TRACEEXEC)))
 		c->traced = true;
 	else
 		mt_debug("cannot follow pid %d with ptrace (%s): mappings are read while it runs\n",
 			 c->pid, strerror(errno));
+	return c->traced;
+}
+
+int launch__release(struct child *c)
+{
+	ssize_t n;
+	int e = 0;
+
 	if (write(c->go_fd, "g", 1) != 1)
 		return -errno;
 	close(c->go_fd);

@@ -24,6 +24,9 @@ struct child {
 int launch__resolve(const char *argv0, char **path_out);
 /* Fork a child that waits, then execs path with argv. */
 int launch__spawn(const char *path, char *const argv[], struct child *c);
+/* Follow the child with ptrace (exec and exit stops only); false when that is refused
+ * (it is already traced, e.g. by a debugger). */
+bool launch__seize(struct child *c);
 /* Let it exec. Returns 0, or the exec's -errno. */
 int launch__release(struct child *c);
 struct launch_hooks {

@@ -238,6 +238,7 @@ int main(int argc, char **argv)
 			mt_err("cannot start %s: %s\n", cmd_path, strerror(-err));
 			goto cleanup;
 		}
+		launch__seize(&r.child);
 		r.targets = calloc(1, sizeof(*r.targets));
 		if (!r.targets) {
 			err = -ENOMEM;
@@ -266,7 +267,9 @@ int main(int argc, char **argv)
 		.max_stacks = o.max_stacks,
 		.vm_buffer_bytes = o.vm_buffer,
 		.trace_all = r.system_wide,
-		.stop_pid = r.cmd_mode && !o.no_dwarf_unwind ? (uint32_t)r.child.pid : 0,
+		/* Only a command memtrace follows may be stopped: memtrace then resumes it. */
+		.stop_pid = r.cmd_mode && !o.no_dwarf_unwind && r.child.traced ?
+			    (uint32_t)r.child.pid : 0,
 		.max_procs = o.max_procs,
 	};
 	err = loader__new(&lo, &r.loader);
