@@ -86,7 +86,8 @@ static const char *find_libstdcxx(const struct target *t, char *buf, size_t len)
 			continue;
 		base = strrchr(v->path, '/');
 		if (base && !strncmp(base + 1, "libstdc++.so", 12)) {
-			snprintf(buf, len, "/proc/%u/root%s", t->pid, v->path);
+			snprintf(buf, len, "/proc/%u/map_files/%llx-%llx", t->pid,
+				 (unsigned long long)v->start, (unsigned long long)v->end);
 			return buf;
 		}
 	}

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <string.h>
 
 #include "dwarf_lines.h"
@@ -189,27 +191,27 @@ static bool file_match(const struct file_ent *f, const struct vma *v)
 
 /*
  * Try the ways to reach the file a process mapped, best first: its own
- * mapping when the file was deleted or replaced, then its mount namespace,
- * then ours for a process that is already gone.
+ * mapping (/proc/PID/map_files: the very file, whatever its path now says,
+ * and no path lookup that links inside a container could redirect), then,
+ * for a process that is gone, the path in our own namespace, only when it
+ * is still the same file (device and inode of the mapping).
  */
 static struct elf_file *open_mapped_file(uint32_t pid, const struct vma *v, char **opened)
 {
 	struct elf_file_opts opts = { 0 };
 	char root[64], path[PATH_MAX];
 	struct elf_file *ef;
-	int n;
+	struct stat st;
 
 	snprintf(root, sizeof(root), "/proc/%u/root", pid);
 	opts.sysroot = root;
-	if (v->deleted) {
-		snprintf(path, sizeof(path), "/proc/%u/map_files/%" PRIx64 "-%" PRIx64, pid,
-			 v->start, v->end);
-		if (!elf_file__open(path, &opts, &ef))
-			goto out;
-	}
-	n = snprintf(path, sizeof(path), "%s%s", root, v->path);
-	if (n > 0 && (size_t)n < sizeof(path) && !elf_file__open(path, &opts, &ef))
+	snprintf(path, sizeof(path), "/proc/%u/map_files/%" PRIx64 "-%" PRIx64, pid, v->start,
+		 v->end);
+	if (!elf_file__open(path, &opts, &ef))
 		goto out;
+	if (v->deleted || stat(v->path, &st) || st.st_ino != v->inode ||
+	    major(st.st_dev) != v->dev_major || minor(st.st_dev) != v->dev_minor)
+		return NULL;
 	if (!elf_file__open(v->path, NULL, &ef)) {
 		snprintf(path, sizeof(path), "%s", v->path);
 		goto out;

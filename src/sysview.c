@@ -80,8 +80,10 @@ int sysview__attach_all(struct run *r)
 			if (kind == LIB_NONE)
 				continue;
 			files[nr_files++] = (struct seen_file){ v->dev_major, v->dev_minor, v->inode };
-			/* Through the process's root: a container's libc is its own file. */
-			snprintf(path, sizeof(path), "/proc/%lu/root%s", pid, v->path);
+			/* The mapped file itself: a container's libc is its own file, and no
+			 * path inside the container can redirect the lookup. */
+			snprintf(path, sizeof(path), "/proc/%lu/map_files/%llx-%llx", pid,
+				 (unsigned long long)v->start, (unsigned long long)v->end);
 			if (kind == LIB_ALLOCATOR) {
 				struct allocator_obj a = { .path = v->path, .open_path = path };
 

@@ -235,7 +235,7 @@ static bool is_dynamic_linker(const char *path)
 int target__find_allocator(struct target *t, const char *lib)
 {
 	char open_path[PATH_MAX + 64];
-	const char *libc_path = NULL;
+	const struct vma *libc_vma = NULL;
 	const char *last = NULL;
 	size_t i;
 	int err;
@@ -270,10 +270,12 @@ int target__find_allocator(struct target *t, const char *lib)
 			continue;
 		last = v->path;
 		is_exe = t->exe && !strcmp(v->path, t->exe);
-		snprintf(open_path, sizeof(open_path), "/proc/%u/root%s", t->pid, v->path);
+		/* The mapped file itself: a path inside a container could lead elsewhere. */
+		snprintf(open_path, sizeof(open_path), "/proc/%u/map_files/%llx-%llx", t->pid,
+			 (unsigned long long)v->start, (unsigned long long)v->end);
 		if (is_libc(v->path)) {
-			if (!libc_path && file_defines_allocator(open_path, true))
-				libc_path = v->path;
+			if (!libc_vma && file_defines_allocator(open_path, true))
+				libc_vma = v;
 			continue;
 		}
 		/* A dynamic executable's own malloc binds only if exported. */
@@ -282,9 +284,10 @@ int target__find_allocator(struct target *t, const char *lib)
 		if (is_exe && file_defines_allocator(open_path, false))
 			return allocator_set(&t->alloc, v->path, open_path);
 	}
-	if (libc_path) {
-		snprintf(open_path, sizeof(open_path), "/proc/%u/root%s", t->pid, libc_path);
-		return allocator_set(&t->alloc, libc_path, open_path);
+	if (libc_vma) {
+		snprintf(open_path, sizeof(open_path), "/proc/%u/map_files/%llx-%llx", t->pid,
+			 (unsigned long long)libc_vma->start, (unsigned long long)libc_vma->end);
+		return allocator_set(&t->alloc, libc_vma->path, open_path);
 	}
 	return -ENOENT;
 }

@@ -93,7 +93,8 @@ static struct file_table *load_file(struct unwinder *u, uint32_t pid, const stru
 	f->path = v->inode ? NULL : strdup(v->path);
 	f->pgoff = v->pgoff;
 
-	snprintf(path, sizeof(path), "/proc/%u/root%s", pid, v->path);
+	snprintf(path, sizeof(path), "/proc/%u/map_files/%llx-%llx", pid,
+		 (unsigned long long)v->start, (unsigned long long)v->end);
 	err = elf_file__open(path, &(struct elf_file_opts){ .no_debug_files = true }, &ef);
 	if (!err)
 		err = elf_file__offset_to_vaddr(ef, v->pgoff, &f->vaddr_at_pgoff);
