@@ -593,7 +593,7 @@ static void find_debug_file(struct elf_file *ef, const struct scan *sc, const ch
 	const char *sysroot = opts && opts->sysroot && opts->sysroot[0] ? opts->sysroot : NULL;
 	const char *roots[2] = { sysroot ? sysroot : "", "" };
 	size_t nroots = sysroot ? 2 : 1, i, rlen;
-	char link[NAME_MAX + 1], dir[PATH_MAX];
+	char link[NAME_MAX + 1], dir[PATH_MAX], origin[PATH_MAX];
 	const char *slash, *nsdir;
 	uint32_t crc;
 
@@ -606,6 +606,11 @@ static void find_debug_file(struct elf_file *ef, const struct scan *sc, const ch
 	if (!sc->debuglink || read_debuglink(ef, sc->debuglink, link, sizeof(link), &crc))
 		return;
 
+	if (opts && opts->origin_path && opts->origin_path[0] == '/') {
+		/* Opened by another name: its own directory, inside the process's root. */
+		snprintf(origin, sizeof(origin), "%s%s", sysroot ? sysroot : "", opts->origin_path);
+		path = origin;
+	}
 	slash = strrchr(path, '/');
 	if (!slash)
 		snprintf(dir, sizeof(dir), ".");

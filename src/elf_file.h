@@ -29,6 +29,10 @@ struct elf_file_opts {
 	const char *sysroot;
 	/* Do not look for separate debug files at all. */
 	bool no_debug_files;
+	/* The file's path as it is named where it lives, when it is opened by
+	 * another name (/proc/PID/map_files/...): .gnu_debuglink files are looked
+	 * for in its directory (under sysroot). NULL: the path opened. */
+	const char *origin_path;
 };
 
 /* Open path and load its symbols. Returns 0 or -errno (-ENOEXEC: not a usable ELF). */

@@ -205,12 +205,16 @@ static struct elf_file *open_mapped_file(uint32_t pid, const struct vma *v, char
 
 	snprintf(root, sizeof(root), "/proc/%u/root", pid);
 	opts.sysroot = root;
+	opts.origin_path = v->path;
 	snprintf(path, sizeof(path), "/proc/%u/map_files/%" PRIx64 "-%" PRIx64, pid, v->start,
 		 v->end);
 	if (!elf_file__open(path, &opts, &ef))
 		goto out;
-	if (v->deleted || stat(v->path, &st) || st.st_ino != v->inode ||
-	    major(st.st_dev) != v->dev_major || minor(st.st_dev) != v->dev_minor)
+	if (v->deleted || stat(v->path, &st))
+		return NULL;
+	/* Maps give the inode of every file mapping; 0 only in hand-made maps. */
+	if (v->inode && (st.st_ino != v->inode || major(st.st_dev) != v->dev_major ||
+			 minor(st.st_dev) != v->dev_minor))
 		return NULL;
 	if (!elf_file__open(v->path, NULL, &ef)) {
 		snprintf(path, sizeof(path), "%s", v->path);

@@ -11,6 +11,8 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -249,10 +251,15 @@ static void expect_direct(const char *name, const char *dwarf_file)
 static struct proc_maps *fake_maps(const char *name, uint64_t inode)
 {
 	struct proc_maps *m = NULL;
-	char text[PATH_MAX + 128];
+	char text[PATH_MAX + 128], path[PATH_MAX];
+	struct stat st;
 
-	snprintf(text, sizeof(text), "%llx-%llx r-xp 00000000 00:63 %" PRIu64 " %s/%s\n",
-		 MAP_BASE, MAP_BASE + 0x400000, inode, tmpdir, name);
+	/* The symbolizer checks a file it finds by path is the mapped one: real device and inode. */
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	if (!stat(path, &st))
+		inode = st.st_ino;
+	snprintf(text, sizeof(text), "%llx-%llx r-xp 00000000 %02x:%02x %" PRIu64 " %s\n",
+		 MAP_BASE, MAP_BASE + 0x400000, major(st.st_dev), minor(st.st_dev), inode, path);
 	if (proc_maps__parse(text, strlen(text), (uint32_t)getpid(), &m))
 		return NULL;
 	return m;

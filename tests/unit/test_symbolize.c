@@ -15,6 +15,8 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
@@ -376,10 +378,19 @@ static void test_child(void)
 static struct proc_maps *fake_maps(const char *name, uint64_t inode)
 {
 	struct proc_maps *m = NULL;
-	char text[PATH_MAX + 128];
+	char text[PATH_MAX + 128], path[PATH_MAX];
+	struct stat st;
+	unsigned int maj = 0, min = 0x63;
 
-	snprintf(text, sizeof(text), "10000000-10400000 r-xp 00000000 00:63 %" PRIu64 " %s/%s\n",
-		 inode, tmpdir, name);
+	/* A file found by path must be the mapped one: real device and inode when it exists. */
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	if (inode && !stat(path, &st)) {
+		inode = st.st_ino;
+		maj = major(st.st_dev);
+		min = minor(st.st_dev);
+	}
+	snprintf(text, sizeof(text), "10000000-10400000 r-xp 00000000 %02x:%02x %" PRIu64 " %s\n",
+		 maj, min, inode, path);
 	if (proc_maps__parse(text, strlen(text), (uint32_t)getpid(), &m))
 		return NULL;
 	return m;
@@ -408,7 +419,14 @@ static void test_unreadable(void)
 	err = symbolizer__resolve(s, m, ip, &f);
 	check(err == -ENOENT && !f.function, "a file found unreadable is not retried",
 	      "err %d function %s", err, s_or_null(f.function));
+	/* The file that appeared is not the one mapped (another inode): never read. */
 	err = symbolizer__resolve(s2, m, ip, &f);
+	check(err == -ENOENT && !f.function, "a file with another inode than mapped is not read",
+	      "err %d function %s", err, s_or_null(f.function));
+	/* Mapped as that file (its inode): a new symbolizer reads it. */
+	proc_maps__free(m);
+	m = fake_maps("late.so", 777777);
+	err = m ? symbolizer__resolve(s2, m, ip, &f) : -ENOMEM;
 	check(err == 0 && f.function && !strcmp(f.function, "malloc") && f.offset == malloc_off + 3,
 	      "a new symbolizer reads the file", "err %d function %s", err,
 	      s_or_null(f.function));
