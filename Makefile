@@ -127,6 +127,11 @@ $(OUTPUT)/tests/bench_alloc: tests/bench/bench_alloc.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D) && $(CC) -O2 -g -fno-omit-frame-pointer -fno-optimize-sibling-calls -pthread $< -o $@
 
+# The same without frame pointers: stacks then need the unwind tables.
+$(OUTPUT)/tests/bench_alloc_nofp: tests/bench/bench_alloc.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D) && $(CC) -O2 -g -fomit-frame-pointer -fno-optimize-sibling-calls -pthread $< -o $@
+
 # Installs what a fresh Debian 12 machine lacks; a no-op when all is there.
 deps:
 	$(Q)tests/install-deps.sh
@@ -142,8 +147,8 @@ demo: deps
 	$(Q)$(OUTPUT)/memtrace --batch -i 1 -- $(OUTPUT)/tests/demo
 
 bench: deps
-	$(Q)$(MAKE) --no-print-directory all $(OUTPUT)/tests/bench_alloc
-	$(Q)tests/bench.sh $(OUTPUT)/memtrace $(OUTPUT)/tests/bench_alloc
+	$(Q)$(MAKE) --no-print-directory all $(OUTPUT)/tests/bench_alloc $(OUTPUT)/tests/bench_alloc_nofp
+	$(Q)tests/bench.sh $(OUTPUT)/memtrace $(OUTPUT)/tests/bench_alloc $(OUTPUT)/tests/bench_alloc_nofp
 
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX)

@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages memtrace needs to build and test, when missing.
 set -e
 PKGS="make gcc g++ clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libzstd-dev \
-libjemalloc-dev libjemalloc2 golang-go python3 binutils procps util-linux chromium"
+libjemalloc-dev libjemalloc2 golang-go python3 binutils procps util-linux chromium heaptrack"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -32,8 +32,11 @@ WL_FAMILY := family_pie family_nopie family_static family_jemalloc
 WL_PLAIN  := exitleak exitcode agedleak fragment lines execer forker mapfill
 WL_PTHREAD := threads churn
 WL_CXXPROGS := cxx
+# Built without frame pointers: only .eh_frame unwinding finds their stacks.
+WL_NOFP := nofp nofp_cxx
+WL_NOFP_CFLAGS := -O2 -g -Wall -fomit-frame-pointer -fno-optimize-sibling-calls
 
-WORKLOADS := $(addprefix $(WL_OUT)/,$(WL_FAMILY) $(WL_PLAIN) $(WL_PTHREAD) $(WL_CXXPROGS))
+WORKLOADS := $(addprefix $(WL_OUT)/,$(WL_FAMILY) $(WL_PLAIN) $(WL_PTHREAD) $(WL_CXXPROGS) $(WL_NOFP))
 
 WL_HDR := $(WL_DIR)/wl_common.h
 
@@ -77,6 +80,14 @@ $(addprefix $(WL_OUT)/,$(WL_PTHREAD)): $(WL_OUT)/%: $(WL_DIR)/%.c $(WL_HDR)
 $(addprefix $(WL_OUT)/,$(WL_CXXPROGS)): $(WL_OUT)/%: $(WL_DIR)/%.cpp $(WL_HDR)
 	@mkdir -p $(@D)
 	$(WL_CXX) $(WL_CXXFLAGS) -o $@ $<
+
+$(WL_OUT)/nofp: $(WL_DIR)/nofp.c $(WL_HDR)
+	@mkdir -p $(@D)
+	$(WL_CC) $(WL_NOFP_CFLAGS) -o $@ $<
+
+$(WL_OUT)/nofp_cxx: $(WL_DIR)/nofp_cxx.cpp $(WL_HDR)
+	@mkdir -p $(@D)
+	$(WL_CXX) $(WL_NOFP_CFLAGS) -std=c++17 -o $@ $<
 
 ifeq ($(WL_STANDALONE),1)
 .DEFAULT_GOAL := all-workloads
