@@ -51,7 +51,7 @@ BPF_OBJ := $(OUTPUT)/memtrace.bpf.o
 SKEL := $(OUTPUT)/memtrace.skel.h
 
 .DELETE_ON_ERROR:
-.PHONY: all clean test unit e2e demo bench asan vmlinux deps workloads
+.PHONY: all clean test unit e2e demo bench soak asan vmlinux deps workloads
 
 all: $(OUTPUT)/memtrace
 
@@ -149,6 +149,11 @@ demo: deps
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all $(OUTPUT)/tests/bench_alloc $(OUTPUT)/tests/bench_alloc_nofp
 	$(Q)tests/bench.sh $(OUTPUT)/memtrace $(OUTPUT)/tests/bench_alloc $(OUTPUT)/tests/bench_alloc_nofp
+
+# A long run on a churning workload (SOAK_MINUTES, default 30): not part of make test.
+soak: deps
+	$(Q)$(MAKE) --no-print-directory all $(OUTPUT)/tests/churn
+	$(Q)tests/soak.sh $(OUTPUT)/memtrace $(OUTPUT)/tests/churn
 
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX)

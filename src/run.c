@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -121,6 +122,16 @@ static int write_report_file(const char *path, const struct mt_report *rep,
 	err = out_file__open(path, &of);
 	if (!err) {
 		err = writer(rep, out_file__stream(of));
+		/*
+		 * A stream error is only EIO to the writer, the errno of the failed
+		 * write long gone: a full file system is the usual cause, so say so.
+		 */
+		if (err == -EIO) {
+			struct statvfs sv;
+
+			if (!fstatvfs(fileno(out_file__stream(of)), &sv) && sv.f_bavail == 0)
+				err = -ENOSPC;
+		}
 		if (err)
 			out_file__abort(of);
 		else
