@@ -251,25 +251,6 @@ static bool has_dwarf(Elf *elf)
 	return info;
 }
 
-static int crc_file(int fd, uint64_t size, uint32_t *out)
-{
-	unsigned char buf[65536];
-	uLong crc = crc32(0L, Z_NULL, 0);
-	uint64_t off = 0;
-	ssize_t n;
-
-	while (off < size) {
-		n = pread(fd, buf, sizeof(buf), (off_t)off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -EIO;
-		crc = crc32(crc, buf, (uInt)n);
-		off += (uint64_t)n;
-	}
-	*out = (uint32_t)crc;
-	return 0;
-}
 
 /* What a debug file must match to be the one of the file being opened. */
 struct debug_want {
@@ -295,7 +276,7 @@ static int try_debug(struct elf_handle *out, const struct debug_want *w, const c
 		if (strcmp(w->build_id, bid))
 			goto fail;
 	} else if (w->have_crc) {
-		if (crc_file(out->fd, out->size, &crc) || crc != w->crc)
+		if (elf_file__crc(out->fd, out->size, &crc) || crc != w->crc)
 			goto fail;
 	} else if (!w->trusted) {
 		goto fail;

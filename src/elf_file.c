@@ -471,7 +471,7 @@ static Elf *elf_open(int fd, GElf_Ehdr *eh, uint64_t size)
 	return elf;
 }
 
-static int crc_file(int fd, uint64_t size, uint32_t *out)
+int elf_file__crc(int fd, uint64_t size, uint32_t *out)
 {
 	unsigned char buf[65536];
 	uLong crc = crc32(0L, Z_NULL, 0);
@@ -522,7 +522,7 @@ static int load_debug_file(struct elf_file *ef, const char *path, bool have_crc,
 		if (strcmp(ef->build_id, sc.build_id))
 			goto out_elf;
 	} else if (have_crc) {
-		if (crc_file(fd, (uint64_t)st.st_size, &got) || got != crc)
+		if (elf_file__crc(fd, (uint64_t)st.st_size, &got) || got != crc)
 			goto out_elf;
 	} else {
 		goto out_elf;

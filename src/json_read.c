@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "utf8.h"
 #include "json_read.h"
 
 struct json_value {
@@ -138,41 +139,6 @@ static int fail_at_p(struct parser *ps, const char *expected)
 	return fail(ps, ps->p, -EINVAL, "unexpected byte 0x%02x, expected %s", *ps->p, expected);
 }
 
-/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong forms,
- * no surrogates, nothing above U+10FFFF), or 0 when the bytes are not one. */
-static size_t utf8_seq_len(const unsigned char *p, size_t n)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t len, i;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-		len = 2;
-	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		len = 3;
-		if (p[0] == 0xe0)
-			lo = 0xa0;
-		else if (p[0] == 0xed)
-			hi = 0x9f;
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		len = 4;
-		if (p[0] == 0xf0)
-			lo = 0x90;
-		else if (p[0] == 0xf4)
-			hi = 0x8f;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	if (p[1] < lo || p[1] > hi)
-		return 0;
-	for (i = 2; i < len; i++)
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	return len;
-}
 
 static int hex4(const unsigned char *p, uint32_t *out)
 {
@@ -284,7 +250,7 @@ static int parse_string(struct parser *ps, char **out, size_t *out_len)
 				return err;
 			len += put_utf8(s + len, cp);
 		} else {
-			n = utf8_seq_len(i, q - i);
+			n = mt_utf8_seq_len(i, q - i);
 			if (!n)
 				return fail(ps, i, -EINVAL, "invalid UTF-8 in string");
 			memcpy(s + len, i, n);

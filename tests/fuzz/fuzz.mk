@@ -41,7 +41,7 @@ FUZZ_SRCS_procmaps := procmaps
 FUZZ_SRCS_elf := elf_file go_pclntab
 FUZZ_SRCS_pclntab := go_pclntab
 FUZZ_SRCS_vmtrack := vmtrack
-FUZZ_SRCS_json := json_read
+FUZZ_SRCS_json := json_read utf8
 FUZZ_SRCS_unwind := unwind_table
 
 FUZZ_LIBS_elf := -lelf -lz -lzstd -lstdc++
