@@ -87,7 +87,11 @@ static int fill_frames(struct mt_stack_report *sr, const struct mt_stack *st,
 
 	/*
 	 * Go allocates through runtime.newobject, makeslice, growslice, ...: those
-	 * are the allocator's entry points, not frames, as malloc is not one.
+	 * are the allocator's entry points, not frames, as malloc is not one (Go's
+	 * own heap profiles hide them the same way). But when runtime.mallocgc is
+	 * among them, the runtime allocated for itself while serving the caller's
+	 * allocation (a GC starting its workers): that block is the runtime's,
+	 * and its frames stay so it is not charged to the caller's call site.
 	 */
 	while (trim_runtime && t->alloc.is_go && t->maps && skip + 1 < n) {
 		struct sym_frame tf = {};
@@ -95,6 +99,10 @@ static int fill_frames(struct mt_stack_report *sr, const struct mt_stack *st,
 		symbolizer__resolve(sym, t->maps, st->ips[skip], &tf);
 		if (!tf.function || strncmp(tf.function, "runtime.", 8))
 			break;
+		if (!strcmp(tf.function, "runtime.mallocgc")) {
+			skip = 0;
+			break;
+		}
 		skip++;
 	}
 	n -= skip;
