@@ -16,10 +16,10 @@ or the function's own `timeout` attribute, see mtlib.timeout); a test
 raising mtlib.Skip is skipped, one raising anything else fails.  They need
 root (memtrace does); run as another user they are skipped.
 
-With --asan-memtrace (memtrace built with AddressSanitizer/UBSan), the
-tests marked mtlib.also_asan run once more against that binary, named
-asan/<module>::<function>; they also fail if a sanitizer reported anything
-on memtrace's stderr.
+With --asan-memtrace (memtrace built with AddressSanitizer/UBSan), every
+end-to-end test runs once more against that binary, named
+asan/<module>::<function> (except the few marked mtlib.not_asan, which say
+why); they also fail if a sanitizer reported anything on memtrace's stderr.
 
 -k PATTERN keeps the tests whose name contains PATTERN (or matches it as a
 shell pattern if it has * ? or [).
@@ -218,7 +218,7 @@ def main():
     ap.add_argument("--memtrace", help="memtrace binary to test")
     ap.add_argument("--workloads", help="directory of the built test workloads")
     ap.add_argument("--asan-memtrace",
-                    help="memtrace built with sanitizers: rerun the tests marked also_asan")
+                    help="memtrace built with sanitizers: run the end-to-end tests again with it")
     ap.add_argument("--unit", help="directory of unit-test binaries (test_*)")
     ap.add_argument("-k", dest="pattern", help="only tests whose name contains PATTERN")
     ap.add_argument("--only-unit", action="store_true", help="run the unit tests only")
@@ -248,7 +248,7 @@ def main():
             mtlib.config.memtrace = os.path.abspath(args.asan_memtrace)
             for name, fn in tests:
                 name = "asan/" + name
-                if getattr(fn, "also_asan", False) and selected(name, args.pattern):
+                if not getattr(fn, "not_asan", None) and selected(name, args.pattern):
                     run_one_e2e(name, fn, args.timeout, tally, mtlib, skip_reason,
                                 sanitized=True)
 

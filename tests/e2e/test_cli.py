@@ -24,7 +24,6 @@ def check_leak_once(run):
                              % (s.get("live_bytes"), s.get("live_allocs")))
 
 
-@mtlib.also_asan
 def test_exit_status_passed_through():
     """memtrace -- exitcode 7 exits 7 (and still writes its report)."""
     check_leak_once(mtlib.run_command("exitcode", ["7"], expect_status=7))
@@ -42,7 +41,6 @@ def test_exit_status_sigkill():
                                       expect_status=128 + signal.SIGKILL))
 
 
-@mtlib.also_asan
 def test_command_not_found():
     status, _, err = mtlib.run_memtrace(["--", "/nonexistent-memtrace-test/prog"])
     check_single_error(status, err, "memtrace -- /nonexistent", expect_status=127)
@@ -102,7 +100,6 @@ def test_kernel_thread():
     check_single_error(status, err, "-p 2 (kthreadd)", expect_status=1)
 
 
-@mtlib.also_asan
 def test_bad_option_values():
     """Each bad value: exit 1 (-p mode), one line, nothing attached."""
     wl = mtlib.start_workload("family_pie")

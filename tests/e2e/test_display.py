@@ -278,7 +278,6 @@ def family_stack_view(scr, wl):
                     % wl.pid in t)
 
 
-@mtlib.also_asan
 @mtlib.timeout(90)
 def test_stack_view_keys():
     """-p on a terminal: the stack view of family, its figures, and the keys
@@ -367,7 +366,6 @@ def test_stack_view_keys():
         wl.kill()
 
 
-@mtlib.also_asan
 @mtlib.timeout(90)
 def test_pause_interval_snapshot():
     """p freezes the screen, + and - change the interval, f writes a snapshot."""
@@ -416,7 +414,6 @@ def test_pause_interval_snapshot():
         wl.kill()
 
 
-@mtlib.also_asan
 @mtlib.timeout(120)
 def test_system_wide_process_list():
     """memtrace with no target opens on the process list; both workloads are
@@ -510,7 +507,6 @@ def test_sigterm_restores_terminal():
     stop_and_check("SIGTERM", term)
 
 
-@mtlib.also_asan
 @mtlib.timeout(60)
 def test_iterations_exit():
     """-n 3: the display exits by itself after three refreshes."""

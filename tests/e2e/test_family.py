@@ -162,8 +162,6 @@ def _make(variant, mode):
         check_family(variant, mode)
     test.__name__ = "test_family_%s_%s" % (variant, mode)
     test.__doc__ = "family_%s under memtrace %s" % (variant, "-p" if mode == "pid" else "--")
-    if variant == "pie":
-        test = mtlib.also_asan(test)
     return test
 
 
@@ -174,7 +172,6 @@ for _variant in VARIANTS:
 del _variant, _mode, _t
 
 
-@mtlib.also_asan
 def test_folded_output():
     """--folded: `comm;outermost;...;innermost LIVEBYTES` per live stack."""
     run = family_run("pie", "pid")

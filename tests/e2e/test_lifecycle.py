@@ -266,7 +266,6 @@ def test_target_sigkilled():
 
 # ---------------------------------------------------------------- memtrace's own end
 
-@mtlib.also_asan
 @mtlib.timeout(120)
 def test_memtrace_sigterm():
     """SIGTERM: the final report (text and JSON) is written, exit status 0.

@@ -36,7 +36,6 @@ def frames_text(stack):
                      for f in (stack.get("frames") or [])[:6])
 
 
-@mtlib.also_asan
 def test_inlined_frames():
     """alloc_helper (inlined) <- build_buffers <- main, each at its own line."""
     run = mtlib.run_command("lines")

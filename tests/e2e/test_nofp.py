@@ -80,7 +80,6 @@ def check_nofp(mode):
              ("\n  make_buffer frames:\n" + frames_text(s) if s else ""))
 
 
-@mtlib.also_asan
 def test_nofp_command():
     """-- mode: make_buffer <- parse_body <- handle_request <- main <- libc start."""
     check_nofp("command")

@@ -157,7 +157,6 @@ FAMILY = {
 }
 
 
-@mtlib.also_asan
 @mtlib.timeout(120)
 def test_pprof_family():
     """--pprof on family (-p mode): go tool pprof shows the JSON's figures."""
@@ -323,7 +322,6 @@ srv;main;shrink 2000 500
 """
 
 
-@mtlib.also_asan
 def test_diff_hand_written():
     """--diff on two hand-written reports: exact text, folded, and pprof pair."""
     workdir = tempfile.mkdtemp(prefix="mt-diff-")

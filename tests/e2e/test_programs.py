@@ -7,7 +7,6 @@ from mtlib import Checks, one_stack, stacks_with_innermost, stacks_containing, s
 from test_family import fig
 
 
-@mtlib.also_asan
 def test_threads():
     """4 threads x 250 leaks of 128 B from leak_in_thread, and 4 x 10000
     malloc/free pairs from free_in_thread."""
@@ -85,7 +84,6 @@ ALLOCATOR_ENTRIES = {"malloc", "calloc", "realloc", "free", "operator new(unsign
                      "operator new[](unsigned long)"}
 
 
-@mtlib.also_asan
 def test_cxx():
     """Demangled C++ names; operator new attributed to its caller."""
     run = mtlib.run_attached("cxx")
@@ -135,7 +133,6 @@ def check_exitleak(run, proc):
     c.finish(mtlib.describe_stacks(proc))
 
 
-@mtlib.also_asan
 def test_exitleak_pid():
     """-p: the target exits right after leaking; its leaks are still reported."""
     run = mtlib.run_attached("exitleak", target_exits=True)
@@ -144,7 +141,6 @@ def test_exitleak_pid():
     check_exitleak(run, mtlib.find_process(run.report, pid=run.wl_pid))
 
 
-@mtlib.also_asan
 def test_exitleak_cmd():
     """--: same, memtrace exiting with the command's status 0."""
     run = mtlib.run_command("exitleak", expect_status=0)

@@ -30,7 +30,6 @@ def fragment(args=()):
     return run, mi, proc
 
 
-@mtlib.also_asan
 def test_glibc_fragmented_heap():
     """4,000 of 200,000 blocks of 1,000 B kept: glibc keeps ~197 MB free and
     resident; memtrace's retained must match mallinfo2().fordblks."""
@@ -140,7 +139,6 @@ def check_go_retain(name):
     c.finish(mtlib.describe_stacks(proc))
 
 
-@mtlib.also_asan
 @mtlib.timeout(120)
 def test_go_retained():
     check_go_retain("goretain")

@@ -73,7 +73,6 @@ def live_total(report):
                if (s.get("live_bytes") or 0) > 0)
 
 
-@mtlib.also_asan
 def test_svg_family():
     """--svg on family_pie: well-formed, self-contained, leak_malloc under run_all and main."""
     text, report = family_svg()
