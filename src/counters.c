@@ -61,3 +61,33 @@ bool mt_counter_is_loss(enum mt_counter c)
 		return false;
 	}
 }
+
+static const char *const map_names[MT_MAP_MAX] = {
+	[MT_MAP_ALLOCS]		= "allocs",
+	[MT_MAP_STATS]		= "stats",
+	[MT_MAP_STACKS]		= "stacks",
+	[MT_MAP_PROCS]		= "procs",
+	[MT_MAP_UNWIND_ROWS]	= "unwind_rows",
+};
+
+const char *mt_map_name(enum mt_map_id m)
+{
+	if ((unsigned int)m >= MT_MAP_MAX || !map_names[m])
+		return "unknown";
+	return map_names[m];
+}
+
+const char *mt_map_option(enum mt_map_id m)
+{
+	switch (m) {
+	case MT_MAP_ALLOCS:
+		return "--max-allocs";
+	case MT_MAP_STATS:
+	case MT_MAP_STACKS:
+		return "--max-stacks";
+	case MT_MAP_PROCS:
+		return "--max-procs";
+	default:
+		return NULL;
+	}
+}

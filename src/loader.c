@@ -13,6 +13,7 @@
 #include "log.h"
 #include "memtrace.skel.h"
 #include "probe_site.h"
+#include "report.h"
 
 struct loader {
 	struct memtrace_bpf *skel;
@@ -557,6 +558,42 @@ int loader__stats_fd(struct loader *l)
 int loader__stacks_fd(struct loader *l)
 {
 	return bpf_map__fd(l->skel->maps.stacks);
+}
+
+static int count_keys(const struct bpf_map *map, uint64_t *n)
+{
+	char key[64], next[64];
+	size_t ks = bpf_map__key_size(map);
+	int fd = bpf_map__fd(map), err;
+	void *prev = NULL;
+
+	if (ks > sizeof(key))
+		return -EINVAL;
+	*n = 0;
+	/* Entries deleted meanwhile may restart the walk: bound it by the capacity. */
+	while (*n < bpf_map__max_entries(map)) {
+		err = bpf_map_get_next_key(fd, prev, next);
+		if (err)
+			return errno == ENOENT ? 0 : -errno;
+		memcpy(key, next, ks);
+		prev = key;
+		(*n)++;
+	}
+	return 0;
+}
+
+int loader__map_usage(struct loader *l, struct mt_map_usage *usage)
+{
+	int err;
+
+	usage[MT_MAP_ALLOCS].max_entries = bpf_map__max_entries(l->skel->maps.allocs);
+	usage[MT_MAP_STATS].max_entries = bpf_map__max_entries(l->skel->maps.stats);
+	usage[MT_MAP_STACKS].max_entries = bpf_map__max_entries(l->skel->maps.stacks);
+	usage[MT_MAP_PROCS].max_entries = bpf_map__max_entries(l->skel->maps.traced_pids);
+	err = count_keys(l->skel->maps.stacks, &usage[MT_MAP_STACKS].entries);
+	if (!err)
+		err = count_keys(l->skel->maps.traced_pids, &usage[MT_MAP_PROCS].entries);
+	return err;
 }
 
 void loader__free(struct loader *l)

@@ -58,6 +58,13 @@ int loader__set_modules(struct loader *l, uint32_t pid, const struct mt_proc_mod
 void loader__forget_pid(struct loader *l, uint32_t pid);
 int loader__stats_fd(struct loader *l);
 int loader__stacks_fd(struct loader *l);
+/*
+ * Fill usage[MT_MAP_MAX] (report.h) with the capacity of each map, and the
+ * entries of the stacks and procs maps, counted key by key; the caller
+ * counts allocs and stats as it reads them.
+ */
+struct mt_map_usage;
+int loader__map_usage(struct loader *l, struct mt_map_usage *usage);
 /* Detach every probe and free everything; NULL-safe. */
 void loader__free(struct loader *l);
 

@@ -254,6 +254,11 @@ int report_json__write(const struct mt_report *r, FILE *f)
 	for (c = 0; c < MT_CNT_MAX; c++)
 		fprintf(f, "    \"%s\": %" PRIu64 "%s\n", mt_counter_name(c), r->counters[c],
 			c + 1 < MT_CNT_MAX ? "," : "");
+	fputs("  },\n  \"maps\": {\n", f);
+	for (c = 0; c < MT_MAP_MAX; c++)
+		fprintf(f, "    \"%s\": { \"entries\": %" PRIu64 ", \"max_entries\": %" PRIu64 " }%s\n",
+			mt_map_name(c), r->maps[c].entries, r->maps[c].max_entries,
+			c + 1 < MT_MAP_MAX ? "," : "");
 	fputs("  },\n  \"min_age_s\": ", f);
 	json_double(f, r->min_age_s);
 	if (!r->nr_procs) {

@@ -418,6 +418,29 @@ static void write_warnings(const struct mt_report *r, FILE *f)
 	     "stack frames could not be symbolized (shown as module+offset)");
 }
 
+/* How full the maps are, so a fill is seen coming before anything is lost. */
+static void write_map_usage(const struct mt_report *r, FILE *f)
+{
+	char c1[COUNT_LEN], c2[COUNT_LEN];
+	const char *opt;
+	int m;
+
+	for (m = 0; m < MT_MAP_MAX; m++) {
+		const struct mt_map_usage *u = &r->maps[m];
+
+		opt = mt_map_option(m);
+		if (!opt || !u->max_entries || u->entries * 10 < u->max_entries * 9)
+			continue;
+		fprintf(f, "WARNING: the %s map is %s of %s entries full; increase %s\n",
+			mt_map_name(m), count_str(u->entries, c1), count_str(u->max_entries, c2), opt);
+	}
+	fputs("maps:", f);
+	for (m = 0; m < MT_MAP_MAX; m++)
+		fprintf(f, "%s %s %s/%s", m ? "," : "", mt_map_name(m),
+			count_str(r->maps[m].entries, c1), count_str(r->maps[m].max_entries, c2));
+	fputc('\n', f);
+}
+
 int report_text__write(const struct mt_report *r, FILE *f, size_t top_n)
 {
 	size_t i;
@@ -433,6 +456,7 @@ int report_text__write(const struct mt_report *r, FILE *f, size_t top_n)
 		write_proc(f, &r->procs[i], top_n);
 	}
 	write_warnings(r, f);
+	write_map_usage(r, f);
 	if (fflush(f) == EOF || ferror(f))
 		return -EIO;
 	return 0;

@@ -142,14 +142,28 @@ static int write_report_file(const char *path, const struct mt_report *rep,
 	return err;
 }
 
+static struct snapshot_opts snapshot_opts(struct run *r, size_t top_n)
+{
+	struct snapshot_opts so = {
+		.duration_s = elapsed_s(r),
+		.min_age_ns = (uint64_t)(r->o->min_age_s * 1e9),
+		.top_n = top_n,
+	};
+
+	if (r->unwinder) {
+		struct unwinder_stats us;
+
+		unwinder__stats(r->unwinder, &us);
+		so.unwind_rows_used = us.rows_used;
+		so.unwind_rows_max = us.rows_max;
+	}
+	return so;
+}
+
 int report(struct run *r, bool final)
 {
 	struct options *o = r->o;
-	struct snapshot_opts so = {
-		.duration_s = elapsed_s(r),
-		.min_age_ns = (uint64_t)(o->min_age_s * 1e9),
-		.top_n = o->top_n,
-	};
+	struct snapshot_opts so = snapshot_opts(r, o->top_n);
 	struct mt_report rep;
 	int err, ret = 0;
 
@@ -284,10 +298,7 @@ static uint64_t events_total(const struct mt_report *rep)
 
 static int build_snapshot(struct run *r, struct mt_report *rep)
 {
-	struct snapshot_opts so = {
-		.duration_s = elapsed_s(r),
-		.min_age_ns = (uint64_t)(r->o->min_age_s * 1e9),
-	};
+	struct snapshot_opts so = snapshot_opts(r, 0);
 
 	return snapshot__build(r->loader, r->targets, r->nr_targets, r->sym, &so, rep);
 }

@@ -14,14 +14,25 @@
 #include "log.h"
 #include "snapshot.h"
 
+struct walk {
+	struct agg_table *agg;
+	uint64_t entries;
+};
+
 static void add_stat(void *ctx, const void *key, const void *value)
 {
-	agg_table__add_stat(ctx, key, value);
+	struct walk *w = ctx;
+
+	agg_table__add_stat(w->agg, key, value);
+	w->entries++;
 }
 
 static void add_block(void *ctx, const void *key, const void *value)
 {
-	agg_table__add_block(ctx, key, value);
+	struct walk *w = ctx;
+
+	agg_table__add_block(w->agg, key, value);
+	w->entries++;
 }
 
 static uint64_t monotonic_ns(void)
@@ -280,6 +291,7 @@ int snapshot__build(struct loader *l, struct target *targets, size_t nr_targets,
 		    struct symbolizer *sym, const struct snapshot_opts *o, struct mt_report *r)
 {
 	uint64_t now_ns = monotonic_ns();
+	struct walk stats_walk = {}, blocks_walk = {};
 	struct agg_table *agg;
 	size_t i;
 	int err, c;
@@ -294,14 +306,23 @@ int snapshot__build(struct loader *l, struct target *targets, size_t nr_targets,
 		if (mt_counter_is_loss(c))
 			r->lost_events += r->counters[c];
 
+	err = loader__map_usage(l, r->maps);
+	if (err)
+		return err;
+	r->maps[MT_MAP_UNWIND_ROWS].entries = o->unwind_rows_used;
+	r->maps[MT_MAP_UNWIND_ROWS].max_entries = o->unwind_rows_max;
+
 	agg = agg_table__new(now_ns, o->min_age_ns);
 	if (!agg)
 		return -ENOMEM;
+	stats_walk.agg = blocks_walk.agg = agg;
 	err = loader__for_each(loader__stats_fd(l), sizeof(struct mt_stat_key), sizeof(struct mt_stat),
-			   add_stat, agg);
+			   add_stat, &stats_walk);
 	if (!err)
 		err = loader__for_each(loader__allocs_fd(l), sizeof(struct mt_alloc_key),
-				   sizeof(struct mt_alloc_info), add_block, agg);
+				   sizeof(struct mt_alloc_info), add_block, &blocks_walk);
+	r->maps[MT_MAP_STATS].entries = stats_walk.entries;
+	r->maps[MT_MAP_ALLOCS].entries = blocks_walk.entries;
 	if (err) {
 		agg_table__free(agg);
 		return err;

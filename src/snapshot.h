@@ -14,6 +14,7 @@ struct snapshot_opts {
 	double duration_s;
 	uint64_t min_age_ns;
 	size_t top_n;		/* stacks kept per process; 0 = all */
+	size_t unwind_rows_used, unwind_rows_max;	/* reported as map usage */
 };
 
 /* Read the BPF maps and build a symbolized report of targets. */

@@ -1,8 +1,8 @@
 #!/bin/bash
 # make soak: memtrace on a churning workload for SOAK_MINUTES (default 30),
-# its own RSS sampled every minute; at the end the report's counters. Not
-# part of make test. memtrace's memory must stay flat: the allocations it
-# tracks are freed as fast as they are made.
+# its own RSS and its maps' entries sampled every minute; at the end the
+# report's counters. Not part of make test. memtrace's memory and maps must
+# stay flat: the allocations it tracks are freed as fast as they are made.
 set -euo pipefail
 MEMTRACE=$1
 CHURN=$2
@@ -13,14 +13,15 @@ trap 'kill $MT 2>/dev/null || true; rm -rf "$OUT"' EXIT
 "$MEMTRACE" --batch -i 60 -d $((MINUTES * 60)) --json "$OUT/soak.json" -- \
 	"$CHURN" 100000000000 > "$OUT/text" 2> "$OUT/err" &
 MT=$!
-printf '%-8s %12s %12s\n' minute memtrace_rss churn_rss
+printf '%-8s %12s %12s  %s\n' minute memtrace_rss churn_rss "map entries (last report)"
 for m in $(seq 0 "$MINUTES"); do
 	[ "$m" -gt 0 ] && sleep 60
 	kill -0 $MT 2>/dev/null || break
 	child=$(pgrep -P $MT | head -1 || true)
 	rss=$(awk '/VmRSS/ { print $2 " kB" }' /proc/$MT/status 2>/dev/null || echo -)
 	crss=$(awk '/VmRSS/ { print $2 " kB" }' /proc/${child:-0}/status 2>/dev/null || echo -)
-	printf '%-8s %12s %12s\n' "$m" "$rss" "$crss"
+	maps=$(grep '^maps:' "$OUT/text" | tail -1 || true)
+	printf '%-8s %12s %12s  %s\n' "$m" "$rss" "$crss" "${maps#maps: }"
 done
 # The command outlives the duration: stop it so memtrace writes its report.
 kill -INT $MT 2>/dev/null || true

@@ -459,6 +459,10 @@ def test_allocs_map_full():
            % (rep.get("lost_events"), full))
     c.true(warning_lines(run.mt_stdout, "--max-allocs"),
            "no WARNING line naming --max-allocs in the text report")
+    c.eq((rep.get("maps") or {}).get("allocs"), {"entries": 64, "max_entries": 64},
+         "maps.allocs (the map is full)")
+    c.true([l for l in run.mt_stdout.splitlines() if l.startswith("maps: allocs 64/64,")],
+           "no 'maps: allocs 64/64,' line in the text report")
     st = c.run(one_stack, proc, "leak_blocks")
     if st:
         live = st.get("live_allocs") or 0
@@ -492,6 +496,8 @@ def test_stacks_map_full():
     c.true(0 < len(leaves) <= 16, "%d leaf_alloc stacks recorded, expected 1..16" % len(leaves))
     c.true((proc.get("stacks_total") or 0) <= 16, "stacks_total = %r, more than --max-stacks 16"
            % proc.get("stacks_total"))
+    c.eq((rep.get("maps") or {}).get("stacks"), {"entries": 16, "max_entries": 16},
+         "maps.stacks (the map is full)")
     c.true(len(leaves) + full >= 128, "%d stacks recorded + stacks_map_full %d < 128"
            % (len(leaves), full))
     for st in leaves:
