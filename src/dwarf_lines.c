@@ -14,10 +14,10 @@
 #include <elfutils/libdwelf.h>
 #include <zlib.h>
 
+#include "debug_file.h"
 #include "dwarf_lines.h"
 #include "elf_file.h"
 
-#define DEBUG_DIR		"/usr/lib/debug"
 /* Debug sections are read into memory: a file claiming more is left alone. */
 #define MAX_DWARF_BYTES		(1ULL << 30)
 /* Results kept per file, by address (direct-mapped). */
@@ -147,34 +147,43 @@ static void handle_close(struct elf_handle *h)
 	h->path = NULL;
 }
 
-static int handle_open(const char *path, struct elf_handle *h)
+/* An ELF on fd; on failure fd is left open, the caller's still. */
+static int handle_from_fd(int fd, struct elf_handle *h)
 {
 	struct stat st;
-	int err;
 
 	h->elf = NULL;
 	h->path = NULL;
-	/* O_NONBLOCK: a FIFO planted at a mapped path must not hang the tracer. */
-	h->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (h->fd < 0)
+	h->fd = -1;
+	if (fstat(fd, &st))
 		return -errno;
-	if (fstat(h->fd, &st)) {
-		err = -errno;
-		handle_close(h);
-		return err;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		handle_close(h);
+	if (!S_ISREG(st.st_mode))
 		return -ENOEXEC;
-	}
 	h->size = (uint64_t)st.st_size;
 	/* Not mmap: a file truncated under us would raise SIGBUS. */
-	h->elf = elf_begin(h->fd, ELF_C_READ, NULL);
+	h->elf = elf_begin(fd, ELF_C_READ, NULL);
 	if (!h->elf || elf_kind(h->elf) != ELF_K_ELF || !gelf_getehdr(h->elf, &h->eh)) {
-		handle_close(h);
+		if (h->elf)
+			elf_end(h->elf);
+		h->elf = NULL;
 		return -ENOEXEC;
 	}
+	h->fd = fd;
 	return 0;
+}
+
+static int handle_open(const char *path, struct elf_handle *h)
+{
+	int fd, err;
+
+	/* O_NONBLOCK: a FIFO planted at a mapped path must not hang the tracer. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	err = handle_from_fd(fd, h);
+	if (err)
+		close(fd);
+	return err;
 }
 
 static void build_id_hex(Elf *elf, char *out, size_t sz)
@@ -254,6 +263,7 @@ static bool has_dwarf(Elf *elf)
 
 /* What a debug file must match to be the one of the file being opened. */
 struct debug_want {
+	struct elf_handle *out;
 	const GElf_Ehdr *eh;
 	const char *build_id;	/* "" when the file has none */
 	bool have_crc;
@@ -261,13 +271,16 @@ struct debug_want {
 	uint32_t crc;
 };
 
-static int try_debug(struct elf_handle *out, const struct debug_want *w, const char *path)
+/* Keeps the candidate in w->out when it is the file's debug file and has DWARF. */
+static bool accept_debug(void *ctx, const struct debug_candidate *c)
 {
+	struct debug_want *w = ctx;
+	struct elf_handle *out = w->out;
 	char bid[2 * MAX_BUILD_ID + 1];
 	uint32_t crc;
 
-	if (handle_open(path, out))
-		return -ENOENT;
+	if (handle_from_fd(c->fd, out))
+		return false;
 	if (out->eh.e_ident[EI_CLASS] != w->eh->e_ident[EI_CLASS] ||
 	    out->eh.e_machine != w->eh->e_machine)
 		goto fail;
@@ -275,104 +288,52 @@ static int try_debug(struct elf_handle *out, const struct debug_want *w, const c
 	if (w->build_id[0] && bid[0]) {
 		if (strcmp(w->build_id, bid))
 			goto fail;
-	} else if (w->have_crc) {
+	} else if (w->have_crc && out->size <= DEBUG_FILE_MAX_CRC_BYTES) {
 		if (elf_file__crc(out->fd, out->size, &crc) || crc != w->crc)
 			goto fail;
 	} else if (!w->trusted) {
 		goto fail;
 	}
 	if (has_dwarf(out->elf)) {
-		out->path = strdup(path);
+		out->path = strdup(c->shown);
 		if (out->path)
-			return 0;
+			return true;
 	}
 fail:
+	out->fd = -1;	/* the search closes it */
 	handle_close(out);
-	return -ENOENT;
-}
-
-static int __attribute__((format(printf, 3, 4)))
-try_debugf(struct elf_handle *out, const struct debug_want *w, const char *fmt, ...)
-{
-	char path[PATH_MAX];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(path, sizeof(path), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(path))
-		return -ENAMETOOLONG;
-	return try_debug(out, w, path);
-}
-
-/* The debug file named by .gnu_debuglink, in the places gdb looks. */
-static int find_by_debuglink(struct elf_handle *out, struct debug_want *w, Elf *elf,
-			     const char *path, const char *sysroot)
-{
-	const char *roots[2] = { sysroot ? sysroot : "", "" };
-	size_t nroots = sysroot ? 2 : 1, i, rlen, len;
-	char link[NAME_MAX + 1], dir[PATH_MAX];
-	const char *name, *slash, *nsdir;
-	GElf_Word crc;
-
-	name = dwelf_elf_gnu_debuglink(elf, &crc);
-	if (!name)
-		return -ENOENT;
-	len = strnlen(name, sizeof(link));
-	/* Only a plain file name: the link must not lead out of the search dirs. */
-	if (!len || len >= sizeof(link) || strchr(name, '/') || !strcmp(name, ".") ||
-	    !strcmp(name, ".."))
-		return -ENOENT;
-	memcpy(link, name, len + 1);
-	w->have_crc = true;
-	w->crc = crc;
-
-	slash = strrchr(path, '/');
-	if (!slash)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == path)
-		dir[0] = '\0';
-	else if ((size_t)(slash - path) < sizeof(dir))
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-	else
-		return -ENOENT;
-	if (!try_debugf(out, w, "%s/%s", dir, link) || !try_debugf(out, w, "%s/.debug/%s", dir, link))
-		return 0;
-	if (dir[0] && dir[0] != '/')
-		return -ENOENT;
-	/* The directory as the traced process sees it, for the global debug dir. */
-	nsdir = dir;
-	rlen = sysroot ? strlen(sysroot) : 0;
-	if (rlen && !strncmp(dir, sysroot, rlen) && (dir[rlen] == '/' || !dir[rlen]))
-		nsdir = dir + rlen;
-	for (i = 0; i < nroots; i++)
-		if (!try_debugf(out, w, "%s" DEBUG_DIR "%s/%s", roots[i], nsdir, link))
-			return 0;
-	return -ENOENT;
+	return false;
 }
 
 static int find_debug_file(struct elf_handle *out, struct elf_handle *main_h, const char *path,
 			   const struct dwarf_lines_opts *opts, const char *build_id)
 {
-	const char *sysroot = opts && opts->sysroot && opts->sysroot[0] ? opts->sysroot : NULL;
-	const char *roots[2] = { sysroot ? sysroot : "", "" };
-	struct debug_want w = { .eh = &main_h->eh, .build_id = build_id };
-	size_t nroots = sysroot ? 2 : 1, i;
+	struct debug_want w = { .out = out, .eh = &main_h->eh, .build_id = build_id };
+	struct debug_search s = {
+		.build_id = build_id,
+		.path = path,
+		.sysroot = opts ? opts->sysroot : NULL,
+	};
+	struct debug_candidate c = { 0 };
+	GElf_Word crc = 0;
 
 	if (opts && opts->debug_path) {
+		c.root = opts->debug_root;
+		c.path = opts->debug_path;
+		c.shown = opts->debug_shown ? opts->debug_shown : opts->debug_path;
+		c.fd = debug_file__open(c.root, c.path);
 		w.trusted = true;
-		if (!try_debug(out, &w, opts->debug_path))
-			return 0;
+		if (c.fd >= 0) {
+			if (accept_debug(&w, &c))
+				return 0;
+			close(c.fd);
+		}
 		w.trusted = false;
 	}
-	if (strlen(build_id) >= 4) {
-		for (i = 0; i < nroots; i++)
-			if (!try_debugf(out, &w, "%s" DEBUG_DIR "/.build-id/%.2s/%s.debug", roots[i],
-					build_id, build_id + 2))
-				return 0;
-	}
-	return find_by_debuglink(out, &w, main_h->elf, path, sysroot);
+	s.debuglink = dwelf_elf_gnu_debuglink(main_h->elf, &crc);
+	w.have_crc = s.debuglink != NULL;
+	w.crc = crc;
+	return debug_file__search(&s, accept_debug, &w);
 }
 
 int dwarf_lines__open(const char *path, const struct dwarf_lines_opts *opts,

@@ -27,8 +27,14 @@ struct dwarf_frame {
 };
 
 struct dwarf_lines_opts {
-	/* A separate debug file already found for this file (elf_file's), or NULL. */
+	/*
+	 * A separate debug file already found for this file (elf_file's), or
+	 * NULL: opened as debug_file__open(debug_root, debug_path) does, and
+	 * named debug_shown.
+	 */
 	const char *debug_path;
+	const char *debug_root;
+	const char *debug_shown;
 	/* Root under which debug files are looked up first (e.g. /proc/PID/root), or NULL. */
 	const char *sysroot;
 	/* Build-id (lowercase hex) the file must have; NULL or "" for no check. */

@@ -12,11 +12,11 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "debug_file.h"
 #include "elf_file.h"
 #include "go_pclntab.h"
 
 #define BUILD_ID_MAX		64		/* bytes; real ones are 20 */
-#define DEBUG_DIR		"/usr/lib/debug"
 #define MAX_DECOMPRESSED	(256u << 20)	/* refuse larger compressed sections */
 #define MAX_DEMANGLE_LEN	8192
 #define STR_BLOCK_SIZE		65536
@@ -50,7 +50,9 @@ struct elf_file {
 	struct load_seg *segs;
 	size_t nr_segs;
 	char build_id[2 * BUILD_ID_MAX + 1];
-	char *debug_path;
+	char *debug_path;	/* as shown: debug_root and debug_rel joined */
+	char *debug_root;	/* NULL: the host's / */
+	char *debug_rel;
 	struct sym_ent *syms;		/* every accepted symbol, for lookup by name */
 	size_t nr_syms, cap_syms;
 	struct sym_ent *by_addr;	/* one per address, sorted */
@@ -491,29 +493,37 @@ int elf_file__crc(int fd, uint64_t size, uint32_t *out)
 	return 0;
 }
 
+struct debug_want {
+	struct elf_file *ef;
+	bool have_crc;
+	uint32_t crc;
+};
+
 /*
- * Load the .symtab of a separate debug file. It must be an ELF for the same
- * machine and be the right one: same build-id when both have one, else the
- * CRC recorded in .gnu_debuglink.
+ * Load the .symtab of a candidate separate debug file. It must be an ELF for
+ * the same machine and be the right one: same build-id when both have one,
+ * else the CRC recorded in .gnu_debuglink.
  */
-static int load_debug_file(struct elf_file *ef, const char *path, bool have_crc, uint32_t crc)
+static bool load_debug_file(void *ctx, const struct debug_candidate *c)
 {
+	struct debug_want *w = ctx;
+	int fd = c->fd;
+	struct elf_file *ef = w->ef;
 	struct scan sc = { 0 };
 	struct stat st, self;
 	size_t nr_before = ef->nr_syms;
 	GElf_Ehdr eh;
 	uint32_t got;
+	bool ok = false;
 	Elf *elf;
-	int fd, err = -ENOEXEC;
 
-	fd = open_regular(path, &st);
-	if (fd < 0)
-		return fd;
+	if (fstat(fd, &st))
+		return false;
 	if (!fstat(ef->fd, &self) && self.st_dev == st.st_dev && self.st_ino == st.st_ino)
-		goto out_fd;
+		return false;
 	elf = elf_open(fd, &eh, (uint64_t)st.st_size);
 	if (!elf)
-		goto out_fd;
+		return false;
 	if (eh.e_ident[EI_CLASS] != ef->class || eh.e_machine != ef->machine)
 		goto out_elf;
 	if (scan_sections(elf, (uint64_t)st.st_size, &sc) || !sc.symtab)
@@ -521,25 +531,33 @@ static int load_debug_file(struct elf_file *ef, const char *path, bool have_crc,
 	if (ef->build_id[0] && sc.build_id[0]) {
 		if (strcmp(ef->build_id, sc.build_id))
 			goto out_elf;
-	} else if (have_crc) {
-		if (elf_file__crc(fd, (uint64_t)st.st_size, &got) || got != crc)
+	} else if (w->have_crc && (uint64_t)st.st_size <= DEBUG_FILE_MAX_CRC_BYTES) {
+		if (elf_file__crc(fd, (uint64_t)st.st_size, &got) || got != w->crc)
 			goto out_elf;
 	} else {
 		goto out_elf;
 	}
-	err = load_symtab(ef, elf, sc.symtab, false);
-	if (!err) {
-		ef->debug_path = strdup(path);
-		if (!ef->debug_path)
-			err = -ENOMEM;
+	if (load_symtab(ef, elf, sc.symtab, false))
+		goto out_elf;
+	ef->debug_path = strdup(c->shown);
+	ef->debug_root = c->root ? strdup(c->root) : NULL;
+	ef->debug_rel = strdup(c->path);
+	if (!ef->debug_path || (c->root && !ef->debug_root) || !ef->debug_rel) {
+		free(ef->debug_path);
+		free(ef->debug_root);
+		free(ef->debug_rel);
+		ef->debug_path = ef->debug_root = ef->debug_rel = NULL;
+		goto out_elf;
 	}
-	if (err)
-		ef->nr_syms = nr_before;
+	ok = true;
 out_elf:
+	if (!ok)
+		ef->nr_syms = nr_before;
 	elf_end(elf);
-out_fd:
-	close(fd);
-	return err;
+	/* The symbols are copied out: the file is not kept open. */
+	if (ok)
+		close(fd);
+	return ok;
 }
 
 /* Read the debuglink section: a file name, padding to 4, a CRC-32. */
@@ -563,77 +581,29 @@ static int read_debuglink(struct elf_file *ef, Elf_Scn *scn, char *name, size_t 
 	if (len >= name_sz || crc_off > d->d_size || d->d_size - crc_off < 4)
 		return -ENOENT;
 	memcpy(name, buf, len + 1);
-	/* Only a plain file name: the link must not lead out of the search dirs. */
-	if (strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, ".."))
-		return -ENOENT;
 	memcpy(b, buf + crc_off, 4);
 	for (i = 0, *crc = 0; i < 4; i++)
 		*crc |= (uint32_t)b[i] << (ef->data_enc == ELFDATA2MSB ? 24 - 8 * i : 8 * i);
 	return 0;
 }
 
-static bool __attribute__((format(printf, 4, 5)))
-try_debug(struct elf_file *ef, bool have_crc, uint32_t crc, const char *fmt, ...)
-{
-	char path[PATH_MAX];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(path, sizeof(path), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(path))
-		return false;
-	return load_debug_file(ef, path, have_crc, crc) == 0;
-}
-
 static void find_debug_file(struct elf_file *ef, const struct scan *sc, const char *path,
 			    const struct elf_file_opts *opts)
 {
-	const char *sysroot = opts && opts->sysroot && opts->sysroot[0] ? opts->sysroot : NULL;
-	const char *roots[2] = { sysroot ? sysroot : "", "" };
-	size_t nroots = sysroot ? 2 : 1, i, rlen;
-	char link[NAME_MAX + 1], dir[PATH_MAX], origin[PATH_MAX];
-	const char *slash, *nsdir;
-	uint32_t crc;
+	char link[NAME_MAX + 1];
+	struct debug_want w = { .ef = ef };
+	struct debug_search s = {
+		.build_id = ef->build_id,
+		.path = path,
+		.origin_path = opts ? opts->origin_path : NULL,
+		.sysroot = opts ? opts->sysroot : NULL,
+	};
 
-	if (strlen(ef->build_id) >= 4) {
-		for (i = 0; i < nroots; i++)
-			if (try_debug(ef, false, 0, "%s" DEBUG_DIR "/.build-id/%.2s/%s.debug",
-				      roots[i], ef->build_id, ef->build_id + 2))
-				return;
+	if (sc->debuglink && !read_debuglink(ef, sc->debuglink, link, sizeof(link), &w.crc)) {
+		s.debuglink = link;
+		w.have_crc = true;
 	}
-	if (!sc->debuglink || read_debuglink(ef, sc->debuglink, link, sizeof(link), &crc))
-		return;
-
-	if (opts && opts->origin_path && opts->origin_path[0] == '/') {
-		/* Opened by another name: its own directory, inside the process's root. */
-		snprintf(origin, sizeof(origin), "%s%s", sysroot ? sysroot : "", opts->origin_path);
-		path = origin;
-	}
-	slash = strrchr(path, '/');
-	if (!slash)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == path)
-		dir[0] = '\0';
-	else if ((size_t)(slash - path) < sizeof(dir))
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-	else
-		return;
-
-	if (try_debug(ef, true, crc, "%s/%s", dir, link) ||
-	    try_debug(ef, true, crc, "%s/.debug/%s", dir, link))
-		return;
-	if (dir[0] && dir[0] != '/')
-		return;
-	/* The directory as the traced process sees it, for the global debug dir. */
-	nsdir = dir;
-	rlen = sysroot ? strlen(sysroot) : 0;
-	if (rlen && !strncmp(dir, sysroot, rlen) && (dir[rlen] == '/' || !dir[rlen]))
-		nsdir = dir + rlen;
-	for (i = 0; i < nroots; i++)
-		if (try_debug(ef, true, crc, "%s" DEBUG_DIR "%s/%s", roots[i], nsdir, link))
-			return;
+	debug_file__search(&s, load_debug_file, &w);
 }
 
 static int load(struct elf_file *ef, const char *path, const struct elf_file_opts *opts)
@@ -723,6 +693,8 @@ void elf_file__free(struct elf_file *ef)
 	free(ef->syms);
 	free(ef->by_addr);
 	free(ef->debug_path);
+	free(ef->debug_root);
+	free(ef->debug_rel);
 	free(ef);
 }
 
@@ -749,6 +721,12 @@ const char *elf_file__build_id(const struct elf_file *ef)
 const char *elf_file__debug_path(const struct elf_file *ef)
 {
 	return ef->debug_path;
+}
+
+const char *elf_file__debug_location(const struct elf_file *ef, const char **root)
+{
+	*root = ef->debug_root;
+	return ef->debug_rel;
 }
 
 size_t elf_file__nr_syms(const struct elf_file *ef)

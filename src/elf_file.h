@@ -48,6 +48,8 @@ bool elf_file__is_go(const struct elf_file *ef);
 const char *elf_file__build_id(const struct elf_file *ef);
 /* Path of the separate debug file used, or NULL. */
 const char *elf_file__debug_path(const struct elf_file *ef);
+/* The same file as debug_file__open(*root, returned path) reaches it, or NULL. */
+const char *elf_file__debug_location(const struct elf_file *ef, const char **root);
 size_t elf_file__nr_syms(const struct elf_file *ef);
 
 /* File offset -> virtual address through PT_LOAD headers; -ERANGE if no segment covers it. */

@@ -401,7 +401,8 @@ static struct dwarf_lines *get_dwarf(struct file_ent *f, uint32_t pid, const str
 	snprintf(root, sizeof(root), "/proc/%u/root", pid);
 	/* Debug files are looked for where the process's files were found. */
 	opts.sysroot = strncmp(f->opened, "/proc/", 6) ? NULL : root;
-	opts.debug_path = elf_file__debug_path(f->ef);
+	opts.debug_path = elf_file__debug_location(f->ef, &opts.debug_root);
+	opts.debug_shown = elf_file__debug_path(f->ef);
 	opts.build_id = elf_file__build_id(f->ef);
 	err = dwarf_lines__open(f->opened, &opts, &f->dl);
 	if (err && err != -ENODATA && err != -ENOMEM && strcmp(f->opened, v->path)) {

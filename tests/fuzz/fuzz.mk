@@ -38,7 +38,7 @@ FUZZ_HARNESSES := procmaps elf pclntab vmtrack \
 	$(if $(and $(wildcard $(SRCDIR)/unwind_table.c),$(wildcard $(FUZZ_DIR)/fuzz_unwind.c)),unwind)
 
 FUZZ_SRCS_procmaps := procmaps
-FUZZ_SRCS_elf := elf_file go_pclntab
+FUZZ_SRCS_elf := elf_file go_pclntab debug_file
 FUZZ_SRCS_pclntab := go_pclntab
 FUZZ_SRCS_vmtrack := vmtrack
 FUZZ_SRCS_json := json_read utf8

@@ -245,7 +245,8 @@ static void test_debug_files(void)
 {
 	struct elf_file_opts o = { 0 };
 	struct elf_file *ef = NULL;
-	char full[PATH_MAX], p[PATH_MAX], dbg[PATH_MAX], root[64], bid_dbg[PATH_MAX];
+	char full[PATH_MAX], p[PATH_MAX], dbg[PATH_MAX], root[1024], bid_dbg[PATH_MAX];
+	char outside[PATH_MAX];
 	uint64_t addr;
 	const char *bid;
 	int err;
@@ -274,9 +275,19 @@ static void test_debug_files(void)
 	    dbg, full);
 	elf_file__free(ef);
 
-	snprintf(bid_dbg, sizeof(bid_dbg), "%s", dbg);
 	o.sysroot = root;
 	expect_debug("debug file by build-id under the sysroot", full, &o, dbg, addr);
+
+	/* Links under the sysroot resolve inside it: none leads to a file outside. */
+	snprintf(outside, sizeof(outside), "%s/outside.debug", tmpdir);
+	run("mv %s %s && ln -s %s %s", dbg, outside, outside, dbg);
+	expect_debug("an absolute link out of the sysroot is not followed out", full, &o, NULL, 0);
+	run("rm %s && ln -s ../../../../../../../../../../../../..%s %s", dbg, outside, dbg);
+	expect_debug("a ../ link out of the sysroot is not followed out", full, &o, NULL, 0);
+	snprintf(bid_dbg, sizeof(bid_dbg), "%s/elsewhere/x.debug", root);
+	run("mkdir -p %s/elsewhere && mv %s %s && rm %s && ln -s /elsewhere/x.debug %s", root,
+	    outside, bid_dbg, dbg, dbg);
+	expect_debug("an absolute link inside the sysroot resolves in it", full, &o, dbg, addr);
 	o.no_debug_files = true;
 	expect_debug("no_debug_files: stripped program lacks static names", full, &o, NULL, 0);
 	o.no_debug_files = false;

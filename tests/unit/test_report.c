@@ -165,6 +165,13 @@ static const char expected_json[] =
 "    \"vm_events_lost\": 0,\n"
 "    \"procs_map_full\": 0\n"
 "  },\n"
+"  \"maps\": {\n"
+"    \"allocs\": { \"entries\": 12, \"max_entries\": 1048576 },\n"
+"    \"stats\": { \"entries\": 0, \"max_entries\": 0 },\n"
+"    \"stacks\": { \"entries\": 0, \"max_entries\": 0 },\n"
+"    \"procs\": { \"entries\": 0, \"max_entries\": 0 },\n"
+"    \"unwind_rows\": { \"entries\": 0, \"max_entries\": 0 }\n"
+"  },\n"
 "  \"min_age_s\": 0.0,\n"
 "  \"processes\": [\n"
 "    {\n"
@@ -229,6 +236,8 @@ static void test_json_exact(void)
 	r.counters[MT_CNT_STACK_TRUNCATED] = 1;
 	r.counters[MT_CNT_UNKNOWN_FREES] = 7;
 	r.counters[MT_CNT_FAILED_ALLOCS] = UINT64_MAX;
+	r.maps[MT_MAP_ALLOCS].entries = 12;
+	r.maps[MT_MAP_ALLOCS].max_entries = 1048576;
 	p = add_proc(&r, 1, "x", 2);
 	p->exe = xstrdup("/path/x");
 	p->allocator_path = xstrdup("/usr/lib/x86_64-linux-gnu/libc.so.6");
