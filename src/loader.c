@@ -28,13 +28,14 @@ struct loader {
 };
 
 enum prog_id {
-	P_MALLOC, P_CALLOC, P_REALLOC, P_REALLOCARRAY, P_MEMALIGN, P_POSIX_MEMALIGN, P_FREE,
-	P_GO_MALLOCGC, P_GO_ALLOC_SPAN, P_GO_FREE_SPAN,
+	P_ALLOC_ENTRY,		/* every allocating entry point; its kind is in the cookie */
+	P_FREE, P_GO_MALLOCGC, P_GO_ALLOC_SPAN, P_GO_FREE_SPAN,
 };
 
 struct probe_spec {
 	const char *func;
 	enum prog_id prog;
+	enum mt_alloc_kind kind;	/* for P_ALLOC_ENTRY: the attach cookie */
 	bool ret;		/* needs the return probe */
 };
 
@@ -43,23 +44,23 @@ struct probe_spec {
  * Entry probes only: never a return probe on a Go function.
  */
 static const struct probe_spec go_specs[] = {
-	{ "runtime.mallocgc", P_GO_MALLOCGC, false },
-	{ "runtime.(*mheap).allocSpan", P_GO_ALLOC_SPAN, false },
-	{ "runtime.(*mheap).freeSpan", P_GO_FREE_SPAN, false },
+	{ "runtime.mallocgc", P_GO_MALLOCGC },
+	{ "runtime.(*mheap).allocSpan", P_GO_ALLOC_SPAN },
+	{ "runtime.(*mheap).freeSpan", P_GO_FREE_SPAN },
 };
 
 /* The allocator's entry points. aligned_alloc is memalign's alias in glibc: attached once. */
 static const struct probe_spec alloc_specs[] = {
-	{ "malloc", P_MALLOC, true },
-	{ "calloc", P_CALLOC, true },
-	{ "realloc", P_REALLOC, true },
-	{ "reallocarray", P_REALLOCARRAY, true },
-	{ "posix_memalign", P_POSIX_MEMALIGN, true },
-	{ "aligned_alloc", P_MEMALIGN, true },
-	{ "memalign", P_MEMALIGN, true },
-	{ "valloc", P_MALLOC, true },
-	{ "pvalloc", P_MALLOC, true },
-	{ "free", P_FREE, false },
+	{ "malloc", P_ALLOC_ENTRY, MT_KIND_MALLOC, true },
+	{ "calloc", P_ALLOC_ENTRY, MT_KIND_CALLOC, true },
+	{ "realloc", P_ALLOC_ENTRY, MT_KIND_REALLOC, true },
+	{ "reallocarray", P_ALLOC_ENTRY, MT_KIND_REALLOCARRAY, true },
+	{ "posix_memalign", P_ALLOC_ENTRY, MT_KIND_POSIX_MEMALIGN, true },
+	{ "aligned_alloc", P_ALLOC_ENTRY, MT_KIND_MEMALIGN, true },
+	{ "memalign", P_ALLOC_ENTRY, MT_KIND_MEMALIGN, true },
+	{ "valloc", P_ALLOC_ENTRY, MT_KIND_MALLOC, true },
+	{ "pvalloc", P_ALLOC_ENTRY, MT_KIND_MALLOC, true },
+	{ "free", P_FREE },
 };
 
 /*
@@ -69,26 +70,13 @@ static const struct probe_spec alloc_specs[] = {
  * left to it. operator delete is not needed: it calls free.
  */
 static const struct probe_spec cxx_specs[] = {
-	{ "_Znwm", P_MALLOC, true },
-	{ "_Znam", P_MALLOC, true },
-	{ "_ZnwmRKSt9nothrow_t", P_MALLOC, true },
-	{ "_ZnamRKSt9nothrow_t", P_MALLOC, true },
-	{ "_ZnwmSt11align_val_t", P_MALLOC, true },
-	{ "_ZnamSt11align_val_t", P_MALLOC, true },
+	{ "_Znwm", P_ALLOC_ENTRY, MT_KIND_MALLOC, true },
+	{ "_Znam", P_ALLOC_ENTRY, MT_KIND_MALLOC, true },
+	{ "_ZnwmRKSt9nothrow_t", P_ALLOC_ENTRY, MT_KIND_MALLOC, true },
+	{ "_ZnamRKSt9nothrow_t", P_ALLOC_ENTRY, MT_KIND_MALLOC, true },
+	{ "_ZnwmSt11align_val_t", P_ALLOC_ENTRY, MT_KIND_MALLOC, true },
+	{ "_ZnamSt11align_val_t", P_ALLOC_ENTRY, MT_KIND_MALLOC, true },
 };
-
-/* The BPF entry program learns which function it sits on from its cookie. */
-static uint64_t kind_cookie(enum prog_id id)
-{
-	switch (id) {
-	case P_CALLOC: return MT_KIND_CALLOC;
-	case P_REALLOC: return MT_KIND_REALLOC;
-	case P_REALLOCARRAY: return MT_KIND_REALLOCARRAY;
-	case P_MEMALIGN: return MT_KIND_MEMALIGN;
-	case P_POSIX_MEMALIGN: return MT_KIND_POSIX_MEMALIGN;
-	default: return MT_KIND_MALLOC;
-	}
-}
 
 static int verbosity;
 
@@ -104,13 +92,7 @@ static int libbpf_print_fn(enum libbpf_print_level level, const char *fmt, va_li
 static struct bpf_program *prog_of(struct loader *l, enum prog_id id)
 {
 	switch (id) {
-	case P_MALLOC:
-	case P_CALLOC:
-	case P_REALLOC:
-	case P_REALLOCARRAY:
-	case P_MEMALIGN:
-	case P_POSIX_MEMALIGN:
-		return l->skel->progs.mt_alloc_entry;
+	case P_ALLOC_ENTRY: return l->skel->progs.mt_alloc_entry;
 	case P_FREE: return l->skel->progs.mt_free;
 	case P_GO_MALLOCGC: return l->skel->progs.mt_go_mallocgc;
 	case P_GO_ALLOC_SPAN: return l->skel->progs.mt_go_alloc_span;
@@ -256,8 +238,7 @@ static int attach_specs(struct loader *l, int pid, const char *path, const struc
 		 * that the probe sits on the stack-bound check's branch (BPF skips restarts).
 		 */
 		err = attach_one(l, pid, path, prog_of(l, specs[i].prog), off + entry_off, false,
-				 go ? (entry_off ? MT_COOKIE_GO_STACK_CHECK : 0)
-				    : kind_cookie(specs[i].prog));
+				 go ? (entry_off ? MT_COOKIE_GO_STACK_CHECK : 0) : specs[i].kind);
 		if (err)
 			goto out;
 		(*nr_probes)++;
