@@ -338,7 +338,6 @@ int main(int argc, char **argv)
 	/* A target that exited since the last look is reported as such. */
 	for (size_t i = 0; i < r.nr_targets; i++)
 		refresh_target(&r.targets[i]);
-	update_vm(&r);
 	if (report(&r, true))
 		err = -EIO;
 	if (r.cmd_mode && r.child.done) {

@@ -142,14 +142,18 @@ static int write_report_file(const char *path, const struct mt_report *rep,
 	return err;
 }
 
+/* A snapshot brings the memory figures up to date in its pass over the live blocks. */
 static struct snapshot_opts snapshot_opts(struct run *r, size_t top_n)
 {
 	struct snapshot_opts so = {
 		.duration_s = elapsed_s(r),
 		.min_age_ns = (uint64_t)(r->o->min_age_s * 1e9),
 		.top_n = top_n,
+		.feed_vm = r->vm_enabled,
 	};
 
+	if (r->vm_enabled)
+		loader__consume_vm(r->loader);
 	if (r->unwinder) {
 		struct unwinder_stats us;
 
@@ -269,7 +273,8 @@ void main_loop(struct run *r)
 		now = elapsed_s(r);
 		if (now >= next_maps) {
 			refresh_all(r);
-			update_vm(r);
+			if (now < next_report)	/* else the report does it */
+				update_vm(r);
 			next_maps = now + maps_period(r, now);
 			if (r->system_wide)
 				sysview__refresh_targets(r);
@@ -401,7 +406,9 @@ int live_loop(struct run *r)
 			break;
 		if (now >= next_maps) {
 			refresh_all(r);
-			update_vm(r);
+			/* A refresh of the display does it. */
+			if (display__paused(d) || now < next_refresh)
+				update_vm(r);
 			if (r->system_wide)
 				sysview__refresh_targets(r);
 			next_maps = now + maps_period(r, now);

@@ -13,10 +13,13 @@
 #include "loader.h"
 #include "log.h"
 #include "snapshot.h"
+#include "vmstats.h"
 
 struct walk {
 	struct agg_table *agg;
 	uint64_t entries;
+	struct target *vm_targets;	/* also feed the memory figures; or NULL */
+	size_t nr_targets;
 };
 
 static void add_stat(void *ctx, const void *key, const void *value)
@@ -32,6 +35,8 @@ static void add_block(void *ctx, const void *key, const void *value)
 	struct walk *w = ctx;
 
 	agg_table__add_block(w->agg, key, value);
+	if (w->vm_targets)
+		vmstats__add_block(w->vm_targets, w->nr_targets, key, value);
 	w->entries++;
 }
 
@@ -316,6 +321,11 @@ int snapshot__build(struct loader *l, struct target *targets, size_t nr_targets,
 	if (!agg)
 		return -ENOMEM;
 	stats_walk.agg = blocks_walk.agg = agg;
+	if (o->feed_vm) {
+		blocks_walk.vm_targets = targets;
+		blocks_walk.nr_targets = nr_targets;
+		vmstats__begin(targets, nr_targets);
+	}
 	err = loader__for_each(loader__stats_fd(l), sizeof(struct mt_stat_key), sizeof(struct mt_stat),
 			   add_stat, &stats_walk);
 	if (!err)
@@ -323,6 +333,8 @@ int snapshot__build(struct loader *l, struct target *targets, size_t nr_targets,
 				   sizeof(struct mt_alloc_info), add_block, &blocks_walk);
 	r->maps[MT_MAP_STATS].entries = stats_walk.entries;
 	r->maps[MT_MAP_ALLOCS].entries = blocks_walk.entries;
+	if (!err && o->feed_vm)
+		vmstats__finish(targets, nr_targets, l);
 	if (err) {
 		agg_table__free(agg);
 		return err;

@@ -92,15 +92,20 @@ struct live_ctx {
 	size_t nr;
 };
 
-static void add_live(void *ctx, const void *key, const void *value)
+void vmstats__add_block(struct target *targets, size_t nr, const struct mt_alloc_key *k,
+			const struct mt_alloc_info *info)
 {
-	const struct mt_alloc_key *k = key;
-	const struct mt_alloc_info *info = value;
-	struct live_ctx *lc = ctx;
-	struct target *t = find_target(lc->targets, lc->nr, k->pid);
+	struct target *t = find_target(targets, nr, k->pid);
 
 	if (t && !t->exited)
 		vm_proc__add_live(&t->vm, k->addr, info->size);
+}
+
+static void add_live(void *ctx, const void *key, const void *value)
+{
+	struct live_ctx *lc = ctx;
+
+	vmstats__add_block(lc->targets, lc->nr, key, value);
 }
 
 static int update_one(struct target *t, struct loader *l)
@@ -173,25 +178,38 @@ static int update_one(struct target *t, struct loader *l)
 	return 0;
 }
 
-int vmstats__update(struct target *targets, size_t nr, struct loader *l)
+void vmstats__begin(struct target *targets, size_t nr)
 {
-	struct live_ctx lc = { targets, nr };
 	size_t i;
-	int err;
 
 	/* An exited target keeps the residency last read while it lived. */
 	for (i = 0; i < nr; i++)
 		if (!targets[i].exited)
 			vm_proc__reset_usage(&targets[i].vm);
-	err = loader__for_each(loader__allocs_fd(l), sizeof(struct mt_alloc_key),
-			       sizeof(struct mt_alloc_info), add_live, &lc);
-	if (err)
-		return err;
+}
+
+void vmstats__finish(struct target *targets, size_t nr, struct loader *l)
+{
+	size_t i;
+
 	for (i = 0; i < nr; i++) {
 		if (targets[i].exited)
 			continue;
 		/* A process gone between two looks keeps its last figures. */
 		update_one(&targets[i], l);
 	}
+}
+
+int vmstats__update(struct target *targets, size_t nr, struct loader *l)
+{
+	struct live_ctx lc = { targets, nr };
+	int err;
+
+	vmstats__begin(targets, nr);
+	err = loader__for_each(loader__allocs_fd(l), sizeof(struct mt_alloc_key),
+			       sizeof(struct mt_alloc_info), add_live, &lc);
+	if (err)
+		return err;
+	vmstats__finish(targets, nr, l);
 	return 0;
 }
