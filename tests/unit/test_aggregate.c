@@ -4,19 +4,7 @@
 #include <string.h>
 #include "aggregate.h"
 #include "probe_site.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                                \
-	do {                                                            \
-		if (cond) {                                             \
-			printf("ok - " __VA_ARGS__);                    \
-		} else {                                                \
-			failures++;                                     \
-			printf("not ok - " __VA_ARGS__);                \
-		}                                                       \
-		printf("\n");                                           \
-	} while (0)
+#include "unit.h"
 
 static struct agg_entry *find(struct agg_table *t, uint32_t pid, uint64_t stack)
 {
@@ -148,5 +136,5 @@ int main(void)
 	test_min_age();
 	test_many();
 	test_probe_site();
-	return failures ? 1 : 0;
+	return unit_exit();
 }

@@ -6,32 +6,13 @@
  * small hand-written reports.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "diff.h"
 #include "json_read.h"
 #include "report.h"
-
-static int failures;
-
-#define CHECK(cond, ...) check(!!(cond), __VA_ARGS__)
-
-static void check(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void check(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s - ", ok ? "ok" : "not ok");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	if (!ok)
-		failures++;
-}
+#include "unit.h"
 
 /* text -> report; the error code, with why filled in. */
 static int load(const char *text, struct mt_report *r, char *why, size_t why_len)
@@ -398,5 +379,5 @@ int main(void)
 	test_refused();
 	test_process_pairing();
 	test_stacks_and_output();
-	return failures ? 1 : 0;
+	return unit_exit();
 }

@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -20,10 +19,10 @@
 #include "elf_file.h"
 #include "procmaps.h"
 #include "symbolize.h"
+#include "unit.h"
 
 #define MAP_BASE 0x10000000ULL
 
-static int failures;
 static char tmpdir[] = "/tmp/mt-dwarf-test-XXXXXX";
 
 static const char prog_src[] =
@@ -64,39 +63,6 @@ static const char prog_src[] =
 /* Lines of the marked statements, and the vaddrs of the calls looked up. */
 static int in_helper, in_helper2, call_helper, call_helper2, call_outer;
 static uint64_t pc_outer, pc_outer2, pc_main;
-
-static void check(int ok, const char *desc, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-/* Prints "ok - desc" or "not ok - desc: details". */
-static void check(int ok, const char *desc, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s - %s", ok ? "ok" : "not ok", desc);
-	if (!ok && fmt) {
-		printf(": ");
-		va_start(ap, fmt);
-		vprintf(fmt, ap);
-		va_end(ap);
-	}
-	putchar('\n');
-	if (!ok)
-		failures++;
-}
-
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int run(const char *fmt, ...)
-{
-	char cmd[4096];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return system(cmd);
-}
 
 static const char *s_or_null(const char *s)
 {
@@ -382,5 +348,5 @@ int main(void)
 	expect_symbolizer("prog_s", 9100003);
 	test_no_dwarf();
 	run("rm -rf %s", tmpdir);
-	return failures ? 1 : 0;
+	return unit_exit();
 }

@@ -9,51 +9,17 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "elf_file.h"
+#include "unit.h"
 
 #define LIBC "/lib/x86_64-linux-gnu/libc.so.6"
 
-static int failures;
 static char tmpdir[] = "/tmp/mt-elf-test-XXXXXX";
-
-static void check(int ok, const char *desc, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-/* Prints "ok - desc" or "not ok - desc: details". */
-static void check(int ok, const char *desc, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s - %s", ok ? "ok" : "not ok", desc);
-	if (!ok && fmt) {
-		printf(": ");
-		va_start(ap, fmt);
-		vprintf(fmt, ap);
-		va_end(ap);
-	}
-	putchar('\n');
-	if (!ok)
-		failures++;
-}
-
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int run(const char *fmt, ...)
-{
-	char cmd[4096];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return system(cmd);
-}
 
 /* The address nm prints for a defined symbol, or 0. */
 static uint64_t nm_addr(const char *flags, const char *file, const char *name)
@@ -439,5 +405,5 @@ int main(void)
 	test_debug_files();
 	test_malformed();
 	run("rm -rf %s", tmpdir);
-	return failures ? 1 : 0;
+	return unit_exit();
 }

@@ -5,19 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "history.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                                \
-	do {                                                            \
-		if (cond) {                                             \
-			printf("ok - " __VA_ARGS__);                    \
-		} else {                                                \
-			failures++;                                     \
-			printf("not ok - " __VA_ARGS__);                \
-		}                                                       \
-		printf("\n");                                           \
-	} while (0)
+#include "unit.h"
 
 /* One process (pid 10) with two stacks: 1 leaks 1 KiB per second, 2 churns. */
 static void fill(struct mt_report *r, struct mt_stack_report st[2], struct mt_proc_report *p, int sec)
@@ -96,5 +84,5 @@ int main(void)
 	CHECK(history__stack(h, 10, 2, &s) == -ENOENT, "a stack gone for minutes is forgotten");
 	CHECK(history__stack(h, 10, 1, &s) == 0, "a stack still reported is kept");
 	history__free(h);
-	return failures ? 1 : 0;
+	return unit_exit();
 }

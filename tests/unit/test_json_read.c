@@ -6,31 +6,12 @@
  * buffer of exactly its size, so that the sanitizers see any read past it.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "json_read.h"
-
-static int failures;
-
-#define CHECK(cond, ...) check(!!(cond), __VA_ARGS__)
-
-static void check(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void check(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s - ", ok ? "ok" : "not ok");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	if (!ok)
-		failures++;
-}
+#include "unit.h"
 
 /* Parse text[0..len) from a heap copy of exactly len bytes. */
 static int parse_n(const char *text, size_t len, struct json_doc **doc, struct json_error *err)
@@ -455,5 +436,5 @@ int main(void)
 	test_limits();
 	test_prefixes_and_corruption();
 	test_typed_reads();
-	return failures ? 1 : 0;
+	return unit_exit();
 }

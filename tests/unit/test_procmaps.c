@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,28 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "procmaps.h"
-
-static int failures;
-
-static void check(int ok, const char *desc, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-/* Prints "ok - desc" or "not ok - desc: details". */
-static void check(int ok, const char *desc, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s - %s", ok ? "ok" : "not ok", desc);
-	if (!ok && fmt) {
-		printf(": ");
-		va_start(ap, fmt);
-		vprintf(fmt, ap);
-		va_end(ap);
-	}
-	putchar('\n');
-	if (!ok)
-		failures++;
-}
+#include "unit.h"
 
 static const char maps_text[] =
 	"00400000-00452000 r-xp 00000000 08:02 173521      /usr/bin/dbus-daemon\n"
@@ -273,5 +251,5 @@ int main(void)
 	test_self();
 	test_large();
 	test_gone();
-	return failures ? 1 : 0;
+	return unit_exit();
 }

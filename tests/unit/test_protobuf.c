@@ -7,32 +7,13 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <zlib.h>
 #include "protobuf.h"
 #include "report.h"
-
-static int failures;
-
-#define CHECK(cond, ...) check(!!(cond), __VA_ARGS__)
-
-static void check(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void check(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s - ", ok ? "ok" : "not ok");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	if (!ok)
-		failures++;
-}
+#include "unit.h"
 
 static void hexdump(const char *what, const uint8_t *p, size_t n)
 {
@@ -51,7 +32,7 @@ static void check_bytes(struct pb_enc *e, const uint8_t *want, size_t n, const c
 	const uint8_t *got = pb_enc__data(e, &len);
 	int ok = pb_enc__error(e) == 0 && len == n && (!n || !memcmp(got, want, n));
 
-	check(ok, "%s", what);
+	checkf(ok, "%s", what);
 	if (!ok) {
 		hexdump("got", got, len);
 		hexdump("want", want, n);
@@ -394,7 +375,7 @@ static void test_pprof_write_error(void)
 	int err;
 
 	if (!f) {
-		check(1, "# SKIP /dev/full missing");
+		checkf(1, "# SKIP /dev/full missing");
 		return;
 	}
 	small_report(&r, 1);
@@ -416,5 +397,5 @@ int main(void)
 	test_pprof_exact();
 	test_pprof_go_and_labels();
 	test_pprof_write_error();
-	return failures ? 1 : 0;
+	return unit_exit();
 }

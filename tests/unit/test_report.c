@@ -8,32 +8,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "report.h"
 #include "output_file.h"
-
-static int failures;
-
-#define CHECK(cond, ...) check(!!(cond), __VA_ARGS__)
-
-static void check(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void check(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s - ", ok ? "ok" : "not ok");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	if (!ok)
-		failures++;
-}
+#include "unit.h"
 
 static char *xstrdup(const char *s)
 {
@@ -682,6 +663,5 @@ int main(void)
 	test_write_error();
 	CHECK(count_entries(tmpdir) == 0, "no files left in the test directory");
 	rmdir(tmpdir);
-	printf("%s\n", failures ? "FAILED" : "all passed");
-	return failures ? 1 : 0;
+	return unit_exit_summary();
 }

@@ -8,31 +8,11 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "report.h"
-
-static int failures;
-
-#define CHECK(cond, ...) check(!!(cond), __VA_ARGS__)
-
-static int check(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int check(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s - ", ok ? "ok" : "not ok");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	if (!ok)
-		failures++;
-	return ok;
-}
+#include "unit.h"
 
 static char *xstrdup(const char *s)
 {
@@ -556,6 +536,5 @@ int main(void)
 	test_labels_and_units();
 	test_empty_and_errors();
 	rmdir(tmpdir);
-	printf("%s\n", failures ? "FAILED" : "all passed");
-	return failures ? 1 : 0;
+	return unit_exit_summary();
 }

@@ -13,7 +13,6 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -26,45 +25,12 @@
 #include "elf_file.h"
 #include "procmaps.h"
 #include "symbolize.h"
+#include "unit.h"
 
 #define LIBC "/lib/x86_64-linux-gnu/libc.so.6"
 
-static int failures;
 static char tmpdir[] = "/tmp/mt-sym-test-XXXXXX";
 static volatile unsigned long sink;
-
-static void check(int ok, const char *desc, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-/* Prints "ok - desc" or "not ok - desc: details". */
-static void check(int ok, const char *desc, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s - %s", ok ? "ok" : "not ok", desc);
-	if (!ok && fmt) {
-		printf(": ");
-		va_start(ap, fmt);
-		vprintf(fmt, ap);
-		va_end(ap);
-	}
-	putchar('\n');
-	if (!ok)
-		failures++;
-}
-
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int run(const char *fmt, ...)
-{
-	char cmd[4096];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return system(cmd);
-}
 
 static const char *s_or_null(const char *s)
 {
@@ -456,5 +422,5 @@ int main(void)
 	test_child();
 	test_unreadable();
 	run("rm -rf %s", tmpdir);
-	return failures ? 1 : 0;
+	return unit_exit();
 }

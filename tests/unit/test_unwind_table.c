@@ -13,54 +13,20 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include "unwind_table.h"
+#include "unit.h"
 
 #define LIBC	"/lib/x86_64-linux-gnu/libc.so.6"
 #define LIBSTDCXX "/usr/lib/x86_64-linux-gnu/libstdc++.so.6"
 #define SEC_VADDR 0x200000	/* where hand-made sections sit */
 
-static int failures;
 static char tmpdir[] = "/tmp/mt-unwind-test-XXXXXX";
 static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
-
-static void check(int ok, const char *desc, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-/* Prints "ok - desc" or "not ok - desc: details". */
-static void check(int ok, const char *desc, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s - %s", ok ? "ok" : "not ok", desc);
-	if (!ok && fmt) {
-		printf(": ");
-		va_start(ap, fmt);
-		vprintf(fmt, ap);
-		va_end(ap);
-	}
-	putchar('\n');
-	if (!ok)
-		failures++;
-}
-
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int run(const char *fmt, ...)
-{
-	char cmd[4096];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return system(cmd);
-}
 
 static uint64_t rnd(void)
 {
@@ -938,5 +904,5 @@ int main(void)
 	test_malformed();
 	test_oracle();
 	run("rm -rf %s", tmpdir);
-	return failures ? 1 : 0;
+	return unit_exit();
 }

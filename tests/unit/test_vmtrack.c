@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include "vmtrack.h"
+#include "unit.h"
 
 #ifndef MREMAP_DONTUNMAP
 #define MREMAP_DONTUNMAP 4
@@ -28,28 +29,6 @@
 #define A 0x7f0000000000ULL
 #define B 0x7f0010000000ULL
 #define C 0x7f0020000000ULL
-
-static int failures;
-
-static void check(int ok, const char *desc, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-/* Prints "ok - desc" or "not ok - desc: details". */
-static void check(int ok, const char *desc, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s - %s", ok ? "ok" : "not ok", desc);
-	if (!ok && fmt) {
-		printf(": ");
-		va_start(ap, fmt);
-		vprintf(fmt, ap);
-		va_end(ap);
-	}
-	putchar('\n');
-	if (!ok)
-		failures++;
-}
 
 static void check_u64(uint64_t got, uint64_t want, const char *desc)
 {
@@ -1307,5 +1286,5 @@ int main(int argc, char **argv)
 	test_live();
 	test_clear();
 	test_random(seed);
-	return failures ? 1 : 0;
+	return unit_exit();
 }
