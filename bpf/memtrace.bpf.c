@@ -333,7 +333,12 @@ __noinline __u64 capture_stack_at(__u64 ip, __u64 sp, __u64 bp, __u32 ip_is_retu
 	if (!st)
 		return 1;
 	c.mods = bpf_map_lookup_elem(&proc_modules, &tgid);
-	c.tramp = BPF_CORE_READ(bpf_get_current_task_btf(), mm, uprobes_state.xol_area, vaddr);
+	/* Published with the modules; read from the task (three loads) only until then. */
+	if (c.mods && c.mods->tramp)
+		c.tramp = c.mods->tramp;
+	else
+		c.tramp = BPF_CORE_READ(bpf_get_current_task_btf(), mm, uprobes_state.xol_area,
+					vaddr);
 	/* At an entry probe, the caller's return address was read from sp - 8. */
 	if (ip_is_return)
 		c.ip = real_return(&c, ip, sp - 8);

@@ -165,6 +165,8 @@ struct mt_module {
 struct mt_proc_modules {
 	__u32 nr;
 	__u32 pad;
+	/* The uretprobe trampoline ([uprobes] in maps; 0 until the kernel maps it). */
+	__u64 tramp;
 	struct mt_module m[MT_MAX_MODULES];	/* sorted by start */
 };
 

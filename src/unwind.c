@@ -146,6 +146,8 @@ int unwinder__update(struct unwinder *u, const struct target *t)
 		const struct vma *v = &t->maps->vmas[i];
 		struct file_table *f;
 
+		if (v->path && !strcmp(v->path, "[uprobes]"))
+			mods.tramp = v->start;
 		if (!vma__is_file(v) || v->deleted || v->perms[2] != 'x')
 			continue;
 		f = cached(u, v);

@@ -23,8 +23,7 @@ for m in $(seq 0 "$MINUTES"); do
 	maps=$(grep '^maps:' "$OUT/text" | tail -1 || true)
 	printf '%-8s %12s %12s  %s\n' "$m" "$rss" "$crss" "${maps#maps: }"
 done
-# The command outlives the duration: stop it so memtrace writes its report.
-kill -INT $MT 2>/dev/null || true
+# At the end of -d memtrace ends the command (SIGTERM) and writes its report.
 wait $MT || true
 python3 - "$OUT/soak.json" <<'PY'
 import json, sys

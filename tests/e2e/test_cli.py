@@ -6,11 +6,13 @@ for its own failures.  -p mode: 1 for its own failures.  Every error is
 exactly one stderr line starting "memtrace: ".
 """
 
+import json
 import os
 import shutil
 import signal
 import stat
 import tempfile
+import time
 
 import mtlib
 from mtlib import Checks, check_single_error, one_stack
@@ -39,6 +41,36 @@ def test_exit_status_sigkill():
     """The command dies of SIGKILL: memtrace exits 128 + 9."""
     check_leak_once(mtlib.run_command("exitcode", ["--signal", "9"],
                                       expect_status=128 + signal.SIGKILL))
+
+
+def test_duration_ends_command():
+    """-d 2 -- CMD: when the time is up the command gets SIGTERM, as with
+    timeout(1); memtrace reports once it exited and exits with its status."""
+    tmp = tempfile.mkdtemp(prefix="mt-e2e-")
+    try:
+        json_path = os.path.join(tmp, "report.json")
+        # family --wait allocates nothing until SIGUSR1 and exits 0 on SIGTERM.
+        t0 = time.monotonic()
+        status, out, err = mtlib.run_memtrace(
+            ["--batch", "-d", "2", "--json", json_path, "--", mtlib.workload("family_pie"),
+             "--wait"], timeout=30)
+        took = time.monotonic() - t0
+        c = Checks()
+        c.eq(status, 0, "memtrace's exit status (the command's: 0 after SIGTERM)")
+        c.true(2 <= took < 6, "memtrace took %.1f s, expected 2 s plus the command's exit"
+               % took)
+        c.true("runs on" not in err, "memtrace said the command runs on: %r" % err)
+        if c.true(os.path.exists(json_path), "no JSON report"):
+            with open(json_path) as f:
+                rep = json.load(f)
+            proc = mtlib.find_process(rep, exe_name="family_pie")
+            c.eq(proc.get("exited"), True, "the command exited")
+            pid = proc.get("pid")
+            c.true(pid and not os.path.exists("/proc/%d" % pid),
+                   "pid %s still exists after memtrace exited" % pid)
+        c.finish()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def test_command_not_found():
