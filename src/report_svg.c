@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "report.h"
+#include "utf8.h"
 
 #define IMG_WIDTH	1200
 #define XPAD		10
@@ -58,46 +59,13 @@ struct graph {
 	bool some_alloc, all_alloc;	/* processes shown by bytes allocated */
 };
 
-/* The code point at s and its length; a malformed sequence is U+FFFD and
- * one byte long, so decoding always moves on (and stops at the NUL). */
-static size_t utf8_next(const unsigned char *s, uint32_t *cp)
-{
-	uint32_t c = s[0], min;
-	size_t n, i;
-
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2, c &= 0x1f, min = 0x80;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3, c &= 0x0f, min = 0x800;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4, c &= 0x07, min = 0x10000;
-	else
-		goto bad;
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			goto bad;
-		c = c << 6 | (s[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		goto bad;
-	*cp = c;
-	return n;
-bad:
-	*cp = 0xfffd;
-	return 1;
-}
-
 static size_t utf8_count(const char *s)
 {
 	size_t n = 0;
 	uint32_t cp;
 
 	while (*s) {
-		s += utf8_next((const unsigned char *)s, &cp);
+		s += mt_utf8_next((const unsigned char *)s, &cp);
 		n++;
 	}
 	return n;
@@ -116,7 +84,7 @@ static void put_xml(FILE *f, const char *s, size_t max)
 	size_t len;
 
 	for (; *p && max; max--, p += len) {
-		len = utf8_next(p, &cp);
+		len = mt_utf8_next(p, &cp);
 		if (cp < 128 && entity[cp])
 			fputs(entity[cp], f);
 		else if (cp == 0xfffd || cp < 0x20 || cp == 0xfffe || cp == 0xffff)

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <stdint.h>
 #include "utf8.h"
 
 /* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong forms,
@@ -34,5 +35,22 @@ size_t mt_utf8_seq_len(const unsigned char *p, size_t n)
 	for (i = 2; i < len; i++)
 		if (p[i] < 0x80 || p[i] > 0xbf)
 			return 0;
+	return len;
+}
+
+size_t mt_utf8_next(const unsigned char *s, uint32_t *cp)
+{
+	size_t len = mt_utf8_seq_len(s, 4), i;
+	uint32_t c;
+
+	/* A NUL ends the string: the checks stop at the first byte out of range. */
+	if (len <= 1) {
+		*cp = len ? s[0] : 0xfffd;
+		return 1;
+	}
+	c = s[0] & (0x7f >> len);
+	for (i = 1; i < len; i++)
+		c = c << 6 | (s[i] & 0x3f);
+	*cp = c;
 	return len;
 }
