@@ -17,6 +17,7 @@
 #include "debug_file.h"
 #include "dwarf_lines.h"
 #include "elf_file.h"
+#include "hash.h"
 
 /* Debug sections are read into memory: a file claiming more is left alone. */
 #define MAX_DWARF_BYTES		(1ULL << 30)
@@ -77,16 +78,6 @@ struct elf_handle {
 	uint64_t size;
 	char *path;		/* set for a debug file found */
 };
-
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebULL;
-	x ^= x >> 31;
-	return x;
-}
 
 static uint64_t str_key_hash(const void *key, const void *key2)
 {

@@ -361,16 +361,7 @@ int write_snapshot_files(struct run *r, char *where, size_t len)
 /* A pending SIGINT, SIGTERM or SIGCHLD, without waiting. */
 static int pending_signal(void)
 {
-	struct timespec zero = { 0, 0 };
-	sigset_t set;
-	int sig;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sig = sigtimedwait(&set, NULL, &zero);
-	return sig < 0 ? 0 : sig;
+	return wait_tick(0);
 }
 
 static void display_title(const struct run *r, char *buf, size_t len)

@@ -11,6 +11,7 @@
 
 #include "dwarf_lines.h"
 #include "elf_file.h"
+#include "hash.h"
 #include "symbolize.h"
 
 _Static_assert(SYM_MAX_INLINE_FRAMES == DWARF_LINES_MAX_INLINE + 1,
@@ -62,16 +63,6 @@ struct symbolizer {
 };
 
 #define hnode_entry(ptr, type) ((type *)((char *)(ptr) - offsetof(type, node)))
-
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebULL;
-	x ^= x >> 31;
-	return x;
-}
 
 static uint64_t str_hash(const char *s)
 {
