@@ -325,6 +325,8 @@ int main(int argc, char **argv)
 	}
 	if (!exiting && o.display) {
 		err = live_loop(&r);
+		if (!err)
+			end_command(&r);
 		if (err) {
 			mt_warn("cannot open the display (%s): plain-text reports instead\n",
 				strerror(-err));

@@ -233,6 +233,31 @@ static int wait_tick(double seconds)
 	return sig < 0 ? 0 : sig;
 }
 
+/*
+ * The display was closed (q, Ctrl-C, -d) while the command memtrace started
+ * still runs: it is ended as timeout(1) would, so that the report covers its
+ * whole life and it does not run on behind the user's back.
+ */
+void end_command(struct run *r)
+{
+	double give_up = elapsed_s(r) + DURATION_GRACE_S;
+
+	if (!r->cmd_mode || r->child.done || r->child.pid <= 0)
+		return;
+	kill(r->child.pid, SIGTERM);
+	while (elapsed_s(r) < give_up) {
+		int sig = wait_tick(0.05);
+
+		if (sig == SIGINT || sig == SIGTERM)
+			break;	/* asked again: stop waiting */
+		if (launch__poll(&r->child, &r->hooks)) {
+			r->targets[0].exited = true;
+			return;
+		}
+	}
+	mt_warn("pid %d has not exited after SIGTERM: it runs on, untraced\n", (int)r->child.pid);
+}
+
 void main_loop(struct run *r)
 {
 	struct options *o = r->o;

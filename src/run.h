@@ -51,6 +51,8 @@ int write_snapshot_files(struct run *r, char *where, size_t len);
 void main_loop(struct run *r);
 /* The full-screen display until the user quits or the trace ends. -ENOTTY: no terminal. */
 int live_loop(struct run *r);
+/* End a command memtrace started that still runs (SIGTERM), and await its exit a while. */
+void end_command(struct run *r);
 /* System-wide: follow the processes the BPF side took in. */
 int sysview__refresh_targets(struct run *r);
 int sysview__attach_all(struct run *r);

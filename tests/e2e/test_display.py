@@ -14,6 +14,7 @@ The workloads are the usual ones (family, agedleak) started with --wait;
 the figures checked are those of family.c's table.
 """
 
+import json
 import os
 import re
 import shlex
@@ -50,13 +51,15 @@ def need_tmux():
 class Screen:
     """memtrace in a tmux pane."""
 
-    def __init__(self, mt_args, width=WIDTH, height=HEIGHT, env=None):
+    def __init__(self, mt_args, width=WIDTH, height=HEIGHT, env=None, command=()):
         global _sessions
         _sessions += 1
         self.tmpdir = tempfile.mkdtemp(prefix="mt-display-")
         self.socket = "mt-e2e-%d-%d" % (os.getpid(), _sessions)
         self.stderr_path = os.path.join(self.tmpdir, "stderr")
         self.argv = [mtlib.memtrace_path()] + [str(a) for a in mt_args] + ["-d", str(SAFETY_S)]
+        if command:
+            self.argv += ["--"] + [str(a) for a in command]
         self.run = mtlib.Run(self.argv, self.tmpdir)
         environment = {"TERM": "xterm-256color", "LC_ALL": "C.UTF-8"}
         environment.update(env or {})
@@ -524,6 +527,32 @@ def test_iterations_exit():
         if scr:
             scr.close()
         wl.kill()
+
+
+def test_command_ended_with_display():
+    """memtrace -n 2 -- CMD: when the display ends, the command memtrace
+    started gets SIGTERM and is waited for, not left running untraced."""
+    need_tmux()
+    scr = None
+    try:
+        scr = Screen(["-i", "0.5", "-n", "2", "--json", "report.json"],
+                     command=[mtlib.workload("family_pie"), "--wait"])
+        status, text = scr.wait_exit(30)
+        checks = mtlib.Checks()
+        checks.eq(status, 0, "exit status (the command's: 0 after SIGTERM)")
+        checks.true(restored(text), "terminal not restored:\n" + text.rstrip())
+        checks.true("runs on" not in scr.stderr(), "stderr: %r" % scr.stderr()[-500:])
+        path = os.path.join(scr.tmpdir, "report.json")
+        if checks.true(os.path.exists(path), "no report.json written"):
+            with open(path) as f:
+                proc = mtlib.find_process(json.load(f), exe_name="family_pie")
+            checks.eq(proc.get("exited"), True, "the command exited")
+            checks.true(not os.path.exists("/proc/%d" % proc["pid"]),
+                        "pid %d still exists" % proc["pid"])
+        checks.finish()
+    finally:
+        if scr:
+            scr.close()
 
 
 @mtlib.timeout(60)
