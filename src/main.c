@@ -21,6 +21,7 @@
 #include "output_file.h"
 #include "report.h"
 #include "snapshot.h"
+#include "stack_gc.h"
 #include "symbolize.h"
 #include "target.h"
 #include "unwind.h"
@@ -294,6 +295,11 @@ int main(int argc, char **argv)
 			unwinder__update(r.unwinder, &r.targets[i]);
 	}
 	err = r.system_wide ? sysview__attach_all(&r) : attach_all(&r, cmd_cxx);
+	if (!err && r.system_wide) {
+		err = stack_gc__new(&r.stack_gc);
+		if (err)
+			mt_err("%s\n", strerror(-err));
+	}
 	if (err)
 		goto cleanup;
 	r.hooks = (struct launch_hooks){
@@ -349,6 +355,7 @@ int main(int argc, char **argv)
 	}
 cleanup:
 	unwinder__free(r.unwinder);
+	stack_gc__free(r.stack_gc);
 	loader__free(r.loader);
 	symbolizer__free(r.sym);
 	if (r.cmd_mode && r.child.pid > 0 && r.child.go_fd >= 0)

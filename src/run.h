@@ -12,6 +12,7 @@
 #include "target.h"
 
 struct loader;
+struct stack_gc;
 struct unwinder;
 
 extern volatile sig_atomic_t exiting;
@@ -24,6 +25,8 @@ struct run {
 	struct loader *loader;
 	struct unwinder *unwinder;	/* NULL: frame pointers only */
 	struct symbolizer *sym;
+	struct stack_gc *stack_gc;	/* system-wide: stacks of forgotten processes go */
+	int stack_gc_passes;		/* passes still to make since a process was forgotten */
 	struct child child;
 	struct launch_hooks hooks;	/* for child */
 	bool cmd_mode;

@@ -503,3 +503,44 @@ def test_stacks_map_full():
     for st in leaves:
         c.figures(st, fig(48, 1, 48, 1, 0), "leaf_alloc stack")
     c.finish(mtlib.describe_stacks(proc))
+
+
+@mtlib.timeout(120)
+def test_system_wide_forgotten_stacks_taken_out():
+    """System-wide with --max-stacks 8192, three processes one after another,
+    each with 4096 distinct stacks (12,288 in all): once a process has exited
+    and been forgotten, its stacks are taken out of the map, so the next
+    process's stacks all fit and none is lost."""
+    tmp = tempfile.mkdtemp(prefix="mt-e2e-")
+    mt = None
+    try:
+        json_path = os.path.join(tmp, "report.json")
+        argv = [mtlib.memtrace_path(), "--batch", "-i", "1", "--max-stacks", "8192",
+                "--json", json_path]
+        mt = mtlib.Proc(argv, name="memtrace")
+        run = mtlib.Run(argv, tmp)
+        mt.wait_line("stderr", lambda l: l.startswith("memtrace: attached"), 60,
+                     '"memtrace: attached" line')
+        for _ in range(3):
+            wl = mtlib.Proc([mtlib.workload("mapfill"), "stacks", "12"], name="mapfill")
+            if wl.wait(30, "mapfill stacks 12 should finish") != 0:
+                raise AssertionError("mapfill exited %s" % wl.popen.returncode)
+            # Two refreshes to see it exited and forget it, two passes to take its stacks out.
+            time.sleep(6)
+        mt.signal(signal.SIGINT)
+        run.mt_status = mt.wait(60, "after SIGINT")
+        run.mt_stdout, run.mt_stderr = mt.text("stdout"), mt.text("stderr")
+        mtlib._load_outputs(run, folded=False)
+        rep = run.report
+        c = Checks()
+        c.eq(run.mt_status, 0, "memtrace's exit status")
+        c.eq((rep.get("counters") or {}).get("stacks_map_full"), 0,
+             "counters.stacks_map_full (stacks of forgotten processes still in the map?)")
+        stacks = (rep.get("maps") or {}).get("stacks") or {}
+        c.true(stacks.get("entries", 8192) < 4096,
+               "maps.stacks = %r: the three processes' stacks are still there" % stacks)
+        c.finish()
+    finally:
+        if mt:
+            mt.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
