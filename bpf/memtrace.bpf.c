@@ -408,6 +408,25 @@ static __always_inline void restore_block(__u32 tgid, __u64 addr, struct mt_allo
 	}
 }
 
+/* Store a stack's frames once; false when the map is full (counted). */
+static __always_inline bool store_stack(__u64 stack_id, const struct mt_stack *st)
+{
+	long err = bpf_map_update_elem(&stacks, &stack_id, st, BPF_NOEXIST);
+
+	if (err == -EEXIST)
+		return true;
+	if (err) {
+		count(MT_CNT_STACKS_MAP_FULL);
+		return false;
+	}
+	count(MT_CNT_STACKS_STORED);
+	if (st->flags & MT_STACK_F_TRUNCATED)
+		count(MT_CNT_STACK_TRUNCATED);
+	if (st->flags & MT_STACK_F_READ_FAILED)
+		count(MT_CNT_STACK_READ_FAILED);
+	return true;
+}
+
 static __always_inline struct mt_stat *stat_for(__u32 tgid, __u64 stack_id, struct mt_stack *st)
 {
 	struct mt_stat_key skey = { .pid = tgid, .stack_id = stack_id };
@@ -419,17 +438,8 @@ static __always_inline struct mt_stat *stat_for(__u32 tgid, __u64 stack_id, stru
 	if (s)
 		return s;
 	/* First allocation from this stack in this process: store its frames once. */
-	err = bpf_map_update_elem(&stacks, &stack_id, st, BPF_NOEXIST);
-	if (err && err != -EEXIST) {
-		count(MT_CNT_STACKS_MAP_FULL);
+	if (!store_stack(stack_id, st))
 		return NULL;
-	}
-	if (!err) {
-		if (st->flags & MT_STACK_F_TRUNCATED)
-			count(MT_CNT_STACK_TRUNCATED);
-		if (st->flags & MT_STACK_F_READ_FAILED)
-			count(MT_CNT_STACK_READ_FAILED);
-	}
 	err = bpf_map_update_elem(&stats, &skey, &zero, BPF_NOEXIST);
 	if (err && err != -EEXIST) {
 		count(MT_CNT_STACKS_MAP_FULL);
@@ -704,11 +714,11 @@ int BPF_PROG(mt_sys_exit, struct pt_regs *regs, long ret)
 	stack_id = p->vm_stack_id;
 	if (!stack_id && p->active && p->stack_id) {
 		stack_id = p->stack_id;
-		if (bpf_map_update_elem(&stacks, &stack_id, &p->stack, BPF_NOEXIST) == 0 &&
-		    (p->stack.flags & MT_STACK_F_TRUNCATED))
-			count(MT_CNT_STACK_TRUNCATED);
+		if (!store_stack(stack_id, &p->stack))
+			stack_id = 0;	/* the region is shown with no stack */
 	} else if (stack_id) {
-		bpf_map_update_elem(&stacks, &stack_id, &p->vm_stack, BPF_NOEXIST);
+		if (!store_stack(stack_id, &p->vm_stack))
+			stack_id = 0;
 	}
 
 	e = bpf_ringbuf_reserve(&vm_events, sizeof(*e), 0);

@@ -44,6 +44,7 @@ enum mt_counter {
 	MT_CNT_FAILED_ALLOCS,		/* allocator returned NULL (not a loss) */
 	MT_CNT_VM_EVENTS_LOST,		/* mmap/munmap/... event not delivered: --vm-buffer */
 	MT_CNT_PROCS_MAP_FULL,		/* system-wide: a process left out: --max-procs */
+	MT_CNT_STACKS_STORED,		/* call stacks stored (not a loss: the map's use) */
 	MT_CNT_MAX,
 };
 

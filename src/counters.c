@@ -16,6 +16,7 @@ static const char *const counter_names[MT_CNT_MAX] = {
 	[MT_CNT_FAILED_ALLOCS]		= "failed_allocs",
 	[MT_CNT_VM_EVENTS_LOST]		= "vm_events_lost",
 	[MT_CNT_PROCS_MAP_FULL]		= "procs_map_full",
+	[MT_CNT_STACKS_STORED]		= "stacks_stored",
 };
 
 const char *mt_counter_name(enum mt_counter c)

@@ -565,16 +565,11 @@ static int count_keys(const struct bpf_map *map, uint64_t *n)
 
 int loader__map_usage(struct loader *l, struct mt_map_usage *usage)
 {
-	int err;
-
 	usage[MT_MAP_ALLOCS].max_entries = bpf_map__max_entries(l->skel->maps.allocs);
 	usage[MT_MAP_STATS].max_entries = bpf_map__max_entries(l->skel->maps.stats);
 	usage[MT_MAP_STACKS].max_entries = bpf_map__max_entries(l->skel->maps.stacks);
 	usage[MT_MAP_PROCS].max_entries = bpf_map__max_entries(l->skel->maps.traced_pids);
-	err = count_keys(l->skel->maps.stacks, &usage[MT_MAP_STACKS].entries);
-	if (!err)
-		err = count_keys(l->skel->maps.traced_pids, &usage[MT_MAP_PROCS].entries);
-	return err;
+	return count_keys(l->skel->maps.traced_pids, &usage[MT_MAP_PROCS].entries);
 }
 
 void loader__free(struct loader *l)

@@ -60,8 +60,8 @@ int loader__stats_fd(struct loader *l);
 int loader__stacks_fd(struct loader *l);
 /*
  * Fill usage[MT_MAP_MAX] (report.h) with the capacity of each map, and the
- * entries of the stacks and procs maps, counted key by key; the caller
- * counts allocs and stats as it reads them.
+ * entries of the procs map, counted key by key; the caller counts allocs
+ * and stats as it reads them, and stacks from the stacks_stored counter.
  */
 struct mt_map_usage;
 int loader__map_usage(struct loader *l, struct mt_map_usage *usage);

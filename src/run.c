@@ -18,6 +18,7 @@
 #include "report.h"
 #include "run.h"
 #include "snapshot.h"
+#include "stack_gc.h"
 #include "unwind.h"
 #include "vmstats.h"
 
@@ -152,6 +153,7 @@ static struct snapshot_opts snapshot_opts(struct run *r, size_t top_n)
 		.min_age_ns = (uint64_t)(r->o->min_age_s * 1e9),
 		.top_n = top_n,
 		.feed_vm = r->vm_enabled,
+		.stacks_removed = stack_gc__pruned(r->stack_gc),
 	};
 
 	if (r->vm_enabled)

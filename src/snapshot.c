@@ -315,6 +315,8 @@ int snapshot__build(struct loader *l, struct target *targets, size_t nr_targets,
 	if (err)
 		return err;
 	r->maps[MT_MAP_UNWIND_ROWS].entries = o->unwind_rows_used;
+	/* The BPF side never deletes a stack; memtrace's own pruning is subtracted. */
+	r->maps[MT_MAP_STACKS].entries = r->counters[MT_CNT_STACKS_STORED] - o->stacks_removed;
 	r->maps[MT_MAP_UNWIND_ROWS].max_entries = o->unwind_rows_max;
 
 	agg = agg_table__new(now_ns, o->min_age_ns);

@@ -15,6 +15,7 @@ struct snapshot_opts {
 	uint64_t min_age_ns;
 	size_t top_n;		/* stacks kept per process; 0 = all */
 	size_t unwind_rows_used, unwind_rows_max;	/* reported as map usage */
+	uint64_t stacks_removed;	/* stacks memtrace deleted from the map */
 	/* Bring the targets' memory figures up to date from the same pass
 	 * over the allocs map (vmstats__update without a walk of its own). */
 	bool feed_vm;

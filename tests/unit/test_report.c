@@ -144,7 +144,8 @@ static const char expected_json[] =
 "    \"addr_reused\": 0,\n"
 "    \"failed_allocs\": 18446744073709551615,\n"
 "    \"vm_events_lost\": 0,\n"
-"    \"procs_map_full\": 0\n"
+"    \"procs_map_full\": 0,\n"
+"    \"stacks_stored\": 0\n"
 "  },\n"
 "  \"maps\": {\n"
 "    \"allocs\": { \"entries\": 12, \"max_entries\": 1048576 },\n"
@@ -398,10 +399,10 @@ static void test_counters(void)
 	static const char *const names[MT_CNT_MAX] = {
 		"allocs_map_full", "stacks_map_full", "stack_truncated", "stack_read_failed",
 		"missed_returns", "unknown_frees", "addr_reused", "failed_allocs", "vm_events_lost",
-		"procs_map_full",
+		"procs_map_full", "stacks_stored",
 	};
 	static const bool loss[MT_CNT_MAX] = { true, true, false, false, true, false, true, false,
-					       true, true };
+					       true, true, false };
 	int c, ok = 1;
 
 	for (c = 0; c < MT_CNT_MAX; c++)
