@@ -178,13 +178,13 @@ int stack_gc__run(struct stack_gc *g, struct loader *l, const struct target *tar
 			set_add(&next, w.unref[i]);
 	}
 	err = err ?: next.err;
+	g->pruned += deleted;
+	if (deleted)
+		mt_debug("stacks: %zu no longer referenced taken out\n", deleted);
 	if (!err) {
 		free(g->candidates.slots);
 		g->candidates = next;
 		next.slots = NULL;
-		g->pruned += deleted;
-		if (deleted)
-			mt_debug("stacks: %zu no longer referenced taken out\n", deleted);
 	}
 	free(next.slots);
 	free(referenced.slots);
