@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/user.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "launch.h"
@@ -153,8 +155,15 @@ bool launch__poll(struct child *c, const struct launch_hooks *h)
 		if (!WIFSTOPPED(status))
 			continue;
 		if (status >> 8 == (SIGTRAP | (PTRACE_EVENT_EXIT << 8))) {
+			struct user_regs_struct regs;
+			bool whole = true;
+
+			/* exit(2) ends one thread (the first may leave the others running);
+			 * exit_group(2) or a fatal signal the process. */
+			if (!ptrace(PTRACE_GETREGS, c->pid, NULL, &regs) && regs.orig_rax == SYS_exit)
+				whole = false;
 			if (h && h->on_exit)
-				h->on_exit(h->ctx);
+				h->on_exit(h->ctx, whole);
 			ptrace(PTRACE_DETACH, c->pid, NULL, NULL);
 			c->traced = false;
 		} else if (status >> 8 == (SIGTRAP | (PTRACE_EVENT_EXEC << 8))) {

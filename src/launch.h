@@ -30,8 +30,9 @@ bool launch__seize(struct child *c);
 /* Let it exec. Returns 0, or the exec's -errno. */
 int launch__release(struct child *c);
 struct launch_hooks {
-	/* The child is stopped in its exit: its mappings are still there. */
-	void (*on_exit)(void *ctx);
+	/* The child's first thread is stopped in its exit: its mappings are still
+	 * there. whole_process: the process ends (not only that thread). */
+	void (*on_exit)(void *ctx, bool whole_process);
 	/* The child is stopped: it has just exec'd, or its dynamic linker has
 	 * mapped new libraries. */
 	void (*on_mapped)(void *ctx);

@@ -108,12 +108,19 @@ bool child_stop_is_ours(void *ctx)
 }
 
 /* The command is stopped in its exit: its mappings can be read one last time. */
-void on_child_exit_stop(void *ctx)
+void on_child_exit_stop(void *ctx, bool whole_process)
 {
 	struct run *r = ctx;
 
 	target__refresh(&r->targets[0]);
 	update_vm(r);
+	/*
+	 * Past this stop the address space is torn down while the process is
+	 * not yet reaped: a later look would read it half gone. These are the
+	 * last figures.
+	 */
+	if (whole_process)
+		r->targets[0].exited = true;
 }
 
 static int write_report_file(const char *path, const struct mt_report *rep,

@@ -42,7 +42,7 @@ int on_vm_event(void *ctx, void *data, size_t size);
 /* Bring the memory figures up to date while the targets can still be read. */
 void update_vm(struct run *r);
 /* The command is stopped in its exit: read its mappings one last time. */
-void on_child_exit_stop(void *ctx);
+void on_child_exit_stop(void *ctx, bool whole_process);
 void on_child_mapped(void *ctx);
 bool child_stop_is_ours(void *ctx);
 void refresh_target(struct target *t);
