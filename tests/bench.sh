@@ -40,7 +40,34 @@ bench() {	# label workload
 	done
 }
 
+# Where the time goes inside memtrace: each BPF program's own run time per
+# call, from the kernel's BPF statistics (kernel.bpf_stats_enabled), read
+# with bpftool while memtrace runs the workload once more.
+prog_costs() {	# label workload [memtrace options]
+	local label=$1 w=$2 mt was
+	shift 2
+	was=$(sysctl -n kernel.bpf_stats_enabled 2>/dev/null) || return 0
+	sysctl -qw kernel.bpf_stats_enabled=1 || return 0
+	"$MEMTRACE" --batch -i 1000 "$@" -- "$w" 1 $((PAIRS * 10)) >/dev/null 2>&1 &
+	mt=$!
+	sleep 3
+	bpftool -j prog show 2>/dev/null | python3 -c '
+import json, sys
+label = sys.argv[1]
+for p in json.load(sys.stdin):
+    n, cnt = p.get("name", ""), p.get("run_cnt", 0)
+    if n.startswith("mt_") and cnt:
+        print("%-6s %-18s %8.0f ns per call  (%d calls)" % (label, n, p["run_time_ns"] / cnt, cnt))
+' "$label" || true
+	wait $mt || true
+	sysctl -qw kernel.bpf_stats_enabled="$was"
+}
+
 printf '%-6s %-8s %-9s %12s\n' build threads mode ns/pair
 bench fp "$WORKLOAD"
 [ -n "$WORKLOAD_NOFP" ] && bench nofp "$WORKLOAD_NOFP"
+echo
+prog_costs fp "$WORKLOAD"
+prog_costs fp-only "$WORKLOAD" --fp-only
+[ -n "$WORKLOAD_NOFP" ] && prog_costs nofp "$WORKLOAD_NOFP"
 exit 0
