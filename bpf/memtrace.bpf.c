@@ -66,6 +66,18 @@ struct {
 	__type(value, struct mt_unwind_row);
 } cfi_rows SEC(".maps");
 
+/*
+ * The row found last for a (file, address in it), per CPU: the same return
+ * addresses come back in stack after stack (the start frames, hot call
+ * sites), and a hit costs one lookup instead of a binary search.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MT_ROW_CACHE_SIZE);
+	__type(key, __u32);
+	__type(value, struct mt_row_cache_ent);
+} row_cache SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, MT_MAX_PIDS); /* set from user space */
@@ -162,6 +174,10 @@ static __always_inline const struct mt_module *module_of(const struct mt_proc_mo
 
 	if (hi > MT_MAX_MODULES)
 		hi = MT_MAX_MODULES;
+	/* Below every module with rows (an executable mapped low, walked with frame
+	 * pointers): no search. */
+	if (!hi || pc < mods->m[0].start)
+		return NULL;
 	/* The first module whose end is above pc. Indexes are masked for the verifier. */
 	for (k = 0; k < 6 && lo < hi; k++) {
 		mid = (lo + hi) / 2;
@@ -184,12 +200,20 @@ static __always_inline const struct mt_module *module_of(const struct mt_proc_mo
 
 static __always_inline const struct mt_unwind_row *row_of(const struct mt_module *mod, __u64 pc)
 {
-	__u32 lo = mod->row_first, hi = mod->row_first + mod->row_count, k, key;
+	__u32 lo = mod->row_first, hi = mod->row_first + mod->row_count, k, key, slot;
 	__u64 rel = pc - mod->bias;
 	const struct mt_unwind_row *r;
+	struct mt_row_cache_ent *ce;
 
 	if (pc < mod->bias || rel > 0xffffffffULL)
 		return NULL;
+	/* A file's rows are written once, at row_first: (row_first, rel) names one row. */
+	slot = (__u32)((rel ^ (rel >> 9) ^ ((__u64)mod->row_first << 3)) & (MT_ROW_CACHE_SIZE - 1));
+	ce = bpf_map_lookup_elem(&row_cache, &slot);
+	if (ce && ce->row_plus1 && ce->rel == (__u32)rel && ce->row_first == mod->row_first) {
+		key = ce->row_plus1 - 1;
+		return bpf_map_lookup_elem(&cfi_rows, &key);
+	}
 	/* The last row whose pc is at or below rel: find the first above it, step back. */
 	for (k = 0; k < 24 && lo < hi; k++) {
 		__u32 mid = lo + (hi - lo) / 2;
@@ -205,6 +229,11 @@ static __always_inline const struct mt_unwind_row *row_of(const struct mt_module
 	if (lo == mod->row_first)
 		return NULL;
 	key = lo - 1;
+	if (ce) {
+		ce->rel = (__u32)rel;
+		ce->row_first = mod->row_first;
+		ce->row_plus1 = lo;
+	}
 	return bpf_map_lookup_elem(&cfi_rows, &key);
 }
 
