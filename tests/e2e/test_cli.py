@@ -57,8 +57,9 @@ def test_duration_ends_command():
         took = time.monotonic() - t0
         c = Checks()
         c.eq(status, 0, "memtrace's exit status (the command's: 0 after SIGTERM)")
-        c.true(2 <= took < 6, "memtrace took %.1f s, expected 2 s plus the command's exit"
-               % took)
+        # Start-up (loading, attaching) comes before the 2 s; the 5 s grace after.
+        c.true(2 <= took < 20, "memtrace took %.1f s, expected start-up, 2 s and the "
+               "command's exit" % took)
         c.true("runs on" not in err, "memtrace said the command runs on: %r" % err)
         if c.true(os.path.exists(json_path), "no JSON report"):
             with open(json_path) as f:
