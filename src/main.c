@@ -332,7 +332,7 @@ int main(int argc, char **argv)
 	if (!exiting && o.display) {
 		err = live_loop(&r);
 		if (!err)
-			end_command(&r);
+			end_command(&r);	/* else main_loop follows, and then it */
 		if (err) {
 			mt_warn("cannot open the display (%s): plain-text reports instead\n",
 				strerror(-err));
@@ -340,8 +340,10 @@ int main(int argc, char **argv)
 			err = 0;
 		}
 	}
-	if (!exiting && !o.display)
+	if (!exiting && !o.display) {
 		main_loop(&r);
+		end_command(&r);
+	}
 
 	/* A target that exited since the last look is reported as such. */
 	for (size_t i = 0; i < r.nr_targets; i++)

@@ -27,7 +27,7 @@
 #define MAPS_FAST_S 2.0
 #define MAPS_FAST_PERIOD_S 0.02
 #define VM_DRAIN_S 0.1
-/* How long a command has to exit once -d is over and it got SIGTERM. */
+/* How long a command has to exit once the trace is over and it got SIGTERM. */
 #define DURATION_GRACE_S 5.0
 /* A live view refreshes faster than periodic text reports. */
 #define LIVE_DEFAULT_INTERVAL_S 2.0
@@ -243,9 +243,9 @@ static int wait_tick(double seconds)
 }
 
 /*
- * The display was closed (q, Ctrl-C, -d) while the command memtrace started
- * still runs: it is ended as timeout(1) would, so that the report covers its
- * whole life and it does not run on behind the user's back.
+ * The trace ended (-d, or the display closed) while the command memtrace
+ * started still runs: it is ended as timeout(1) would, so that the report
+ * covers its whole life and it does not run on behind the user's back.
  */
 void end_command(struct run *r)
 {
@@ -271,36 +271,20 @@ void main_loop(struct run *r)
 {
 	struct options *o = r->o;
 	double next_report = o->interval_s, next_maps = MAPS_FAST_PERIOD_S, now, wait;
-	double give_up = 0;
 	bool forwarded = false;
 	int sig;
 
 	for (;;) {
 		now = elapsed_s(r);
-		if (o->duration_s && now >= o->duration_s && !forwarded) {
-			/*
-			 * A command memtrace started is ended with it, as timeout(1)
-			 * does: SIGTERM, then its exit is awaited for a while.
-			 */
-			if (!r->cmd_mode)
-				break;
-			kill(r->child.pid, SIGTERM);
-			forwarded = true;
-			give_up = now + DURATION_GRACE_S;
-		}
-		if (give_up && now >= give_up) {
-			mt_warn("pid %d did not exit %.0f s after SIGTERM: it runs on, untraced\n",
-				(int)r->child.pid, DURATION_GRACE_S);
+		/* A command still running is then ended by end_command(). */
+		if (o->duration_s && now >= o->duration_s && !forwarded)
 			break;
-		}
 		wait = next_maps < next_report ? next_maps : next_report;
 		/* Memory-map events are drained often so the ring buffer never fills. */
 		if (r->vm_enabled && wait > now + VM_DRAIN_S)
 			wait = now + VM_DRAIN_S;
 		if (o->duration_s && !forwarded && o->duration_s < wait)
 			wait = o->duration_s;
-		if (give_up && give_up < wait)
-			wait = give_up;
 		wait -= now;
 		if (wait < 0.001)
 			wait = 0.001;

@@ -26,7 +26,6 @@ struct run {
 	struct unwinder *unwinder;	/* NULL: frame pointers only */
 	struct symbolizer *sym;
 	struct stack_gc *stack_gc;	/* system-wide: stacks of forgotten processes go */
-	int stack_gc_passes;		/* passes still to make since a process was forgotten */
 	struct child child;
 	struct launch_hooks hooks;	/* for child */
 	bool cmd_mode;

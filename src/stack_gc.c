@@ -24,6 +24,7 @@ struct id_set {
 
 struct stack_gc {
 	struct id_set candidates;	/* unreferenced at the last pass */
+	int passes_due;			/* one marks, the next takes out */
 	uint64_t pruned;
 };
 
@@ -98,6 +99,12 @@ void stack_gc__free(struct stack_gc *g)
 	free(g);
 }
 
+void stack_gc__forgot(struct stack_gc *g)
+{
+	if (g)
+		g->passes_due = 2;
+}
+
 uint64_t stack_gc__pruned(const struct stack_gc *g)
 {
 	return g ? g->pruned : 0;
@@ -148,6 +155,9 @@ int stack_gc__run(struct stack_gc *g, struct loader *l, const struct target *tar
 	size_t i, j, deleted = 0;
 	int err, stacks_fd = loader__stacks_fd(l);
 
+	if (!g || g->passes_due <= 0)
+		return 0;
+	g->passes_due--;
 	/* Every stack a process's figures or mapped regions name is in use. */
 	err = set_init(&referenced, 4096);
 	if (err)

@@ -11,9 +11,12 @@ struct loader;
 struct stack_gc;
 
 int stack_gc__new(struct stack_gc **out);
+/* A process's figures were forgotten: its stacks may be unreferenced now. */
+void stack_gc__forgot(struct stack_gc *g);
 /*
- * Delete the stacks no stats entry and no mapped region of targets names,
- * and that nothing named at the previous pass either. Returns 0 or -errno.
+ * When a process was forgotten since the last two passes: delete the stacks
+ * no stats entry and no mapped region of targets names, and that nothing
+ * named at the previous pass either. Returns 0 or -errno; g NULL does nothing.
  */
 int stack_gc__run(struct stack_gc *g, struct loader *l, const struct target *targets, size_t nr);
 /* How many stacks were taken out in all. */

@@ -142,7 +142,7 @@ static int add_target(struct run *r, uint32_t pid)
 	if (target__refresh(t)) {
 		target__clear(t);
 		loader__forget_pid(r->loader, pid);
-		r->stack_gc_passes = 2;
+		stack_gc__forgot(r->stack_gc);
 		return 0;
 	}
 	if (target__find_allocator(t, NULL))
@@ -166,18 +166,14 @@ int sysview__refresh_targets(struct run *r)
 			loader__forget_pid(r->loader, t->pid);
 			target__clear(t);
 			r->targets[i] = r->targets[--r->nr_targets];
-			/* One pass marks its stacks unreferenced, the next takes them out. */
-			r->stack_gc_passes = 2;
+			stack_gc__forgot(r->stack_gc);
 			continue;
 		}
 		i++;
 	}
-	if (r->stack_gc && r->stack_gc_passes > 0) {
-		r->stack_gc_passes--;
-		err = stack_gc__run(r->stack_gc, r->loader, r->targets, r->nr_targets);
-		if (err)
-			mt_debug("cannot take unused stacks out: %s\n", strerror(-err));
-	}
+	err = stack_gc__run(r->stack_gc, r->loader, r->targets, r->nr_targets);
+	if (err)
+		mt_debug("cannot take unused stacks out: %s\n", strerror(-err));
 	err = loader__traced_pids(r->loader, &pids, &nr);
 	if (err)
 		return err;

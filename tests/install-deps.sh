@@ -1,8 +1,22 @@
 #!/bin/sh
 # Installs the Debian 12 packages memtrace needs to build and test, when missing.
+#   tests/install-deps.sh          install what is missing (as root)
+#   tests/install-deps.sh --list   print the package list, one a line
+# Build: compilers, libbpf/bpftool, and the -dev packages of every library the
+# binary links statically (libelf, libdw, zlib, zstd, lzma, bz2, ncurses).
+# Tests: the allocators and runtimes the workloads use (jemalloc, Go), the
+# tools end-to-end tests drive (tmux for the display, unshare/setpriv from
+# util-linux, chromium for the SVG, heaptrack to compare stacks with), and
+# clang's libFuzzer runtime for the fuzz smoke test. tests/e2e/test_deps.py
+# checks that this list covers every header and static library the build uses.
 set -e
-PKGS="make gcc g++ clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libzstd-dev \
-libjemalloc-dev libjemalloc2 golang-go python3 binutils procps util-linux chromium heaptrack"
+PKGS="make gcc g++ clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev libzstd-dev \
+liblzma-dev libbz2-dev libncurses-dev libclang-rt-14-dev libjemalloc-dev libjemalloc2 golang-go \
+python3 binutils procps util-linux tmux chromium heaptrack"
+if [ "${1:-}" = "--list" ]; then
+	printf '%s\n' $PKGS
+	exit 0
+fi
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

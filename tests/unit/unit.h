@@ -14,6 +14,15 @@
 
 static int unit_failures;
 
+/* Ends an "ok"/"not ok" line and counts a failure; returns ok. */
+static inline int unit_end_line(int ok)
+{
+	putchar('\n');
+	if (!ok)
+		unit_failures++;
+	return ok;
+}
+
 static inline void check(int ok, const char *desc, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -29,9 +38,7 @@ static inline void check(int ok, const char *desc, const char *fmt, ...)
 		vprintf(fmt, ap);
 		va_end(ap);
 	}
-	putchar('\n');
-	if (!ok)
-		unit_failures++;
+	unit_end_line(ok);
 }
 
 static inline int checkf(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -45,10 +52,7 @@ static inline int checkf(int ok, const char *fmt, ...)
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
 	va_end(ap);
-	putchar('\n');
-	if (!ok)
-		unit_failures++;
-	return ok;
+	return unit_end_line(ok);
 }
 
 /* CHECK(cond, fmt, ...): the formatted text describes the check and is printed either way. */
