@@ -34,15 +34,15 @@ STATIC_LIBS := -Wl,-Bstatic -lbpf -ldw -lelf -llzma -lbz2 -lzstd -lz -lncursesw 
 	-Wl,-Bdynamic
 LDLIBS += $(STATIC_LIBS) -lm -ldl -lpthread
 
-SRCS := $(wildcard $(SRCDIR)/*.c)
-OBJS := $(patsubst $(SRCDIR)/%.c,$(OUTPUT)/%.o,$(SRCS))
-LIB_OBJS := $(filter-out $(OUTPUT)/main.o,$(OBJS))
+# src/ holds main.c and one folder per layer (README: "How it works").
+SRCS := $(wildcard $(SRCDIR)/*.c $(SRCDIR)/*/*.c)
+OBJS := $(patsubst $(SRCDIR)/%.c,$(OUTPUT)/obj/%.o,$(SRCS))
 
 # The sanitizer variant: the same sources, built apart, used by the tests.
 ASAN_OUTPUT := $(OUTPUT)/asan
 ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
-ASAN_OBJS := $(patsubst $(SRCDIR)/%.c,$(ASAN_OUTPUT)/%.o,$(SRCS))
-ASAN_LIB_OBJS := $(filter-out $(ASAN_OUTPUT)/main.o,$(ASAN_OBJS))
+ASAN_OBJS := $(patsubst $(SRCDIR)/%.c,$(ASAN_OUTPUT)/obj/%.o,$(SRCS))
+ASAN_LIB_OBJS := $(filter-out $(ASAN_OUTPUT)/obj/main.o,$(ASAN_OBJS))
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/unit/%,$(UNIT_SRCS))
@@ -69,19 +69,19 @@ $(SKEL): $(BPF_OBJ)
 	$(Q)$(BPFTOOL) gen skeleton $< name memtrace_bpf > $@
 
 # Sources that include the skeleton need it generated first.
-$(OUTPUT)/loader.o $(ASAN_OUTPUT)/loader.o: $(SKEL)
+$(OUTPUT)/obj/probe/loader.o $(ASAN_OUTPUT)/obj/probe/loader.o: $(SKEL)
 
-$(OUTPUT)/%.o: $(SRCDIR)/%.c | $(OUTPUT)
+$(OUTPUT)/obj/%.o: $(SRCDIR)/%.c | $(OUTPUT)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+	$(Q)mkdir -p $(@D) && $(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(OUTPUT)/memtrace: $(OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
-$(ASAN_OUTPUT)/%.o: $(SRCDIR)/%.c | $(ASAN_OUTPUT)
+$(ASAN_OUTPUT)/obj/%.o: $(SRCDIR)/%.c | $(ASAN_OUTPUT)
 	$(call msg,CC-ASAN,$@)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN_FLAGS) $(DEPFLAGS) -c $< -o $@
+	$(Q)mkdir -p $(@D) && $(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN_FLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(ASAN_OUTPUT)/memtrace: $(ASAN_OBJS)
 	$(call msg,LINK,$@)
@@ -162,4 +162,5 @@ clean:
 	$(call msg,CLEAN,$(OUTPUT))
 	$(Q)rm -rf $(OUTPUT)
 
--include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/*.o.d $(ASAN_OUTPUT)/*.d $(OUTPUT)/unit/*.d)
+-include $(wildcard $(OUTPUT)/*.o.d $(OUTPUT)/obj/*.d $(OUTPUT)/obj/*/*.d \
+	$(ASAN_OUTPUT)/obj/*.d $(ASAN_OUTPUT)/obj/*/*.d $(OUTPUT)/unit/*.d)

@@ -12,20 +12,20 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include "diff.h"
-#include "options.h"
-#include "run.h"
-#include "launch.h"
-#include "loader.h"
-#include "log.h"
-#include "output_file.h"
-#include "report.h"
-#include "snapshot.h"
-#include "stack_gc.h"
-#include "symbolize.h"
-#include "target.h"
-#include "unwind.h"
-#include "vmstats.h"
+#include "report/diff.h"
+#include "app/options.h"
+#include "app/run.h"
+#include "target/launch.h"
+#include "probe/loader.h"
+#include "util/log.h"
+#include "util/output_file.h"
+#include "report/report.h"
+#include "snapshot/snapshot.h"
+#include "probe/stack_gc.h"
+#include "symbols/symbolize.h"
+#include "target/target.h"
+#include "unwind/unwind.h"
+#include "memory/vmstats.h"
 
 /* Exit statuses of memtrace's own failures (a traced command's status is passed through). */
 #define EXIT_OWN_FAILURE	1
@@ -41,8 +41,7 @@ static bool privileged(void)
 	char line[256];
 	FILE *f;
 
-	if (geteuid() == 0)
-		return true;
+	/* Capabilities, not the uid: root in a container may lack them. */
 	f = fopen("/proc/self/status", "re");
 	if (!f)
 		return false;

@@ -543,3 +543,14 @@ def need_root():
 def which(prog):
     return shutil.which(prog) or next(
         (p for p in ("/usr/sbin/" + prog, "/sbin/" + prog) if os.access(p, os.X_OK)), None)
+
+
+def require(prog, package):
+    """The path of `prog`; a missing one fails the test: tests/install-deps.sh
+    installs every tool the tests use, so a skip here would hide a missing
+    install step on a fresh machine."""
+    path = which(prog)
+    if not path:
+        raise AssertionError("%s is not installed (Debian package %s, which "
+                             "tests/install-deps.sh installs)" % (prog, package))
+    return path

@@ -80,9 +80,7 @@ def child_of(pid):
 def run_in_container(root):
     """Run /app/family in the container, trace it with memtrace -p (host pid)
     and return (report, host pid)."""
-    unshare = mtlib.which("unshare")
-    if not unshare:
-        raise mtlib.Skip("unshare (util-linux) not found")
+    unshare = mtlib.require("unshare", "util-linux")
     tmp = tempfile.mkdtemp(prefix="mt-e2e-")
     ctr = mt = None
     try:

@@ -46,9 +46,7 @@ def proc_state(pid):
 
 
 def test_clean_detach():
-    bpftool = mtlib.which("bpftool")
-    if not bpftool:
-        raise mtlib.Skip("bpftool not installed")
+    bpftool = mtlib.require("bpftool", "bpftool")
     before = mt_programs(bpftool)
     c = Checks()
     ours = set()

@@ -44,8 +44,7 @@ _sessions = 0
 
 def need_tmux():
     mtlib.need_root()
-    if not shutil.which("tmux"):
-        raise mtlib.Skip("tmux is not installed")
+    mtlib.require("tmux", "tmux")
 
 
 class Screen:

@@ -28,10 +28,11 @@ def have_libfuzzer(clang):
 
 @mtlib.timeout(180)
 def test_fuzz_smoke():
-    clang = mtlib.which("clang")
-    make = mtlib.which("make")
-    if not clang or not make or not have_libfuzzer(clang):
-        raise mtlib.Skip("clang with libFuzzer (-fsanitize=fuzzer) is not available")
+    clang = mtlib.require("clang", "clang")
+    make = mtlib.require("make", "make")
+    if not have_libfuzzer(clang):
+        raise AssertionError("clang cannot link a libFuzzer program (-fsanitize=fuzzer): "
+                             "libclang-rt-14-dev, which tests/install-deps.sh installs, is missing")
     # The runner is given $(OUTPUT)/tests: build and fuzz in that $(OUTPUT).
     output = os.path.dirname(mtlib.config.workloads)
     argv = [make, "-C", REPO, "--no-print-directory", "OUTPUT=" + output, "fuzz-smoke"]

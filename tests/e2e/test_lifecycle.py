@@ -283,9 +283,7 @@ def test_memtrace_sigkill():
     """SIGKILL: nothing of memtrace's stays in the kernel (no mt_ program,
     no descriptor of one anywhere), and the target runs and allocates
     normally."""
-    bpftool = mtlib.which("bpftool")
-    if not bpftool:
-        raise mtlib.Skip("bpftool not installed")
+    bpftool = mtlib.require("bpftool", "bpftool")
     s = Session()
     try:
         wl = s.workload("family_pie")

@@ -180,9 +180,8 @@ def heaptrack_leak_stack(text, innermost):
 @mtlib.timeout(90)
 def test_nofp_vs_heaptrack():
     """memtrace's make_buffer stack has heaptrack's function order."""
-    heaptrack, ht_print = mtlib.which("heaptrack"), mtlib.which("heaptrack_print")
-    if not heaptrack or not ht_print:
-        raise mtlib.Skip("heaptrack is not installed")
+    heaptrack = mtlib.require("heaptrack", "heaptrack")
+    ht_print = mtlib.require("heaptrack_print", "heaptrack")
     tmpdir = tempfile.mkdtemp(prefix="mt-e2e-ht-")
     try:
         p = mtlib.Proc([heaptrack, "-o", os.path.join(tmpdir, "ht"), mtlib.workload("nofp")],

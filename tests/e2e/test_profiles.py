@@ -19,10 +19,8 @@ from mtlib import Checks
 # ---------------------------------------------------------------- go tool pprof
 
 def go_binary():
-    go = shutil.which("go")
-    if not go:
-        raise mtlib.Skip("go is not installed (go tool pprof reads the profiles)")
-    return go
+    # go tool pprof reads the profiles.
+    return mtlib.require("go", "golang-go")
 
 
 def pprof(args, workdir):

@@ -118,8 +118,7 @@ def test_svg_family():
 
 def run_chromium(args, tmpdir, timeout=30):
     """Run headless chromium to completion; return (stdout, stderr)."""
-    if not os.access(CHROMIUM, os.X_OK):
-        raise mtlib.Skip("chromium is not installed")
+    mtlib.require(CHROMIUM, "chromium")
     profile = tempfile.mkdtemp(prefix="profile-", dir=tmpdir)
     argv = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
             "--no-first-run", "--disable-background-networking",
@@ -156,8 +155,7 @@ def png_pixels(path):
 @mtlib.timeout(120)
 def test_svg_browser():
     """The SVG in headless chromium: the script runs, labels fit, search works; a screenshot."""
-    if not os.access(CHROMIUM, os.X_OK):
-        raise mtlib.Skip("chromium is not installed")
+    mtlib.require(CHROMIUM, "chromium")
     text, report = family_svg()
     tmpdir = tempfile.mkdtemp(prefix="mt-svg-browser-")
     c = Checks()

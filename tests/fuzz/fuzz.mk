@@ -31,27 +31,19 @@ FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -fno-omit-frame-pointer \
 	-Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers $(FUZZ_SAN)
 FUZZ_CPPFLAGS := -Iinclude -I$(SRCDIR)
 
-# A harness is built when the sources it fuzzes exist (some are still being
-# written).
 FUZZ_HARNESSES := procmaps elf pclntab vmtrack \
-	$(if $(wildcard $(SRCDIR)/json_read.c),json) \
-	$(if $(and $(wildcard $(SRCDIR)/unwind_table.c),$(wildcard $(FUZZ_DIR)/fuzz_unwind.c)),unwind)
+	json unwind
 
-FUZZ_SRCS_procmaps := procmaps
-FUZZ_SRCS_elf := elf_file go_pclntab debug_file
-FUZZ_SRCS_pclntab := go_pclntab
-FUZZ_SRCS_vmtrack := vmtrack
-FUZZ_SRCS_json := json_read utf8
-FUZZ_SRCS_unwind := unwind_table
+FUZZ_SRCS_procmaps := target/procmaps
+FUZZ_SRCS_elf := symbols/elf_file symbols/go_pclntab symbols/debug_file
+FUZZ_SRCS_pclntab := symbols/go_pclntab
+FUZZ_SRCS_vmtrack := memory/vmtrack
+FUZZ_SRCS_json := util/json_read util/utf8
+FUZZ_SRCS_unwind := unwind/unwind_table
 
 FUZZ_LIBS_elf := -lelf -lz -lzstd -lstdc++
 FUZZ_LIBS_json := -lm
 FUZZ_LIBS_unwind := -lelf -lz -lzstd
-
-# Harnesses of sources still being written: one that does not build is
-# reported as skipped rather than failing the run (the normal build catches
-# a source that does not compile).
-FUZZ_OPTIONAL := json unwind
 
 # -max_len: the largest input mutated. Whole libraries (libc, libstdc++, a
 # Go binary: up to ~2.5 MiB) are only replayed, from seeds/<harness>-whole/,
@@ -82,7 +74,7 @@ $(FUZZ_OUT)/obj:
 
 $(FUZZ_OUT)/obj/%.o: $(SRCDIR)/%.c | $(FUZZ_OUT)/obj
 	$(call msg,FUZZ-CC,$@)
-	$(Q)$(FUZZ_CLANG) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link \
+	$(Q)mkdir -p $(@D) && $(FUZZ_CLANG) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link \
 		-MMD -MP -c $< -o $@
 
 define FUZZ_HARNESS_RULES
@@ -91,10 +83,10 @@ $(FUZZ_OUT)/fuzz_$(1): $(FUZZ_DIR)/fuzz_$(1).c $(patsubst %,$(FUZZ_OUT)/obj/%.o,
 	$$(Q)$$(FUZZ_CLANG) $$(FUZZ_CPPFLAGS) $$(FUZZ_CFLAGS) -fsanitize=fuzzer $$^ \
 		$(FUZZ_LIBS_$(1)) -o $$@
 
-fuzz-run-$(1): $(if $(filter $(1),$(FUZZ_OPTIONAL)),,$(FUZZ_OUT)/fuzz_$(1)) $(FUZZ_SEEDS)
+fuzz-run-$(1): $(FUZZ_OUT)/fuzz_$(1) $(FUZZ_SEEDS)
 	$$(call FUZZ_RUN,$(1),long,$$(FUZZ_TIME))
 
-fuzz-smoke-run-$(1): $(if $(filter $(1),$(FUZZ_OPTIONAL)),,$(FUZZ_OUT)/fuzz_$(1)) $(FUZZ_SEEDS)
+fuzz-smoke-run-$(1): $(FUZZ_OUT)/fuzz_$(1) $(FUZZ_SEEDS)
 	$$(Q)rm -rf $(FUZZ_OUT)/smoke/corpus/$(1)
 	$$(call FUZZ_RUN,$(1),smoke,$$(FUZZ_SMOKE_TIME))
 endef
@@ -119,11 +111,6 @@ define FUZZ_RUN
 		$(FUZZ_OUT)/$(2)/status $(FUZZ_OUT)/seeds/$(1)
 	$(Q)rm -f $(FUZZ_OUT)/$(2)/status/$(1)
 	$(Q)log=$(FUZZ_OUT)/$(2)/fuzz_$(1).log; \
-	if [ ! -x $(FUZZ_OUT)/fuzz_$(1) ] || ! $(MAKE) -q $(FUZZ_OUT)/fuzz_$(1) 2>/dev/null; then \
-		$(MAKE) --no-print-directory $(FUZZ_OUT)/fuzz_$(1) >$$log 2>&1 || { \
-		printf '  %-8s %s\n' SKIP "fuzz_$(1): does not build (see $$log)"; \
-		echo skip >$(FUZZ_OUT)/$(2)/status/$(1); exit 0; }; \
-	fi; \
 	printf '  %-8s %s\n' FUZZ "fuzz_$(1) for $(3) s (log: $$log)"; \
 	whole=$(FUZZ_OUT)/seeds/$(1)-whole; \
 	if { [ ! -d $$whole ] || $(FUZZ_OUT)/fuzz_$(1) $(FUZZ_FLAGS) -runs=0 \
@@ -147,15 +134,14 @@ endef
 
 # $(1) mode: fails listing the harnesses that did not pass.
 define FUZZ_VERDICT
-	$(Q)failed=; skipped=; passed=0; for h in $(FUZZ_HARNESSES); do \
+	$(Q)failed=; passed=0; for h in $(FUZZ_HARNESSES); do \
 		case "$$(cat $(FUZZ_OUT)/$(1)/status/$$h 2>/dev/null)" in \
 		ok) passed=$$((passed + 1));; \
-		skip) skipped="$$skipped $$h";; \
 		*) failed="$$failed $$h";; \
 		esac; \
 	done; \
 	if [ -n "$$failed" ]; then echo "fuzz: failed:$$failed"; exit 1; fi; \
-	echo "fuzz: $$passed harnesses ran, nothing found$${skipped:+; skipped (do not build):$$skipped}"
+	echo "fuzz: $$passed harnesses ran, nothing found"
 endef
 
 fuzz: $(addprefix fuzz-run-,$(FUZZ_HARNESSES))
@@ -164,4 +150,4 @@ fuzz: $(addprefix fuzz-run-,$(FUZZ_HARNESSES))
 fuzz-smoke: $(addprefix fuzz-smoke-run-,$(FUZZ_HARNESSES))
 	$(call FUZZ_VERDICT,smoke)
 
--include $(wildcard $(FUZZ_OUT)/obj/*.d)
+-include $(wildcard $(FUZZ_OUT)/obj/*/*.d)

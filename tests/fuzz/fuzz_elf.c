@@ -20,7 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "elf_file.h"
+#include "symbols/elf_file.h"
 
 #define CHECK(cond) do { if (!(cond)) abort(); } while (0)
 #define SPLIT "\n--memtrace-fuzz-debug-file--\n"

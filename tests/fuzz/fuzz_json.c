@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json_read.h"
+#include "util/json_read.h"
 
 #define CHECK(cond) do { if (!(cond)) abort(); } while (0)
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "go_pclntab.h"
+#include "symbols/go_pclntab.h"
 
 #define CHECK(cond) do { if (!(cond)) abort(); } while (0)
 

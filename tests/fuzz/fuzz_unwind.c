@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "unwind_table.h"
+#include "unwind/unwind_table.h"
 
 #define CHECK(cond) do { if (!(cond)) abort(); } while (0)
 #define HEADER 17

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "vmtrack.h"
+#include "memory/vmtrack.h"
 
 #define CHECK(cond) do { if (!(cond)) abort(); } while (0)
 #define PAGE 4096ULL

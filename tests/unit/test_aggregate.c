@@ -2,8 +2,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "aggregate.h"
-#include "probe_site.h"
+#include "snapshot/aggregate.h"
+#include "probe/probe_site.h"
 #include "unit.h"
 
 static struct agg_entry *find(struct agg_table *t, uint32_t pid, uint64_t stack)

@@ -9,9 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "diff.h"
-#include "json_read.h"
-#include "report.h"
+#include "report/diff.h"
+#include "util/json_read.h"
+#include "report/report.h"
 #include "unit.h"
 
 /* text -> report; the error code, with why filled in. */

@@ -15,10 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "dwarf_lines.h"
-#include "elf_file.h"
-#include "procmaps.h"
-#include "symbolize.h"
+#include "symbols/dwarf_lines.h"
+#include "symbols/elf_file.h"
+#include "target/procmaps.h"
+#include "symbols/symbolize.h"
 #include "unit.h"
 
 #define MAP_BASE 0x10000000ULL

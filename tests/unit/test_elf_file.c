@@ -14,7 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "elf_file.h"
+#include "symbols/elf_file.h"
 #include "unit.h"
 
 #define LIBC "/lib/x86_64-linux-gnu/libc.so.6"

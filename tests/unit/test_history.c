@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "history.h"
+#include "snapshot/history.h"
 #include "unit.h"
 
 /* One process (pid 10) with two stacks: 1 leaks 1 KiB per second, 2 churns. */

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "json_read.h"
+#include "util/json_read.h"
 #include "unit.h"
 
 /* Parse text[0..len) from a heap copy of exactly len bytes. */

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <time.h>
 #include <zlib.h>
-#include "protobuf.h"
-#include "report.h"
+#include "report/protobuf.h"
+#include "report/report.h"
 #include "unit.h"
 
 static void hexdump(const char *what, const uint8_t *p, size_t n)

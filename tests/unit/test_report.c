@@ -12,8 +12,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "report.h"
-#include "output_file.h"
+#include "report/report.h"
+#include "util/output_file.h"
 #include "unit.h"
 
 static char *xstrdup(const char *s)

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "report.h"
+#include "report/report.h"
 #include "unit.h"
 
 static char *xstrdup(const char *s)

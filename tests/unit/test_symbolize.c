@@ -22,9 +22,9 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "elf_file.h"
-#include "procmaps.h"
-#include "symbolize.h"
+#include "symbols/elf_file.h"
+#include "target/procmaps.h"
+#include "symbols/symbolize.h"
 #include "unit.h"
 
 #define LIBC "/lib/x86_64-linux-gnu/libc.so.6"

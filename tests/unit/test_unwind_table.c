@@ -18,7 +18,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "unwind_table.h"
+#include "unwind/unwind_table.h"
 #include "unit.h"
 
 #define LIBC	"/lib/x86_64-linux-gnu/libc.so.6"

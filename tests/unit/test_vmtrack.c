@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include "vmtrack.h"
+#include "memory/vmtrack.h"
 #include "unit.h"
 
 #ifndef MREMAP_DONTUNMAP

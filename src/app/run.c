@@ -1,0 +1,475 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* The run loops: plain-text reports, and the refreshes behind the display. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <limits.h>
+#include "display/display.h"
+#include "snapshot/history.h"
+#include "probe/loader.h"
+#include "util/log.h"
+#include "util/output_file.h"
+#include "report/report.h"
+#include "app/run.h"
+#include "snapshot/snapshot.h"
+#include "probe/stack_gc.h"
+#include "unwind/unwind.h"
+#include "memory/vmstats.h"
+
+#define DEFAULT_TEXT_TOP 10
+#define MAPS_REFRESH_S 1.0
+#define MAPS_FAST_S 2.0
+#define MAPS_FAST_PERIOD_S 0.02
+#define VM_DRAIN_S 0.1
+/* How long a command has to exit once the trace is over and it got SIGTERM. */
+#define DURATION_GRACE_S 5.0
+/* A live view refreshes faster than periodic text reports. */
+#define LIVE_DEFAULT_INTERVAL_S 2.0
+/* How long the display waits for a key before the loop looks at the trace again. */
+#define LIVE_TICK_S 0.1
+
+volatile sig_atomic_t exiting;
+
+double elapsed_s(const struct run *r)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - r->start.tv_sec) + (double)(now.tv_nsec - r->start.tv_nsec) / 1e9;
+}
+
+/* Maps, RSS, and the unwind tables of what the targets map now. */
+static void refresh_all(struct run *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nr_targets; i++) {
+		refresh_target(&r->targets[i]);
+		if (r->unwinder && !r->targets[i].exited)
+			unwinder__update(r->unwinder, &r->targets[i]);
+	}
+}
+
+/*
+ * How often maps are read: often at first, while a new command's libraries
+ * are being loaded (its stacks need their unwind tables), then once a second.
+ */
+static double maps_period(const struct run *r, double now)
+{
+	return now < MAPS_FAST_S ? MAPS_FAST_PERIOD_S : MAPS_REFRESH_S;
+}
+
+void refresh_target(struct target *t)
+{
+	if (t->exited)
+		return;
+	if (target__refresh(t) == -ESRCH)
+		t->exited = true;
+}
+
+int on_vm_event(void *ctx, void *data, size_t size)
+{
+	struct run *r = ctx;
+
+	if (size >= sizeof(struct mt_vm_event))
+		vmstats__apply(r->targets, r->nr_targets, data);
+	return 0;
+}
+
+/* Bring the memory figures up to date while the targets' memory can still be read. */
+void update_vm(struct run *r)
+{
+	if (!r->vm_enabled)
+		return;
+	loader__consume_vm(r->loader);
+	vmstats__update(r->targets, r->nr_targets, r->loader);
+}
+
+/* The command is stopped with new mappings: its unwind tables go in before it runs on. */
+void on_child_mapped(void *ctx)
+{
+	struct run *r = ctx;
+
+	if (target__refresh(&r->targets[0]) == 0 && r->unwinder)
+		unwinder__update(r->unwinder, &r->targets[0]);
+}
+
+bool child_stop_is_ours(void *ctx)
+{
+	struct run *r = ctx;
+
+	return loader__take_dl_stop(r->loader);
+}
+
+/* The command is stopped in its exit: its mappings can be read one last time. */
+void on_child_exit_stop(void *ctx, bool whole_process)
+{
+	struct run *r = ctx;
+
+	target__refresh(&r->targets[0]);
+	update_vm(r);
+	/*
+	 * Past this stop the address space is torn down while the process is
+	 * not yet reaped: a later look would read it half gone. These are the
+	 * last figures.
+	 */
+	if (whole_process)
+		r->targets[0].exited = true;
+}
+
+static int write_report_file(const char *path, const struct mt_report *rep,
+			     int (*writer)(const struct mt_report *, FILE *), const char *what)
+{
+	struct out_file *of;
+	int err;
+
+	err = out_file__open(path, &of);
+	if (!err) {
+		err = writer(rep, out_file__stream(of));
+		/*
+		 * A stream error is only EIO to the writer, the errno of the failed
+		 * write long gone: a full file system is the usual cause, so say so.
+		 */
+		if (err == -EIO) {
+			struct statvfs sv;
+
+			if (!fstatvfs(fileno(out_file__stream(of)), &sv) && sv.f_bavail == 0)
+				err = -ENOSPC;
+		}
+		if (err)
+			out_file__abort(of);
+		else
+			err = out_file__commit(of);
+	}
+	if (err)
+		mt_err("cannot write %s report to %s: %s\n", what, path, strerror(-err));
+	return err;
+}
+
+/* A snapshot brings the memory figures up to date in its pass over the live blocks. */
+static struct snapshot_opts snapshot_opts(struct run *r, size_t top_n)
+{
+	struct snapshot_opts so = {
+		.duration_s = elapsed_s(r),
+		.min_age_ns = (uint64_t)(r->o->min_age_s * 1e9),
+		.top_n = top_n,
+		.feed_vm = r->vm_enabled,
+		.stacks_removed = stack_gc__pruned(r->stack_gc),
+	};
+
+	if (r->vm_enabled)
+		loader__consume_vm(r->loader);
+	if (r->unwinder) {
+		struct unwinder_stats us;
+
+		unwinder__stats(r->unwinder, &us);
+		so.unwind_rows_used = us.rows_used;
+		so.unwind_rows_max = us.rows_max;
+	}
+	return so;
+}
+
+int report(struct run *r, bool final)
+{
+	struct options *o = r->o;
+	struct snapshot_opts so = snapshot_opts(r, o->top_n);
+	struct mt_report rep;
+	int err, ret = 0;
+
+	err = snapshot__build(r->loader, r->targets, r->nr_targets, r->sym, &so, &rep);
+	if (err) {
+		mt_err("cannot read the trace maps: %s\n", strerror(-err));
+		return err;
+	}
+	/* After the display the terminal is left as it was: files only. */
+	if (!(o->json_path && !strcmp(o->json_path, "-") && final) && !o->display) {
+		report_text__write(&rep, stdout, o->top_n ? o->top_n : DEFAULT_TEXT_TOP);
+		fflush(stdout);
+	}
+	if (final) {
+		if (o->json_path && write_report_file(o->json_path, &rep, report_json__write, "JSON"))
+			ret = -EIO;
+		if (o->folded_path &&
+		    write_report_file(o->folded_path, &rep, report_folded__write, "folded"))
+			ret = -EIO;
+		if (o->pprof_path &&
+		    write_report_file(o->pprof_path, &rep, report_pprof__write, "pprof"))
+			ret = -EIO;
+		if (o->svg_path && write_report_file(o->svg_path, &rep, report_svg__write, "SVG"))
+			ret = -EIO;
+	}
+	mt_report__free(&rep);
+	return ret;
+}
+
+void on_signal(int sig)
+{
+	(void)sig;
+	exiting = 1;
+}
+
+static bool all_exited(const struct run *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nr_targets; i++)
+		if (!r->targets[i].exited)
+			return false;
+	return true;
+}
+
+/* Wait for a signal or the next tick; SIGCHLD, SIGINT and SIGTERM are blocked and taken here. */
+static int wait_tick(double seconds)
+{
+	struct timespec ts = {
+		.tv_sec = (time_t)seconds,
+		.tv_nsec = (long)((seconds - (double)(time_t)seconds) * 1e9),
+	};
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sig = sigtimedwait(&set, NULL, &ts);
+	return sig < 0 ? 0 : sig;
+}
+
+/*
+ * The trace ended (-d, or the display closed) while the command memtrace
+ * started still runs: it is ended as timeout(1) would, so that the report
+ * covers its whole life and it does not run on behind the user's back.
+ */
+void end_command(struct run *r)
+{
+	double give_up = elapsed_s(r) + DURATION_GRACE_S;
+
+	if (!r->cmd_mode || r->child.done || r->child.pid <= 0)
+		return;
+	kill(r->child.pid, SIGTERM);
+	while (elapsed_s(r) < give_up) {
+		int sig = wait_tick(0.05);
+
+		if (sig == SIGINT || sig == SIGTERM)
+			break;	/* asked again: stop waiting */
+		if (launch__poll(&r->child, &r->hooks)) {
+			r->targets[0].exited = true;
+			return;
+		}
+	}
+	mt_warn("pid %d has not exited after SIGTERM: it runs on, untraced\n", (int)r->child.pid);
+}
+
+void main_loop(struct run *r)
+{
+	struct options *o = r->o;
+	double next_report = o->interval_s, next_maps = MAPS_FAST_PERIOD_S, now, wait;
+	bool forwarded = false;
+	int sig;
+
+	for (;;) {
+		now = elapsed_s(r);
+		/* A command still running is then ended by end_command(). */
+		if (o->duration_s && now >= o->duration_s && !forwarded)
+			break;
+		wait = next_maps < next_report ? next_maps : next_report;
+		/* Memory-map events are drained often so the ring buffer never fills. */
+		if (r->vm_enabled && wait > now + VM_DRAIN_S)
+			wait = now + VM_DRAIN_S;
+		if (o->duration_s && !forwarded && o->duration_s < wait)
+			wait = o->duration_s;
+		wait -= now;
+		if (wait < 0.001)
+			wait = 0.001;
+		sig = wait_tick(wait);
+		if (sig == SIGINT || sig == SIGTERM || exiting) {
+			/*
+			 * With a command, the signal is passed on and its exit awaited, as
+			 * time(1) does; a second signal stops waiting (the command then
+			 * runs on, untraced).
+			 */
+			if (!r->cmd_mode || forwarded)
+				break;
+			kill(r->child.pid, sig ? sig : SIGTERM);
+			forwarded = true;
+			exiting = 0;
+		}
+		if (r->vm_enabled)
+			loader__consume_vm(r->loader);
+		if (r->cmd_mode && launch__poll(&r->child, &r->hooks)) {
+			r->targets[0].exited = true;
+			break;
+		}
+		now = elapsed_s(r);
+		if (now >= next_maps) {
+			refresh_all(r);
+			if (now < next_report)	/* else the report does it */
+				update_vm(r);
+			next_maps = now + maps_period(r, now);
+			if (r->system_wide)
+				sysview__refresh_targets(r);
+			else if (!r->cmd_mode && all_exited(r))
+				break;
+		}
+		if (now >= next_report) {
+			report(r, false);
+			next_report = now + o->interval_s;
+			if (o->iterations && ++r->refreshes >= o->iterations)
+				break;
+		}
+	}
+}
+
+/* Every allocation and free counted so far, for the events/s figure. */
+static uint64_t events_total(const struct mt_report *rep)
+{
+	uint64_t n = 0;
+	size_t i;
+
+	for (i = 0; i < rep->nr_procs; i++)
+		n += rep->procs[i].heap.allocs_total + rep->procs[i].heap.frees_total;
+	return n;
+}
+
+static int build_snapshot(struct run *r, struct mt_report *rep)
+{
+	struct snapshot_opts so = snapshot_opts(r, 0);
+
+	return snapshot__build(r->loader, r->targets, r->nr_targets, r->sym, &so, rep);
+}
+
+int write_snapshot_files(struct run *r, char *where, size_t len)
+{
+	char base[PATH_MAX], json[PATH_MAX + 8], folded[PATH_MAX + 8];
+	struct mt_report rep;
+	struct tm tm;
+	time_t now = time(NULL);
+	int err;
+
+	localtime_r(&now, &tm);
+	/* In the working directory, where the user started memtrace; else /tmp. */
+	snprintf(base, sizeof(base), "%smemtrace-%04d%02d%02d-%02d%02d%02d",
+		 access(".", W_OK) ? "/tmp/" : "", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+		 tm.tm_hour, tm.tm_min, tm.tm_sec);
+	snprintf(json, sizeof(json), "%s.json", base);
+	snprintf(folded, sizeof(folded), "%s.folded", base);
+	err = build_snapshot(r, &rep);
+	if (err) {
+		snprintf(where, len, "cannot read the trace: %s", strerror(-err));
+		return err;
+	}
+	err = write_report_file(json, &rep, report_json__write, "JSON");
+	if (!err)
+		err = write_report_file(folded, &rep, report_folded__write, "folded");
+	mt_report__free(&rep);
+	if (err)
+		snprintf(where, len, "cannot write %s: %s", base, strerror(-err));
+	else
+		snprintf(where, len, "snapshot written to %s and %s", json, folded);
+	return err;
+}
+
+/* A pending SIGINT, SIGTERM or SIGCHLD, without waiting. */
+static int pending_signal(void)
+{
+	return wait_tick(0);
+}
+
+static void display_title(const struct run *r, char *buf, size_t len)
+{
+	if (r->system_wide)
+		snprintf(buf, len, "all processes");
+	else if (r->nr_targets == 1)
+		snprintf(buf, len, "pid %u (%s)", r->targets[0].pid, r->targets[0].comm);
+	else
+		snprintf(buf, len, "%zu processes", r->nr_targets);
+}
+
+int live_loop(struct run *r)
+{
+	struct options *o = r->o;
+	struct display_opts dopts = {
+		.system_wide = r->system_wide,
+		.interval_s = o->interval_given ? o->interval_s : LIVE_DEFAULT_INTERVAL_S,
+	};
+	struct mt_report rep = { 0 }, next;
+	double next_refresh = 0, next_maps = MAPS_FAST_PERIOD_S, now, last_t = 0;
+	uint64_t last_events = 0;
+	struct history *h;
+	struct display *d;
+	char title[128], msg[PATH_MAX * 2 + 64];
+	int err, sig;
+
+	display_title(r, title, sizeof(title));
+	dopts.title = title;
+	h = history__new();
+	if (!h)
+		return -ENOMEM;
+	err = display__open(&dopts, &d);
+	if (err) {
+		history__free(h);
+		return err;
+	}
+	/* Messages would land on the screen: they wait until it is closed. */
+	mt_log_hold(true);
+	for (;;) {
+		sig = pending_signal();
+		if (sig == SIGINT || sig == SIGTERM || exiting)
+			break;
+		if (r->vm_enabled)
+			loader__consume_vm(r->loader);
+		if (r->cmd_mode && launch__poll(&r->child, &r->hooks)) {
+			r->targets[0].exited = true;
+			break;
+		}
+		now = elapsed_s(r);
+		if (o->duration_s && now >= o->duration_s)
+			break;
+		if (now >= next_maps) {
+			refresh_all(r);
+			/* A refresh of the display does it. */
+			if (display__paused(d) || now < next_refresh)
+				update_vm(r);
+			if (r->system_wide)
+				sysview__refresh_targets(r);
+			next_maps = now + maps_period(r, now);
+		}
+		if (!display__paused(d) && now >= next_refresh) {
+			if (!build_snapshot(r, &next)) {
+				uint64_t ev = events_total(&next);
+				double rate = now > last_t && last_t > 0 ?
+					      (double)(ev - last_events) / (now - last_t) : 0;
+
+				history__add(h, &next, now);
+				/* The display keeps pointers into the snapshot it was given. */
+				mt_report__free(&rep);
+				rep = next;
+				display__update(d, &rep, h, now, rate);
+				last_events = ev;
+				last_t = now;
+				if (o->iterations && ++r->refreshes >= o->iterations)
+					break;
+			}
+			next_refresh = now + display__interval(d);
+		}
+		if (display__take_snapshot_request(d)) {
+			write_snapshot_files(r, msg, sizeof(msg));
+			display__message(d, msg);
+		}
+		if (display__poll(d, LIVE_TICK_S) == DISPLAY_QUIT)
+			break;
+	}
+	display__close(d);
+	mt_log_hold(false);
+	mt_report__free(&rep);
+	history__free(h);
+	return 0;
+}
+

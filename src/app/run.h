@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* One tracing run: its targets, the BPF side, and the loops that report. */
+#ifndef MEMTRACE_RUN_H
+#define MEMTRACE_RUN_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <time.h>
+#include "target/launch.h"
+#include "app/options.h"
+#include "symbols/symbolize.h"
+#include "target/target.h"
+
+struct loader;
+struct stack_gc;
+struct unwinder;
+
+extern volatile sig_atomic_t exiting;
+
+struct run {
+	struct options *o;
+	struct target *targets;
+	size_t nr_targets;
+	size_t cap_targets;
+	struct loader *loader;
+	struct unwinder *unwinder;	/* NULL: frame pointers only */
+	struct symbolizer *sym;
+	struct stack_gc *stack_gc;	/* system-wide: stacks of forgotten processes go */
+	struct child child;
+	struct launch_hooks hooks;	/* for child */
+	bool cmd_mode;
+	bool system_wide;
+	bool vm_enabled;
+	struct timespec start;
+	long refreshes;		/* reports or screens shown, for -n */
+};
+
+double elapsed_s(const struct run *r);
+void on_signal(int sig);
+int on_vm_event(void *ctx, void *data, size_t size);
+/* Bring the memory figures up to date while the targets can still be read. */
+void update_vm(struct run *r);
+/* The command is stopped in its exit: read its mappings one last time. */
+void on_child_exit_stop(void *ctx, bool whole_process);
+void on_child_mapped(void *ctx);
+bool child_stop_is_ours(void *ctx);
+void refresh_target(struct target *t);
+/* Periodic (final = false) or final report: text to stdout, files when final. */
+int report(struct run *r, bool final);
+/* Write the current snapshot as JSON and folded next to each other; *where gets the paths. */
+int write_snapshot_files(struct run *r, char *where, size_t len);
+/* Plain-text reports every interval until the trace ends. */
+void main_loop(struct run *r);
+/* The full-screen display until the user quits or the trace ends. -ENOTTY: no terminal. */
+int live_loop(struct run *r);
+/* End a command memtrace started that still runs (SIGTERM), and await its exit a while. */
+void end_command(struct run *r);
+/* System-wide: follow the processes the BPF side took in. */
+int sysview__refresh_targets(struct run *r);
+int sysview__attach_all(struct run *r);
+
+#endif

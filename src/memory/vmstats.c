@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include "probe/loader.h"
+#include "memory/residency.h"
+#include "memory/vmstats.h"
+
+/* glibc's non-main arenas are heaps of HEAP_MAX_SIZE, aligned to it. */
+#define GLIBC_HEAP_MAX (64ULL << 20)
+#define MAX_SCANNED_REGION (1ULL << 30)
+
+bool vmstats__is_go_arena(uint64_t addr)
+{
+	return addr < (0x80ULL << 40) && ((addr >> 32) & 0xff) == 0xc0;
+}
+
+static struct target *find_target(struct target *targets, size_t nr, uint32_t pid)
+{
+	size_t i;
+
+	for (i = 0; i < nr; i++)
+		if (targets[i].pid == pid)
+			return &targets[i];
+	return NULL;
+}
+
+void vmstats__apply(struct target *targets, size_t nr, const struct mt_vm_event *e)
+{
+	struct target *t = find_target(targets, nr, e->pid);
+	bool heap;
+
+	if (!t)
+		return;
+	if (t->alloc.is_go)
+		/* All of a Go program's mappings are the runtime's; its heap is in the arenas. */
+		heap = e->nr == MT_NR_MMAP && e->ret > 0 && vmstats__is_go_arena((uint64_t)e->ret);
+	else
+		heap = e->in_alloc;
+	vm_proc__apply(&t->vm, e, heap);
+}
+
+static uint32_t perms_to_prot(const char *perms)
+{
+	uint32_t prot = 0;
+
+	if (perms[0] == 'r')
+		prot |= PROT_READ;
+	if (perms[1] == 'w')
+		prot |= PROT_WRITE;
+	if (perms[2] == 'x')
+		prot |= PROT_EXEC;
+	return prot;
+}
+
+void vmstats__seed(struct target *t)
+{
+	size_t i;
+
+	if (!t->maps)
+		return;
+	for (i = 0; i < t->maps->nr; i++) {
+		const struct vma *v = &t->maps->vmas[i];
+		const struct vma *next = i + 1 < t->maps->nr ? &t->maps->vmas[i + 1] : NULL;
+		bool heap = false;
+
+		if (v->perms[3] != 'p')
+			continue;
+		if (v->path && strcmp(v->path, "[heap]"))
+			continue;
+		if (v->path) {
+			heap = true;	/* the brk heap: only malloc moves the break */
+			t->vm.brk_start = v->start;
+			t->vm.brk_end = v->end;
+		} else if (t->alloc.is_go) {
+			heap = vmstats__is_go_arena(v->start);
+		} else {
+			/* An arena heap: 64 MiB aligned, usable part then its PROT_NONE reserve. */
+			heap = !(v->start & (GLIBC_HEAP_MAX - 1)) && v->perms[1] == 'w' &&
+			       (v->end - v->start == GLIBC_HEAP_MAX ||
+				(next && next->start == v->end && !next->path &&
+				 !strncmp(next->perms, "---", 3)));
+		}
+		vm_proc__seed(&t->vm, v->start, v->end, perms_to_prot(v->perms),
+			      heap ? VM_OWNER_HEAP : VM_OWNER_OTHER);
+	}
+}
+
+struct live_ctx {
+	struct target *targets;
+	size_t nr;
+};
+
+void vmstats__add_block(struct target *targets, size_t nr, const struct mt_alloc_key *k,
+			const struct mt_alloc_info *info)
+{
+	struct target *t = find_target(targets, nr, k->pid);
+
+	if (t && !t->exited)
+		vm_proc__add_live(&t->vm, k->addr, info->size);
+}
+
+static void add_live(void *ctx, const void *key, const void *value)
+{
+	struct live_ctx *lc = ctx;
+
+	vmstats__add_block(lc->targets, lc->nr, key, value);
+}
+
+static int update_one(struct target *t, struct loader *l)
+{
+	struct vm_figures f = { .known = true };
+	uint64_t present, resident_sum = 0;
+	size_t i;
+	int err;
+
+	/*
+	 * Opened anew each time: an open pagemap follows the address space it
+	 * was opened on, and a command's changes at exec.
+	 */
+	if (t->pagemap_fd >= 0)
+		close(t->pagemap_fd);
+	t->pagemap_fd = residency__open(t->pid);
+	if (t->pagemap_fd < 0)
+		return t->pagemap_fd;
+	for (i = 0; i < t->vm.nr; i++) {
+		struct vm_region *r = &t->vm.regions[i];
+
+		if (r->prot == PROT_NONE)
+			continue;
+		/*
+		 * Huge reservations that are not heap (a sanitizer's shadow memory is
+		 * terabytes) would take long to scan page by page, and say nothing.
+		 */
+		if (r->owner != VM_OWNER_HEAP && r->end - r->start > MAX_SCANNED_REGION) {
+			r->resident = 0;
+			continue;
+		}
+		err = residency__count(t->pagemap_fd, r->start, r->end, &present);
+		if (err)
+			return err;
+		r->resident = present;
+		if (r->owner != VM_OWNER_HEAP)
+			continue;
+		resident_sum += present;
+		/*
+		 * Per region: a big block that is only partly touched (its own mmap)
+		 * must not hide the free memory of the heap next to it.
+		 */
+		if (!t->alloc.is_go && present > r->live)
+			f.retained += present - r->live;
+		f.heap_in_use += r->live;
+	}
+	for (i = 0; i < t->vm.nr_released; i++) {
+		const struct vm_range *rr = &t->vm.released[i];
+
+		err = residency__count(t->pagemap_fd, rr->start, rr->end, &present);
+		if (err)
+			return err;
+		f.released += (rr->end - rr->start) - present;
+	}
+	f.mapped = vm_proc__mapped(&t->vm);
+	f.heap_resident = resident_sum;
+	f.retained_known = true;
+	if (t->alloc.is_go) {
+		struct mt_go_stat gs = { 0 };
+
+		/* Heap spans in use are known only when every span was seen allocated. */
+		loader__read_go_stat(l, t->pid, &gs);
+		f.heap_in_use = gs.heap_inuse_bytes > 0 ? (uint64_t)gs.heap_inuse_bytes : 0;
+		f.retained = resident_sum > f.heap_in_use ? resident_sum - f.heap_in_use : 0;
+		f.retained_known = t->traced_from_start;
+	} else {
+		f.retained_upper_bound = !t->traced_from_start;
+	}
+	t->vmf = f;
+	return 0;
+}
+
+void vmstats__begin(struct target *targets, size_t nr)
+{
+	size_t i;
+
+	/* An exited target keeps the residency last read while it lived. */
+	for (i = 0; i < nr; i++)
+		if (!targets[i].exited)
+			vm_proc__reset_usage(&targets[i].vm);
+}
+
+void vmstats__finish(struct target *targets, size_t nr, struct loader *l)
+{
+	size_t i;
+
+	for (i = 0; i < nr; i++) {
+		if (targets[i].exited)
+			continue;
+		/* A process gone between two looks keeps its last figures. */
+		update_one(&targets[i], l);
+	}
+}
+
+int vmstats__update(struct target *targets, size_t nr, struct loader *l)
+{
+	struct live_ctx lc = { targets, nr };
+	int err;
+
+	vmstats__begin(targets, nr);
+	err = loader__for_each(loader__allocs_fd(l), sizeof(struct mt_alloc_key),
+			       sizeof(struct mt_alloc_info), add_live, &lc);
+	if (err)
+		return err;
+	vmstats__finish(targets, nr, l);
+	return 0;
+}

@@ -1,0 +1,589 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "symbols/elf_file.h"
+#include "probe/loader.h"
+#include "util/log.h"
+#include "memtrace.skel.h"
+#include "probe/probe_site.h"
+#include "report/report.h"
+
+struct loader {
+	struct memtrace_bpf *skel;
+	struct mt_unwind_row *rows_mem;	/* the mmapped rows array */
+	uint64_t dl_stops_taken;
+	size_t rows_max;
+	struct ring_buffer *vm_rb;
+	struct bpf_link **links;
+	size_t nr_links;
+	size_t cap_links;
+	int verbose;
+};
+
+enum prog_id {
+	P_ALLOC_ENTRY,		/* every allocating entry point; its kind is in the cookie */
+	P_FREE, P_GO_MALLOCGC, P_GO_ALLOC_SPAN, P_GO_FREE_SPAN,
+};
+
+struct probe_spec {
+	const char *func;
+	enum prog_id prog;
+	enum mt_alloc_kind kind;	/* for P_ALLOC_ENTRY: the attach cookie */
+	bool ret;		/* needs the return probe */
+};
+
+/*
+ * The Go runtime's allocation entry point and its heap-span bookkeeping.
+ * Entry probes only: never a return probe on a Go function.
+ */
+static const struct probe_spec go_specs[] = {
+	{ "runtime.mallocgc", P_GO_MALLOCGC },
+	{ "runtime.(*mheap).allocSpan", P_GO_ALLOC_SPAN },
+	{ "runtime.(*mheap).freeSpan", P_GO_FREE_SPAN },
+};
+
+/* The allocator's entry points. aligned_alloc is memalign's alias in glibc: attached once. */
+static const struct probe_spec alloc_specs[] = {
+	{ "malloc", P_ALLOC_ENTRY, MT_KIND_MALLOC, true },
+	{ "calloc", P_ALLOC_ENTRY, MT_KIND_CALLOC, true },
+	{ "realloc", P_ALLOC_ENTRY, MT_KIND_REALLOC, true },
+	{ "reallocarray", P_ALLOC_ENTRY, MT_KIND_REALLOCARRAY, true },
+	{ "posix_memalign", P_ALLOC_ENTRY, MT_KIND_POSIX_MEMALIGN, true },
+	{ "aligned_alloc", P_ALLOC_ENTRY, MT_KIND_MEMALIGN, true },
+	{ "memalign", P_ALLOC_ENTRY, MT_KIND_MEMALIGN, true },
+	{ "valloc", P_ALLOC_ENTRY, MT_KIND_MALLOC, true },
+	{ "pvalloc", P_ALLOC_ENTRY, MT_KIND_MALLOC, true },
+	{ "free", P_FREE },
+};
+
+/*
+ * C++'s operator new, so that the frame above it is the caller of new
+ * rather than whatever the frame-pointer chain skips to from inside
+ * libstdc++ (built without frame pointers). Its malloc call is nested and
+ * left to it. operator delete is not needed: it calls free.
+ */
+static const struct probe_spec cxx_specs[] = {
+	{ "_Znwm", P_ALLOC_ENTRY, MT_KIND_MALLOC, true },
+	{ "_Znam", P_ALLOC_ENTRY, MT_KIND_MALLOC, true },
+	{ "_ZnwmRKSt9nothrow_t", P_ALLOC_ENTRY, MT_KIND_MALLOC, true },
+	{ "_ZnamRKSt9nothrow_t", P_ALLOC_ENTRY, MT_KIND_MALLOC, true },
+	{ "_ZnwmSt11align_val_t", P_ALLOC_ENTRY, MT_KIND_MALLOC, true },
+	{ "_ZnamSt11align_val_t", P_ALLOC_ENTRY, MT_KIND_MALLOC, true },
+};
+
+static int verbosity;
+
+static int libbpf_print_fn(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	if (level == LIBBPF_DEBUG && verbosity < 2)
+		return 0;
+	if (verbosity < 1)
+		return 0;
+	return vfprintf(stderr, fmt, args);
+}
+
+static struct bpf_program *prog_of(struct loader *l, enum prog_id id)
+{
+	switch (id) {
+	case P_ALLOC_ENTRY: return l->skel->progs.mt_alloc_entry;
+	case P_FREE: return l->skel->progs.mt_free;
+	case P_GO_MALLOCGC: return l->skel->progs.mt_go_mallocgc;
+	case P_GO_ALLOC_SPAN: return l->skel->progs.mt_go_alloc_span;
+	case P_GO_FREE_SPAN: return l->skel->progs.mt_go_free_span;
+	}
+	return NULL;
+}
+
+int loader__new(const struct loader_opts *opts, struct loader **out)
+{
+	struct loader *l;
+	int err;
+
+	verbosity = opts->verbose;
+	libbpf_set_print(libbpf_print_fn);
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	l->verbose = opts->verbose;
+	l->skel = memtrace_bpf__open();
+	if (!l->skel) {
+		err = -errno;
+		free(l);
+		return err ? err : -EINVAL;
+	}
+	l->skel->rodata->empty_probes = opts->empty_probes;
+	l->skel->rodata->min_size = opts->min_size;
+	l->skel->rodata->max_size = opts->max_size;
+	l->skel->rodata->trace_all = opts->trace_all;
+	l->skel->rodata->stop_pid = opts->stop_pid;
+	l->skel->rodata->self_tgid = (__u32)getpid();
+	bpf_map__set_max_entries(l->skel->maps.allocs, opts->max_allocs);
+	if (opts->max_procs) {
+		bpf_map__set_max_entries(l->skel->maps.traced_pids, opts->max_procs);
+		bpf_map__set_max_entries(l->skel->maps.proc_modules, opts->max_procs);
+	}
+	l->rows_max = opts->unwind_rows ? opts->unwind_rows : MT_DEFAULT_CFI_ROWS;
+	bpf_map__set_max_entries(l->skel->maps.cfi_rows, (__u32)l->rows_max);
+	bpf_map__set_max_entries(l->skel->maps.stats, opts->max_stacks);
+	bpf_map__set_max_entries(l->skel->maps.stacks, opts->max_stacks);
+	bpf_map__set_max_entries(l->skel->maps.vm_events, opts->vm_buffer_bytes);
+
+	err = memtrace_bpf__load(l->skel);
+	if (err) {
+		memtrace_bpf__destroy(l->skel);
+		free(l);
+		return err;
+	}
+	/* The rows are written in place: one mapping instead of a syscall per row. */
+	l->rows_mem = mmap(NULL, l->rows_max * sizeof(struct mt_unwind_row), PROT_READ | PROT_WRITE,
+			   MAP_SHARED, bpf_map__fd(l->skel->maps.cfi_rows), 0);
+	if (l->rows_mem == MAP_FAILED)
+		l->rows_mem = NULL;
+	*out = l;
+	return 0;
+}
+
+int loader__add_pid(struct loader *l, uint32_t pid)
+{
+	__u8 one = 1;
+
+	if (bpf_map__update_elem(l->skel->maps.traced_pids, &pid, sizeof(pid), &one, sizeof(one), 0))
+		return -errno;
+	return 0;
+}
+
+static int push_link(struct loader *l, struct bpf_link *link)
+{
+	if (l->nr_links == l->cap_links) {
+		size_t cap = l->cap_links ? l->cap_links * 2 : 32;
+		struct bpf_link **n = realloc(l->links, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		l->links = n;
+		l->cap_links = cap;
+	}
+	l->links[l->nr_links++] = link;
+	return 0;
+}
+
+static int attach_one(struct loader *l, int pid, const char *path, struct bpf_program *prog,
+		      uint64_t offset, bool retprobe, uint64_t cookie)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = retprobe, .bpf_cookie = cookie);
+	struct bpf_link *link;
+	int err;
+
+	link = bpf_program__attach_uprobe_opts(prog, pid, path, offset, &opts);
+	if (!link)
+		return -errno;
+	err = push_link(l, link);
+	if (err)
+		bpf_link__destroy(link);
+	return err;
+}
+
+/* Attach the probes of specs found in the ELF file at path. */
+static int attach_specs(struct loader *l, int pid, const char *path, const struct probe_spec *specs,
+			size_t nr_specs, bool dynamic_only, bool go, int *nr_probes)
+{
+	uint64_t done[32];
+	size_t nr_done = 0, i, j;
+	struct elf_file *ef;
+	int err;
+
+	err = elf_file__open(path, &(struct elf_file_opts){ .no_debug_files = true }, &ef);
+	if (err)
+		return err;
+	for (i = 0; i < nr_specs; i++) {
+		const struct elf_sym *sym = elf_file__find_func(ef, specs[i].func, dynamic_only);
+		uint64_t off, entry_off = 0;
+		bool dup = false;
+
+		if (!sym)
+			continue;
+		err = elf_file__vaddr_to_offset(ef, sym->addr, &off);
+		if (err)
+			goto out;
+		for (j = 0; j < nr_done; j++)
+			dup |= done[j] == off;
+		if (dup)
+			continue;
+		if (nr_done < sizeof(done) / sizeof(done[0]))
+			done[nr_done++] = off;
+		/*
+		 * A return probe has to sit on the first instruction; the entry probe
+		 * then shares its breakpoint. Entry-only probes may move to an
+		 * instruction the kernel emulates instead of single-stepping.
+		 */
+		if (!specs[i].ret) {
+			uint8_t code[32];
+
+			if (!elf_file__read(ef, off, code, sizeof(code)))
+				entry_off = probe_site__pick(code, sizeof(code));
+			if (sym->size && entry_off >= sym->size)
+				entry_off = 0;
+		}
+		mt_debug("probe %s at %s+0x%llx%s\n", specs[i].func, path,
+			 (unsigned long long)(off + entry_off), specs[i].ret ? " (+ return)" : "");
+		/*
+		 * The cookie: for the allocating entry points, which one it is; in Go,
+		 * that the probe sits on the stack-bound check's branch (BPF skips restarts).
+		 */
+		err = attach_one(l, pid, path, prog_of(l, specs[i].prog), off + entry_off, false,
+				 go ? (entry_off ? MT_COOKIE_GO_STACK_CHECK : 0) : specs[i].kind);
+		if (err)
+			goto out;
+		(*nr_probes)++;
+		if (specs[i].ret) {
+			err = attach_one(l, pid, path, l->skel->progs.mt_alloc_ret, off, true, 0);
+			if (err)
+				goto out;
+			(*nr_probes)++;
+		}
+	}
+out:
+	elf_file__free(ef);
+	return err;
+}
+
+int loader__attach(struct loader *l, int pid, const struct allocator_obj *a, int *nr_probes)
+{
+	int err;
+
+	*nr_probes = 0;
+	if (a->is_go) {
+		err = attach_specs(l, pid, a->open_path, go_specs,
+				   sizeof(go_specs) / sizeof(go_specs[0]), false, true, nr_probes);
+		if (!err && *nr_probes < 3)
+			err = -ENOENT;
+		return err;
+	}
+	/* A static executable's malloc is in .symtab only; libraries export theirs. */
+	err = attach_specs(l, pid, a->open_path, alloc_specs,
+			   sizeof(alloc_specs) / sizeof(alloc_specs[0]), false, false, nr_probes);
+	if (err)
+		return err;
+	if (!*nr_probes)
+		return -ENOENT;
+	return 0;
+}
+
+int loader__attach_cxx(struct loader *l, int pid, const char *path, int *nr_probes)
+{
+	return attach_specs(l, pid, path, cxx_specs, sizeof(cxx_specs) / sizeof(cxx_specs[0]), true,
+			    false, nr_probes);
+}
+
+int loader__attach_vm(struct loader *l, loader_vm_event_fn fn, void *ctx)
+{
+	struct bpf_program *progs[] = { l->skel->progs.mt_sys_enter, l->skel->progs.mt_sys_exit };
+	struct bpf_link *link;
+	size_t i;
+	int err;
+
+	for (i = 0; i < 2; i++) {
+		link = bpf_program__attach(progs[i]);
+		if (!link)
+			return -errno;
+		err = push_link(l, link);
+		if (err) {
+			bpf_link__destroy(link);
+			return err;
+		}
+	}
+	l->vm_rb = ring_buffer__new(bpf_map__fd(l->skel->maps.vm_events),
+				    (ring_buffer_sample_fn)fn, ctx, NULL);
+	if (!l->vm_rb)
+		return -errno;
+	return 0;
+}
+
+int loader__consume_vm(struct loader *l)
+{
+	int n;
+
+	if (!l->vm_rb)
+		return 0;
+	n = ring_buffer__consume(l->vm_rb);
+	return n < 0 ? n : 0;
+}
+
+int loader__read_go_stat(struct loader *l, uint32_t pid, struct mt_go_stat *out)
+{
+	if (bpf_map__lookup_elem(l->skel->maps.go_stats, &pid, sizeof(pid), out, sizeof(*out), 0))
+		return -errno;
+	return 0;
+}
+
+int loader__read_counters(struct loader *l, uint64_t out[MT_CNT_MAX])
+{
+	int ncpus = libbpf_num_possible_cpus();
+	__u64 *vals;
+	__u32 i;
+	int c;
+
+	if (ncpus <= 0)
+		return ncpus ? ncpus : -EINVAL;
+	vals = calloc((size_t)ncpus, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	for (i = 0; i < MT_CNT_MAX; i++) {
+		out[i] = 0;
+		if (bpf_map__lookup_elem(l->skel->maps.counters, &i, sizeof(i), vals,
+					 sizeof(*vals) * (size_t)ncpus, 0))
+			continue;
+		for (c = 0; c < ncpus; c++)
+			out[i] += vals[c];
+	}
+	free(vals);
+	return 0;
+}
+
+#define BATCH 4096
+
+/* Read a whole hash map with batched lookups; calls fn for each entry. */
+int loader__for_each(int fd, size_t key_size, size_t value_size,
+			void (*fn)(void *ctx, const void *key, const void *value), void *ctx)
+{
+	size_t count_cap = BATCH;
+	void *keys = NULL, *values = NULL;
+	__u64 token_in = 0, token_out = 0;
+	bool first = true;
+	int err = 0;
+
+	for (;;) {
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+		__u32 count = (__u32)count_cap, i;
+
+		if (!keys) {
+			keys = malloc(key_size * count_cap);
+			values = malloc(value_size * count_cap);
+			if (!keys || !values) {
+				err = -ENOMEM;
+				break;
+			}
+		}
+		err = bpf_map_lookup_batch(fd, first ? NULL : &token_in, &token_out, keys, values,
+					   &count, &opts);
+		if (err < 0)
+			err = -errno;
+		if (err == -ENOSPC && count == 0) {
+			/* One bucket holds more entries than the buffer: make it bigger. */
+			count_cap *= 2;
+			free(keys);
+			free(values);
+			keys = values = NULL;
+			continue;
+		}
+		for (i = 0; i < count; i++)
+			fn(ctx, (char *)keys + i * key_size, (char *)values + i * value_size);
+		if (err == -ENOENT) {
+			err = 0;
+			break;
+		}
+		if (err)
+			break;
+		token_in = token_out;
+		first = false;
+	}
+	free(keys);
+	free(values);
+	return err;
+}
+
+int loader__traced_pids(struct loader *l, uint32_t **out, size_t *nr)
+{
+	int fd = bpf_map__fd(l->skel->maps.traced_pids);
+	uint32_t key, next, *pids = NULL;
+	size_t n = 0, cap = 0;
+	void *prev = NULL;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		if (n == cap) {
+			uint32_t *np = realloc(pids, (cap ? cap * 2 : 64) * sizeof(*np));
+
+			if (!np) {
+				free(pids);
+				return -ENOMEM;
+			}
+			pids = np;
+			cap = cap ? cap * 2 : 64;
+		}
+		pids[n++] = next;
+		key = next;
+		prev = &key;
+	}
+	*out = pids;
+	*nr = n;
+	return 0;
+}
+
+struct forget_ctx {
+	int fd;
+	uint32_t pid;
+	size_t key_size;
+	void *keys;
+	size_t nr, cap;
+};
+
+static void collect_pid_keys(void *ctx, const void *key, const void *value)
+{
+	struct forget_ctx *fc = ctx;
+	uint32_t pid;
+
+	(void)value;
+	/* Both key layouts keep the pid at offset 8. */
+	memcpy(&pid, (const char *)key + 8, sizeof(pid));
+	if (pid != fc->pid)
+		return;
+	if (fc->nr == fc->cap) {
+		size_t cap = fc->cap ? fc->cap * 2 : 256;
+		void *n = realloc(fc->keys, cap * fc->key_size);
+
+		if (!n)
+			return;
+		fc->keys = n;
+		fc->cap = cap;
+	}
+	memcpy((char *)fc->keys + fc->nr++ * fc->key_size, key, fc->key_size);
+}
+
+static void forget_in(int fd, size_t key_size, size_t value_size, uint32_t pid)
+{
+	struct forget_ctx fc = { .fd = fd, .pid = pid, .key_size = key_size };
+	size_t i;
+
+	loader__for_each(fd, key_size, value_size, collect_pid_keys, &fc);
+	for (i = 0; i < fc.nr; i++)
+		bpf_map_delete_elem(fd, (char *)fc.keys + i * key_size);
+	free(fc.keys);
+}
+
+void loader__forget_pid(struct loader *l, uint32_t pid)
+{
+	_Static_assert(__builtin_offsetof(struct mt_alloc_key, pid) == 8, "pid at 8");
+	_Static_assert(__builtin_offsetof(struct mt_stat_key, pid) == 8, "pid at 8");
+	forget_in(bpf_map__fd(l->skel->maps.stats), sizeof(struct mt_stat_key),
+		  sizeof(struct mt_stat), pid);
+	forget_in(bpf_map__fd(l->skel->maps.allocs), sizeof(struct mt_alloc_key),
+		  sizeof(struct mt_alloc_info), pid);
+	bpf_map__delete_elem(l->skel->maps.go_stats, &pid, sizeof(pid), 0);
+	bpf_map__delete_elem(l->skel->maps.traced_pids, &pid, sizeof(pid), 0);
+	bpf_map__delete_elem(l->skel->maps.proc_modules, &pid, sizeof(pid), 0);
+}
+
+int loader__attach_dl_state(struct loader *l, int pid, const char *ld_so)
+{
+	struct elf_file *ef;
+	const struct elf_sym *sym;
+	uint64_t off;
+	int err;
+
+	err = elf_file__open(ld_so, &(struct elf_file_opts){ .no_debug_files = true }, &ef);
+	if (err)
+		return err;
+	/* Called by the dynamic linker once the initial libraries (or a dlopen's) are mapped. */
+	sym = elf_file__find_func(ef, "_dl_debug_state", true);
+	err = sym ? elf_file__vaddr_to_offset(ef, sym->addr, &off) : -ENOENT;
+	elf_file__free(ef);
+	if (err)
+		return err;
+	return attach_one(l, pid, ld_so, l->skel->progs.mt_dl_state, off, false, 0);
+}
+
+bool loader__take_dl_stop(struct loader *l)
+{
+	__u64 sent = __atomic_load_n(&l->skel->bss->dl_stops_sent, __ATOMIC_RELAXED);
+
+	if (l->dl_stops_taken >= sent)
+		return false;
+	l->dl_stops_taken++;
+	return true;
+}
+
+int loader__unwind_rows(struct loader *l, struct mt_unwind_row **rows, size_t *max)
+{
+	if (!l->rows_mem)
+		return -ENOMEM;
+	*rows = l->rows_mem;
+	*max = l->rows_max;
+	return 0;
+}
+
+int loader__set_modules(struct loader *l, uint32_t pid, const struct mt_proc_modules *mods)
+{
+	if (bpf_map__update_elem(l->skel->maps.proc_modules, &pid, sizeof(pid), mods, sizeof(*mods),
+				 0))
+		return -errno;
+	return 0;
+}
+
+int loader__allocs_fd(struct loader *l)
+{
+	return bpf_map__fd(l->skel->maps.allocs);
+}
+
+int loader__stats_fd(struct loader *l)
+{
+	return bpf_map__fd(l->skel->maps.stats);
+}
+
+int loader__stacks_fd(struct loader *l)
+{
+	return bpf_map__fd(l->skel->maps.stacks);
+}
+
+static int count_keys(const struct bpf_map *map, uint64_t *n)
+{
+	char key[64], next[64];
+	size_t ks = bpf_map__key_size(map);
+	int fd = bpf_map__fd(map), err;
+	void *prev = NULL;
+
+	if (ks > sizeof(key))
+		return -EINVAL;
+	*n = 0;
+	/* Entries deleted meanwhile may restart the walk: bound it by the capacity. */
+	while (*n < bpf_map__max_entries(map)) {
+		err = bpf_map_get_next_key(fd, prev, next);
+		if (err)
+			return errno == ENOENT ? 0 : -errno;
+		memcpy(key, next, ks);
+		prev = key;
+		(*n)++;
+	}
+	return 0;
+}
+
+int loader__map_usage(struct loader *l, struct mt_map_usage *usage)
+{
+	usage[MT_MAP_ALLOCS].max_entries = bpf_map__max_entries(l->skel->maps.allocs);
+	usage[MT_MAP_STATS].max_entries = bpf_map__max_entries(l->skel->maps.stats);
+	usage[MT_MAP_STACKS].max_entries = bpf_map__max_entries(l->skel->maps.stacks);
+	usage[MT_MAP_PROCS].max_entries = bpf_map__max_entries(l->skel->maps.traced_pids);
+	return count_keys(l->skel->maps.traced_pids, &usage[MT_MAP_PROCS].entries);
+}
+
+void loader__free(struct loader *l)
+{
+	size_t i;
+
+	if (!l)
+		return;
+	ring_buffer__free(l->vm_rb);
+	if (l->rows_mem)
+		munmap(l->rows_mem, l->rows_max * sizeof(struct mt_unwind_row));
+	for (i = 0; i < l->nr_links; i++)
+		bpf_link__destroy(l->links[i]);
+	free(l->links);
+	memtrace_bpf__destroy(l->skel);
+	free(l);
+}

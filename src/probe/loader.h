@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* The BPF object's lifecycle: open, configure, load, attach, read, destroy. */
+#ifndef MEMTRACE_LOADER_H
+#define MEMTRACE_LOADER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "memtrace.h"
+#include "target/target.h"
+
+struct loader;
+
+struct loader_opts {
+	int verbose;		/* 1: -v, 2: -vv (libbpf debug output) */
+	bool empty_probes;	/* attach probes that do nothing (benchmark floor) */
+	uint64_t min_size;
+	uint64_t max_size;
+	uint32_t max_allocs;
+	uint32_t max_stacks;
+	uint32_t vm_buffer_bytes;	/* ring buffer for memory-map events; a power of 2 */
+	bool trace_all;		/* system-wide: every process but memtrace */
+	uint32_t max_procs;	/* processes traced at once; 0: the default */
+	uint32_t unwind_rows;	/* rows of unwind tables over all modules; 0: the default */
+	uint32_t stop_pid;	/* a command to stop (SIGSTOP) when its dynamic linker maps libraries */
+};
+
+/* Called for each memory-map event (data is a struct mt_vm_event); returns 0. */
+typedef int (*loader_vm_event_fn)(void *ctx, void *data, size_t size);
+
+int loader__new(const struct loader_opts *opts, struct loader **out);
+/* Let the BPF programs record events of process pid (a tgid). */
+int loader__add_pid(struct loader *l, uint32_t pid);
+/* Put the probes on the allocator object for process pid (-1: every process). */
+int loader__attach(struct loader *l, int pid, const struct allocator_obj *a, int *nr_probes);
+/* operator new in libstdc++ at path, when the process maps it. */
+int loader__attach_cxx(struct loader *l, int pid, const char *path, int *nr_probes);
+/* Trace memory-map syscalls of the traced processes; fn gets each event. */
+int loader__attach_vm(struct loader *l, loader_vm_event_fn fn, void *ctx);
+/* Deliver the events waiting in the ring buffer. */
+int loader__consume_vm(struct loader *l);
+int loader__read_go_stat(struct loader *l, uint32_t pid, struct mt_go_stat *out);
+int loader__read_counters(struct loader *l, uint64_t out[MT_CNT_MAX]);
+/* Read a whole hash map with batched lookups; fn is called for each entry. */
+int loader__for_each(int fd, size_t key_size, size_t value_size,
+		     void (*fn)(void *ctx, const void *key, const void *value), void *ctx);
+int loader__allocs_fd(struct loader *l);
+/* The processes the BPF side traces (system-wide: those it took in). */
+int loader__traced_pids(struct loader *l, uint32_t **pids, size_t *nr);
+/* Stop process pid (stop_pid) each time ld_so's _dl_debug_state runs. */
+int loader__attach_dl_state(struct loader *l, int pid, const char *ld_so);
+/* True once for each stop the BPF side sent. */
+bool loader__take_dl_stop(struct loader *l);
+/* The BPF array of unwind rows, mapped for writing; max: its size in rows. */
+int loader__unwind_rows(struct loader *l, struct mt_unwind_row **rows, size_t *max);
+/* Where process pid's executable mappings and their unwind rows are. */
+int loader__set_modules(struct loader *l, uint32_t pid, const struct mt_proc_modules *mods);
+/* Drop everything kept for a process that is gone, making room for others. */
+void loader__forget_pid(struct loader *l, uint32_t pid);
+int loader__stats_fd(struct loader *l);
+int loader__stacks_fd(struct loader *l);
+/*
+ * Fill usage[MT_MAP_MAX] (report.h) with the capacity of each map, and the
+ * entries of the procs map, counted key by key; the caller counts allocs
+ * and stats as it reads them, and stacks from the stacks_stored counter.
+ */
+struct mt_map_usage;
+int loader__map_usage(struct loader *l, struct mt_map_usage *usage);
+/* Detach every probe and free everything; NULL-safe. */
+void loader__free(struct loader *l);
+
+#endif

@@ -1,0 +1,463 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The report meant for people: per process, its totals and the call stacks
+ * holding the most memory, then every reason the figures may be incomplete.
+ * Nothing here is meant to be parsed; the JSON report is.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <string.h>
+#include "report/report.h"
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define MAX_FRAMES_STR STR(MT_MAX_FRAMES)
+
+/* Width of the function column of a frame; longer names push the module. */
+#define FUNC_COL 20
+
+const char *mt_human_bytes(double bytes, char *buf, size_t len)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	const char *sign = bytes < 0 ? "-" : "";
+	double v = fabs(bytes);
+	size_t u = 0;
+
+	if (!len)
+		return buf;
+	if (!isfinite(bytes)) {
+		snprintf(buf, len, "? B");
+		return buf;
+	}
+	/* Step up before rounding would print "1024 B" or "1024.0 KiB". */
+	if (v >= 1023.5) {
+		for (u = 1, v /= 1024; v >= 1023.95 && u < 4; u++)
+			v /= 1024;
+	}
+	if (u == 0)
+		snprintf(buf, len, "%s%.0f B", sign, v);
+	else
+		snprintf(buf, len, "%s%.1f %s", sign, v, units[u]);
+	return buf;
+}
+
+/* Room for a signed 64-bit count with separators. */
+#define COUNT_LEN 32
+
+/* 3400112 -> "3,400,112". buf holds COUNT_LEN bytes. */
+static const char *count_str(uint64_t n, char *buf)
+{
+	char digits[21];
+	int len, i, o = 0;
+
+	len = snprintf(digits, sizeof(digits), "%" PRIu64, n);
+	for (i = 0; i < len; i++) {
+		if (i && (len - i) % 3 == 0)
+			buf[o++] = ',';
+		buf[o++] = digits[i];
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+static const char *scount_str(int64_t n, char *buf)
+{
+	if (n >= 0)
+		return count_str(n, buf);
+	buf[0] = '-';
+	count_str(-(uint64_t)n, buf + 1);
+	return buf;
+}
+
+static const char *plural(uint64_t n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
+/* Print a name from the traced program with control characters made
+ * harmless to a terminal; returns the number of bytes printed. */
+static size_t put_clean(FILE *f, const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && s[i]; i++) {
+		unsigned char c = s[i];
+
+		fputc(c < 0x20 || c == 0x7f ? '?' : c, f);
+	}
+	return i;
+}
+
+static size_t put_clean_str(FILE *f, const char *s)
+{
+	return put_clean(f, s, strlen(s));
+}
+
+static void write_frame(FILE *f, const struct mt_frame *fr)
+{
+	size_t w;
+
+	fputs("        ", f);
+	w = put_clean_str(f, fr->function ? fr->function : "??");
+	fprintf(f, "%*s", w < FUNC_COL ? (int)(FUNC_COL - w) + 1 : 1, "");
+	if (fr->module) {
+		put_clean_str(f, fr->module);
+		fprintf(f, "+0x%" PRIx64, fr->offset);
+	} else {
+		/* No mapping: the offset is all there is to show. */
+		fprintf(f, "[unknown] 0x%" PRIx64, fr->offset);
+	}
+	if (fr->file) {
+		fputs("  ", f);
+		put_clean_str(f, fr->file);
+		if (fr->line > 0)
+			fprintf(f, ":%d", fr->line);
+	}
+	if (fr->inlined)
+		fputs("  (inlined)", f);
+	fputc('\n', f);
+}
+
+static void write_stack(FILE *f, size_t rank, const struct mt_stack_report *s)
+{
+	char b1[32], b2[32], c1[COUNT_LEN], c2[COUNT_LEN];
+	size_t i;
+
+	fprintf(f, "  #%zu  %s live in %s %s", rank,
+		mt_human_bytes(s->live_bytes, b1, sizeof(b1)), scount_str(s->live_allocs, c1),
+		plural(s->live_allocs, "allocation", "allocations"));
+	if (s->oldest_age_s >= 0)
+		fprintf(f, " (oldest %.1f s)", s->oldest_age_s);
+	fprintf(f, ", %s allocated in %s %s",
+		mt_human_bytes(s->alloc_bytes_total, b2, sizeof(b2)),
+		count_str(s->allocs_total, c2), plural(s->allocs_total, "call", "calls"));
+	if (s->flags & MT_STACK_F_TRUNCATED)
+		fputs("  [truncated]", f);
+	if (s->flags & MT_STACK_F_READ_FAILED)
+		fputs("  [partial: stack read failed]", f);
+	fputc('\n', f);
+	if (!s->nr_frames)
+		fputs("        (no frames)\n", f);
+	for (i = 0; i < s->nr_frames; i++)
+		write_frame(f, &s->frames[i]);
+}
+
+/* Who keeps freed memory, as the one-line answer names it. */
+static const char *keeper(const struct mt_proc_report *p)
+{
+	if (p->live_unknown)
+		return "the Go runtime";
+	if (p->allocator && !strcmp(p->allocator, "glibc"))
+		return "glibc malloc";
+	return p->allocator ? p->allocator : "the allocator";
+}
+
+/* The usual ways to make each allocator give memory back: hints, not certainties. */
+static const char *remedies(const struct mt_proc_report *p)
+{
+	if (p->live_unknown)
+		return "the Go runtime usually returns idle memory within minutes; to return it "
+		       "sooner: debug.FreeOSMemory(), a GOMEMLIMIT the scavenger works towards, "
+		       "GODEBUG=madvdontneed=1 (RSS then drops at once)";
+	if (p->allocator && !strcmp(p->allocator, "glibc"))
+		return "glibc keeps freed memory in its arenas; try malloc_trim(0) after "
+		       "freeing bursts, MALLOC_ARENA_MAX=2 for many threads, or a lower "
+		       "M_TRIM_THRESHOLD / M_MMAP_THRESHOLD (mallopt, or GLIBC_TUNABLES="
+		       "glibc.malloc.trim_threshold=...)";
+	if (p->allocator && !strcmp(p->allocator, "jemalloc"))
+		return "jemalloc returns dirty pages after dirty_decay_ms and muzzy_decay_ms; "
+		       "lower them (MALLOC_CONF=dirty_decay_ms:1000,muzzy_decay_ms:0) or "
+		       "call mallctl(\"arena.<i>.purge\")";
+	return NULL;
+}
+
+/*
+ * The question people come with, answered in one line:
+ *   RSS 812 MiB = live heap 95 MiB + retained by glibc malloc 690 MiB + other 27 MiB
+ */
+static void write_rss_answer(FILE *f, const struct mt_proc_report *p)
+{
+	char b1[32], b2[32], b3[32], b4[32];
+	uint64_t in_use, retained, other;
+	const char *hint;
+
+	in_use = p->live_unknown ? (p->vm.heap_resident_bytes > p->vm.retained_bytes ?
+				    p->vm.heap_resident_bytes - p->vm.retained_bytes : 0)
+				 : (p->heap.live_bytes > 0 ? (uint64_t)p->heap.live_bytes : 0);
+	retained = p->vm.retained_known ? p->vm.retained_bytes : 0;
+	other = p->rss_bytes > in_use + retained ? p->rss_bytes - in_use - retained : 0;
+	if (!p->vm.retained_known) {
+		fprintf(f, "  RSS %s; mapped %s, released %s; retained unknown (needs tracing "
+			"from the start: memtrace -- COMMAND)\n",
+			mt_human_bytes(p->rss_bytes, b1, sizeof(b1)),
+			mt_human_bytes(p->vm.mapped_bytes, b2, sizeof(b2)),
+			mt_human_bytes(p->vm.released_bytes, b3, sizeof(b3)));
+		return;
+	}
+	fprintf(f, "  RSS %s = %s %s + retained by %s %s%s + other %s\n",
+		mt_human_bytes(p->rss_bytes, b1, sizeof(b1)),
+		p->live_unknown ? "Go heap in use" : "live heap",
+		mt_human_bytes(in_use, b2, sizeof(b2)), keeper(p),
+		p->vm.retained_upper_bound ? "at most " : "",
+		mt_human_bytes(retained, b3, sizeof(b3)), mt_human_bytes(other, b4, sizeof(b4)));
+	fprintf(f, "  mapped %s, released %s%s\n",
+		mt_human_bytes(p->vm.mapped_bytes, b1, sizeof(b1)),
+		mt_human_bytes(p->vm.released_bytes, b2, sizeof(b2)),
+		p->vm.retained_upper_bound ?
+		"; blocks allocated before memtrace attached count as retained" : "");
+	hint = remedies(p);
+	/* Retention dominates: it is the larger part of what the heap holds, and not small. */
+	if (hint && retained > in_use && retained >= p->rss_bytes / 4 && retained >= (16u << 20))
+		fprintf(f, "  hint: %s\n", hint);
+}
+
+/* The few call stacks that mapped most of what is mapped, innermost frames only. */
+static void write_map_stacks(FILE *f, const struct mt_proc_report *p)
+{
+	char b1[32], b2[32];
+	size_t i, k, n = p->nr_map_stacks < 3 ? p->nr_map_stacks : 3;
+
+	if (n)
+		fputs("  mapped by:\n", f);
+	for (i = 0; i < n; i++) {
+		const struct mt_map_stack *m = &p->map_stacks[i];
+
+		fprintf(f, "    %s mapped (%s resident) ", mt_human_bytes((double)m->mapped_bytes, b1, sizeof(b1)),
+			mt_human_bytes((double)m->resident_bytes, b2, sizeof(b2)));
+		if (m->before_tracing || !m->stack.nr_frames)
+			fputs(m->before_tracing ? "before tracing began" : "(no stack)", f);
+		for (k = 0; k < m->stack.nr_frames && k < 4; k++) {
+			const struct mt_frame *fr = &m->stack.frames[k];
+
+			fputs(k ? " <- " : "by ", f);
+			put_clean_str(f, fr->function ? fr->function : "?");
+		}
+		fputc('\n', f);
+	}
+}
+
+/* Go: stacks by bytes allocated, since live bytes are not known. */
+static void write_alloc_stacks(FILE *f, const struct mt_proc_report *p, size_t top_n)
+{
+	char b1[32], c1[COUNT_LEN], c2[COUNT_LEN];
+	size_t i, n = p->nr_stacks, k;
+
+	if (top_n && n > top_n)
+		n = top_n;
+	if (!n) {
+		fputs("  no allocations\n", f);
+		return;
+	}
+	fprintf(f, "  top %zu of %s call %s by bytes allocated:\n", n,
+		count_str(p->nr_stacks_total, c1), plural(p->nr_stacks_total, "stack", "stacks"));
+	for (i = 0; i < n; i++) {
+		const struct mt_stack_report *s = &p->stacks[i];
+
+		fprintf(f, "  #%zu  %s allocated in %s %s\n", i + 1,
+			mt_human_bytes((double)s->alloc_bytes_total, b1, sizeof(b1)),
+			count_str(s->allocs_total, c2), plural(s->allocs_total, "call", "calls"));
+		for (k = 0; k < s->nr_frames; k++)
+			write_frame(f, &s->frames[k]);
+	}
+}
+
+static void write_proc(FILE *f, const struct mt_proc_report *p, size_t top_n)
+{
+	char b1[32], b2[32], b3[32], c1[COUNT_LEN], c2[COUNT_LEN], c3[COUNT_LEN];
+	size_t i, shown = 0, live = 0;
+
+	fprintf(f, "PID %" PRIu32 " (", p->pid);
+	put_clean(f, p->comm, sizeof(p->comm));
+	fputc(')', f);
+	if (p->exe) {
+		fputc(' ', f);
+		put_clean_str(f, p->exe);
+	}
+	fputs("  allocator: ", f);
+	put_clean_str(f, p->allocator ? p->allocator : "unknown");
+	if (p->allocator_path) {
+		fputs(" (", f);
+		put_clean_str(f, p->allocator_path);
+		fputc(')', f);
+	}
+	if (p->runtime && strcmp(p->runtime, "native"))
+		fprintf(f, "  runtime: %s", p->runtime);
+	if (p->exited)
+		fputs("  [exited]", f);
+	fputc('\n', f);
+
+	if (p->live_unknown)
+		fprintf(f, "  allocated %s in %s %s (live objects are the garbage collector's: not known)",
+			mt_human_bytes(p->heap.alloc_bytes_total, b2, sizeof(b2)),
+			count_str(p->heap.allocs_total, c2),
+			plural(p->heap.allocs_total, "call", "calls"));
+	else
+		fprintf(f, "  live %s in %s %s; allocated %s in %s %s, freed %s",
+			mt_human_bytes(p->heap.live_bytes, b1, sizeof(b1)),
+			scount_str(p->heap.live_allocs, c1),
+			plural(p->heap.live_allocs, "allocation", "allocations"),
+			mt_human_bytes(p->heap.alloc_bytes_total, b2, sizeof(b2)),
+			count_str(p->heap.allocs_total, c2),
+			plural(p->heap.allocs_total, "call", "calls"),
+			count_str(p->heap.frees_total, c3));
+	/* A process always has resident pages: 0 means it was never read. */
+	if (p->rss_bytes)
+		fprintf(f, "; RSS %s\n", mt_human_bytes(p->rss_bytes, b3, sizeof(b3)));
+	else
+		fputs("; RSS unknown\n", f);
+	if (p->vm.known) {
+		write_rss_answer(f, p);
+		write_map_stacks(f, p);
+	}
+
+	if (p->live_unknown) {
+		write_alloc_stacks(f, p, top_n);
+		return;
+	}
+	for (i = 0; i < p->nr_stacks; i++)
+		if (p->stacks[i].live_bytes > 0)
+			live++;
+	if (!live) {
+		fputs("  no live allocations\n", f);
+		return;
+	}
+	if (top_n && live > top_n)
+		live = top_n;
+	fprintf(f, "  top %zu of %s call %s by live bytes:\n", live,
+		count_str(p->nr_stacks_total, c1), plural(p->nr_stacks_total, "stack", "stacks"));
+	for (i = 0; i < p->nr_stacks && shown < live; i++) {
+		if (p->stacks[i].live_bytes <= 0)
+			continue;
+		write_stack(f, ++shown, &p->stacks[i]);
+	}
+}
+
+/* What a loss counter's events mean for the figures, for n of them. */
+static const char *loss_text(enum mt_counter c, uint64_t n)
+{
+	switch (c) {
+	case MT_CNT_ALLOCS_MAP_FULL:
+		return plural(n, "allocation not recorded: the allocation map was full",
+			      "allocations not recorded: the allocation map was full");
+	case MT_CNT_STACKS_MAP_FULL:
+		return plural(n, "call stack not recorded: the stack map was full",
+			      "call stacks not recorded: the stack map was full");
+	case MT_CNT_MISSED_RETURNS:
+		return plural(n, "allocator call whose return was never seen "
+			      "(longjmp, thread exit); its result was not recorded",
+			      "allocator calls whose return was never seen "
+			      "(longjmp, thread exit); their results were not recorded");
+	case MT_CNT_ADDR_REUSED:
+		return plural(n, "allocation at an address still recorded as live (its free was "
+			      "missed); live figures may be too high",
+			      "allocations at an address still recorded as live (their free was "
+			      "missed); live figures may be too high");
+	case MT_CNT_VM_EVENTS_LOST:
+		return plural(n, "memory-map event lost: the ring buffer was full; mapped and "
+			      "retained figures may be off",
+			      "memory-map events lost: the ring buffer was full; mapped and "
+			      "retained figures may be off");
+	case MT_CNT_PROCS_MAP_FULL:
+		return plural(n, "allocation by a process left out: the process table was full",
+			      "allocations by processes left out: the process table was full");
+	default:
+		return "events lost";
+	}
+}
+
+/* One "info:" line; text_one/text_many follow the count. */
+static void info(FILE *f, uint64_t n, const char *text_one, const char *text_many)
+{
+	char c1[COUNT_LEN];
+
+	if (n)
+		fprintf(f, "info: %s %s\n", count_str(n, c1), plural(n, text_one, text_many));
+}
+
+static void write_warnings(const struct mt_report *r, FILE *f)
+{
+	const uint64_t *cnt = r->counters;
+	uint64_t unresolved = 0;
+	const char *remedy;
+	bool any = false;
+	char c1[COUNT_LEN];
+	size_t i;
+	int c;
+
+	for (i = 0; i < r->nr_procs; i++)
+		unresolved += r->procs[i].unresolved_frames;
+
+	for (c = 0; c < MT_CNT_MAX; c++) {
+		if (!mt_counter_is_loss(c) || !cnt[c])
+			continue;
+		if (!any)
+			fputc('\n', f);
+		any = true;
+		fprintf(f, "WARNING: %s %s", count_str(cnt[c], c1), loss_text(c, cnt[c]));
+		remedy = mt_counter_remedy(c);
+		if (remedy)
+			fprintf(f, "; increase %s", remedy);
+		fputc('\n', f);
+	}
+
+	if (!any && (cnt[MT_CNT_STACK_TRUNCATED] || cnt[MT_CNT_STACK_READ_FAILED] ||
+		     cnt[MT_CNT_UNKNOWN_FREES] || cnt[MT_CNT_FAILED_ALLOCS] || unresolved))
+		fputc('\n', f);
+	info(f, cnt[MT_CNT_STACK_TRUNCATED],
+	     "call stack deeper than " MAX_FRAMES_STR " frames was truncated",
+	     "call stacks deeper than " MAX_FRAMES_STR " frames were truncated");
+	info(f, cnt[MT_CNT_STACK_READ_FAILED], "call stack could only be read in part",
+	     "call stacks could only be read in part");
+	info(f, cnt[MT_CNT_UNKNOWN_FREES],
+	     "free of a block allocated before tracing began (or never seen)",
+	     "frees of blocks allocated before tracing began (or never seen)");
+	info(f, cnt[MT_CNT_FAILED_ALLOCS], "allocation call failed (returned NULL)",
+	     "allocation calls failed (returned NULL)");
+	info(f, unresolved, "stack frame could not be symbolized (shown as module+offset)",
+	     "stack frames could not be symbolized (shown as module+offset)");
+}
+
+/* How full the maps are, so a fill is seen coming before anything is lost. */
+static void write_map_usage(const struct mt_report *r, FILE *f)
+{
+	char c1[COUNT_LEN], c2[COUNT_LEN];
+	const char *opt;
+	int m;
+
+	for (m = 0; m < MT_MAP_MAX; m++) {
+		const struct mt_map_usage *u = &r->maps[m];
+
+		opt = mt_map_option(m);
+		if (!opt || !u->max_entries || u->entries * 10 < u->max_entries * 9)
+			continue;
+		fprintf(f, "WARNING: the %s map is %s of %s entries full; increase %s\n",
+			mt_map_name(m), count_str(u->entries, c1), count_str(u->max_entries, c2), opt);
+	}
+	fputs("maps:", f);
+	for (m = 0; m < MT_MAP_MAX; m++)
+		fprintf(f, "%s %s %s/%s", m ? "," : "", mt_map_name(m),
+			count_str(r->maps[m].entries, c1), count_str(r->maps[m].max_entries, c2));
+	fputc('\n', f);
+}
+
+int report_text__write(const struct mt_report *r, FILE *f, size_t top_n)
+{
+	size_t i;
+
+	fprintf(f, "memtrace: traced for %.1f s", isfinite(r->duration_s) ? r->duration_s : 0.0);
+	if (r->min_age_s > 0)
+		fprintf(f, "; only allocations live for at least %.1f s", r->min_age_s);
+	fputc('\n', f);
+	if (!r->nr_procs)
+		fputs("\nno process was traced\n", f);
+	for (i = 0; i < r->nr_procs; i++) {
+		fputc('\n', f);
+		write_proc(f, &r->procs[i], top_n);
+	}
+	write_warnings(r, f);
+	write_map_usage(r, f);
+	if (fflush(f) == EOF || ferror(f))
+		return -EIO;
+	return 0;
+}

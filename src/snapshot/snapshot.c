@@ -1,0 +1,358 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Builds an mt_report from the BPF maps: counters, per-stack figures, a
+ * pass over live blocks for ages, and symbolized frames.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/mman.h>
+#include <bpf/bpf.h>
+#include "snapshot/aggregate.h"
+#include "probe/loader.h"
+#include "util/log.h"
+#include "snapshot/snapshot.h"
+#include "memory/vmstats.h"
+
+struct walk {
+	struct agg_table *agg;
+	uint64_t entries;
+	struct target *vm_targets;	/* also feed the memory figures; or NULL */
+	size_t nr_targets;
+};
+
+static void add_stat(void *ctx, const void *key, const void *value)
+{
+	struct walk *w = ctx;
+
+	agg_table__add_stat(w->agg, key, value);
+	w->entries++;
+}
+
+static void add_block(void *ctx, const void *key, const void *value)
+{
+	struct walk *w = ctx;
+
+	agg_table__add_block(w->agg, key, value);
+	if (w->vm_targets)
+		vmstats__add_block(w->vm_targets, w->nr_targets, key, value);
+	w->entries++;
+}
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_entries(const void *a, const void *b)
+{
+	const struct agg_entry *x = *(struct agg_entry *const *)a, *y = *(struct agg_entry *const *)b;
+
+	if (x->live_bytes != y->live_bytes)
+		return x->live_bytes > y->live_bytes ? -1 : 1;
+	if (x->stat.alloc_bytes_total != y->stat.alloc_bytes_total)
+		return x->stat.alloc_bytes_total > y->stat.alloc_bytes_total ? -1 : 1;
+	if (x->stack_id != y->stack_id)
+		return x->stack_id < y->stack_id ? -1 : 1;
+	return 0;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+/* Room for nr more frames in sr->frames, whose capacity is *cap. */
+static int reserve_frames(struct mt_stack_report *sr, size_t *cap, size_t nr)
+{
+	struct mt_frame *p;
+	size_t want = sr->nr_frames + nr, c = *cap;
+
+	if (want <= c)
+		return 0;
+	while (c < want)
+		c *= 2;
+	p = realloc(sr->frames, c * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	memset(p + *cap, 0, (c - *cap) * sizeof(*p));
+	sr->frames = p;
+	*cap = c;
+	return 0;
+}
+
+static int fill_frames(struct mt_stack_report *sr, const struct mt_stack *st,
+		       const struct target *t, struct symbolizer *sym, uint64_t *unresolved,
+		       bool trim_runtime)
+{
+	uint32_t n = st->nr_frames < MT_MAX_FRAMES ? st->nr_frames : MT_MAX_FRAMES, i;
+	struct sym_frame sf[SYM_MAX_INLINE_FRAMES];
+	size_t cap = n ? n : 1, nr, k;
+	uint32_t skip = 0;
+	int err;
+
+	sr->frames = calloc(cap, sizeof(*sr->frames));
+	if (!sr->frames)
+		return -ENOMEM;
+	sr->nr_frames = 0;
+	sr->flags = st->flags;
+
+	/*
+	 * Go allocates through runtime.newobject, makeslice, growslice, ...: those
+	 * are the allocator's entry points, not frames, as malloc is not one (Go's
+	 * own heap profiles hide them the same way). But when runtime.mallocgc is
+	 * among them, the runtime allocated for itself while serving the caller's
+	 * allocation (a GC starting its workers): that block is the runtime's,
+	 * and its frames stay so it is not charged to the caller's call site.
+	 */
+	while (trim_runtime && t->alloc.is_go && t->maps && skip + 1 < n) {
+		struct sym_frame tf = {};
+
+		symbolizer__resolve(sym, t->maps, st->ips[skip], &tf);
+		if (!tf.function || strncmp(tf.function, "runtime.", 8))
+			break;
+		if (!strcmp(tf.function, "runtime.mallocgc")) {
+			skip = 0;
+			break;
+		}
+		skip++;
+	}
+	n -= skip;
+	/* One return address may stand for several frames: the calls inlined there. */
+	for (i = 0; i < n; i++) {
+		uint64_t ip = st->ips[i + skip];
+
+		memset(&sf[0], 0, sizeof(sf[0]));
+		nr = 1;
+		if (t->maps)
+			symbolizer__resolve_inlines(sym, t->maps, ip, sf, SYM_MAX_INLINE_FRAMES, &nr);
+		err = reserve_frames(sr, &cap, nr);
+		if (err)
+			return err;
+		for (k = 0; k < nr; k++) {
+			struct mt_frame *f = &sr->frames[sr->nr_frames++];
+
+			if (!sf[k].module)
+				sf[k].offset = ip;
+			if (!sf[k].function)
+				(*unresolved)++;
+			f->function = dup_or_null(sf[k].function);
+			f->mangled = dup_or_null(sf[k].mangled);
+			f->build_id = dup_or_null(sf[k].build_id);
+			f->module = dup_or_null(sf[k].module);
+			f->offset = sf[k].offset;
+			f->file = dup_or_null(sf[k].file);
+			f->line = sf[k].line;
+			f->inlined = sf[k].inlined;
+		}
+	}
+	return 0;
+}
+
+static int cmp_map_stacks(const void *a, const void *b)
+{
+	const struct mt_map_stack *x = a, *y = b;
+
+	if (x->mapped_bytes != y->mapped_bytes)
+		return x->mapped_bytes > y->mapped_bytes ? -1 : 1;
+	return 0;
+}
+
+/* Group the still-mapped regions by the call stack that mapped them. */
+static int build_map_stacks(struct mt_proc_report *pr, const struct target *t, int stacks_fd,
+			    struct symbolizer *sym, size_t top_n)
+{
+	struct mt_map_stack *ms;
+	uint64_t *ids;
+	size_t n = 0, i, j;
+	int err = 0;
+
+	if (!t->vmf.known || !t->vm.nr)
+		return 0;
+	ms = calloc(t->vm.nr, sizeof(*ms));
+	ids = calloc(t->vm.nr, sizeof(*ids));
+	if (!ms || !ids) {
+		free(ms);
+		free(ids);
+		return -ENOMEM;
+	}
+	for (i = 0; i < t->vm.nr; i++) {
+		const struct vm_region *r = &t->vm.regions[i];
+
+		if (r->prot == PROT_NONE)
+			continue;
+		for (j = 0; j < n && ids[j] != r->stack_id; j++)
+			;
+		if (j == n)
+			ids[n++] = r->stack_id;
+		ms[j].mapped_bytes += r->end - r->start;
+		ms[j].resident_bytes += r->resident;
+		ms[j].regions++;
+		ms[j].before_tracing = !r->stack_id;
+	}
+	for (j = 0; j < n; j++)
+		ms[j].stack.flags = (uint32_t)j;	/* remember the id's index across the sort */
+	qsort(ms, n, sizeof(*ms), cmp_map_stacks);
+	if (top_n && n > top_n)
+		n = top_n;
+	pr->map_stacks = ms;
+	pr->nr_map_stacks = n;
+	for (j = 0; j < n && !err; j++) {
+		uint64_t id = ids[ms[j].stack.flags];
+		struct mt_stack st = { 0 };
+
+		ms[j].stack.flags = 0;
+		if (!id)
+			continue;
+		if (bpf_map_lookup_elem(stacks_fd, &id, &st))
+			st.flags = MT_STACK_F_READ_FAILED;
+		/* The runtime's own frames are the point here: Go maps its heap itself. */
+		err = fill_frames(&ms[j].stack, &st, t, sym, &pr->unresolved_frames, false);
+	}
+	free(ids);
+	return err;
+}
+
+static int build_proc(struct mt_proc_report *pr, struct target *t, struct agg_table *agg,
+		      int stacks_fd, struct symbolizer *sym, uint64_t now_ns, size_t top_n)
+{
+	struct agg_entry **entries = NULL;
+	size_t n, i, keep;
+	int err = 0;
+
+	pr->pid = t->pid;
+	snprintf(pr->comm, sizeof(pr->comm), "%s", t->comm);
+	pr->exe = dup_or_null(t->exe);
+	pr->runtime = t->alloc.is_go ? "go" : "native";
+	pr->live_unknown = t->alloc.is_go;
+	pr->vm = (struct mt_vm_totals){
+		.known = t->vmf.known,
+		.mapped_bytes = t->vmf.mapped,
+		.released_bytes = t->vmf.released,
+		.retained_bytes = t->vmf.retained,
+		.retained_known = t->vmf.retained_known,
+		.retained_upper_bound = t->vmf.retained_upper_bound,
+		.heap_resident_bytes = t->vmf.heap_resident,
+		.rss_anon_bytes = t->rss_anon_bytes,
+	};
+	pr->allocator = dup_or_null(t->alloc.name);
+	pr->allocator_path = dup_or_null(t->alloc.path);
+	pr->rss_bytes = t->rss_bytes;
+	pr->exited = t->exited;
+
+	n = agg_table__entries(agg, t->pid, &entries);
+	if (!entries)
+		return -ENOMEM;
+	qsort(entries, n, sizeof(*entries), cmp_entries);
+	for (i = 0; i < n; i++) {
+		const struct agg_entry *e = entries[i];
+
+		pr->heap.live_bytes += e->live_bytes;
+		pr->heap.live_allocs += e->live_allocs;
+		pr->heap.alloc_bytes_total += e->stat.alloc_bytes_total;
+		pr->heap.allocs_total += e->stat.allocs_total;
+		pr->heap.frees_total += e->stat.frees_total;
+	}
+	keep = top_n && top_n < n ? top_n : n;
+	pr->nr_stacks_total = n;
+	pr->stacks = calloc(keep ? keep : 1, sizeof(*pr->stacks));
+	if (!pr->stacks) {
+		free(entries);
+		return -ENOMEM;
+	}
+	for (i = 0; i < keep; i++) {
+		const struct agg_entry *e = entries[i];
+		struct mt_stack_report *sr = &pr->stacks[i];
+		struct mt_stack st;
+
+		sr->stack_id = e->stack_id;
+		sr->live_bytes = e->live_bytes;
+		sr->live_allocs = e->live_allocs;
+		sr->alloc_bytes_total = e->stat.alloc_bytes_total;
+		sr->allocs_total = e->stat.allocs_total;
+		sr->frees_total = e->stat.frees_total;
+		sr->oldest_age_s = e->oldest_ts_ns && e->live_allocs > 0 ?
+				   (double)(now_ns - e->oldest_ts_ns) / 1e9 : -1.0;
+		pr->nr_stacks = i + 1;
+		if (bpf_map_lookup_elem(stacks_fd, &e->stack_id, &st)) {
+			st.nr_frames = 0;
+			st.flags = MT_STACK_F_READ_FAILED;
+		}
+		err = fill_frames(sr, &st, t, sym, &pr->unresolved_frames, true);
+		if (err)
+			break;
+	}
+	free(entries);
+	if (!err)
+		err = build_map_stacks(pr, t, stacks_fd, sym, top_n ? top_n : 20);
+	return err;
+}
+
+int snapshot__build(struct loader *l, struct target *targets, size_t nr_targets,
+		    struct symbolizer *sym, const struct snapshot_opts *o, struct mt_report *r)
+{
+	uint64_t now_ns = monotonic_ns();
+	struct walk stats_walk = {}, blocks_walk = {};
+	struct agg_table *agg;
+	size_t i;
+	int err, c;
+
+	memset(r, 0, sizeof(*r));
+	r->duration_s = o->duration_s;
+	r->min_age_s = (double)o->min_age_ns / 1e9;
+	err = loader__read_counters(l, r->counters);
+	if (err)
+		return err;
+	for (c = 0; c < MT_CNT_MAX; c++)
+		if (mt_counter_is_loss(c))
+			r->lost_events += r->counters[c];
+
+	err = loader__map_usage(l, r->maps);
+	if (err)
+		return err;
+	r->maps[MT_MAP_UNWIND_ROWS].entries = o->unwind_rows_used;
+	/* The BPF side never deletes a stack; memtrace's own pruning is subtracted. */
+	r->maps[MT_MAP_STACKS].entries = r->counters[MT_CNT_STACKS_STORED] - o->stacks_removed;
+	r->maps[MT_MAP_UNWIND_ROWS].max_entries = o->unwind_rows_max;
+
+	agg = agg_table__new(now_ns, o->min_age_ns);
+	if (!agg)
+		return -ENOMEM;
+	stats_walk.agg = blocks_walk.agg = agg;
+	if (o->feed_vm) {
+		blocks_walk.vm_targets = targets;
+		blocks_walk.nr_targets = nr_targets;
+		vmstats__begin(targets, nr_targets);
+	}
+	err = loader__for_each(loader__stats_fd(l), sizeof(struct mt_stat_key), sizeof(struct mt_stat),
+			   add_stat, &stats_walk);
+	if (!err)
+		err = loader__for_each(loader__allocs_fd(l), sizeof(struct mt_alloc_key),
+				   sizeof(struct mt_alloc_info), add_block, &blocks_walk);
+	r->maps[MT_MAP_STATS].entries = stats_walk.entries;
+	r->maps[MT_MAP_ALLOCS].entries = blocks_walk.entries;
+	if (!err && o->feed_vm)
+		vmstats__finish(targets, nr_targets, l);
+	if (err) {
+		agg_table__free(agg);
+		return err;
+	}
+	r->procs = calloc(nr_targets ? nr_targets : 1, sizeof(*r->procs));
+	if (!r->procs) {
+		agg_table__free(agg);
+		return -ENOMEM;
+	}
+	for (i = 0; i < nr_targets && !err; i++) {
+		r->nr_procs = i + 1;
+		err = build_proc(&r->procs[i], &targets[i], agg, loader__stacks_fd(l), sym, now_ns,
+				 o->top_n);
+	}
+	agg_table__free(agg);
+	if (err)
+		mt_report__free(r);
+	return err;
+}

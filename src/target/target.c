@@ -1,0 +1,458 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "symbols/elf_file.h"
+#include "target/target.h"
+
+#define PF_KTHREAD 0x00200000
+
+static int read_small_file(const char *path, char *buf, size_t len)
+{
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	if (n < 0) {
+		n = -errno;
+		close(fd);
+		return n;
+	}
+	close(fd);
+	buf[n] = '\0';
+	return (int)n;
+}
+
+/* /proc/PID/stat: comm is in parentheses and may itself contain ") ". */
+static int read_stat_flags(uint32_t pid, unsigned long *flags, char *comm, size_t comm_len)
+{
+	char path[64], buf[1024], *open_paren, *close_paren, *p;
+	int err, field;
+
+	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+	err = read_small_file(path, buf, sizeof(buf));
+	if (err < 0)
+		return err == -ENOENT ? -ESRCH : err;
+	open_paren = strchr(buf, '(');
+	close_paren = strrchr(buf, ')');
+	if (!open_paren || !close_paren || close_paren < open_paren)
+		return -EINVAL;
+	if (comm) {
+		size_t n = (size_t)(close_paren - open_paren - 1);
+
+		if (n >= comm_len)
+			n = comm_len - 1;
+		memcpy(comm, open_paren + 1, n);
+		comm[n] = '\0';
+	}
+	/* After ") " come state (field 3), ppid, ..., flags is field 9. */
+	p = close_paren + 1;
+	for (field = 3; field < 9 && p; field++) {
+		p = strchr(p + 1, ' ');
+	}
+	if (!p)
+		return -EINVAL;
+	*flags = strtoul(p + 1, NULL, 10);
+	return 0;
+}
+
+int target__check(uint32_t pid)
+{
+	unsigned long flags = 0;
+	int err;
+
+	if (pid == 0)
+		return -ESRCH;
+	err = read_stat_flags(pid, &flags, NULL, 0);
+	if (err)
+		return err;
+	if (flags & PF_KTHREAD)
+		return -EINVAL;
+	return 0;
+}
+
+/* RssAnon from /proc/PID/status, in bytes; 0 when unknown. */
+static uint64_t read_rss_anon(uint32_t pid)
+{
+	char path[64], line[256];
+	unsigned long long kb = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%u/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "RssAnon: %llu kB", &kb) == 1)
+			break;
+	fclose(f);
+	return (uint64_t)kb * 1024;
+}
+
+static uint64_t read_rss(uint32_t pid)
+{
+	char path[64], buf[256];
+	unsigned long long size, resident;
+
+	snprintf(path, sizeof(path), "/proc/%u/statm", pid);
+	if (read_small_file(path, buf, sizeof(buf)) < 0)
+		return 0;
+	if (sscanf(buf, "%llu %llu", &size, &resident) != 2)
+		return 0;
+	return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+int target__refresh(struct target *t)
+{
+	struct proc_maps *maps = NULL;
+	char path[64], exe[PATH_MAX];
+	unsigned long flags;
+	uint64_t rss;
+	ssize_t n;
+	int err;
+
+	err = read_stat_flags(t->pid, &flags, t->comm, sizeof(t->comm));
+	if (err)
+		return err;
+	if (!t->exe) {
+		snprintf(path, sizeof(path), "/proc/%u/exe", t->pid);
+		n = readlink(path, exe, sizeof(exe) - 1);
+		if (n > 0) {
+			exe[n] = '\0';
+			t->exe = strdup(exe);
+		}
+	}
+	err = proc_maps__read(t->pid, &maps);
+	if (err)
+		return err;
+	/* A process that has exited but not been reaped has no mappings left: keep the old copy. */
+	if (maps->nr == 0 && t->maps) {
+		proc_maps__free(maps);
+		return -ESRCH;
+	}
+	rss = read_rss(t->pid);
+	proc_maps__free(t->maps);
+	t->maps = maps;
+	if (rss) {
+		t->rss_bytes = rss;
+		t->rss_anon_bytes = read_rss_anon(t->pid);
+	}
+	return 0;
+}
+
+char *allocator_name_for(const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	if (!strncmp(base, "libc.so", 7) || !strncmp(base, "libc-", 5))
+		return strdup("glibc");
+	if (strstr(base, "jemalloc"))
+		return strdup("jemalloc");
+	if (strstr(base, "tcmalloc"))
+		return strdup("tcmalloc");
+	if (strstr(base, "mimalloc"))
+		return strdup("mimalloc");
+	return strdup(base);
+}
+
+bool file_defines_allocator(const char *open_path, bool dynamic_only)
+{
+	struct elf_file *ef;
+	bool yes;
+
+	if (elf_file__open(open_path, &(struct elf_file_opts){ .no_debug_files = true }, &ef))
+		return false;
+	yes = elf_file__find_func(ef, "malloc", dynamic_only) &&
+	      elf_file__find_func(ef, "free", dynamic_only);
+	elf_file__free(ef);
+	return yes;
+}
+
+/* A Go program carries its runtime: its allocator is the executable itself. */
+static bool file_is_go(const char *open_path)
+{
+	struct elf_file *ef;
+	bool go;
+
+	if (elf_file__open(open_path, &(struct elf_file_opts){ .no_debug_files = true }, &ef))
+		return false;
+	go = elf_file__is_go(ef);
+	elf_file__free(ef);
+	return go;
+}
+
+static int allocator_set_go(struct allocator_obj *a, const char *path, const char *open_path)
+{
+	a->path = strdup(path);
+	a->open_path = strdup(open_path);
+	a->name = strdup("go");
+	a->is_go = true;
+	if (!a->path || !a->open_path || !a->name) {
+		allocator_obj__clear(a);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int allocator_set(struct allocator_obj *a, const char *path, const char *open_path)
+{
+	a->path = strdup(path);
+	a->open_path = strdup(open_path);
+	a->name = allocator_name_for(path);
+	if (!a->path || !a->open_path || !a->name) {
+		allocator_obj__clear(a);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static bool is_libc(const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	return !strncmp(base, "libc.so", 7);
+}
+
+static bool is_dynamic_linker(const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	return !strncmp(base, "ld-linux", 8) || !strncmp(base, "ld.so", 5);
+}
+
+int target__find_allocator(struct target *t, const char *lib)
+{
+	char open_path[PATH_MAX + 64];
+	const struct vma *libc_vma = NULL;
+	const char *last = NULL;
+	size_t i;
+	int err;
+
+	if (!t->maps) {
+		err = target__refresh(t);
+		if (err)
+			return err;
+	}
+	if (lib) {
+		if (access(lib, R_OK))
+			return -errno;
+		return allocator_set(&t->alloc, lib, lib);
+	}
+	if (t->exe) {
+		snprintf(open_path, sizeof(open_path), "/proc/%u/exe", t->pid);
+		if (file_is_go(open_path))
+			return allocator_set_go(&t->alloc, t->exe, open_path);
+	}
+	/*
+	 * The executable first: a static binary carries its own malloc. Then a
+	 * preloaded or linked allocator wins over libc's, as it does for the
+	 * dynamic linker's symbol lookup.
+	 */
+	for (i = 0; i < t->maps->nr; i++) {
+		const struct vma *v = &t->maps->vmas[i];
+		bool is_exe;
+
+		if (!vma__is_file(v) || v->deleted || v->pgoff != 0 || is_dynamic_linker(v->path))
+			continue;
+		if (last && !strcmp(last, v->path))
+			continue;
+		last = v->path;
+		is_exe = t->exe && !strcmp(v->path, t->exe);
+		/* The mapped file itself: a path inside a container could lead elsewhere. */
+		snprintf(open_path, sizeof(open_path), "/proc/%u/map_files/%llx-%llx", t->pid,
+			 (unsigned long long)v->start, (unsigned long long)v->end);
+		if (is_libc(v->path)) {
+			if (!libc_vma && file_defines_allocator(open_path, true))
+				libc_vma = v;
+			continue;
+		}
+		/* A dynamic executable's own malloc binds only if exported. */
+		if (file_defines_allocator(open_path, !is_exe))
+			return allocator_set(&t->alloc, v->path, open_path);
+		if (is_exe && file_defines_allocator(open_path, false))
+			return allocator_set(&t->alloc, v->path, open_path);
+	}
+	if (libc_vma) {
+		snprintf(open_path, sizeof(open_path), "/proc/%u/map_files/%llx-%llx", t->pid,
+			 (unsigned long long)libc_vma->start, (unsigned long long)libc_vma->end);
+		return allocator_set(&t->alloc, libc_vma->path, open_path);
+	}
+	return -ENOENT;
+}
+
+/* Run the dynamic linker in list mode on exe, under our own environment. */
+static int list_loaded_objects(const char *exe, char **out)
+{
+	size_t len = 0, cap = 4096;
+	char *buf = malloc(cap);
+	int pipefd[2], status;
+	ssize_t n;
+	pid_t pid;
+
+	if (!buf)
+		return -ENOMEM;
+	if (pipe2(pipefd, O_CLOEXEC)) {
+		free(buf);
+		return -errno;
+	}
+	pid = fork();
+	if (pid < 0) {
+		free(buf);
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return -errno;
+	}
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_RDWR);
+
+		dup2(pipefd[1], 1);
+		if (devnull >= 0)
+			dup2(devnull, 2);
+		setenv("LD_TRACE_LOADED_OBJECTS", "1", 1);
+		execl(exe, exe, (char *)NULL);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	for (;;) {
+		if (len + 1 >= cap) {
+			char *nb = realloc(buf, cap * 2);
+
+			if (!nb)
+				break;
+			buf = nb;
+			cap *= 2;
+		}
+		n = read(pipefd[0], buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	close(pipefd[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	*out = buf;
+	return 0;
+}
+
+int target__find_allocator_for_exec(const char *exe_path, const char *lib, struct allocator_obj *out,
+				    char **libstdcxx, char **ld_so)
+{
+	char *listing = NULL, *line, *save = NULL;
+	char libc_path[PATH_MAX] = "";
+	struct elf_file *ef;
+	bool dynamic, found = false;
+	int err;
+
+	if (lib) {
+		if (access(lib, R_OK))
+			return -errno;
+		return allocator_set(out, lib, lib);
+	}
+	err = elf_file__open(exe_path, &(struct elf_file_opts){ .no_debug_files = true }, &ef);
+	if (err)
+		return err;
+	if (elf_file__is_go(ef)) {
+		elf_file__free(ef);
+		return allocator_set_go(out, exe_path, exe_path);
+	}
+	dynamic = elf_file__is_dynamic(ef);
+	if (!dynamic) {
+		bool has = elf_file__find_func(ef, "malloc", false) && elf_file__find_func(ef, "free", false);
+
+		elf_file__free(ef);
+		return has ? allocator_set(out, exe_path, exe_path) : -ENOENT;
+	}
+	if (elf_file__find_func(ef, "malloc", true) && elf_file__find_func(ef, "free", true)) {
+		elf_file__free(ef);
+		return allocator_set(out, exe_path, exe_path);
+	}
+	elf_file__free(ef);
+
+	err = list_loaded_objects(exe_path, &listing);
+	if (err)
+		return err;
+	/* Lines: "\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)" or "\t/lib64/ld-linux... (0x...)" */
+	for (line = strtok_r(listing, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *arrow = strstr(line, "=> "), *path, *end;
+
+		path = arrow ? arrow + 3 : line;
+		while (*path == ' ' || *path == '\t')
+			path++;
+		if (*path != '/')
+			continue;
+		end = strstr(path, " (0x");
+		if (end)
+			*end = '\0';
+		if (is_dynamic_linker(path)) {
+			if (!*ld_so)
+				*ld_so = strdup(path);
+			continue;
+		}
+		if (strstr(path, "/libstdc++.so") && !*libstdcxx)
+			*libstdcxx = strdup(path);
+		if (is_libc(path)) {
+			if (!libc_path[0] && file_defines_allocator(path, true))
+				snprintf(libc_path, sizeof(libc_path), "%s", path);
+			continue;
+		}
+		if (found)
+			continue;
+		if (file_defines_allocator(path, true)) {
+			err = allocator_set(out, path, path);
+			if (err)
+				break;
+			found = true;
+		}
+	}
+	free(listing);
+	if (found || err)
+		return err;
+	if (libc_path[0])
+		return allocator_set(out, libc_path, libc_path);
+	return -ENOENT;
+}
+
+void allocator_obj__clear(struct allocator_obj *a)
+{
+	free(a->path);
+	free(a->open_path);
+	free(a->name);
+	a->path = a->open_path = a->name = NULL;
+	a->is_go = false;
+}
+
+void target__init(struct target *t, uint32_t pid)
+{
+	memset(t, 0, sizeof(*t));
+	t->pid = pid;
+	t->pagemap_fd = -1;
+	vm_proc__init(&t->vm);
+}
+
+void target__clear(struct target *t)
+{
+	allocator_obj__clear(&t->alloc);
+	free(t->exe);
+	t->exe = NULL;
+	proc_maps__free(t->maps);
+	t->maps = NULL;
+	vm_proc__clear(&t->vm);
+	if (t->pagemap_fd >= 0)
+		close(t->pagemap_fd);
+	t->pagemap_fd = -1;
+}

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* What memtrace learns about a traced process from /proc, and where its allocator is. */
+#ifndef MEMTRACE_TARGET_H
+#define MEMTRACE_TARGET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "target/procmaps.h"
+#include "memory/vmtrack.h"
+
+struct allocator_obj {
+	char *path;		/* path as the target sees it (as in its maps) */
+	char *open_path;	/* path memtrace opens: /proc/PID/root/<path>, or the file itself */
+	char *name;		/* "glibc", "jemalloc", "tcmalloc", "go", or the file name */
+	bool is_go;		/* the Go runtime (in the executable) */
+};
+
+/* The figures that explain RSS, recomputed while the process lives. */
+struct vm_figures {
+	bool known;
+	uint64_t mapped;	/* anonymous private memory mapped, usable */
+	uint64_t released;	/* part of it given back (madvise) and not in memory now */
+	uint64_t heap_resident;	/* resident bytes of the allocator's or runtime's regions */
+	uint64_t heap_in_use;	/* live heap bytes (native) or bytes in heap spans (Go) */
+	uint64_t retained;
+	bool retained_known;	/* false: not computable in this mode */
+	bool retained_upper_bound;	/* -p mode: blocks from before attaching count as free */
+};
+
+struct target {
+	uint32_t pid;
+	char comm[32];
+	char *exe;		/* readlink of /proc/PID/exe, NULL if unreadable */
+	struct allocator_obj alloc;
+	struct proc_maps *maps;	/* last snapshot taken while the process lived */
+	uint64_t rss_bytes;	/* last value read while the process lived */
+	uint64_t rss_anon_bytes;
+	bool exited;
+	int exit_status;	/* wait status, for a child we started */
+	int shown_exited;	/* system-wide: refreshes shown since it exited */
+	bool traced_from_start;	/* `--` mode: every allocation and mapping was seen */
+	struct vm_proc vm;	/* anonymous memory, from memory-map syscalls */
+	struct vm_figures vmf;
+	int pagemap_fd;		/* -1 until opened */
+};
+
+/* Check pid names a live user-space process memtrace can trace.
+ * -ESRCH: no such process; -EINVAL: a kernel thread. */
+int target__check(uint32_t pid);
+
+/* Fill comm, exe, maps and rss of t->pid. -ESRCH when gone. */
+int target__refresh(struct target *t);
+
+/*
+ * Find the allocator: the object mapped in the process that defines malloc
+ * and free (a statically linked executable, a preloaded or linked
+ * jemalloc/tcmalloc before libc). lib overrides with an explicit file.
+ * Returns 0, -ENOENT when none is found, or another -errno.
+ */
+int target__find_allocator(struct target *t, const char *lib);
+
+/*
+ * The same for a program not started yet: its allocator as the dynamic
+ * linker would bind malloc, from the executable's own symbols (static) or
+ * its libraries in load order (what ld.so lists with
+ * LD_TRACE_LOADED_OBJECTS, under the environment it will run with).
+ */
+int target__find_allocator_for_exec(const char *exe_path, const char *lib,
+				    struct allocator_obj *out, char **libstdcxx, char **ld_so);
+
+void allocator_obj__clear(struct allocator_obj *a);
+void target__init(struct target *t, uint32_t pid);
+void target__clear(struct target *t);
+
+/* Name an allocator by its file name: "glibc" for libc.so.6, ... */
+char *allocator_name_for(const char *path);
+
+/* Whether the ELF file at open_path defines malloc and free (dynamic_only: in .dynsym). */
+bool file_defines_allocator(const char *open_path, bool dynamic_only);
+
+#endif

@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "symbols/elf_file.h"
+#include "probe/loader.h"
+#include "util/log.h"
+#include "unwind/unwind.h"
+#include "unwind/unwind_table.h"
+
+/* One file's table, as placed in the rows array. */
+struct file_table {
+	uint32_t dev_major, dev_minor;
+	uint64_t inode;
+	char *path;		/* for files without an inode (rare) */
+	uint64_t pgoff;		/* the mapping offset the vaddr below is for */
+	uint64_t vaddr_at_pgoff;
+	uint64_t base;		/* the table's base vaddr */
+	uint32_t row_first;
+	uint32_t row_count;	/* 0: frame pointers */
+	int status;		/* 0, or why there is no table */
+};
+
+struct unwinder {
+	struct loader *loader;
+	struct mt_unwind_row *rows;	/* the BPF array, mapped */
+	size_t rows_max, rows_used;
+	struct file_table *files;
+	size_t nr_files, cap_files;
+	struct unwinder_stats stats;
+};
+
+int unwinder__new(struct loader *l, struct unwinder **out)
+{
+	struct unwinder *u = calloc(1, sizeof(*u));
+	int err;
+
+	if (!u)
+		return -ENOMEM;
+	u->loader = l;
+	err = loader__unwind_rows(l, &u->rows, &u->rows_max);
+	if (err) {
+		free(u);
+		return err;
+	}
+	u->stats.rows_max = u->rows_max;
+	*out = u;
+	return 0;
+}
+
+static struct file_table *cached(struct unwinder *u, const struct vma *v)
+{
+	size_t i;
+
+	for (i = 0; i < u->nr_files; i++) {
+		struct file_table *f = &u->files[i];
+
+		if (f->pgoff != v->pgoff)
+			continue;
+		if (v->inode ? (f->inode == v->inode && f->dev_major == v->dev_major &&
+				f->dev_minor == v->dev_minor)
+			     : (f->path && !strcmp(f->path, v->path)))
+			return f;
+	}
+	return NULL;
+}
+
+/* Build the table of the file behind v (opened through the process's root) and place its rows. */
+static struct file_table *load_file(struct unwinder *u, uint32_t pid, const struct vma *v)
+{
+	struct unwind_table t = { 0 };
+	char path[PATH_MAX + 64];
+	struct elf_file *ef = NULL;
+	struct file_table *f;
+	int err;
+
+	if (u->nr_files == u->cap_files) {
+		size_t cap = u->cap_files ? u->cap_files * 2 : 32;
+		struct file_table *n = realloc(u->files, cap * sizeof(*n));
+
+		if (!n)
+			return NULL;
+		u->files = n;
+		u->cap_files = cap;
+	}
+	f = &u->files[u->nr_files++];
+	memset(f, 0, sizeof(*f));
+	f->dev_major = v->dev_major;
+	f->dev_minor = v->dev_minor;
+	f->inode = v->inode;
+	f->path = v->inode ? NULL : strdup(v->path);
+	f->pgoff = v->pgoff;
+
+	snprintf(path, sizeof(path), "/proc/%u/map_files/%llx-%llx", pid,
+		 (unsigned long long)v->start, (unsigned long long)v->end);
+	err = elf_file__open(path, &(struct elf_file_opts){ .no_debug_files = true }, &ef);
+	if (!err)
+		err = elf_file__offset_to_vaddr(ef, v->pgoff, &f->vaddr_at_pgoff);
+	elf_file__free(ef);
+	if (!err)
+		err = unwind_table__build_from_file(path, &t);
+	if (err) {
+		f->status = err;
+		u->stats.files_without_cfi++;
+		mt_debug("no unwind table for %s: %s\n", v->path, strerror(-err));
+		return f;
+	}
+	f->base = t.base;
+	if (t.mostly_fp) {
+		/* Frame pointers are cheaper to follow, and valid here. */
+		u->stats.files_fp++;
+		mt_debug("%s keeps frame pointers: walked with them\n", v->path);
+	} else if (u->rows_used + t.nr > u->rows_max) {
+		u->stats.rows_full++;
+		mt_warn("unwind tables full: %s is walked with frame pointers only\n", v->path);
+	} else {
+		memcpy(&u->rows[u->rows_used], t.rows, t.nr * sizeof(*t.rows));
+		f->row_first = (uint32_t)u->rows_used;
+		f->row_count = (uint32_t)t.nr;
+		u->rows_used += t.nr;
+		u->stats.rows_used = u->rows_used;
+		u->stats.files++;
+		mt_debug("unwind table for %s: %zu rows\n", v->path, t.nr);
+	}
+	unwind_table__free(&t);
+	return f;
+}
+
+static int cmp_modules(const void *a, const void *b)
+{
+	const struct mt_module *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+int unwinder__update(struct unwinder *u, const struct target *t)
+{
+	struct mt_proc_modules mods = { 0 };
+	size_t i;
+
+	if (!t->maps || t->alloc.is_go)
+		return 0;
+	for (i = 0; i < t->maps->nr && mods.nr < MT_MAX_MODULES; i++) {
+		const struct vma *v = &t->maps->vmas[i];
+		struct file_table *f;
+
+		if (v->path && !strcmp(v->path, "[uprobes]"))
+			mods.tramp = v->start;
+		if (!vma__is_file(v) || v->deleted || v->perms[2] != 'x')
+			continue;
+		f = cached(u, v);
+		if (!f)
+			f = load_file(u, t->pid, v);
+		if (!f)
+			return -ENOMEM;
+		if (f->status || !f->row_count)
+			continue;
+		/* address - start + pgoff is the file offset; vaddr_at_pgoff maps it. */
+		mods.m[mods.nr++] = (struct mt_module){
+			.start = v->start,
+			.end = v->end,
+			.bias = v->start - f->vaddr_at_pgoff + f->base,
+			.row_first = f->row_first,
+			.row_count = f->row_count,
+		};
+	}
+	qsort(mods.m, mods.nr, sizeof(mods.m[0]), cmp_modules);
+	return loader__set_modules(u->loader, t->pid, &mods);
+}
+
+void unwinder__stats(const struct unwinder *u, struct unwinder_stats *out)
+{
+	*out = u->stats;
+}
+
+void unwinder__free(struct unwinder *u)
+{
+	size_t i;
+
+	if (!u)
+		return;
+	for (i = 0; i < u->nr_files; i++)
+		free(u->files[i].path);
+	free(u->files);
+	free(u);
+}
