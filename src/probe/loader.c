@@ -13,6 +13,7 @@
 #include "util/log.h"
 #include "memtrace.skel.h"
 #include "probe/probe_site.h"
+#include "probe/x86_insn.h"
 #include "report/report.h"
 
 struct loader {
@@ -24,6 +25,8 @@ struct loader {
 	struct bpf_link **links;
 	size_t nr_links;
 	size_t cap_links;
+	struct mt_probe_site *sites;	/* one per function probed, for the report */
+	size_t nr_sites;
 	int verbose;
 };
 
@@ -37,30 +40,39 @@ struct probe_spec {
 	enum prog_id prog;
 	enum mt_alloc_kind kind;	/* for P_ALLOC_ENTRY: the attach cookie */
 	bool ret;		/* needs the return probe */
+	uint8_t nr_args;	/* the probe reads them: they must be intact at its site */
 };
+
+/* SysV argument registers, in order; Go's register ABI (ABIInternal) integer ones. */
+static const uint8_t sysv_args[] = { X86_RDI, X86_RSI, X86_RDX, X86_RCX, X86_R8, X86_R9 };
+#define GO_ARG_REGS (1u << X86_RAX | 1u << X86_RBX | 1u << X86_RCX | 1u << X86_RDI | \
+		     1u << X86_RSI | 1u << X86_R8 | 1u << X86_R9 | 1u << X86_R10 | \
+		     1u << X86_R11 | 1u << X86_R14)
+/* The most of a function decoded to check that no branch leads into its prologue. */
+#define MAX_FUNC_CODE (256u << 10)
 
 /*
  * The Go runtime's allocation entry point and its heap-span bookkeeping.
  * Entry probes only: never a return probe on a Go function.
  */
 static const struct probe_spec go_specs[] = {
-	{ "runtime.mallocgc", P_GO_MALLOCGC },
-	{ "runtime.(*mheap).allocSpan", P_GO_ALLOC_SPAN },
-	{ "runtime.(*mheap).freeSpan", P_GO_FREE_SPAN },
+	{ "runtime.mallocgc", P_GO_MALLOCGC, 0, false, 3 },
+	{ "runtime.(*mheap).allocSpan", P_GO_ALLOC_SPAN, 0, false, 4 },
+	{ "runtime.(*mheap).freeSpan", P_GO_FREE_SPAN, 0, false, 2 },
 };
 
 /* The allocator's entry points. aligned_alloc is memalign's alias in glibc: attached once. */
 static const struct probe_spec alloc_specs[] = {
-	{ "malloc", P_ALLOC_ENTRY, MT_KIND_MALLOC, true },
-	{ "calloc", P_ALLOC_ENTRY, MT_KIND_CALLOC, true },
-	{ "realloc", P_ALLOC_ENTRY, MT_KIND_REALLOC, true },
-	{ "reallocarray", P_ALLOC_ENTRY, MT_KIND_REALLOCARRAY, true },
-	{ "posix_memalign", P_ALLOC_ENTRY, MT_KIND_POSIX_MEMALIGN, true },
-	{ "aligned_alloc", P_ALLOC_ENTRY, MT_KIND_MEMALIGN, true },
-	{ "memalign", P_ALLOC_ENTRY, MT_KIND_MEMALIGN, true },
-	{ "valloc", P_ALLOC_ENTRY, MT_KIND_MALLOC, true },
-	{ "pvalloc", P_ALLOC_ENTRY, MT_KIND_MALLOC, true },
-	{ "free", P_FREE },
+	{ "malloc", P_ALLOC_ENTRY, MT_KIND_MALLOC, true, 1 },
+	{ "calloc", P_ALLOC_ENTRY, MT_KIND_CALLOC, true, 2 },
+	{ "realloc", P_ALLOC_ENTRY, MT_KIND_REALLOC, true, 2 },
+	{ "reallocarray", P_ALLOC_ENTRY, MT_KIND_REALLOCARRAY, true, 3 },
+	{ "posix_memalign", P_ALLOC_ENTRY, MT_KIND_POSIX_MEMALIGN, true, 3 },
+	{ "aligned_alloc", P_ALLOC_ENTRY, MT_KIND_MEMALIGN, true, 2 },
+	{ "memalign", P_ALLOC_ENTRY, MT_KIND_MEMALIGN, true, 2 },
+	{ "valloc", P_ALLOC_ENTRY, MT_KIND_MALLOC, true, 1 },
+	{ "pvalloc", P_ALLOC_ENTRY, MT_KIND_MALLOC, true, 1 },
+	{ "free", P_FREE, 0, false, 1 },
 };
 
 /*
@@ -70,12 +82,12 @@ static const struct probe_spec alloc_specs[] = {
  * left to it. operator delete is not needed: it calls free.
  */
 static const struct probe_spec cxx_specs[] = {
-	{ "_Znwm", P_ALLOC_ENTRY, MT_KIND_MALLOC, true },
-	{ "_Znam", P_ALLOC_ENTRY, MT_KIND_MALLOC, true },
-	{ "_ZnwmRKSt9nothrow_t", P_ALLOC_ENTRY, MT_KIND_MALLOC, true },
-	{ "_ZnamRKSt9nothrow_t", P_ALLOC_ENTRY, MT_KIND_MALLOC, true },
-	{ "_ZnwmSt11align_val_t", P_ALLOC_ENTRY, MT_KIND_MALLOC, true },
-	{ "_ZnamSt11align_val_t", P_ALLOC_ENTRY, MT_KIND_MALLOC, true },
+	{ "_Znwm", P_ALLOC_ENTRY, MT_KIND_MALLOC, true, 1 },
+	{ "_Znam", P_ALLOC_ENTRY, MT_KIND_MALLOC, true, 1 },
+	{ "_ZnwmRKSt9nothrow_t", P_ALLOC_ENTRY, MT_KIND_MALLOC, true, 2 },
+	{ "_ZnamRKSt9nothrow_t", P_ALLOC_ENTRY, MT_KIND_MALLOC, true, 2 },
+	{ "_ZnwmSt11align_val_t", P_ALLOC_ENTRY, MT_KIND_MALLOC, true, 2 },
+	{ "_ZnamSt11align_val_t", P_ALLOC_ENTRY, MT_KIND_MALLOC, true, 2 },
 };
 
 static int verbosity;
@@ -190,6 +202,82 @@ static int attach_one(struct loader *l, int pid, const char *path, struct bpf_pr
 	return err;
 }
 
+struct chosen_site {
+	uint64_t offset;
+	bool go_stack_check;	/* on the branch of a Go function's stack-bound check */
+};
+
+/* Keep what was chosen for a function, once per (path, function), for the report. */
+static int note_site(struct loader *l, const char *path, const char *func, uint64_t off,
+		     const struct probe_site *ps)
+{
+	struct mt_probe_site *s, *n;
+	size_t i;
+
+	for (i = 0; i < l->nr_sites; i++)
+		if (!strcmp(l->sites[i].function, func) && !strcmp(l->sites[i].path, path))
+			return 0;
+	n = realloc(l->sites, (l->nr_sites + 1) * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	l->sites = n;
+	s = &l->sites[l->nr_sites];
+	memset(s, 0, sizeof(*s));
+	s->path = strdup(path);
+	s->function = strdup(func);
+	if (!s->path || !s->function) {
+		free(s->path);
+		free(s->function);
+		return -ENOMEM;
+	}
+	s->file_offset = off + ps->offset;
+	s->site_offset = ps->offset;
+	s->single_stepped = !ps->emulated;
+	s->why = ps->why;
+	l->nr_sites++;
+	return 0;
+}
+
+/*
+ * Decode the function's code and choose its probe site (probe_site.h);
+ * the function's start when its code cannot be read.
+ */
+static int choose_site(struct loader *l, struct elf_file *ef, const char *path,
+		       const struct elf_sym *sym, uint64_t off, const struct probe_spec *spec,
+		       bool go, struct chosen_site *out)
+{
+	struct probe_site ps = { .why = "the code cannot be read" };
+	size_t len = sym->size ? (size_t)sym->size : 64;
+	uint32_t keep = 0;
+	uint8_t *code;
+	size_t i;
+
+	if (len > MAX_FUNC_CODE)
+		len = MAX_FUNC_CODE;
+	if (go)
+		keep = GO_ARG_REGS;
+	for (i = 0; !go && i < spec->nr_args && i < sizeof(sysv_args); i++)
+		keep |= 1u << sysv_args[i];
+	code = malloc(len);
+	if (!code)
+		return -ENOMEM;
+	if (!elf_file__read(ef, off, code, len))
+		probe_site__choose(code, len, sym->addr, keep, &ps);
+	out->offset = ps.offset;
+	/* jbe, the stack-bound check's branch to morestack */
+	out->go_stack_check = go && ps.offset && ps.offset + 1 < len &&
+			      (code[ps.offset] == 0x76 ||
+			       (code[ps.offset] == 0x0f && code[ps.offset + 1] == 0x86));
+	free(code);
+	if (ps.emulated)
+		mt_debug("probe %s at %s+0x%llx (start+%llu, emulated)\n", spec->func, path,
+			 (unsigned long long)(off + ps.offset), (unsigned long long)ps.offset);
+	else
+		mt_debug("probe %s at %s+0x%llx: single-stepped on every call (%s)\n",
+			 spec->func, path, (unsigned long long)off, ps.why);
+	return note_site(l, path, spec->func, off, &ps);
+}
+
 /* Attach the probes of specs found in the ELF file at path. */
 static int attach_specs(struct loader *l, int pid, const char *path, const struct probe_spec *specs,
 			size_t nr_specs, bool dynamic_only, bool go, int *nr_probes)
@@ -204,7 +292,8 @@ static int attach_specs(struct loader *l, int pid, const char *path, const struc
 		return err;
 	for (i = 0; i < nr_specs; i++) {
 		const struct elf_sym *sym = elf_file__find_func(ef, specs[i].func, dynamic_only);
-		uint64_t off, entry_off = 0;
+		struct chosen_site site;
+		uint64_t off;
 		bool dup = false;
 
 		if (!sym)
@@ -218,32 +307,23 @@ static int attach_specs(struct loader *l, int pid, const char *path, const struc
 			continue;
 		if (nr_done < sizeof(done) / sizeof(done[0]))
 			done[nr_done++] = off;
-		/*
-		 * A return probe has to sit on the first instruction; the entry probe
-		 * then shares its breakpoint. Entry-only probes may move to an
-		 * instruction the kernel emulates instead of single-stepping.
-		 */
-		if (!specs[i].ret) {
-			uint8_t code[32];
-
-			if (!elf_file__read(ef, off, code, sizeof(code)))
-				entry_off = probe_site__pick(code, sizeof(code));
-			if (sym->size && entry_off >= sym->size)
-				entry_off = 0;
-		}
-		mt_debug("probe %s at %s+0x%llx%s\n", specs[i].func, path,
-			 (unsigned long long)(off + entry_off), specs[i].ret ? " (+ return)" : "");
+		err = choose_site(l, ef, path, sym, off, &specs[i], go, &site);
+		if (err)
+			goto out;
 		/*
 		 * The cookie: for the allocating entry points, which one it is; in Go,
 		 * that the probe sits on the stack-bound check's branch (BPF skips restarts).
 		 */
-		err = attach_one(l, pid, path, prog_of(l, specs[i].prog), off + entry_off, false,
-				 go ? (entry_off ? MT_COOKIE_GO_STACK_CHECK : 0) : specs[i].kind);
+		err = attach_one(l, pid, path, prog_of(l, specs[i].prog), off + site.offset, false,
+				 go ? (site.go_stack_check ? MT_COOKIE_GO_STACK_CHECK : 0) :
+				 specs[i].kind);
 		if (err)
 			goto out;
 		(*nr_probes)++;
 		if (specs[i].ret) {
-			err = attach_one(l, pid, path, l->skel->progs.mt_alloc_ret, off, true, 0);
+			/* At the same site: the return address is still at the stack pointer. */
+			err = attach_one(l, pid, path, l->skel->progs.mt_alloc_ret, off + site.offset,
+					 true, 0);
 			if (err)
 				goto out;
 			(*nr_probes)++;
@@ -572,6 +652,12 @@ int loader__map_usage(struct loader *l, struct mt_map_usage *usage)
 	return count_keys(l->skel->maps.traced_pids, &usage[MT_MAP_PROCS].entries);
 }
 
+void loader__probe_sites(const struct loader *l, const struct mt_probe_site **sites, size_t *nr)
+{
+	*sites = l->sites;
+	*nr = l->nr_sites;
+}
+
 void loader__free(struct loader *l)
 {
 	size_t i;
@@ -584,6 +670,11 @@ void loader__free(struct loader *l)
 	for (i = 0; i < l->nr_links; i++)
 		bpf_link__destroy(l->links[i]);
 	free(l->links);
+	for (i = 0; i < l->nr_sites; i++) {
+		free(l->sites[i].path);
+		free(l->sites[i].function);
+	}
+	free(l->sites);
 	memtrace_bpf__destroy(l->skel);
 	free(l);
 }

@@ -65,6 +65,16 @@ int loader__stacks_fd(struct loader *l);
  */
 struct mt_map_usage;
 int loader__map_usage(struct loader *l, struct mt_map_usage *usage);
+/* Where each probed function's probe sits, once per (file, function). */
+struct mt_probe_site {
+	char *path;
+	char *function;
+	uint64_t file_offset;	/* of the probe */
+	uint64_t site_offset;	/* from the function's start: 0 at the start */
+	bool single_stepped;	/* the instruction there is not emulated: a trap more per call */
+	const char *why;	/* single-stepped: why no emulated site was found (static) */
+};
+void loader__probe_sites(const struct loader *l, const struct mt_probe_site **sites, size_t *nr);
 /* Detach every probe and free everything; NULL-safe. */
 void loader__free(struct loader *l);
 

@@ -1,89 +1,61 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-#include <stdbool.h>
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 #include "probe/probe_site.h"
+#include "probe/x86_insn.h"
 
-/* How far into a function the scan may go: prologues only. */
-#define MAX_SCAN 32
+/* How far into a function the straight-line walk may go: prologues only. */
+#define MAX_WALK_BYTES 96
+#define MAX_WALK_INSNS 16
 
-static bool is_rex(uint8_t b)
+static void at_start(const uint8_t *code, size_t len, uint64_t addr, const char *why,
+		     struct probe_site *out)
 {
-	return (b & 0xf0) == 0x40;
+	struct x86_insn in;
+
+	out->offset = 0;
+	out->emulated = !x86_insn__decode(code, len, addr, &in) && in.emulated;
+	out->why = out->emulated ? NULL : why;
 }
 
-/* Length of an instruction the kernel emulates at (code, len), or 0. */
-static size_t emulated_len(const uint8_t *c, size_t len)
+void probe_site__choose(const uint8_t *code, size_t len, uint64_t addr, uint32_t keep,
+			struct probe_site *out)
 {
-	if (len >= 4 && c[0] == 0xf3 && c[1] == 0x0f && c[2] == 0x1e && c[3] == 0xfa)
-		return 4;				/* endbr64 */
-	if (c[0] >= 0x50 && c[0] <= 0x57)
-		return 1;				/* push reg */
-	if (len >= 2 && c[0] == 0x41 && c[1] >= 0x50 && c[1] <= 0x57)
-		return 2;				/* push r8..r15 */
-	if (c[0] == 0x90)
-		return 1;				/* nop */
-	if (len >= 2 && c[0] >= 0x70 && c[0] <= 0x7f)
-		return 2;				/* jcc rel8 */
-	if (len >= 6 && c[0] == 0x0f && c[1] >= 0x80 && c[1] <= 0x8f)
-		return 6;				/* jcc rel32 */
-	if (len >= 2 && c[0] == 0xeb)
-		return 2;				/* jmp rel8 */
-	if (len >= 5 && (c[0] == 0xe9 || c[0] == 0xe8))
-		return 5;				/* jmp/call rel32 */
-	return 0;
-}
-
-/*
- * Length of an instruction that changes neither sp nor an argument register
- * (test/cmp, which only set flags; lea into a scratch register), or 0.
- */
-static size_t flags_only_len(const uint8_t *c, size_t len)
-{
-	size_t i = 0;
-
-	if (len && is_rex(c[0]))
-		i = 1;
-	if (len < i + 2)
-		return 0;
-	/* test r,r (85) or cmp r,r (39, 3b), register form (mod == 11) */
-	if ((c[i] == 0x85 || c[i] == 0x39 || c[i] == 0x3b || c[i] == 0x84) && (c[i + 1] & 0xc0) == 0xc0)
-		return i + 2;
-	/* cmp disp8(reg), reg (3b, mod == 01, no SIB): Go's stack-bound check, cmp 0x10(%r14),%rsp */
-	if (c[i] == 0x3b && (c[i + 1] & 0xc0) == 0x40 && (c[i + 1] & 0x07) != 0x04 && len >= i + 3)
-		return i + 3;
-	/*
-	 * lea disp(%rsp),%r12 or %r13 (4c 8d, SIB base rsp): Go's check for a big
-	 * frame. It writes a scratch register that no calling convention passes
-	 * arguments in.
-	 */
-	if (i == 1 && c[0] == 0x4c && c[1] == 0x8d && len >= 4 && c[3] == 0x24 &&
-	    ((c[2] & 0x3f) == 0x24 || (c[2] & 0x3f) == 0x2c)) {
-		if ((c[2] & 0xc0) == 0x40 && len >= 5)
-			return 5;
-		if ((c[2] & 0xc0) == 0x80 && len >= 8)
-			return 8;
-	}
-	/* cmpb $imm8, disp32(%rip): 80 3d disp32 imm8 */
-	if (i == 0 && c[0] == 0x80 && c[1] == 0x3d && len >= 7)
-		return 7;
-	/* cmp{l,q} $imm8, disp32(%rip): [rex] 83 3d disp32 imm8 */
-	if (c[i] == 0x83 && c[i + 1] == 0x3d && len >= i + 7)
-		return i + 7;
-	return 0;
-}
-
-size_t probe_site__pick(const uint8_t *code, size_t len)
-{
+	struct x86_insn in;
 	size_t off = 0, n;
+	uint64_t site = 0;
 
-	if (len > MAX_SCAN)
-		len = MAX_SCAN;
-	while (off < len) {
-		if (emulated_len(code + off, len - off))
-			return off;
-		n = flags_only_len(code + off, len - off);
-		if (!n)
+	/* The frame-pointer walk starts from rbp as the caller left it. */
+	keep |= 1u << X86_RSP | 1u << X86_RBP;
+	for (n = 0; off < len && off < MAX_WALK_BYTES && n < MAX_WALK_INSNS; n++) {
+		if (x86_insn__decode(code + off, len - off, addr + off, &in))
+			return at_start(code, len, addr, "an instruction not decoded", out);
+		if (in.emulated) {
+			site = off;
 			break;
-		off += n;
+		}
+		if (in.is_branch || in.leaves)
+			return at_start(code, len, addr, "a branch that is stepped", out);
+		if (!in.effects_known || (in.writes & keep))
+			return at_start(code, len, addr,
+					"an argument register or the stack pointer changes first", out);
+		off += in.len;
 	}
-	return 0;
+	if (!site)
+		return at_start(code, len, addr, off ? "no emulated instruction in the prologue" :
+				"the first instruction is stepped", out);
+	/*
+	 * A branch into the skipped instructions or onto the site would run the
+	 * probe again, or with other register values: the whole function is
+	 * decoded, and any such branch sends the probe back to the start. (A
+	 * branch to the start itself is a new call as far as the probe is
+	 * concerned, wherever it sits.)
+	 */
+	for (off = 0; off < len; off += in.len) {
+		if (x86_insn__decode(code + off, len - off, addr + off, &in))
+			return at_start(code, len, addr, "the function is not fully decoded", out);
+		if (in.is_branch && in.target > addr && in.target <= addr + site)
+			return at_start(code, len, addr, "a branch jumps into the prologue", out);
+	}
+	out->offset = site;
+	out->emulated = true;
+	out->why = NULL;
 }

@@ -2,18 +2,32 @@
 #ifndef MEMTRACE_PROBE_SITE_H
 #define MEMTRACE_PROBE_SITE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+struct probe_site {
+	uint64_t offset;	/* from the function's start */
+	bool emulated;		/* false: every hit costs a single-step trap */
+	const char *why;	/* when not emulated: why no better site was found */
+};
+
 /*
- * Where to put an entry-only uprobe in a function that starts with code.
- * x86 uprobes emulate a few instructions (push reg, jmp/jcc/call, nop,
+ * Where to put the uprobe (and uretprobe) of a function whose code
+ * (len bytes: the whole function when its size is known) starts at addr.
+ *
+ * x86 uprobes emulate a few instructions (push reg, jmp/jcc/call rel, nop,
  * endbr64) and single-step every other one out of line, which costs a
- * second trap. Starting at the function's first byte, instructions that
- * change neither the stack pointer nor any register are skipped until an
- * emulated one is found; its offset is returned. Returns 0 (the function
- * start) when the code is not understood.
+ * second trap, ~15x the probe itself on some machines. The site is the
+ * first emulated instruction on the straight-line path from the start
+ * before which no instruction writes the stack or frame pointer or a register in
+ * keep (bit per X86_* register: the arguments the probe reads): the entry
+ * probe reads the arguments it would read at the start, and the caller's
+ * return address is still at the stack pointer, where a return probe
+ * hijacks it. No branch in the function may lead into the skipped
+ * instructions or onto the site. Otherwise the site is the start.
  */
-size_t probe_site__pick(const uint8_t *code, size_t len);
+void probe_site__choose(const uint8_t *code, size_t len, uint64_t addr, uint32_t keep,
+			struct probe_site *out);
 
 #endif

@@ -44,6 +44,13 @@ void mt_report__free(struct mt_report *r)
 	for (i = 0; i < r->nr_procs; i++)
 		proc_report__free(&r->procs[i]);
 	free(r->procs);
+	for (i = 0; i < r->nr_probes; i++) {
+		free(r->probes[i].path);
+		free(r->probes[i].function);
+	}
+	free(r->probes);
+	r->probes = NULL;
+	r->nr_probes = 0;
 	/* Leave an empty report behind so that a second free, or writing the
 	 * report again, is harmless. */
 	r->procs = NULL;

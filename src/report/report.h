@@ -99,6 +99,16 @@ struct mt_map_usage {
 	uint64_t max_entries;
 };
 
+/* A probed function and where its probe sits ("probes" in JSON). */
+struct mt_probe_report {
+	char *path;
+	char *function;
+	uint64_t offset;	/* of the probe in the file */
+	uint64_t site_offset;	/* from the function's start */
+	bool single_stepped;
+	const char *why;	/* static */
+};
+
 struct mt_report {
 	double duration_s;
 	struct mt_map_usage maps[MT_MAP_MAX];
@@ -107,6 +117,9 @@ struct mt_report {
 	double min_age_s;	/* the --min-age filter in force (0: none) */
 	size_t nr_procs;
 	struct mt_proc_report *procs;
+	size_t nr_probes;
+	struct mt_probe_report *probes;
+	uint64_t probes_single_stepped;	/* functions whose probe costs a single-step */
 };
 
 /* Counter names as printed in JSON ("counters" object) and text. */

@@ -243,6 +243,29 @@ static void write_proc(FILE *f, const struct mt_proc_report *p)
 	fputs("    }", f);
 }
 
+/* Where each function's probe sits; a single-stepped one costs a trap more per call. */
+static void write_probes(FILE *f, const struct mt_report *r)
+{
+	size_t i;
+
+	fprintf(f, ",\n  \"probes_single_stepped\": %" PRIu64 ",\n  \"probes\": [",
+		r->probes_single_stepped);
+	for (i = 0; i < r->nr_probes; i++) {
+		const struct mt_probe_report *p = &r->probes[i];
+
+		fputs(i ? ",\n    { \"function\": " : "\n    { \"function\": ", f);
+		json_str(f, p->function);
+		fputs(", \"path\": ", f);
+		json_str(f, p->path);
+		fprintf(f, ", \"offset\": %" PRIu64 ", \"site_offset\": %" PRIu64
+			", \"single_stepped\": %s, \"why\": ", p->offset, p->site_offset,
+			json_bool(p->single_stepped));
+		json_str(f, p->why);
+		fputs(" }", f);
+	}
+	fputs(r->nr_probes ? "\n  ]" : "]", f);
+}
+
 int report_json__write(const struct mt_report *r, FILE *f)
 {
 	size_t i;
@@ -261,6 +284,7 @@ int report_json__write(const struct mt_report *r, FILE *f)
 			c + 1 < MT_MAP_MAX ? "," : "");
 	fputs("  },\n  \"min_age_s\": ", f);
 	json_double(f, r->min_age_s);
+	write_probes(f, r);
 	if (!r->nr_procs) {
 		fputs(",\n  \"processes\": []\n}\n", f);
 	} else {

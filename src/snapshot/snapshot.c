@@ -292,6 +292,34 @@ static int build_proc(struct mt_proc_report *pr, struct target *t, struct agg_ta
 	return err;
 }
 
+static int copy_probe_sites(struct loader *l, struct mt_report *r)
+{
+	const struct mt_probe_site *sites;
+	size_t i, nr;
+
+	loader__probe_sites(l, &sites, &nr);
+	if (!nr)
+		return 0;
+	r->probes = calloc(nr, sizeof(*r->probes));
+	if (!r->probes)
+		return -ENOMEM;
+	for (i = 0; i < nr; i++) {
+		struct mt_probe_report *p = &r->probes[i];
+
+		r->nr_probes = i + 1;
+		p->path = strdup(sites[i].path);
+		p->function = strdup(sites[i].function);
+		if (!p->path || !p->function)
+			return -ENOMEM;
+		p->offset = sites[i].file_offset;
+		p->site_offset = sites[i].site_offset;
+		p->single_stepped = sites[i].single_stepped;
+		p->why = sites[i].why;
+		r->probes_single_stepped += p->single_stepped;
+	}
+	return 0;
+}
+
 int snapshot__build(struct loader *l, struct target *targets, size_t nr_targets,
 		    struct symbolizer *sym, const struct snapshot_opts *o, struct mt_report *r)
 {
@@ -339,6 +367,12 @@ int snapshot__build(struct loader *l, struct target *targets, size_t nr_targets,
 		vmstats__finish(targets, nr_targets, l);
 	if (err) {
 		agg_table__free(agg);
+		return err;
+	}
+	err = copy_probe_sites(l, r);
+	if (err) {
+		agg_table__free(agg);
+		mt_report__free(r);
 		return err;
 	}
 	r->procs = calloc(nr_targets ? nr_targets : 1, sizeof(*r->procs));

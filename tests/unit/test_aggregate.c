@@ -1,9 +1,8 @@
-/* Unit tests: per-stack figures from raw map contents, and probe placement. */
+/* Unit tests: per-stack figures from raw map contents. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "snapshot/aggregate.h"
-#include "probe/probe_site.h"
 #include "unit.h"
 
 static struct agg_entry *find(struct agg_table *t, uint32_t pid, uint64_t stack)
@@ -96,45 +95,10 @@ static void test_many(void)
 	agg_table__free(t);
 }
 
-static void test_probe_site(void)
-{
-	/* glibc 2.36 free: test %rdi,%rdi; je rel32; push %rbp */
-	const uint8_t glibc_free[] = { 0x48, 0x85, 0xff, 0x0f, 0x84, 0xbf, 0x00, 0x00, 0x00, 0x55 };
-	/* malloc: push %r12 */
-	const uint8_t push_r12[] = { 0x41, 0x54, 0x55 };
-	/* endbr64; push %rbp */
-	const uint8_t endbr[] = { 0xf3, 0x0f, 0x1e, 0xfa, 0x55 };
-	/* cmpb $0x0,disp32(%rip); push %r12 */
-	const uint8_t cmpb[] = { 0x80, 0x3d, 0x01, 0x02, 0x14, 0x00, 0x00, 0x41, 0x54 };
-	/* mov %rsi,%rax (writes a register): not understood, stay at 0 */
-	const uint8_t mov[] = { 0x48, 0x89, 0xf0, 0x48, 0xf7, 0xe2 };
-	/* test %rdi,%rdi; mov ...: nothing emulated in reach */
-	const uint8_t test_mov[] = { 0x48, 0x85, 0xff, 0x48, 0x89, 0xf0 };
-	/* Go: cmp 0x10(%r14),%rsp; jbe rel32 */
-	const uint8_t go_small[] = { 0x49, 0x3b, 0x66, 0x10, 0x0f, 0x86, 0xbe, 0x08, 0x00, 0x00 };
-	/* Go: lea -0x10(%rsp),%r12; cmp 0x18(%r14),%r12; jbe rel32 */
-	const uint8_t go_big[] = { 0x4c, 0x8d, 0x64, 0x24, 0xf0, 0x4d, 0x3b, 0x66, 0x18,
-				   0x0f, 0x86, 0xe8, 0x07, 0x00, 0x00 };
-	/* truncated jcc rel32 */
-	const uint8_t cut[] = { 0x48, 0x85, 0xff, 0x0f, 0x84 };
-
-	CHECK(probe_site__pick(glibc_free, sizeof(glibc_free)) == 3, "glibc free: probe the je at +3");
-	CHECK(probe_site__pick(push_r12, sizeof(push_r12)) == 0, "push at the start: offset 0");
-	CHECK(probe_site__pick(endbr, sizeof(endbr)) == 0, "endbr64 at the start: offset 0");
-	CHECK(probe_site__pick(cmpb, sizeof(cmpb)) == 7, "rip-relative cmpb skipped");
-	CHECK(probe_site__pick(mov, sizeof(mov)) == 0, "unknown instruction: offset 0");
-	CHECK(probe_site__pick(test_mov, sizeof(test_mov)) == 0, "no emulated instruction: offset 0");
-	CHECK(probe_site__pick(cut, sizeof(cut)) == 0, "truncated code: offset 0");
-	CHECK(probe_site__pick(glibc_free, 0) == 0, "empty code: offset 0");
-	CHECK(probe_site__pick(go_small, sizeof(go_small)) == 4, "Go stack check: probe the jbe at +4");
-	CHECK(probe_site__pick(go_big, sizeof(go_big)) == 9, "Go big-frame stack check: jbe at +9");
-}
-
 int main(void)
 {
 	test_plain();
 	test_min_age();
 	test_many();
-	test_probe_site();
 	return unit_exit();
 }
