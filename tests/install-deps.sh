@@ -4,14 +4,15 @@
 #   tests/install-deps.sh --list   print the package list, one a line
 # Build: compilers, libbpf/bpftool, and the -dev packages of every library the
 # binary links statically (libelf, libdw, zlib, zstd, lzma, bz2, ncurses).
-# Tests: the allocators and runtimes the workloads use (jemalloc, Go), the
+# Tests: the allocators, runtimes and services the workloads use (jemalloc,
+# tcmalloc, Go, redis-server), the
 # tools end-to-end tests drive (tmux for the display, unshare/setpriv from
 # util-linux, chromium for the SVG, heaptrack to compare stacks with), and
 # clang's libFuzzer runtime for the fuzz smoke test. tests/e2e/test_deps.py
 # checks that this list covers every header and static library the build uses.
 set -e
 PKGS="make gcc g++ clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev libzstd-dev \
-liblzma-dev libbz2-dev libncurses-dev libclang-rt-14-dev libjemalloc-dev libjemalloc2 golang-go \
+liblzma-dev libbz2-dev libncurses-dev libclang-rt-14-dev libjemalloc-dev libjemalloc2 libgoogle-perftools-dev redis-server golang-go \
 python3 binutils procps util-linux tmux chromium heaptrack"
 if [ "${1:-}" = "--list" ]; then
 	printf '%s\n' $PKGS

@@ -242,7 +242,7 @@ static int note_site(struct loader *l, const char *path, const char *func, uint6
  * Decode the function's code and choose its probe site (probe_site.h);
  * the function's start when its code cannot be read.
  */
-static int choose_site(struct loader *l, struct elf_file *ef, const char *path,
+static int choose_site(struct loader *l, struct elf_file *ef, const char *shown,
 		       const struct elf_sym *sym, uint64_t off, const struct probe_spec *spec,
 		       bool go, struct chosen_site *out)
 {
@@ -270,16 +270,17 @@ static int choose_site(struct loader *l, struct elf_file *ef, const char *path,
 			       (code[ps.offset] == 0x0f && code[ps.offset + 1] == 0x86));
 	free(code);
 	if (ps.emulated)
-		mt_debug("probe %s at %s+0x%llx (start+%llu, emulated)\n", spec->func, path,
+		mt_debug("probe %s at %s+0x%llx (start+%llu, emulated)\n", spec->func, shown,
 			 (unsigned long long)(off + ps.offset), (unsigned long long)ps.offset);
 	else
 		mt_debug("probe %s at %s+0x%llx: single-stepped on every call (%s)\n",
-			 spec->func, path, (unsigned long long)off, ps.why);
-	return note_site(l, path, spec->func, off, &ps);
+			 spec->func, shown, (unsigned long long)off, ps.why);
+	return note_site(l, shown, spec->func, off, &ps);
 }
 
-/* Attach the probes of specs found in the ELF file at path. */
-static int attach_specs(struct loader *l, int pid, const char *path, const struct probe_spec *specs,
+/* Attach the probes of specs found in the ELF file at path (named shown in messages). */
+static int attach_specs(struct loader *l, int pid, const char *path, const char *shown,
+			const struct probe_spec *specs,
 			size_t nr_specs, bool dynamic_only, bool go, int *nr_probes)
 {
 	uint64_t done[32];
@@ -307,7 +308,7 @@ static int attach_specs(struct loader *l, int pid, const char *path, const struc
 			continue;
 		if (nr_done < sizeof(done) / sizeof(done[0]))
 			done[nr_done++] = off;
-		err = choose_site(l, ef, path, sym, off, &specs[i], go, &site);
+		err = choose_site(l, ef, shown, sym, off, &specs[i], go, &site);
 		if (err)
 			goto out;
 		/*
@@ -340,14 +341,14 @@ int loader__attach(struct loader *l, int pid, const struct allocator_obj *a, int
 
 	*nr_probes = 0;
 	if (a->is_go) {
-		err = attach_specs(l, pid, a->open_path, go_specs,
+		err = attach_specs(l, pid, a->open_path, a->path, go_specs,
 				   sizeof(go_specs) / sizeof(go_specs[0]), false, true, nr_probes);
 		if (!err && *nr_probes < 3)
 			err = -ENOENT;
 		return err;
 	}
 	/* A static executable's malloc is in .symtab only; libraries export theirs. */
-	err = attach_specs(l, pid, a->open_path, alloc_specs,
+	err = attach_specs(l, pid, a->open_path, a->path, alloc_specs,
 			   sizeof(alloc_specs) / sizeof(alloc_specs[0]), false, false, nr_probes);
 	if (err)
 		return err;
@@ -358,7 +359,7 @@ int loader__attach(struct loader *l, int pid, const struct allocator_obj *a, int
 
 int loader__attach_cxx(struct loader *l, int pid, const char *path, int *nr_probes)
 {
-	return attach_specs(l, pid, path, cxx_specs, sizeof(cxx_specs) / sizeof(cxx_specs[0]), true,
+	return attach_specs(l, pid, path, path, cxx_specs, sizeof(cxx_specs) / sizeof(cxx_specs[0]), true,
 			    false, nr_probes);
 }
 

@@ -42,6 +42,16 @@ VARIANTS = {
     "static": ("family_static", lambda b: b == "family_static", FAMILY),
     "jemalloc": ("jemalloc", lambda b: b.startswith("libjemalloc"),
                  {k: v for k, v in FAMILY.items() if k != "leak_pvalloc"}),
+    "tcmalloc": ("tcmalloc", lambda b: b.startswith("libtcmalloc"), FAMILY),
+}
+
+# Where malloc's and free's probes sit (bytes from the function's start):
+# on the first instruction the kernel emulates, past the ones it would
+# single-step on every call (Debian 12's builds).
+PROBE_SITES = {
+    "glibc": {"malloc": 0, "free": 3},
+    "jemalloc": {"malloc": 7, "free": 48},
+    "tcmalloc": {"malloc": 10, "free": 10},
 }
 
 COUNTERS = ("allocs_map_full", "stacks_map_full", "stack_truncated", "stack_read_failed",
@@ -149,6 +159,16 @@ def check_family(variant, mode):
         extra = [mtlib.stack_line(s) for s in stacks
                  if s.get("live_bytes") and mtlib.innermost(s) not in expected]
         c.true(not extra, "unexpected live stacks: %s" % extra)
+
+    probes = {p.get("function"): p for p in rep.get("probes") or []
+              if allocator_path_ok(os.path.basename(p.get("path") or ""))}
+    for fn, off in PROBE_SITES.get(allocator, {}).items():
+        p = probes.get(fn) or {}
+        c.eq((p.get("site_offset"), p.get("single_stepped")), (off, False),
+             "%s's probe (site_offset, single_stepped)" % fn)
+    c.eq(rep.get("probes_single_stepped"),
+         sum(1 for p in rep.get("probes") or [] if p.get("single_stepped")),
+         "probes_single_stepped")
 
     # Reports are written through a temporary file renamed into place.
     c.eq(run.files_after, ["report.folded", "report.json"],

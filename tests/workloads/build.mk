@@ -28,7 +28,7 @@ WL_CFLAGS := -O2 -g -Wall -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer \
 	-fno-optimize-sibling-calls -fno-inline-functions-called-once
 WL_CXXFLAGS := $(WL_CFLAGS) -std=c++17
 
-WL_FAMILY := family_pie family_nopie family_static family_jemalloc
+WL_FAMILY := family_pie family_nopie family_static family_jemalloc family_tcmalloc
 WL_PLAIN  := exitleak exitcode agedleak fragment lines execer forker mapfill
 WL_PTHREAD := threads churn
 WL_CXXPROGS := cxx
@@ -68,6 +68,11 @@ $(WL_OUT)/family_jemalloc: $(WL_DIR)/family.c $(WL_HDR)
 	@mkdir -p $(@D)
 	$(WL_CC) $(WL_CFLAGS) -DWL_NO_PVALLOC -fPIE -pie -o $@ $< \
 		-Wl,--no-as-needed -ljemalloc -Wl,--as-needed
+
+$(WL_OUT)/family_tcmalloc: $(WL_DIR)/family.c $(WL_HDR)
+	@mkdir -p $(@D)
+	$(WL_CC) $(WL_CFLAGS) -fPIE -pie -o $@ $< \
+		-Wl,--no-as-needed -ltcmalloc_minimal -Wl,--as-needed
 
 $(addprefix $(WL_OUT)/,$(WL_PLAIN)): $(WL_OUT)/%: $(WL_DIR)/%.c $(WL_HDR)
 	@mkdir -p $(@D)
