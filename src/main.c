@@ -207,10 +207,10 @@ int main(int argc, char **argv)
 		.max_size = o.max_size,
 		.max_allocs = o.max_allocs,
 		.max_stacks = o.max_stacks,
-		.vm_buffer_bytes = o.vm_buffer,
+		.vm_buffer = o.vm_buffer,
 		.trace_all = r.system_wide,
 		/* Only a command memtrace follows may be stopped: memtrace then resumes it. */
-		.stop_pid = r.cmd_mode && !o.no_dwarf_unwind && r.child.traced ?
+		.stop_pid = r.cmd_mode && !o.fp_only && r.child.traced ?
 			    (uint32_t)r.child.pid : 0,
 		.max_procs = o.max_procs,
 	};

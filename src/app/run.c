@@ -533,7 +533,7 @@ int run__start(struct run *r, const char *cmd_cxx, const char *cmd_ld_so)
 	 * pointers only), in place before the probes: every stack is then taken
 	 * the same way from the first one.
 	 */
-	if (!r->o->no_dwarf_unwind && unwinder__new(r->loader, &r->unwinder) == 0) {
+	if (!r->o->fp_only && unwinder__new(r->loader, &r->unwinder) == 0) {
 		for (i = 0; i < r->set.nr; i++)
 			unwinder__update(r->unwinder, &r->set.targets[i]);
 	}

@@ -128,11 +128,11 @@ int loader__new(const struct loader_opts *opts, struct loader **out)
 		bpf_map__set_max_entries(l->skel->maps.traced_pids, opts->max_procs);
 		bpf_map__set_max_entries(l->skel->maps.proc_modules, opts->max_procs);
 	}
-	l->rows_max = opts->unwind_rows ? opts->unwind_rows : MT_DEFAULT_CFI_ROWS;
+	l->rows_max = MT_DEFAULT_CFI_ROWS;
 	bpf_map__set_max_entries(l->skel->maps.cfi_rows, (__u32)l->rows_max);
 	bpf_map__set_max_entries(l->skel->maps.stats, opts->max_stacks);
 	bpf_map__set_max_entries(l->skel->maps.stacks, opts->max_stacks);
-	bpf_map__set_max_entries(l->skel->maps.vm_events, opts->vm_buffer_bytes);
+	bpf_map__set_max_entries(l->skel->maps.vm_events, opts->vm_buffer);
 
 	err = memtrace_bpf__load(l->skel);
 	if (err) {

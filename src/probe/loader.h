@@ -17,10 +17,9 @@ struct loader_opts {
 	uint64_t max_size;
 	uint32_t max_allocs;
 	uint32_t max_stacks;
-	uint32_t vm_buffer_bytes;	/* ring buffer for memory-map events; a power of 2 */
+	uint32_t vm_buffer;	/* bytes of ring buffer for memory-map events; a power of 2 */
 	bool trace_all;		/* system-wide: every process but memtrace */
 	uint32_t max_procs;	/* processes traced at once; 0: the default */
-	uint32_t unwind_rows;	/* rows of unwind tables over all modules; 0: the default */
 	uint32_t stop_pid;	/* a command to stop (SIGSTOP) when its dynamic linker maps libraries */
 };
 
