@@ -42,7 +42,11 @@ OBJS := $(patsubst $(SRCDIR)/%.c,$(OUTPUT)/obj/%.o,$(SRCS))
 ASAN_OUTPUT := $(OUTPUT)/asan
 ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 ASAN_OBJS := $(patsubst $(SRCDIR)/%.c,$(ASAN_OUTPUT)/obj/%.o,$(SRCS))
-ASAN_LIB_OBJS := $(filter-out $(ASAN_OUTPUT)/obj/main.o,$(ASAN_OBJS))
+# Unit tests link the pure layers only: nothing that loads or reads the BPF
+# object, so they build without clang, bpftool or the skeleton.
+UNIT_EXCLUDE := main.o app/% probe/loader.o probe/stack_gc.o target/sysview.o \
+	target/target_set.o memory/vmstats.o snapshot/snapshot.o unwind/unwind.o
+UNIT_OBJS := $(filter-out $(addprefix $(ASAN_OUTPUT)/obj/,$(UNIT_EXCLUDE)),$(ASAN_OBJS))
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/unit/%,$(UNIT_SRCS))
@@ -89,9 +93,9 @@ $(ASAN_OUTPUT)/memtrace: $(ASAN_OBJS)
 
 asan: $(ASAN_OUTPUT)/memtrace
 
-$(OUTPUT)/unit/%: tests/unit/%.c $(ASAN_LIB_OBJS) | $(OUTPUT)/unit
+$(OUTPUT)/unit/%: tests/unit/%.c $(UNIT_OBJS) | $(OUTPUT)/unit
 	$(call msg,CC-TEST,$@)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN_FLAGS) $(DEPFLAGS) $< $(ASAN_LIB_OBJS) $(LDLIBS) -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN_FLAGS) $(DEPFLAGS) $< $(UNIT_OBJS) $(LDLIBS) -o $@
 
 unit: $(UNIT_BINS)
 

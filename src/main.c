@@ -4,7 +4,6 @@
  * main() parses options and wires the pieces together.
  */
 #include <errno.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,20 +11,17 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include "report/diff.h"
 #include "app/options.h"
 #include "app/run.h"
-#include "target/launch.h"
 #include "probe/loader.h"
+#include "probe/stack_gc.h"
+#include "report/diff.h"
+#include "symbols/symbolize.h"
+#include "target/launch.h"
+#include "target/target_set.h"
+#include "unwind/unwind.h"
 #include "util/log.h"
 #include "util/output_file.h"
-#include "report/report.h"
-#include "snapshot/snapshot.h"
-#include "probe/stack_gc.h"
-#include "symbols/symbolize.h"
-#include "target/target.h"
-#include "unwind/unwind.h"
-#include "memory/vmstats.h"
 
 /* Exit statuses of memtrace's own failures (a traced command's status is passed through). */
 #define EXIT_OWN_FAILURE	1
@@ -71,96 +67,72 @@ static int check_outputs(const struct options *o)
 	return 0;
 }
 
-/* libstdc++ mapped by the target, for operator new. */
-static const char *find_libstdcxx(const struct target *t, char *buf, size_t len)
+/* -p: every process named, read and with its allocator found, before anything is loaded. */
+static int add_pid_targets(struct target_set *set, const struct options *o)
 {
-	size_t i;
-
-	if (!t->maps)
-		return NULL;
-	for (i = 0; i < t->maps->nr; i++) {
-		const struct vma *v = &t->maps->vmas[i];
-		const char *base;
-
-		if (!vma__is_file(v) || v->deleted)
-			continue;
-		base = strrchr(v->path, '/');
-		if (base && !strncmp(base + 1, "libstdc++.so", 12)) {
-			snprintf(buf, len, "/proc/%u/map_files/%llx-%llx", t->pid,
-				 (unsigned long long)v->start, (unsigned long long)v->end);
-			return buf;
-		}
-	}
-	return NULL;
-}
-
-static int setup_pid_targets(struct run *r)
-{
-	struct options *o = r->o;
 	size_t i;
 	int err;
 
-	r->targets = calloc(o->nr_pids, sizeof(*r->targets));
-	if (!r->targets)
-		return -ENOMEM;
-	r->nr_targets = o->nr_pids;
-	for (i = 0; i < o->nr_pids; i++)
-		target__init(&r->targets[i], o->pids[i]);
 	for (i = 0; i < o->nr_pids; i++) {
-		struct target *t = &r->targets[i];
+		uint32_t pid = o->pids[i];
+		bool alloc_failed;
 
-		err = target__check(t->pid);
-		if (err == -EINVAL) {
-			mt_err("cannot trace pid %u: it is a kernel thread\n", t->pid);
-			return err;
-		}
+		err = target_set__add_pid(set, pid, o->lib, &alloc_failed);
 		if (!err)
-			err = target__refresh(t);
-		if (err) {
-			mt_err("cannot trace pid %u: %s\n", t->pid,
-			       err == -ESRCH || err == -ENOENT ? "no such process" : strerror(-err));
-			return err;
-		}
-		err = target__find_allocator(t, o->lib);
-		if (err == -ENOENT && !o->lib) {
+			continue;
+		if (!alloc_failed && err == -EINVAL)
+			mt_err("cannot trace pid %u: it is a kernel thread\n", pid);
+		else if (!alloc_failed)
+			mt_err("cannot trace pid %u: %s\n", pid,
+			       err == -ESRCH ? "no such process" : strerror(-err));
+		else if (err == -ENOENT && !o->lib)
 			mt_err("cannot find malloc in pid %u (%s): no allocator mapped; use --lib PATH\n",
-			       t->pid, t->comm);
-			return err;
-		}
-		if (err) {
+			       pid, target_set__find(set, pid)->comm);
+		else
 			mt_err("cannot use allocator %s for pid %u: %s\n", o->lib ? o->lib : "?",
-			       t->pid, strerror(-err));
-			return err;
-		}
-		vmstats__seed(t);
+			       pid, strerror(-err));
+		return err;
 	}
 	return 0;
 }
 
-static int attach_all(struct run *r, const char *cmd_libstdcxx)
+/*
+ * -- COMMAND: its allocator is found before it runs, then it is started,
+ * held until the probes are in place. Returns memtrace's exit status on failure.
+ */
+static int add_command_target(struct run *r, char **cmd_path, char **cmd_cxx, char **cmd_ld_so)
 {
-	size_t i;
+	const struct options *o = r->o;
+	struct allocator_obj alloc = {};
 	int err;
 
-	for (i = 0; i < r->nr_targets; i++) {
-		struct target *t = &r->targets[i];
-		char buf[PATH_MAX + 64];
-		const char *cxx;
-		int n = 0, ncxx = 0;
-
-		err = loader__add_pid(r->loader, t->pid);
-		if (!err)
-			err = loader__attach(r->loader, (int)t->pid, &t->alloc, &n);
-		if (err) {
-			mt_err("cannot attach to pid %u (%s): %s\n", t->pid, t->alloc.path,
-			       err == -ESRCH ? "no such process" : strerror(-err));
-			return err;
-		}
-		cxx = r->cmd_mode ? cmd_libstdcxx : find_libstdcxx(t, buf, sizeof(buf));
-		if (cxx && loader__attach_cxx(r->loader, (int)t->pid, cxx, &ncxx))
-			mt_warn("cannot probe operator new in %s: C++ stacks start in libstdc++\n", cxx);
-		mt_info("attached to pid %u: %d probes on %s (%s)%s\n", t->pid, n + ncxx, t->alloc.path,
-			t->alloc.name, ncxx ? " and libstdc++" : "");
+	err = launch__resolve(o->cmd[0], cmd_path);
+	if (err) {
+		mt_err("cannot run %s: %s\n", o->cmd[0],
+		       err == -ENOENT ? "command not found" : strerror(-err));
+		return err == -ENOENT ? EXIT_CMD_NOT_FOUND : EXIT_CMD_NOT_EXEC;
+	}
+	err = target__find_allocator_for_exec(*cmd_path, o->lib, &alloc, cmd_cxx, cmd_ld_so);
+	if (err) {
+		if (err == -ENOENT && !o->lib)
+			mt_err("cannot find malloc for %s: no allocator in it or its libraries; use --lib PATH\n",
+			       *cmd_path);
+		else
+			mt_err("cannot use allocator for %s: %s\n", *cmd_path, strerror(-err));
+		return EXIT_CMD_OWN_FAILURE;
+	}
+	err = launch__spawn(*cmd_path, o->cmd, &r->child);
+	if (err) {
+		mt_err("cannot start %s: %s\n", *cmd_path, strerror(-err));
+		allocator_obj__clear(&alloc);
+		return EXIT_CMD_OWN_FAILURE;
+	}
+	launch__seize(&r->child);
+	err = target_set__add_command(&r->set, (uint32_t)r->child.pid, *cmd_path, &alloc);
+	allocator_obj__clear(&alloc);
+	if (err) {
+		mt_err("cannot start %s: %s\n", *cmd_path, strerror(-err));
+		return EXIT_CMD_OWN_FAILURE;
 	}
 	return 0;
 }
@@ -170,12 +142,12 @@ int main(int argc, char **argv)
 	struct options o = {};
 	struct run r = { .o = &o, .child = { .go_fd = -1, .err_fd = -1 } };
 	struct loader_opts lo;
-	struct allocator_obj cmd_alloc = {};
 	char *cmd_path = NULL, *cmd_cxx = NULL, *cmd_ld_so = NULL;
 	int err, own_fail = EXIT_OWN_FAILURE, exit_code = 0;
 	sigset_t blocked;
 
 	setvbuf(stderr, NULL, _IOLBF, 0);
+	target_set__init(&r.set);
 	err = parse_options(argc, argv, &o);
 	if (o.cmd)
 		own_fail = EXIT_CMD_OWN_FAILURE;
@@ -217,44 +189,13 @@ int main(int argc, char **argv)
 	sigaddset(&blocked, SIGTERM);
 	sigprocmask(SIG_BLOCK, &blocked, NULL);
 
+	/* System-wide, targets come as the BPF side takes processes in. */
 	if (r.cmd_mode) {
-		err = launch__resolve(o.cmd[0], &cmd_path);
-		if (err) {
-			mt_err("cannot run %s: %s\n", o.cmd[0],
-			       err == -ENOENT ? "command not found" : strerror(-err));
-			return err == -ENOENT ? EXIT_CMD_NOT_FOUND : EXIT_CMD_NOT_EXEC;
-		}
-		err = target__find_allocator_for_exec(cmd_path, o.lib, &cmd_alloc, &cmd_cxx, &cmd_ld_so);
-		if (err) {
-			if (err == -ENOENT && !o.lib)
-				mt_err("cannot find malloc for %s: no allocator in it or its libraries; use --lib PATH\n",
-				       cmd_path);
-			else
-				mt_err("cannot use allocator for %s: %s\n", cmd_path, strerror(-err));
-			free(cmd_path);
-			return own_fail;
-		}
-		err = launch__spawn(cmd_path, o.cmd, &r.child);
-		if (err) {
-			mt_err("cannot start %s: %s\n", cmd_path, strerror(-err));
+		exit_code = add_command_target(&r, &cmd_path, &cmd_cxx, &cmd_ld_so);
+		if (exit_code)
 			goto cleanup;
-		}
-		launch__seize(&r.child);
-		r.targets = calloc(1, sizeof(*r.targets));
-		if (!r.targets) {
-			err = -ENOMEM;
-			goto cleanup;
-		}
-		r.nr_targets = 1;
-		target__init(&r.targets[0], (uint32_t)r.child.pid);
-		r.targets[0].traced_from_start = true;
-		r.targets[0].alloc = cmd_alloc;
-		memset(&cmd_alloc, 0, sizeof(cmd_alloc));
-		snprintf(r.targets[0].comm, sizeof(r.targets[0].comm), "%.15s",
-			 strrchr(cmd_path, '/') ? strrchr(cmd_path, '/') + 1 : cmd_path);
-		r.targets[0].exe = realpath(cmd_path, NULL);
 	} else if (!r.system_wide) {
-		err = setup_pid_targets(&r);
+		err = add_pid_targets(&r.set, &o);
 		if (err)
 			goto cleanup;
 	}
@@ -266,10 +207,10 @@ int main(int argc, char **argv)
 		.max_size = o.max_size,
 		.max_allocs = o.max_allocs,
 		.max_stacks = o.max_stacks,
-		.vm_buffer_bytes = o.vm_buffer,
+		.vm_buffer = o.vm_buffer,
 		.trace_all = r.system_wide,
 		/* Only a command memtrace follows may be stopped: memtrace then resumes it. */
-		.stop_pid = r.cmd_mode && !o.no_dwarf_unwind && r.child.traced ?
+		.stop_pid = r.cmd_mode && !o.fp_only && r.child.traced ?
 			    (uint32_t)r.child.pid : 0,
 		.max_procs = o.max_procs,
 	};
@@ -279,44 +220,9 @@ int main(int argc, char **argv)
 		       o.verbose ? "" : " (run with -vv for the verifier's log)");
 		goto cleanup;
 	}
-	r.sym = symbolizer__new();
-	if (!r.sym) {
-		err = -ENOMEM;
-		goto cleanup;
-	}
-	/*
-	 * Unwind tables for code without frame pointers (without them, frame
-	 * pointers only), in place before the probes: every stack is then taken
-	 * the same way from the first one.
-	 */
-	if (!o.no_dwarf_unwind && unwinder__new(r.loader, &r.unwinder) == 0) {
-		for (size_t i = 0; i < r.nr_targets; i++)
-			unwinder__update(r.unwinder, &r.targets[i]);
-	}
-	err = r.system_wide ? sysview__attach_all(&r) : attach_all(&r, cmd_cxx);
-	if (!err && r.system_wide) {
-		err = stack_gc__new(&r.stack_gc);
-		if (err)
-			mt_err("%s\n", strerror(-err));
-	}
+	err = run__start(&r, cmd_cxx, cmd_ld_so);
 	if (err)
 		goto cleanup;
-	r.hooks = (struct launch_hooks){
-		.on_exit = on_child_exit_stop,
-		.on_mapped = on_child_mapped,
-		.stop_is_ours = child_stop_is_ours,
-		.ctx = &r,
-	};
-	/* A command is stopped once its libraries are mapped, to load their tables first. */
-	if (r.cmd_mode && r.unwinder && cmd_ld_so &&
-	    loader__attach_dl_state(r.loader, r.child.pid, cmd_ld_so))
-		mt_debug("no stop at the dynamic linker: first stacks may use frame pointers only\n");
-	err = loader__attach_vm(r.loader, on_vm_event, &r);
-	if (err)
-		mt_warn("cannot trace memory-map calls (%s): no mapped/retained figures\n",
-			strerror(-err));
-	r.vm_enabled = !err;
-	err = 0;
 
 	clock_gettime(CLOCK_MONOTONIC, &r.start);
 	if (r.cmd_mode) {
@@ -328,27 +234,7 @@ int main(int argc, char **argv)
 			goto cleanup;
 		}
 	}
-	if (!exiting && o.display) {
-		err = live_loop(&r);
-		if (!err)
-			end_command(&r);	/* else main_loop follows, and then it */
-		if (err) {
-			mt_warn("cannot open the display (%s): plain-text reports instead\n",
-				strerror(-err));
-			o.display = false;
-			err = 0;
-		}
-	}
-	if (!exiting && !o.display) {
-		main_loop(&r);
-		end_command(&r);
-	}
-
-	/* A target that exited since the last look is reported as such. */
-	for (size_t i = 0; i < r.nr_targets; i++)
-		refresh_target(&r.targets[i]);
-	if (report(&r, true))
-		err = -EIO;
+	err = run__trace(&r);
 	if (r.cmd_mode && r.child.done) {
 		int st = r.child.status;
 
@@ -361,10 +247,7 @@ cleanup:
 	symbolizer__free(r.sym);
 	if (r.cmd_mode && r.child.pid > 0 && r.child.go_fd >= 0)
 		launch__abort(&r.child);
-	for (size_t i = 0; i < r.nr_targets; i++)
-		target__clear(&r.targets[i]);
-	free(r.targets);
-	allocator_obj__clear(&cmd_alloc);
+	target_set__clear(&r.set);
 	free(cmd_path);
 	free(cmd_cxx);
 	free(cmd_ld_so);

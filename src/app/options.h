@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include "memtrace.h"
 
+#define MT_DEFAULT_VM_BUFFER (1u << 20)
+
 struct options {
 	uint32_t pids[MT_MAX_PIDS];
 	size_t nr_pids;
@@ -30,11 +32,11 @@ struct options {
 	const char *lib;
 	uint32_t max_allocs;
 	uint32_t max_stacks;
-	uint32_t vm_buffer;
+	uint32_t vm_buffer;	/* bytes; a power of 2 */
 	int verbose;
 	uint32_t max_procs;
 	bool empty_probes;
-	bool no_dwarf_unwind;	/* frame pointers only (the benchmark compares both) */
+	bool fp_only;		/* frame pointers only (the benchmark compares both) */
 	bool display;		/* full-screen display: stdout is a terminal and no --batch */
 };
 

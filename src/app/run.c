@@ -21,6 +21,7 @@
 #include "probe/stack_gc.h"
 #include "unwind/unwind.h"
 #include "memory/vmstats.h"
+#include "target/sysview.h"
 
 #define DEFAULT_TEXT_TOP 10
 #define MAPS_REFRESH_S 1.0
@@ -49,10 +50,10 @@ static void refresh_all(struct run *r)
 {
 	size_t i;
 
-	for (i = 0; i < r->nr_targets; i++) {
-		refresh_target(&r->targets[i]);
-		if (r->unwinder && !r->targets[i].exited)
-			unwinder__update(r->unwinder, &r->targets[i]);
+	for (i = 0; i < r->set.nr; i++) {
+		refresh_target(&r->set.targets[i]);
+		if (r->unwinder && !r->set.targets[i].exited)
+			unwinder__update(r->unwinder, &r->set.targets[i]);
 	}
 }
 
@@ -78,7 +79,7 @@ int on_vm_event(void *ctx, void *data, size_t size)
 	struct run *r = ctx;
 
 	if (size >= sizeof(struct mt_vm_event))
-		vmstats__apply(r->targets, r->nr_targets, data);
+		vmstats__apply(r->set.targets, r->set.nr, data);
 	return 0;
 }
 
@@ -88,7 +89,7 @@ void update_vm(struct run *r)
 	if (!r->vm_enabled)
 		return;
 	loader__consume_vm(r->loader);
-	vmstats__update(r->targets, r->nr_targets, r->loader);
+	vmstats__update(r->set.targets, r->set.nr, r->loader);
 }
 
 /* The command is stopped with new mappings: its unwind tables go in before it runs on. */
@@ -96,8 +97,10 @@ void on_child_mapped(void *ctx)
 {
 	struct run *r = ctx;
 
-	if (target__refresh(&r->targets[0]) == 0 && r->unwinder)
-		unwinder__update(r->unwinder, &r->targets[0]);
+	struct target *cmd = target_set__command(&r->set);
+
+	if (target__refresh(cmd) == 0 && r->unwinder)
+		unwinder__update(r->unwinder, cmd);
 }
 
 bool child_stop_is_ours(void *ctx)
@@ -111,8 +114,9 @@ bool child_stop_is_ours(void *ctx)
 void on_child_exit_stop(void *ctx, bool whole_process)
 {
 	struct run *r = ctx;
+	struct target *cmd = target_set__command(&r->set);
 
-	target__refresh(&r->targets[0]);
+	target__refresh(cmd);
 	update_vm(r);
 	/*
 	 * Past this stop the address space is torn down while the process is
@@ -120,7 +124,7 @@ void on_child_exit_stop(void *ctx, bool whole_process)
 	 * last figures.
 	 */
 	if (whole_process)
-		r->targets[0].exited = true;
+		cmd->exited = true;
 }
 
 static int write_report_file(const char *path, const struct mt_report *rep,
@@ -152,14 +156,12 @@ static int write_report_file(const char *path, const struct mt_report *rep,
 	return err;
 }
 
-/* A snapshot brings the memory figures up to date in its pass over the live blocks. */
 static struct snapshot_opts snapshot_opts(struct run *r, size_t top_n)
 {
 	struct snapshot_opts so = {
 		.duration_s = elapsed_s(r),
 		.min_age_ns = (uint64_t)(r->o->min_age_s * 1e9),
 		.top_n = top_n,
-		.feed_vm = r->vm_enabled,
 		.stacks_removed = stack_gc__pruned(r->stack_gc),
 	};
 
@@ -175,14 +177,43 @@ static struct snapshot_opts snapshot_opts(struct run *r, size_t top_n)
 	return so;
 }
 
+static void feed_vm(void *ctx, const struct mt_alloc_key *k, const struct mt_alloc_info *info)
+{
+	struct run *r = ctx;
+
+	vmstats__add_block(r->set.targets, r->set.nr, k, info);
+}
+
+/*
+ * A report of the targets as they are now. Their memory figures are
+ * brought up to date first, from the snapshot's own pass over the live
+ * blocks (the allocs map is large: it is read once).
+ */
+static int build_report(struct run *r, size_t top_n, struct mt_report *rep)
+{
+	struct snapshot_opts so = snapshot_opts(r, top_n);
+	struct snapshot *s;
+	int err;
+
+	if (r->vm_enabled)
+		vmstats__begin(r->set.targets, r->set.nr);
+	err = snapshot__read(r->loader, &so, r->vm_enabled ? feed_vm : NULL, r, &s);
+	if (err)
+		return err;
+	if (r->vm_enabled)
+		vmstats__finish(r->set.targets, r->set.nr, r->loader);
+	err = snapshot__build(s, r->set.targets, r->set.nr, r->sym, rep);
+	snapshot__free(s);
+	return err;
+}
+
 int report(struct run *r, bool final)
 {
 	struct options *o = r->o;
-	struct snapshot_opts so = snapshot_opts(r, o->top_n);
 	struct mt_report rep;
 	int err, ret = 0;
 
-	err = snapshot__build(r->loader, r->targets, r->nr_targets, r->sym, &so, &rep);
+	err = build_report(r, o->top_n, &rep);
 	if (err) {
 		mt_err("cannot read the trace maps: %s\n", strerror(-err));
 		return err;
@@ -212,16 +243,6 @@ void on_signal(int sig)
 {
 	(void)sig;
 	exiting = 1;
-}
-
-static bool all_exited(const struct run *r)
-{
-	size_t i;
-
-	for (i = 0; i < r->nr_targets; i++)
-		if (!r->targets[i].exited)
-			return false;
-	return true;
 }
 
 /* Wait for a signal or the next tick; SIGCHLD, SIGINT and SIGTERM are blocked and taken here. */
@@ -260,7 +281,7 @@ void end_command(struct run *r)
 		if (sig == SIGINT || sig == SIGTERM)
 			break;	/* asked again: stop waiting */
 		if (launch__poll(&r->child, &r->hooks)) {
-			r->targets[0].exited = true;
+			target_set__command(&r->set)->exited = true;
 			return;
 		}
 	}
@@ -304,7 +325,7 @@ void main_loop(struct run *r)
 		if (r->vm_enabled)
 			loader__consume_vm(r->loader);
 		if (r->cmd_mode && launch__poll(&r->child, &r->hooks)) {
-			r->targets[0].exited = true;
+			target_set__command(&r->set)->exited = true;
 			break;
 		}
 		now = elapsed_s(r);
@@ -314,8 +335,8 @@ void main_loop(struct run *r)
 				update_vm(r);
 			next_maps = now + maps_period(r, now);
 			if (r->system_wide)
-				sysview__refresh_targets(r);
-			else if (!r->cmd_mode && all_exited(r))
+				sysview__refresh(&r->set, r->loader, r->stack_gc);
+			else if (!r->cmd_mode && target_set__all_exited(&r->set))
 				break;
 		}
 		if (now >= next_report) {
@@ -338,13 +359,6 @@ static uint64_t events_total(const struct mt_report *rep)
 	return n;
 }
 
-static int build_snapshot(struct run *r, struct mt_report *rep)
-{
-	struct snapshot_opts so = snapshot_opts(r, 0);
-
-	return snapshot__build(r->loader, r->targets, r->nr_targets, r->sym, &so, rep);
-}
-
 int write_snapshot_files(struct run *r, char *where, size_t len)
 {
 	char base[PATH_MAX], json[PATH_MAX + 8], folded[PATH_MAX + 8];
@@ -360,7 +374,7 @@ int write_snapshot_files(struct run *r, char *where, size_t len)
 		 tm.tm_hour, tm.tm_min, tm.tm_sec);
 	snprintf(json, sizeof(json), "%s.json", base);
 	snprintf(folded, sizeof(folded), "%s.folded", base);
-	err = build_snapshot(r, &rep);
+	err = build_report(r, 0, &rep);
 	if (err) {
 		snprintf(where, len, "cannot read the trace: %s", strerror(-err));
 		return err;
@@ -386,10 +400,10 @@ static void display_title(const struct run *r, char *buf, size_t len)
 {
 	if (r->system_wide)
 		snprintf(buf, len, "all processes");
-	else if (r->nr_targets == 1)
-		snprintf(buf, len, "pid %u (%s)", r->targets[0].pid, r->targets[0].comm);
+	else if (r->set.nr == 1)
+		snprintf(buf, len, "pid %u (%s)", r->set.targets[0].pid, r->set.targets[0].comm);
 	else
-		snprintf(buf, len, "%zu processes", r->nr_targets);
+		snprintf(buf, len, "%zu processes", r->set.nr);
 }
 
 int live_loop(struct run *r)
@@ -426,7 +440,7 @@ int live_loop(struct run *r)
 		if (r->vm_enabled)
 			loader__consume_vm(r->loader);
 		if (r->cmd_mode && launch__poll(&r->child, &r->hooks)) {
-			r->targets[0].exited = true;
+			target_set__command(&r->set)->exited = true;
 			break;
 		}
 		now = elapsed_s(r);
@@ -438,11 +452,11 @@ int live_loop(struct run *r)
 			if (display__paused(d) || now < next_refresh)
 				update_vm(r);
 			if (r->system_wide)
-				sysview__refresh_targets(r);
+				sysview__refresh(&r->set, r->loader, r->stack_gc);
 			next_maps = now + maps_period(r, now);
 		}
 		if (!display__paused(d) && now >= next_refresh) {
-			if (!build_snapshot(r, &next)) {
+			if (!build_report(r, 0, &next)) {
 				uint64_t ev = events_total(&next);
 				double rate = now > last_t && last_t > 0 ?
 					      (double)(ev - last_events) / (now - last_t) : 0;
@@ -473,3 +487,104 @@ int live_loop(struct run *r)
 	return 0;
 }
 
+
+static int attach_targets(struct run *r, const char *cmd_cxx)
+{
+	size_t i;
+	int err;
+
+	for (i = 0; i < r->set.nr; i++) {
+		struct target *t = &r->set.targets[i];
+		char buf[PATH_MAX + 64];
+		const char *cxx;
+		int n = 0, ncxx = 0;
+
+		err = loader__add_pid(r->loader, t->pid);
+		if (!err)
+			err = loader__attach(r->loader, (int)t->pid, t->alloc.path, t->alloc.open_path,
+					     t->alloc.is_go, &n);
+		if (err) {
+			mt_err("cannot attach to pid %u (%s): %s\n", t->pid, t->alloc.path,
+			       err == -ESRCH ? "no such process" : strerror(-err));
+			return err;
+		}
+		/* The command's libstdc++ is known before it maps it. */
+		cxx = i == r->set.command ? cmd_cxx : target__find_libstdcxx(t, buf, sizeof(buf));
+		if (cxx && loader__attach_cxx(r->loader, (int)t->pid, cxx, &ncxx))
+			mt_warn("cannot probe operator new in %s: C++ stacks start in libstdc++\n", cxx);
+		mt_info("attached to pid %u: %d probes on %s (%s)%s\n", t->pid, n + ncxx, t->alloc.path,
+			t->alloc.name, ncxx ? " and libstdc++" : "");
+	}
+	return 0;
+}
+
+int run__start(struct run *r, const char *cmd_cxx, const char *cmd_ld_so)
+{
+	size_t i;
+	int err;
+
+	r->sym = symbolizer__new();
+	if (!r->sym) {
+		mt_err("cannot start: %s\n", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	/*
+	 * Unwind tables for code without frame pointers (without them, frame
+	 * pointers only), in place before the probes: every stack is then taken
+	 * the same way from the first one.
+	 */
+	if (!r->o->fp_only && unwinder__new(r->loader, &r->unwinder) == 0) {
+		for (i = 0; i < r->set.nr; i++)
+			unwinder__update(r->unwinder, &r->set.targets[i]);
+	}
+	err = r->system_wide ? sysview__attach_all(r->loader) : attach_targets(r, cmd_cxx);
+	if (!err && r->system_wide) {
+		err = stack_gc__new(&r->stack_gc);
+		if (err)
+			mt_err("cannot start the stack collector: %s\n", strerror(-err));
+	}
+	if (err)
+		return err;
+	r->hooks = (struct launch_hooks){
+		.on_exit = on_child_exit_stop,
+		.on_mapped = on_child_mapped,
+		.stop_is_ours = child_stop_is_ours,
+		.ctx = r,
+	};
+	/* A command is stopped once its libraries are mapped, to load their tables first. */
+	if (r->cmd_mode && r->unwinder && cmd_ld_so &&
+	    loader__attach_dl_state(r->loader, r->child.pid, cmd_ld_so))
+		mt_debug("no stop at the dynamic linker: first stacks may use frame pointers only\n");
+	err = loader__attach_vm(r->loader, on_vm_event, r);
+	if (err)
+		mt_warn("cannot trace memory-map calls (%s): no mapped/retained figures\n",
+			strerror(-err));
+	r->vm_enabled = !err;
+	return 0;
+}
+
+int run__trace(struct run *r)
+{
+	struct options *o = r->o;
+	size_t i;
+	int err;
+
+	if (!exiting && o->display) {
+		err = live_loop(r);
+		if (!err)
+			end_command(r);	/* else main_loop follows, and then it */
+		if (err) {
+			mt_warn("cannot open the display (%s): plain-text reports instead\n",
+				strerror(-err));
+			o->display = false;
+		}
+	}
+	if (!exiting && !o->display) {
+		main_loop(r);
+		end_command(r);
+	}
+	/* A target that exited since the last look is reported as such. */
+	for (i = 0; i < r->set.nr; i++)
+		refresh_target(&r->set.targets[i]);
+	return report(r, true) ? -EIO : 0;
+}

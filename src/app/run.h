@@ -10,6 +10,7 @@
 #include "app/options.h"
 #include "symbols/symbolize.h"
 #include "target/target.h"
+#include "target/target_set.h"
 
 struct loader;
 struct stack_gc;
@@ -19,9 +20,7 @@ extern volatile sig_atomic_t exiting;
 
 struct run {
 	struct options *o;
-	struct target *targets;
-	size_t nr_targets;
-	size_t cap_targets;
+	struct target_set set;	/* set.command: the command in cmd_mode */
 	struct loader *loader;
 	struct unwinder *unwinder;	/* NULL: frame pointers only */
 	struct symbolizer *sym;
@@ -55,8 +54,13 @@ void main_loop(struct run *r);
 int live_loop(struct run *r);
 /* End a command memtrace started that still runs (SIGTERM), and await its exit a while. */
 void end_command(struct run *r);
-/* System-wide: follow the processes the BPF side took in. */
-int sysview__refresh_targets(struct run *r);
-int sysview__attach_all(struct run *r);
+/*
+ * Everything between loading the BPF programs and running: unwind tables,
+ * the probes on every target (cmd_cxx, cmd_ld_so: the command's libstdc++
+ * and dynamic linker, or NULL), memory-map events. Prints what failed.
+ */
+int run__start(struct run *r, const char *cmd_cxx, const char *cmd_ld_so);
+/* Run until the trace ends (-d, -n, signal, the targets exit), then the final report. */
+int run__trace(struct run *r);
 
 #endif

@@ -101,11 +101,11 @@ void vmstats__add_block(struct target *targets, size_t nr, const struct mt_alloc
 		vm_proc__add_live(&t->vm, k->addr, info->size);
 }
 
-static void add_live(void *ctx, const void *key, const void *value)
+static void add_live(void *ctx, const struct mt_alloc_key *k, const struct mt_alloc_info *info)
 {
 	struct live_ctx *lc = ctx;
 
-	vmstats__add_block(lc->targets, lc->nr, key, value);
+	vmstats__add_block(lc->targets, lc->nr, k, info);
 }
 
 static int update_one(struct target *t, struct loader *l)
@@ -206,8 +206,7 @@ int vmstats__update(struct target *targets, size_t nr, struct loader *l)
 	int err;
 
 	vmstats__begin(targets, nr);
-	err = loader__for_each(loader__allocs_fd(l), sizeof(struct mt_alloc_key),
-			       sizeof(struct mt_alloc_info), add_live, &lc);
+	err = loader__for_each_alloc(l, add_live, &lc);
 	if (err)
 		return err;
 	vmstats__finish(targets, nr, l);

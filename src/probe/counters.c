@@ -1,9 +1,7 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/*
- * What each BPF-side counter is called in reports, and whether it means
- * figures are missing. The names are part of the JSON contract: never rename.
- */
-#include "report/report.h"
+/* What each BPF-side counter is called in reports, and whether it means figures are missing. */
+#include <stddef.h>
+#include "probe/counters.h"
 
 static const char *const counter_names[MT_CNT_MAX] = {
 	[MT_CNT_ALLOCS_MAP_FULL]	= "allocs_map_full",

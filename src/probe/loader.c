@@ -14,7 +14,6 @@
 #include "memtrace.skel.h"
 #include "probe/probe_site.h"
 #include "probe/x86_insn.h"
-#include "report/report.h"
 
 struct loader {
 	struct memtrace_bpf *skel;
@@ -141,11 +140,11 @@ int loader__new(const struct loader_opts *opts, struct loader **out)
 		bpf_map__set_max_entries(l->skel->maps.traced_pids, opts->max_procs);
 		bpf_map__set_max_entries(l->skel->maps.proc_modules, opts->max_procs);
 	}
-	l->rows_max = opts->unwind_rows ? opts->unwind_rows : MT_DEFAULT_CFI_ROWS;
+	l->rows_max = MT_DEFAULT_CFI_ROWS;
 	bpf_map__set_max_entries(l->skel->maps.cfi_rows, (__u32)l->rows_max);
 	bpf_map__set_max_entries(l->skel->maps.stats, opts->max_stacks);
 	bpf_map__set_max_entries(l->skel->maps.stacks, opts->max_stacks);
-	bpf_map__set_max_entries(l->skel->maps.vm_events, opts->vm_buffer_bytes);
+	bpf_map__set_max_entries(l->skel->maps.vm_events, opts->vm_buffer);
 
 	err = memtrace_bpf__load(l->skel);
 	if (err) {
@@ -335,20 +334,21 @@ out:
 	return err;
 }
 
-int loader__attach(struct loader *l, int pid, const struct allocator_obj *a, int *nr_probes)
+int loader__attach(struct loader *l, int pid, const char *path, const char *open_path, bool go,
+		   int *nr_probes)
 {
 	int err;
 
 	*nr_probes = 0;
-	if (a->is_go) {
-		err = attach_specs(l, pid, a->open_path, a->path, go_specs,
+	if (go) {
+		err = attach_specs(l, pid, open_path, path, go_specs,
 				   sizeof(go_specs) / sizeof(go_specs[0]), false, true, nr_probes);
 		if (!err && *nr_probes < 3)
 			err = -ENOENT;
 		return err;
 	}
 	/* A static executable's malloc is in .symtab only; libraries export theirs. */
-	err = attach_specs(l, pid, a->open_path, a->path, alloc_specs,
+	err = attach_specs(l, pid, open_path, path, alloc_specs,
 			   sizeof(alloc_specs) / sizeof(alloc_specs[0]), false, false, nr_probes);
 	if (err)
 		return err;
@@ -430,9 +430,10 @@ int loader__read_counters(struct loader *l, uint64_t out[MT_CNT_MAX])
 
 #define BATCH 4096
 
+typedef void (*entry_fn)(void *ctx, const void *key, const void *value);
+
 /* Read a whole hash map with batched lookups; calls fn for each entry. */
-int loader__for_each(int fd, size_t key_size, size_t value_size,
-			void (*fn)(void *ctx, const void *key, const void *value), void *ctx)
+static int for_each_entry(int fd, size_t key_size, size_t value_size, entry_fn fn, void *ctx)
 {
 	size_t count_cap = BATCH;
 	void *keys = NULL, *values = NULL;
@@ -542,7 +543,7 @@ static void forget_in(int fd, size_t key_size, size_t value_size, uint32_t pid)
 	struct forget_ctx fc = { .fd = fd, .pid = pid, .key_size = key_size };
 	size_t i;
 
-	loader__for_each(fd, key_size, value_size, collect_pid_keys, &fc);
+	for_each_entry(fd, key_size, value_size, collect_pid_keys, &fc);
 	for (i = 0; i < fc.nr; i++)
 		bpf_map_delete_elem(fd, (char *)fc.keys + i * key_size);
 	free(fc.keys);
@@ -607,19 +608,76 @@ int loader__set_modules(struct loader *l, uint32_t pid, const struct mt_proc_mod
 	return 0;
 }
 
-int loader__allocs_fd(struct loader *l)
+/* The typed callbacks, called from the untyped walk. */
+struct typed_walk {
+	union {
+		loader_alloc_fn alloc;
+		loader_stat_fn stat;
+		loader_stack_id_fn stack_id;
+	} fn;
+	void *ctx;
+};
+
+static void alloc_entry(void *ctx, const void *key, const void *value)
 {
-	return bpf_map__fd(l->skel->maps.allocs);
+	struct typed_walk *w = ctx;
+
+	w->fn.alloc(w->ctx, key, value);
 }
 
-int loader__stats_fd(struct loader *l)
+static void stat_entry(void *ctx, const void *key, const void *value)
 {
-	return bpf_map__fd(l->skel->maps.stats);
+	struct typed_walk *w = ctx;
+
+	w->fn.stat(w->ctx, key, value);
 }
 
-int loader__stacks_fd(struct loader *l)
+static void stack_id_entry(void *ctx, const void *key, const void *value)
 {
-	return bpf_map__fd(l->skel->maps.stacks);
+	struct typed_walk *w = ctx;
+	uint64_t id;
+
+	(void)value;
+	memcpy(&id, key, sizeof(id));
+	w->fn.stack_id(w->ctx, id);
+}
+
+int loader__for_each_alloc(struct loader *l, loader_alloc_fn fn, void *ctx)
+{
+	struct typed_walk w = { .fn.alloc = fn, .ctx = ctx };
+
+	return for_each_entry(bpf_map__fd(l->skel->maps.allocs), sizeof(struct mt_alloc_key),
+			      sizeof(struct mt_alloc_info), alloc_entry, &w);
+}
+
+int loader__for_each_stat(struct loader *l, loader_stat_fn fn, void *ctx)
+{
+	struct typed_walk w = { .fn.stat = fn, .ctx = ctx };
+
+	return for_each_entry(bpf_map__fd(l->skel->maps.stats), sizeof(struct mt_stat_key),
+			      sizeof(struct mt_stat), stat_entry, &w);
+}
+
+int loader__for_each_stack_id(struct loader *l, loader_stack_id_fn fn, void *ctx)
+{
+	struct typed_walk w = { .fn.stack_id = fn, .ctx = ctx };
+
+	return for_each_entry(bpf_map__fd(l->skel->maps.stacks), sizeof(uint64_t),
+			      sizeof(struct mt_stack), stack_id_entry, &w);
+}
+
+int loader__read_stack(struct loader *l, uint64_t stack_id, struct mt_stack *out)
+{
+	if (bpf_map_lookup_elem(bpf_map__fd(l->skel->maps.stacks), &stack_id, out))
+		return -errno;
+	return 0;
+}
+
+int loader__delete_stack(struct loader *l, uint64_t stack_id)
+{
+	if (bpf_map_delete_elem(bpf_map__fd(l->skel->maps.stacks), &stack_id))
+		return -errno;
+	return 0;
 }
 
 static int count_keys(const struct bpf_map *map, uint64_t *n)

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "memtrace.h"
-#include "target/target.h"
+#include "probe/counters.h"
 
 struct loader;
 
@@ -17,10 +17,9 @@ struct loader_opts {
 	uint64_t max_size;
 	uint32_t max_allocs;
 	uint32_t max_stacks;
-	uint32_t vm_buffer_bytes;	/* ring buffer for memory-map events; a power of 2 */
+	uint32_t vm_buffer;	/* bytes of ring buffer for memory-map events; a power of 2 */
 	bool trace_all;		/* system-wide: every process but memtrace */
 	uint32_t max_procs;	/* processes traced at once; 0: the default */
-	uint32_t unwind_rows;	/* rows of unwind tables over all modules; 0: the default */
 	uint32_t stop_pid;	/* a command to stop (SIGSTOP) when its dynamic linker maps libraries */
 };
 
@@ -30,8 +29,13 @@ typedef int (*loader_vm_event_fn)(void *ctx, void *data, size_t size);
 int loader__new(const struct loader_opts *opts, struct loader **out);
 /* Let the BPF programs record events of process pid (a tgid). */
 int loader__add_pid(struct loader *l, uint32_t pid);
-/* Put the probes on the allocator object for process pid (-1: every process). */
-int loader__attach(struct loader *l, int pid, const struct allocator_obj *a, int *nr_probes);
+/*
+ * Put the allocator probes on the ELF file at open_path, which process pid
+ * (-1: every process) maps as path; go: it is a Go executable (the runtime's
+ * allocator).
+ */
+int loader__attach(struct loader *l, int pid, const char *path, const char *open_path, bool go,
+		   int *nr_probes);
 /* operator new in libstdc++ at path, when the process maps it. */
 int loader__attach_cxx(struct loader *l, int pid, const char *path, int *nr_probes);
 /* Trace memory-map syscalls of the traced processes; fn gets each event. */
@@ -40,10 +44,22 @@ int loader__attach_vm(struct loader *l, loader_vm_event_fn fn, void *ctx);
 int loader__consume_vm(struct loader *l);
 int loader__read_go_stat(struct loader *l, uint32_t pid, struct mt_go_stat *out);
 int loader__read_counters(struct loader *l, uint64_t out[MT_CNT_MAX]);
-/* Read a whole hash map with batched lookups; fn is called for each entry. */
-int loader__for_each(int fd, size_t key_size, size_t value_size,
-		     void (*fn)(void *ctx, const void *key, const void *value), void *ctx);
-int loader__allocs_fd(struct loader *l);
+
+/*
+ * Reading the maps: each call reads a whole map in batches and calls fn for
+ * each entry; entries added or deleted meanwhile may or may not be seen.
+ */
+typedef void (*loader_alloc_fn)(void *ctx, const struct mt_alloc_key *k,
+				const struct mt_alloc_info *info);
+typedef void (*loader_stat_fn)(void *ctx, const struct mt_stat_key *k, const struct mt_stat *s);
+typedef void (*loader_stack_id_fn)(void *ctx, uint64_t stack_id);
+int loader__for_each_alloc(struct loader *l, loader_alloc_fn fn, void *ctx);
+int loader__for_each_stat(struct loader *l, loader_stat_fn fn, void *ctx);
+int loader__for_each_stack_id(struct loader *l, loader_stack_id_fn fn, void *ctx);
+/* One stored stack; -ENOENT when it is not (or no longer) stored. */
+int loader__read_stack(struct loader *l, uint64_t stack_id, struct mt_stack *out);
+/* Take a stack out of the map, for the stack GC: the BPF side never does. */
+int loader__delete_stack(struct loader *l, uint64_t stack_id);
 /* The processes the BPF side traces (system-wide: those it took in). */
 int loader__traced_pids(struct loader *l, uint32_t **pids, size_t *nr);
 /* Stop process pid (stop_pid) each time ld_so's _dl_debug_state runs. */
@@ -56,14 +72,11 @@ int loader__unwind_rows(struct loader *l, struct mt_unwind_row **rows, size_t *m
 int loader__set_modules(struct loader *l, uint32_t pid, const struct mt_proc_modules *mods);
 /* Drop everything kept for a process that is gone, making room for others. */
 void loader__forget_pid(struct loader *l, uint32_t pid);
-int loader__stats_fd(struct loader *l);
-int loader__stacks_fd(struct loader *l);
 /*
- * Fill usage[MT_MAP_MAX] (report.h) with the capacity of each map, and the
+ * Fill usage[MT_MAP_MAX] with the capacity of each map, and the
  * entries of the procs map, counted key by key; the caller counts allocs
  * and stats as it reads them, and stacks from the stacks_stored counter.
  */
-struct mt_map_usage;
 int loader__map_usage(struct loader *l, struct mt_map_usage *usage);
 /* Where each probed function's probe sits, once per (file, function). */
 struct mt_probe_site {

@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <bpf/bpf.h>
 #include "util/hash.h"
 #include "probe/loader.h"
 #include "util/log.h"
@@ -105,16 +104,19 @@ void stack_gc__forgot(struct stack_gc *g)
 		g->passes_due = 2;
 }
 
+bool stack_gc__due(const struct stack_gc *g)
+{
+	return g && g->passes_due > 0;
+}
+
 uint64_t stack_gc__pruned(const struct stack_gc *g)
 {
 	return g ? g->pruned : 0;
 }
 
-static void add_stat_ref(void *ctx, const void *key, const void *value)
+static void add_stat_ref(void *ctx, const struct mt_stat_key *k, const struct mt_stat *s)
 {
-	const struct mt_stat_key *k = key;
-
-	(void)value;
+	(void)s;
 	set_add(ctx, k->stack_id);
 }
 
@@ -125,13 +127,10 @@ struct stacks_walk {
 	int err;
 };
 
-static void add_unreferenced(void *ctx, const void *key, const void *value)
+static void add_unreferenced(void *ctx, uint64_t id)
 {
 	struct stacks_walk *w = ctx;
-	uint64_t id;
 
-	(void)value;
-	memcpy(&id, key, sizeof(id));
 	if (!id || set_has(w->referenced, id) || w->err)
 		return;
 	if (w->nr == w->cap) {
@@ -148,30 +147,27 @@ static void add_unreferenced(void *ctx, const void *key, const void *value)
 	w->unref[w->nr++] = id;
 }
 
-int stack_gc__run(struct stack_gc *g, struct loader *l, const struct target *targets, size_t nr)
+int stack_gc__run(struct stack_gc *g, struct loader *l, const uint64_t *in_use, size_t nr_in_use)
 {
 	struct id_set referenced = { 0 }, next = { 0 };
 	struct stacks_walk w = { 0 };
-	size_t i, j, deleted = 0;
-	int err, stacks_fd = loader__stacks_fd(l);
+	size_t i, deleted = 0;
+	int err;
 
 	if (!g || g->passes_due <= 0)
 		return 0;
 	g->passes_due--;
-	/* Every stack a process's figures or mapped regions name is in use. */
+	/* Every stack a process's figures or the caller's (mapped regions) name is in use. */
 	err = set_init(&referenced, 4096);
 	if (err)
 		return err;
-	for (i = 0; i < nr; i++)
-		for (j = 0; j < targets[i].vm.nr; j++)
-			if (targets[i].vm.regions[j].stack_id)
-				set_add(&referenced, targets[i].vm.regions[j].stack_id);
-	err = loader__for_each(loader__stats_fd(l), sizeof(struct mt_stat_key),
-			       sizeof(struct mt_stat), add_stat_ref, &referenced);
+	for (i = 0; i < nr_in_use; i++)
+		if (in_use[i])
+			set_add(&referenced, in_use[i]);
+	err = loader__for_each_stat(l, add_stat_ref, &referenced);
 	w.referenced = &referenced;
 	if (!err)
-		err = loader__for_each(stacks_fd, sizeof(uint64_t), sizeof(struct mt_stack),
-				       add_unreferenced, &w);
+		err = loader__for_each_stack_id(l, add_unreferenced, &w);
 	err = err ?: referenced.err ?: w.err;
 	if (!err)
 		err = set_init(&next, w.nr);
@@ -182,7 +178,7 @@ int stack_gc__run(struct stack_gc *g, struct loader *l, const struct target *tar
 	 */
 	for (i = 0; !err && i < w.nr; i++) {
 		if (set_has(&g->candidates, w.unref[i]) &&
-		    !bpf_map_delete_elem(stacks_fd, &w.unref[i]))
+		    !loader__delete_stack(l, w.unref[i]))
 			deleted++;
 		else
 			set_add(&next, w.unref[i]);

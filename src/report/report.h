@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "memtrace.h"
+#include "probe/counters.h"
 
 struct mt_frame {
 	char *function;		/* demangled name; NULL when unresolved */
@@ -84,21 +85,6 @@ struct mt_proc_report {
 	struct mt_map_stack *map_stacks;	/* sorted by mapped bytes, largest first */
 };
 
-/* The BPF maps that can fill up, as reported ("maps" in JSON). */
-enum mt_map_id {
-	MT_MAP_ALLOCS,		/* live blocks */
-	MT_MAP_STATS,		/* (process, stack) figures */
-	MT_MAP_STACKS,		/* call stacks */
-	MT_MAP_PROCS,		/* traced processes */
-	MT_MAP_UNWIND_ROWS,	/* unwind-table rows (0 of 0 with --fp-only) */
-	MT_MAP_MAX
-};
-
-struct mt_map_usage {
-	uint64_t entries;
-	uint64_t max_entries;
-};
-
 /* A probed function and where its probe sits ("probes" in JSON). */
 struct mt_probe_report {
 	char *path;
@@ -121,16 +107,6 @@ struct mt_report {
 	struct mt_probe_report *probes;
 	uint64_t probes_single_stepped;	/* functions whose probe costs a single-step */
 };
-
-/* Counter names as printed in JSON ("counters" object) and text. */
-const char *mt_counter_name(enum mt_counter c);
-/* The option that fixes a loss counted by c, or NULL when none does. */
-const char *mt_counter_remedy(enum mt_counter c);
-/* Map names as printed in JSON ("maps" object) and text; the option that sizes each. */
-const char *mt_map_name(enum mt_map_id m);
-const char *mt_map_option(enum mt_map_id m);
-/* true when c counts lost information (it is then part of lost_events). */
-bool mt_counter_is_loss(enum mt_counter c);
 
 int report_json__write(const struct mt_report *r, FILE *f);
 int report_text__write(const struct mt_report *r, FILE *f, size_t top_n);

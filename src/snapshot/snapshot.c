@@ -1,42 +1,49 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Builds an mt_report from the BPF maps: counters, per-stack figures, a
- * pass over live blocks for ages, and symbolized frames.
+ * pass over live blocks for ages, and symbolized frames. It reads the
+ * targets and changes nothing but the report: the caller keeps them up to date.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <sys/mman.h>
-#include <bpf/bpf.h>
 #include "snapshot/aggregate.h"
 #include "probe/loader.h"
 #include "util/log.h"
 #include "snapshot/snapshot.h"
-#include "memory/vmstats.h"
+
+struct snapshot {
+	struct loader *loader;	/* stacks are read from it as the report needs them */
+	struct agg_table *agg;
+	uint64_t now_ns;
+	size_t top_n;
+	struct mt_report head;	/* all but the processes */
+};
 
 struct walk {
 	struct agg_table *agg;
 	uint64_t entries;
-	struct target *vm_targets;	/* also feed the memory figures; or NULL */
-	size_t nr_targets;
+	snapshot_block_fn fn;	/* the caller's use of the same pass; or NULL */
+	void *ctx;
 };
 
-static void add_stat(void *ctx, const void *key, const void *value)
+static void add_stat(void *ctx, const struct mt_stat_key *k, const struct mt_stat *st)
 {
 	struct walk *w = ctx;
 
-	agg_table__add_stat(w->agg, key, value);
+	agg_table__add_stat(w->agg, k, st);
 	w->entries++;
 }
 
-static void add_block(void *ctx, const void *key, const void *value)
+static void add_block(void *ctx, const struct mt_alloc_key *k, const struct mt_alloc_info *info)
 {
 	struct walk *w = ctx;
 
-	agg_table__add_block(w->agg, key, value);
-	if (w->vm_targets)
-		vmstats__add_block(w->vm_targets, w->nr_targets, key, value);
+	agg_table__add_block(w->agg, k, info);
+	if (w->fn)
+		w->fn(w->ctx, k, info);
 	w->entries++;
 }
 
@@ -163,7 +170,7 @@ static int cmp_map_stacks(const void *a, const void *b)
 }
 
 /* Group the still-mapped regions by the call stack that mapped them. */
-static int build_map_stacks(struct mt_proc_report *pr, const struct target *t, int stacks_fd,
+static int build_map_stacks(struct mt_proc_report *pr, const struct target *t, struct loader *l,
 			    struct symbolizer *sym, size_t top_n)
 {
 	struct mt_map_stack *ms;
@@ -208,7 +215,7 @@ static int build_map_stacks(struct mt_proc_report *pr, const struct target *t, i
 		ms[j].stack.flags = 0;
 		if (!id)
 			continue;
-		if (bpf_map_lookup_elem(stacks_fd, &id, &st))
+		if (loader__read_stack(l, id, &st))
 			st.flags = MT_STACK_F_READ_FAILED;
 		/* The runtime's own frames are the point here: Go maps its heap itself. */
 		err = fill_frames(&ms[j].stack, &st, t, sym, &pr->unresolved_frames, false);
@@ -217,8 +224,8 @@ static int build_map_stacks(struct mt_proc_report *pr, const struct target *t, i
 	return err;
 }
 
-static int build_proc(struct mt_proc_report *pr, struct target *t, struct agg_table *agg,
-		      int stacks_fd, struct symbolizer *sym, uint64_t now_ns, size_t top_n)
+static int build_proc(struct mt_proc_report *pr, const struct target *t, struct agg_table *agg,
+		      struct loader *l, struct symbolizer *sym, uint64_t now_ns, size_t top_n)
 {
 	struct agg_entry **entries = NULL;
 	size_t n, i, keep;
@@ -278,7 +285,7 @@ static int build_proc(struct mt_proc_report *pr, struct target *t, struct agg_ta
 		sr->oldest_age_s = e->oldest_ts_ns && e->live_allocs > 0 ?
 				   (double)(now_ns - e->oldest_ts_ns) / 1e9 : -1.0;
 		pr->nr_stacks = i + 1;
-		if (bpf_map_lookup_elem(stacks_fd, &e->stack_id, &st)) {
+		if (loader__read_stack(l, e->stack_id, &st)) {
 			st.nr_frames = 0;
 			st.flags = MT_STACK_F_READ_FAILED;
 		}
@@ -288,7 +295,7 @@ static int build_proc(struct mt_proc_report *pr, struct target *t, struct agg_ta
 	}
 	free(entries);
 	if (!err)
-		err = build_map_stacks(pr, t, stacks_fd, sym, top_n ? top_n : 20);
+		err = build_map_stacks(pr, t, l, sym, top_n ? top_n : 20);
 	return err;
 }
 
@@ -320,73 +327,88 @@ static int copy_probe_sites(struct loader *l, struct mt_report *r)
 	return 0;
 }
 
-int snapshot__build(struct loader *l, struct target *targets, size_t nr_targets,
-		    struct symbolizer *sym, const struct snapshot_opts *o, struct mt_report *r)
+int snapshot__read(struct loader *l, const struct snapshot_opts *o, snapshot_block_fn fn,
+		   void *ctx, struct snapshot **out)
 {
-	uint64_t now_ns = monotonic_ns();
-	struct walk stats_walk = {}, blocks_walk = {};
-	struct agg_table *agg;
-	size_t i;
+	struct walk stats_walk = {}, blocks_walk = { .fn = fn, .ctx = ctx };
+	struct snapshot *s;
+	struct mt_report *r;
 	int err, c;
 
-	memset(r, 0, sizeof(*r));
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->loader = l;
+	s->now_ns = monotonic_ns();
+	s->top_n = o->top_n;
+	r = &s->head;
 	r->duration_s = o->duration_s;
 	r->min_age_s = (double)o->min_age_ns / 1e9;
 	err = loader__read_counters(l, r->counters);
 	if (err)
-		return err;
+		goto fail;
 	for (c = 0; c < MT_CNT_MAX; c++)
 		if (mt_counter_is_loss(c))
 			r->lost_events += r->counters[c];
 
 	err = loader__map_usage(l, r->maps);
 	if (err)
-		return err;
+		goto fail;
 	r->maps[MT_MAP_UNWIND_ROWS].entries = o->unwind_rows_used;
 	/* The BPF side never deletes a stack; memtrace's own pruning is subtracted. */
 	r->maps[MT_MAP_STACKS].entries = r->counters[MT_CNT_STACKS_STORED] - o->stacks_removed;
 	r->maps[MT_MAP_UNWIND_ROWS].max_entries = o->unwind_rows_max;
 
-	agg = agg_table__new(now_ns, o->min_age_ns);
-	if (!agg)
-		return -ENOMEM;
-	stats_walk.agg = blocks_walk.agg = agg;
-	if (o->feed_vm) {
-		blocks_walk.vm_targets = targets;
-		blocks_walk.nr_targets = nr_targets;
-		vmstats__begin(targets, nr_targets);
+	s->agg = agg_table__new(s->now_ns, o->min_age_ns);
+	if (!s->agg) {
+		err = -ENOMEM;
+		goto fail;
 	}
-	err = loader__for_each(loader__stats_fd(l), sizeof(struct mt_stat_key), sizeof(struct mt_stat),
-			   add_stat, &stats_walk);
+	stats_walk.agg = blocks_walk.agg = s->agg;
+	err = loader__for_each_stat(l, add_stat, &stats_walk);
 	if (!err)
-		err = loader__for_each(loader__allocs_fd(l), sizeof(struct mt_alloc_key),
-				   sizeof(struct mt_alloc_info), add_block, &blocks_walk);
+		err = loader__for_each_alloc(l, add_block, &blocks_walk);
 	r->maps[MT_MAP_STATS].entries = stats_walk.entries;
 	r->maps[MT_MAP_ALLOCS].entries = blocks_walk.entries;
-	if (!err && o->feed_vm)
-		vmstats__finish(targets, nr_targets, l);
+	if (err)
+		goto fail;
+	*out = s;
+	return 0;
+fail:
+	snapshot__free(s);
+	return err;
+}
+
+int snapshot__build(const struct snapshot *s, const struct target *targets, size_t nr_targets,
+		    struct symbolizer *sym, struct mt_report *r)
+{
+	size_t i;
+	int err = 0;
+
+	*r = s->head;
+	r->nr_procs = 0;
+	err = copy_probe_sites(s->loader, r);
 	if (err) {
-		agg_table__free(agg);
-		return err;
-	}
-	err = copy_probe_sites(l, r);
-	if (err) {
-		agg_table__free(agg);
 		mt_report__free(r);
 		return err;
 	}
 	r->procs = calloc(nr_targets ? nr_targets : 1, sizeof(*r->procs));
-	if (!r->procs) {
-		agg_table__free(agg);
+	if (!r->procs)
 		return -ENOMEM;
-	}
 	for (i = 0; i < nr_targets && !err; i++) {
 		r->nr_procs = i + 1;
-		err = build_proc(&r->procs[i], &targets[i], agg, loader__stacks_fd(l), sym, now_ns,
-				 o->top_n);
+		err = build_proc(&r->procs[i], &targets[i], s->agg, s->loader, sym, s->now_ns,
+				 s->top_n);
 	}
-	agg_table__free(agg);
 	if (err)
 		mt_report__free(r);
 	return err;
+}
+
+void snapshot__free(struct snapshot *s)
+{
+	if (!s)
+		return;
+	agg_table__free(s->agg);
+	free(s);
 }

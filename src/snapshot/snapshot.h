@@ -16,13 +16,24 @@ struct snapshot_opts {
 	size_t top_n;		/* stacks kept per process; 0 = all */
 	size_t unwind_rows_used, unwind_rows_max;	/* reported as map usage */
 	uint64_t stacks_removed;	/* stacks memtrace deleted from the map */
-	/* Bring the targets' memory figures up to date from the same pass
-	 * over the allocs map (vmstats__update without a walk of its own). */
-	bool feed_vm;
 };
 
-/* Read the BPF maps and build a symbolized report of targets. */
-int snapshot__build(struct loader *l, struct target *targets, size_t nr_targets,
-		    struct symbolizer *sym, const struct snapshot_opts *o, struct mt_report *r);
+/* What one pass over the BPF maps read: counters, map usage, per-stack figures. */
+struct snapshot;
+
+/*
+ * Called for each live block as the snapshot reads it: a caller that needs
+ * the blocks too (the memory figures) does without a walk of its own.
+ */
+typedef void (*snapshot_block_fn)(void *ctx, const struct mt_alloc_key *k,
+				  const struct mt_alloc_info *info);
+
+/* Read the BPF maps; fn (may be NULL) sees every live block. */
+int snapshot__read(struct loader *l, const struct snapshot_opts *o, snapshot_block_fn fn,
+		   void *ctx, struct snapshot **out);
+/* A symbolized report of targets from what s read; stacks are read from its loader. */
+int snapshot__build(const struct snapshot *s, const struct target *targets, size_t nr_targets,
+		    struct symbolizer *sym, struct mt_report *r);
+void snapshot__free(struct snapshot *s);
 
 #endif

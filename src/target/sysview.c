@@ -12,30 +12,14 @@
 #include <string.h>
 #include <unistd.h>
 #include "probe/loader.h"
-#include "util/log.h"
-#include "app/run.h"
 #include "probe/stack_gc.h"
-#include "memory/vmstats.h"
+#include "util/log.h"
+#include "target/sysview.h"
 
 struct seen_file {
 	uint32_t dev_major, dev_minor;
 	uint64_t inode;
 };
-
-enum lib_kind { LIB_NONE, LIB_ALLOCATOR, LIB_CXX };
-
-static enum lib_kind lib_kind(const char *path)
-{
-	const char *base = strrchr(path, '/');
-
-	base = base ? base + 1 : path;
-	if (!strncmp(base, "libc.so", 7) || strstr(base, "jemalloc") || strstr(base, "tcmalloc") ||
-	    strstr(base, "mimalloc"))
-		return LIB_ALLOCATOR;
-	if (!strncmp(base, "libstdc++.so", 12))
-		return LIB_CXX;
-	return LIB_NONE;
-}
 
 static bool seen(struct seen_file *files, size_t nr, const struct vma *v)
 {
@@ -48,7 +32,7 @@ static bool seen(struct seen_file *files, size_t nr, const struct vma *v)
 	return false;
 }
 
-int sysview__attach_all(struct run *r)
+int sysview__attach_all(struct loader *l)
 {
 	struct seen_file files[256];
 	size_t nr_files = 0, nr_objects = 0;
@@ -77,24 +61,22 @@ int sysview__attach_all(struct run *r)
 
 			if (!vma__is_file(v) || v->deleted || seen(files, nr_files, v))
 				continue;
-			kind = lib_kind(v->path);
-			if (kind == LIB_NONE)
+			kind = target__lib_kind(v->path);
+			if (kind != LIB_LIBC && kind != LIB_ALLOCATOR && kind != LIB_CXX)
 				continue;
 			files[nr_files++] = (struct seen_file){ v->dev_major, v->dev_minor, v->inode };
 			/* The mapped file itself: a container's libc is its own file, and no
 			 * path inside the container can redirect the lookup. */
 			snprintf(path, sizeof(path), "/proc/%lu/map_files/%llx-%llx", pid,
 				 (unsigned long long)v->start, (unsigned long long)v->end);
-			if (kind == LIB_ALLOCATOR) {
-				struct allocator_obj a = { .path = v->path, .open_path = path };
-
+			if (kind != LIB_CXX) {
 				if (!file_defines_allocator(path, true))
 					continue;
-				if (loader__attach(r->loader, -1, &a, &n)) {
+				if (loader__attach(l, -1, v->path, path, false, &n)) {
 					mt_warn("cannot attach to %s: skipped\n", v->path);
 					continue;
 				}
-			} else if (loader__attach_cxx(r->loader, -1, path, &n)) {
+			} else if (loader__attach_cxx(l, -1, path, &n)) {
 				continue;
 			}
 			mt_debug("%d probes on %s (dev %u:%u inode %llu)\n", n, v->path, v->dev_major,
@@ -113,73 +95,79 @@ int sysview__attach_all(struct run *r)
 	return 0;
 }
 
-static struct target *find(struct run *r, uint32_t pid)
+/* The stacks the targets' mapped regions name: the stack GC keeps them. */
+static int region_stacks(const struct target_set *s, uint64_t **out, size_t *nr_out)
 {
-	size_t i;
+	size_t i, j, n = 0;
+	uint64_t *ids;
 
-	for (i = 0; i < r->nr_targets; i++)
-		if (r->targets[i].pid == pid)
-			return &r->targets[i];
-	return NULL;
-}
-
-static int add_target(struct run *r, uint32_t pid)
-{
-	struct target *t;
-
-	if (r->nr_targets == r->cap_targets) {
-		size_t cap = r->cap_targets ? r->cap_targets * 2 : 64;
-		struct target *n = realloc(r->targets, cap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		r->targets = n;
-		r->cap_targets = cap;
-	}
-	t = &r->targets[r->nr_targets];
-	target__init(t, pid);
-	/* Gone before we looked: nothing to show, let the BPF side forget it. */
-	if (target__refresh(t)) {
-		target__clear(t);
-		loader__forget_pid(r->loader, pid);
-		stack_gc__forgot(r->stack_gc);
-		return 0;
-	}
-	if (target__find_allocator(t, NULL))
-		allocator_obj__clear(&t->alloc);
-	vmstats__seed(t);
-	r->nr_targets++;
+	for (i = 0; i < s->nr; i++)
+		n += s->targets[i].vm.nr;
+	ids = malloc((n ? n : 1) * sizeof(*ids));
+	if (!ids)
+		return -ENOMEM;
+	n = 0;
+	for (i = 0; i < s->nr; i++)
+		for (j = 0; j < s->targets[i].vm.nr; j++)
+			if (s->targets[i].vm.regions[j].stack_id)
+				ids[n++] = s->targets[i].vm.regions[j].stack_id;
+	*out = ids;
+	*nr_out = n;
 	return 0;
 }
 
-int sysview__refresh_targets(struct run *r)
+/* Take out the stacks no target refers to any more, when a process was forgotten. */
+static int collect_stacks(struct target_set *s, struct loader *l, struct stack_gc *gc)
+{
+	uint64_t *ids = NULL;
+	size_t nr;
+	int err;
+
+	if (!stack_gc__due(gc))
+		return 0;
+	err = region_stacks(s, &ids, &nr);
+	if (!err)
+		err = stack_gc__run(gc, l, ids, nr);
+	free(ids);
+	return err;
+}
+
+int sysview__refresh(struct target_set *s, struct loader *l, struct stack_gc *gc)
 {
 	uint32_t *pids = NULL;
 	size_t nr = 0, i;
 	int err;
 
 	/* Processes that have been shown as exited once are dropped, with their figures. */
-	for (i = 0; i < r->nr_targets;) {
-		struct target *t = &r->targets[i];
+	for (i = 0; i < s->nr;) {
+		struct target *t = &s->targets[i];
 
 		if (t->exited && t->shown_exited++ > 0) {
-			loader__forget_pid(r->loader, t->pid);
-			target__clear(t);
-			r->targets[i] = r->targets[--r->nr_targets];
-			stack_gc__forgot(r->stack_gc);
+			loader__forget_pid(l, t->pid);
+			target_set__remove(s, i);
+			stack_gc__forgot(gc);
 			continue;
 		}
 		i++;
 	}
-	err = stack_gc__run(r->stack_gc, r->loader, r->targets, r->nr_targets);
+	err = collect_stacks(s, l, gc);
 	if (err)
 		mt_debug("cannot take unused stacks out: %s\n", strerror(-err));
-	err = loader__traced_pids(r->loader, &pids, &nr);
+	err = loader__traced_pids(l, &pids, &nr);
 	if (err)
 		return err;
-	for (i = 0; i < nr && !err; i++)
-		if (!find(r, pids[i]))
-			err = add_target(r, pids[i]);
+	for (i = 0; i < nr && !err; i++) {
+		bool added;
+
+		if (target_set__find(s, pids[i]))
+			continue;
+		err = target_set__add_seen(s, pids[i], &added);
+		/* Gone before we looked: nothing to show, let the BPF side forget it. */
+		if (!err && !added) {
+			loader__forget_pid(l, pids[i]);
+			stack_gc__forgot(gc);
+		}
+	}
 	free(pids);
 	return err;
 }

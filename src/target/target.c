@@ -149,20 +149,74 @@ int target__refresh(struct target *t)
 	return 0;
 }
 
-char *allocator_name_for(const char *path)
+static const struct known_lib {
+	const char *match;
+	bool anywhere;		/* in the file name; else at its start */
+	enum lib_kind kind;
+	const char *name;	/* the allocator's name in reports */
+} known_libs[] = {
+	{ "libc.so", false, LIB_LIBC, "glibc" },
+	{ "libc-", false, LIB_LIBC, "glibc" },
+	{ "jemalloc", true, LIB_ALLOCATOR, "jemalloc" },
+	{ "tcmalloc", true, LIB_ALLOCATOR, "tcmalloc" },
+	{ "mimalloc", true, LIB_ALLOCATOR, "mimalloc" },
+	{ "libstdc++.so", false, LIB_CXX, NULL },
+	{ "ld-linux", false, LIB_LD_SO, NULL },
+	{ "ld.so", false, LIB_LD_SO, NULL },
+};
+
+static const char *base_name(const char *path)
 {
 	const char *base = strrchr(path, '/');
 
-	base = base ? base + 1 : path;
-	if (!strncmp(base, "libc.so", 7) || !strncmp(base, "libc-", 5))
-		return strdup("glibc");
-	if (strstr(base, "jemalloc"))
-		return strdup("jemalloc");
-	if (strstr(base, "tcmalloc"))
-		return strdup("tcmalloc");
-	if (strstr(base, "mimalloc"))
-		return strdup("mimalloc");
-	return strdup(base);
+	return base ? base + 1 : path;
+}
+
+static const struct known_lib *known_lib(const char *path)
+{
+	const char *base = base_name(path);
+	size_t i;
+
+	for (i = 0; i < sizeof(known_libs) / sizeof(known_libs[0]); i++) {
+		const struct known_lib *k = &known_libs[i];
+
+		if (k->anywhere ? !!strstr(base, k->match) :
+				  !strncmp(base, k->match, strlen(k->match)))
+			return k;
+	}
+	return NULL;
+}
+
+enum lib_kind target__lib_kind(const char *path)
+{
+	const struct known_lib *k = known_lib(path);
+
+	return k ? k->kind : LIB_OTHER;
+}
+
+char *allocator_name_for(const char *path)
+{
+	const struct known_lib *k = known_lib(path);
+
+	return strdup(k && k->name ? k->name : base_name(path));
+}
+
+const char *target__find_libstdcxx(const struct target *t, char *buf, size_t len)
+{
+	size_t i;
+
+	if (!t->maps)
+		return NULL;
+	for (i = 0; i < t->maps->nr; i++) {
+		const struct vma *v = &t->maps->vmas[i];
+
+		if (!vma__is_file(v) || v->deleted || target__lib_kind(v->path) != LIB_CXX)
+			continue;
+		snprintf(buf, len, "/proc/%u/map_files/%llx-%llx", t->pid,
+			 (unsigned long long)v->start, (unsigned long long)v->end);
+		return buf;
+	}
+	return NULL;
 }
 
 bool file_defines_allocator(const char *open_path, bool dynamic_only)
@@ -216,22 +270,6 @@ static int allocator_set(struct allocator_obj *a, const char *path, const char *
 	return 0;
 }
 
-static bool is_libc(const char *path)
-{
-	const char *base = strrchr(path, '/');
-
-	base = base ? base + 1 : path;
-	return !strncmp(base, "libc.so", 7);
-}
-
-static bool is_dynamic_linker(const char *path)
-{
-	const char *base = strrchr(path, '/');
-
-	base = base ? base + 1 : path;
-	return !strncmp(base, "ld-linux", 8) || !strncmp(base, "ld.so", 5);
-}
-
 int target__find_allocator(struct target *t, const char *lib)
 {
 	char open_path[PATH_MAX + 64];
@@ -264,7 +302,8 @@ int target__find_allocator(struct target *t, const char *lib)
 		const struct vma *v = &t->maps->vmas[i];
 		bool is_exe;
 
-		if (!vma__is_file(v) || v->deleted || v->pgoff != 0 || is_dynamic_linker(v->path))
+		if (!vma__is_file(v) || v->deleted || v->pgoff != 0 ||
+		    target__lib_kind(v->path) == LIB_LD_SO)
 			continue;
 		if (last && !strcmp(last, v->path))
 			continue;
@@ -273,7 +312,7 @@ int target__find_allocator(struct target *t, const char *lib)
 		/* The mapped file itself: a path inside a container could lead elsewhere. */
 		snprintf(open_path, sizeof(open_path), "/proc/%u/map_files/%llx-%llx", t->pid,
 			 (unsigned long long)v->start, (unsigned long long)v->end);
-		if (is_libc(v->path)) {
+		if (target__lib_kind(v->path) == LIB_LIBC) {
 			if (!libc_vma && file_defines_allocator(open_path, true))
 				libc_vma = v;
 			continue;
@@ -398,14 +437,14 @@ int target__find_allocator_for_exec(const char *exe_path, const char *lib, struc
 		end = strstr(path, " (0x");
 		if (end)
 			*end = '\0';
-		if (is_dynamic_linker(path)) {
+		if (target__lib_kind(path) == LIB_LD_SO) {
 			if (!*ld_so)
 				*ld_so = strdup(path);
 			continue;
 		}
-		if (strstr(path, "/libstdc++.so") && !*libstdcxx)
+		if (target__lib_kind(path) == LIB_CXX && !*libstdcxx)
 			*libstdcxx = strdup(path);
-		if (is_libc(path)) {
+		if (target__lib_kind(path) == LIB_LIBC) {
 			if (!libc_path[0] && file_defines_allocator(path, true))
 				snprintf(libc_path, sizeof(libc_path), "%s", path);
 			continue;

@@ -72,8 +72,21 @@ void allocator_obj__clear(struct allocator_obj *a);
 void target__init(struct target *t, uint32_t pid);
 void target__clear(struct target *t);
 
+/* What a mapped object is, from its file name: the one place that decides. */
+enum lib_kind {
+	LIB_OTHER,
+	LIB_LIBC,	/* glibc's libc.so.6 (libc-2.x.so before 2.34) */
+	LIB_ALLOCATOR,	/* jemalloc, tcmalloc, mimalloc */
+	LIB_CXX,	/* libstdc++: operator new */
+	LIB_LD_SO,	/* the dynamic linker */
+};
+enum lib_kind target__lib_kind(const char *path);
+
 /* Name an allocator by its file name: "glibc" for libc.so.6, ... */
 char *allocator_name_for(const char *path);
+
+/* libstdc++ as t maps it (a /proc/PID/map_files path in buf), for operator new; or NULL. */
+const char *target__find_libstdcxx(const struct target *t, char *buf, size_t len);
 
 /* Whether the ELF file at open_path defines malloc and free (dynamic_only: in .dynsym). */
 bool file_defines_allocator(const char *open_path, bool dynamic_only);

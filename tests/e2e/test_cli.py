@@ -7,6 +7,7 @@ exactly one stderr line starting "memtrace: ".
 """
 
 import json
+import re
 import os
 import shutil
 import signal
@@ -216,4 +217,26 @@ def test_help():
     c.eq(status, 0, "memtrace --help exit status")
     for opt in ("--json", "--folded", "--top", "-p"):
         c.true(opt in text, "--help does not mention " + opt)
+    c.finish()
+
+
+def test_help_lists_every_option():
+    """--help lists every long option memtrace accepts (its getopt table, as
+    --list-options prints it) and no option it does not accept: the loss
+    warnings send users to --vm-buffer, --max-procs and the like."""
+    status, out, err = mtlib.run_memtrace(["--list-options"])
+    c = Checks()
+    c.eq(status, 0, "memtrace --list-options exit status")
+    accepted = set(line.strip() for line in out.splitlines() if line.strip())
+    c.true(len(accepted) > 10 and all(o.startswith("--") for o in accepted),
+           "--list-options printed %r" % out[:200])
+    status, help_out, _ = mtlib.run_memtrace(["--help"])
+    c.eq(status, 0, "memtrace --help exit status")
+    # The option lines: "  -p, --pid PID" or "      --json FILE" (examples name
+    # a command's own options too).
+    listed = set(re.findall(r"(?m)^ +(?:-\w, )?(--[a-z][a-z-]*)", help_out))
+    for opt in sorted(accepted - listed):
+        c.true(False, "--help does not list " + opt)
+    for opt in sorted(listed - accepted):
+        c.true(False, "--help lists %s, which memtrace does not accept" % opt)
     c.finish()
