@@ -131,6 +131,14 @@ $(OUTPUT)/tests/bench_alloc: tests/bench/bench_alloc.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D) && $(CC) -O2 -g -fno-omit-frame-pointer -fno-optimize-sibling-calls -pthread $< -o $@
 
+# The same on jemalloc and on tcmalloc (--no-as-needed: only malloc and free
+# are called, which libc defines too).
+$(OUTPUT)/tests/bench_alloc_jemalloc $(OUTPUT)/tests/bench_alloc_tcmalloc: $(OUTPUT)/tests/bench_alloc_%: \
+		tests/bench/bench_alloc.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D) && $(CC) -O2 -g -fno-omit-frame-pointer -fno-optimize-sibling-calls -pthread $< \
+		-o $@ -Wl,--no-as-needed $(if $(filter jemalloc,$*),-ljemalloc,-ltcmalloc_minimal) -Wl,--as-needed
+
 # The same without frame pointers: stacks then need the unwind tables.
 $(OUTPUT)/tests/bench_alloc_nofp: tests/bench/bench_alloc.c
 	$(call msg,CC,$@)
@@ -151,8 +159,11 @@ demo: deps
 	$(Q)$(OUTPUT)/memtrace --batch -i 1 -- $(OUTPUT)/tests/demo
 
 bench: deps
-	$(Q)$(MAKE) --no-print-directory all $(OUTPUT)/tests/bench_alloc $(OUTPUT)/tests/bench_alloc_nofp
-	$(Q)tests/bench.sh $(OUTPUT)/memtrace $(OUTPUT)/tests/bench_alloc $(OUTPUT)/tests/bench_alloc_nofp
+	$(Q)$(MAKE) --no-print-directory all $(OUTPUT)/tests/bench_alloc $(OUTPUT)/tests/bench_alloc_nofp \
+		$(OUTPUT)/tests/bench_alloc_jemalloc $(OUTPUT)/tests/bench_alloc_tcmalloc
+	$(Q)tests/bench.sh $(OUTPUT)/memtrace $(OUTPUT)/tests/bench_alloc $(OUTPUT)/tests/bench_alloc_nofp \
+		$(OUTPUT)/tests/bench_alloc_jemalloc $(OUTPUT)/tests/bench_alloc_tcmalloc
+	$(Q)tests/bench_redis.sh $(OUTPUT)/memtrace
 
 # A long run on a churning workload (SOAK_MINUTES, default 30): not part of make test.
 soak: deps

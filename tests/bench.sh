@@ -3,11 +3,14 @@
 # probes at the same sites (the floor any uprobe tracer pays), under memtrace
 # (frame-pointer walk, and unwind tables for the build without frame
 # pointers), and under memtrace --fp-only; one and two threads; median of
-# RUNS runs each.
+# RUNS runs each. The same workload linked with jemalloc and with tcmalloc
+# follows: memtrace's cost per pair there against glibc's ("je", "tc" rows).
 set -euo pipefail
 MEMTRACE=$1
 WORKLOAD=$2
 WORKLOAD_NOFP=${3:-}
+WORKLOAD_JE=${4:-}
+WORKLOAD_TC=${5:-}
 RUNS=${RUNS:-5}
 PAIRS=${PAIRS:-200000}
 
@@ -66,6 +69,23 @@ for p in json.load(sys.stdin):
 printf '%-6s %-8s %-9s %12s\n' build threads mode ns/pair
 bench fp "$WORKLOAD"
 [ -n "$WORKLOAD_NOFP" ] && bench nofp "$WORKLOAD_NOFP"
+# Other allocators: memtrace's cost over native per pair, against glibc's.
+alloc_cost() {	# workload -> memtrace - native, ns per pair, one thread
+	local n m
+	n=$(for i in $(seq "$RUNS"); do one_run "$1" native 1; done | median)
+	m=$(for i in $(seq "$RUNS"); do one_run "$1" memtrace 1; done | median)
+	echo $((m - n))
+}
+if [ -n "$WORKLOAD_JE" ] && [ -n "$WORKLOAD_TC" ]; then
+	echo
+	glibc=$(alloc_cost "$WORKLOAD")
+	for pair in "je $WORKLOAD_JE" "tc $WORKLOAD_TC"; do
+		set -- $pair
+		cost=$(alloc_cost "$2")
+		awk -v l="$1" -v c="$cost" -v g="$glibc" \
+			'BEGIN { printf "%-6s memtrace cost %6d ns/pair, glibc %6d: %.2fx glibc\n", l, c, g, c / g }'
+	done
+fi
 echo
 prog_costs fp "$WORKLOAD"
 prog_costs fp-only "$WORKLOAD" --fp-only
