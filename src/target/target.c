@@ -258,11 +258,42 @@ static int allocator_set_go(struct allocator_obj *a, const char *path, const cha
 	return 0;
 }
 
+/*
+ * An allocator linked into an executable (static glibc, a static jemalloc)
+ * is named by a symbol only it defines; NULL when none is found.
+ */
+static const char *allocator_from_symbols(const char *open_path)
+{
+	static const struct {
+		const char *symbol, *name;
+	} marks[] = {
+		{ "__libc_malloc", "glibc" },
+		{ "mallctl", "jemalloc" },
+		{ "je_mallctl", "jemalloc" },
+		{ "tc_malloc", "tcmalloc" },
+		{ "mi_malloc", "mimalloc" },
+	};
+	const char *name = NULL;
+	struct elf_file *ef;
+	size_t i;
+
+	if (elf_file__open(open_path, &(struct elf_file_opts){ .no_debug_files = true }, &ef))
+		return NULL;
+	for (i = 0; i < sizeof(marks) / sizeof(marks[0]) && !name; i++)
+		if (elf_file__find_func(ef, marks[i].symbol, false))
+			name = marks[i].name;
+	elf_file__free(ef);
+	return name;
+}
+
 static int allocator_set(struct allocator_obj *a, const char *path, const char *open_path)
 {
+	const struct known_lib *k = known_lib(path);
+	const char *name = k && k->name ? k->name : allocator_from_symbols(open_path);
+
 	a->path = strdup(path);
 	a->open_path = strdup(open_path);
-	a->name = allocator_name_for(path);
+	a->name = name ? strdup(name) : allocator_name_for(path);
 	if (!a->path || !a->open_path || !a->name) {
 		allocator_obj__clear(a);
 		return -ENOMEM;

@@ -39,7 +39,8 @@ VARIANTS = {
     # variant: (allocator, test on basename(allocator_path), functions)
     "pie": ("glibc", lambda b: b == "libc.so.6", FAMILY),
     "nopie": ("glibc", lambda b: b == "libc.so.6", FAMILY),
-    "static": ("family_static", lambda b: b == "family_static", FAMILY),
+    # A static executable carries glibc: the allocator is glibc, its path the executable.
+    "static": ("glibc", lambda b: b == "family_static", FAMILY),
     "jemalloc": ("jemalloc", lambda b: b.startswith("libjemalloc"),
                  {k: v for k, v in FAMILY.items() if k != "leak_pvalloc"}),
     "tcmalloc": ("tcmalloc", lambda b: b.startswith("libtcmalloc"), FAMILY),
