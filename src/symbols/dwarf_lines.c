@@ -12,6 +12,7 @@
 #include <elfutils/libdwelf.h>
 
 #include "symbols/debug_file.h"
+#include "symbols/demangle.h"
 #include "symbols/dwarf_lines.h"
 #include "symbols/elf_file.h"
 #include "symbols/elf_handle.h"

@@ -16,11 +16,7 @@
 #include "symbols/go_pclntab.h"
 
 #define BUILD_ID_MAX		64		/* bytes; real ones are 20 */
-#define MAX_DEMANGLE_LEN	8192
 #define STR_BLOCK_SIZE		65536
-
-/* Provided by the C++ runtime; declared here so this file stays plain C. */
-char *__cxa_demangle(const char *mangled, char *out, size_t *len, int *status);
 
 struct load_seg {
 	uint64_t off, vaddr, filesz, memsz;
@@ -767,22 +763,4 @@ int elf_file__read(const struct elf_file *ef, uint64_t off, void *buf, size_t le
 		len -= (size_t)n;
 	}
 	return 0;
-}
-
-char *mt_demangle(const char *name)
-{
-	char *res;
-	int status = 0;
-
-	if (!name || name[0] != '_' || name[1] != 'Z')
-		return NULL;
-	/* Bound the demangler's work on names from untrusted files. */
-	if (strnlen(name, MAX_DEMANGLE_LEN) >= MAX_DEMANGLE_LEN)
-		return NULL;
-	res = __cxa_demangle(name, NULL, NULL, &status);
-	if (status) {
-		free(res);
-		return NULL;
-	}
-	return res;
 }

@@ -9,6 +9,7 @@
 #include <sys/sysmacros.h>
 #include <string.h>
 
+#include "symbols/demangle.h"
 #include "symbols/dwarf_lines.h"
 #include "symbols/elf_file.h"
 #include "util/hash.h"
