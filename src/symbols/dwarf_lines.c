@@ -69,11 +69,6 @@ struct dwarf_lines {
 	struct cache_ent cache[CACHE_SIZE];
 };
 
-static uint64_t str_key_hash(const void *key, const void *key2)
-{
-	return mix64((uintptr_t)key ^ mix64((uintptr_t)key2));
-}
-
 /* The entry of (key, key2), empty (key NULL) when new; NULL when out of memory. */
 static struct str_ent *str_map_slot(struct str_map *m, const void *key, const void *key2)
 {
@@ -88,7 +83,7 @@ static struct str_ent *str_map_slot(struct str_map *m, const void *key, const vo
 		for (i = 0; i < m->cap; i++) {
 			if (!m->e[i].key)
 				continue;
-			j = str_key_hash(m->e[i].key, m->e[i].key2) & (cap - 1);
+			j = mix64_pair((uintptr_t)m->e[i].key, (uintptr_t)m->e[i].key2) & (cap - 1);
 			while (t[j].key)
 				j = (j + 1) & (cap - 1);
 			t[j] = m->e[i];
@@ -97,7 +92,7 @@ static struct str_ent *str_map_slot(struct str_map *m, const void *key, const vo
 		m->e = t;
 		m->cap = cap;
 	}
-	i = str_key_hash(key, key2) & (m->cap - 1);
+	i = mix64_pair((uintptr_t)key, (uintptr_t)key2) & (m->cap - 1);
 	for (e = &m->e[i]; e->key; e = &m->e[i]) {
 		if (e->key == key && e->key2 == key2)
 			return e;
