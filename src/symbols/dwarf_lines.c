@@ -14,7 +14,6 @@
 #include "symbols/debug_file.h"
 #include "symbols/demangle.h"
 #include "symbols/dwarf_lines.h"
-#include "symbols/elf_file.h"
 #include "symbols/elf_handle.h"
 #include "util/hash.h"
 
@@ -191,7 +190,7 @@ static bool accept_debug(void *ctx, const struct debug_candidate *c)
 		if (strcmp(w->build_id, bid))
 			goto fail;
 	} else if (w->have_crc && out->size <= DEBUG_FILE_MAX_CRC_BYTES) {
-		if (elf_file__crc(out->fd, out->size, &crc) || crc != w->crc)
+		if (debug_file__crc(out->fd, out->size, &crc) || crc != w->crc)
 			goto fail;
 	} else if (!w->trusted) {
 		goto fail;

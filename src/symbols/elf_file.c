@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "symbols/debug_file.h"
 #include "symbols/elf_file.h"
@@ -417,26 +416,6 @@ static int build_addr_index(struct elf_file *ef)
 	return 0;
 }
 
-int elf_file__crc(int fd, uint64_t size, uint32_t *out)
-{
-	unsigned char buf[65536];
-	uLong crc = crc32(0L, Z_NULL, 0);
-	uint64_t off = 0;
-	ssize_t n;
-
-	while (off < size) {
-		n = pread(fd, buf, sizeof(buf), (off_t)off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -EIO;
-		crc = crc32(crc, buf, (uInt)n);
-		off += (uint64_t)n;
-	}
-	*out = (uint32_t)crc;
-	return 0;
-}
-
 struct debug_want {
 	struct elf_file *ef;
 	bool have_crc;
@@ -472,7 +451,7 @@ static bool load_debug_file(void *ctx, const struct debug_candidate *c)
 		if (strcmp(ef->build_id, sc.build_id))
 			goto out_elf;
 	} else if (w->have_crc && h.size <= DEBUG_FILE_MAX_CRC_BYTES) {
-		if (elf_file__crc(h.fd, h.size, &got) || got != w->crc)
+		if (debug_file__crc(h.fd, h.size, &got) || got != w->crc)
 			goto out_elf;
 	} else {
 		goto out_elf;
@@ -672,34 +651,31 @@ size_t elf_file__nr_syms(const struct elf_file *ef)
 	return ef->nr_addr;
 }
 
-int elf_file__offset_to_vaddr(const struct elf_file *ef, uint64_t off, uint64_t *vaddr)
+/* x, a file offset or a vaddr (from_vaddr), to the other through the segment holding it. */
+static int translate(const struct elf_file *ef, uint64_t x, bool from_vaddr, uint64_t *out)
 {
 	size_t i;
 
 	for (i = 0; i < ef->nr_segs; i++) {
 		const struct load_seg *s = &ef->segs[i];
+		uint64_t from = from_vaddr ? s->vaddr : s->off, to = from_vaddr ? s->off : s->vaddr;
 
-		if (off >= s->off && off - s->off < s->filesz) {
-			*vaddr = s->vaddr + (off - s->off);
+		if (x >= from && x - from < s->filesz) {
+			*out = to + (x - from);
 			return 0;
 		}
 	}
 	return -ERANGE;
 }
 
+int elf_file__offset_to_vaddr(const struct elf_file *ef, uint64_t off, uint64_t *vaddr)
+{
+	return translate(ef, off, false, vaddr);
+}
+
 int elf_file__vaddr_to_offset(const struct elf_file *ef, uint64_t vaddr, uint64_t *off)
 {
-	size_t i;
-
-	for (i = 0; i < ef->nr_segs; i++) {
-		const struct load_seg *s = &ef->segs[i];
-
-		if (vaddr >= s->vaddr && vaddr - s->vaddr < s->filesz) {
-			*off = s->off + (vaddr - s->vaddr);
-			return 0;
-		}
-	}
-	return -ERANGE;
+	return translate(ef, vaddr, true, off);
 }
 
 const struct elf_sym *elf_file__lookup(const struct elf_file *ef, uint64_t vaddr, uint64_t *sym_off)
