@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /* The run loops: plain-text reports, and the refreshes behind the display. */
 #include <errno.h>
 #include <signal.h>

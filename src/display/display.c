@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * The full-screen live display: owns the terminal, reads keys, and keeps
  * the state of the views. What the lists hold is in display_rows.c, how

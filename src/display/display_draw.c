@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * Drawing the live display: header, the process and stack lists, a stack's
  * frames, help, and the status line. One erase() and one doupdate() per

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * What the live display lists: the column tables of the process list and of
  * the stack lists, and the rows built from a snapshot, filtered and sorted.

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * Stacks are stored once, shared by every process that allocates from them,
  * and the BPF side never deletes one. System-wide, processes come and go and

@@ -19,6 +19,7 @@
 #include <zlib.h>
 #include "report/protobuf.h"
 #include "report/report.h"
+#include "util/hash.h"
 
 /* profile.proto field numbers. */
 enum {
@@ -54,20 +55,6 @@ struct strtab {
 	size_t nslots;
 };
 
-static uint64_t hash_bytes(const void *p, size_t n, uint64_t h)
-{
-	const unsigned char *c = p;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		h ^= c[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
-#define HASH_SEED 0xcbf29ce484222325ULL
-
 static int strtab__grow_slots(struct strtab *t)
 {
 	size_t nslots = t->nslots ? t->nslots * 2 : 256, i, j;
@@ -76,7 +63,7 @@ static int strtab__grow_slots(struct strtab *t)
 	if (!slots)
 		return -ENOMEM;
 	for (i = 0; i < t->n; i++) {
-		j = hash_bytes(t->strs[i].s, t->strs[i].len, HASH_SEED) & (nslots - 1);
+		j = hash_bytes(t->strs[i].s, t->strs[i].len) & (nslots - 1);
 		while (slots[j])
 			j = (j + 1) & (nslots - 1);
 		slots[j] = i + 1;
@@ -100,7 +87,7 @@ static int64_t strtab__add_len(struct strtab *t, const char *s, size_t len)
 	/* Half full at most: probes stay short. */
 	if ((t->n + 1) * 2 > t->nslots && strtab__grow_slots(t))
 		return -ENOMEM;
-	j = hash_bytes(s, len, HASH_SEED) & (t->nslots - 1);
+	j = hash_bytes(s, len) & (t->nslots - 1);
 	for (; t->slots[j]; j = (j + 1) & (t->nslots - 1)) {
 		const struct pstr *p = &t->strs[t->slots[j] - 1];
 
@@ -155,7 +142,7 @@ struct idtab {
 
 static size_t tkey_slot(const struct tkey *key, size_t cap)
 {
-	return hash_bytes(key->k, sizeof(key->k), HASH_SEED) & (cap - 1);
+	return hash_bytes(key->k, sizeof(key->k)) & (cap - 1);
 }
 
 static int idtab__grow(struct idtab *t)

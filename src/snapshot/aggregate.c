@@ -1,8 +1,9 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include "snapshot/aggregate.h"
+#include "util/hash.h"
 
 struct agg_table {
 	struct agg_entry *entries;
@@ -13,16 +14,6 @@ struct agg_table {
 	uint64_t min_age_ns;
 	uint64_t orphans;
 };
-
-static uint64_t key_hash(uint32_t pid, uint64_t stack_id)
-{
-	uint64_t h = stack_id ^ ((uint64_t)pid * 0x9e3779b97f4a7c15ULL);
-
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	return h;
-}
 
 struct agg_table *agg_table__new(uint64_t now_ns, uint64_t min_age_ns)
 {
@@ -39,7 +30,7 @@ static size_t *find_slot(const struct agg_table *t, uint32_t pid, uint64_t stack
 {
 	size_t mask = t->nr_slots - 1, i;
 
-	for (i = key_hash(pid, stack_id) & mask;; i = (i + 1) & mask) {
+	for (i = mix64_pair(stack_id, pid) & mask;; i = (i + 1) & mask) {
 		size_t *s = &t->slots[i];
 		const struct agg_entry *e;
 

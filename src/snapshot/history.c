@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * The leak score ranks stacks by steady growth, not by size alone:
  *
@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "snapshot/history.h"
+#include "util/hash.h"
 
 #define WINDOW_S 60.0
 /* Series not refreshed for this long belong to stacks or processes that are gone. */
@@ -47,16 +48,6 @@ struct history {
 	double now;
 };
 
-static uint64_t key_hash(uint32_t pid, uint64_t stack_id)
-{
-	uint64_t h = stack_id * 0x9e3779b97f4a7c15ULL ^ ((uint64_t)pid << 17 | pid);
-
-	h ^= h >> 31;
-	h *= 0xbf58476d1ce4e5b9ULL;
-	h ^= h >> 29;
-	return h;
-}
-
 struct history *history__new(void)
 {
 	struct history *h = calloc(1, sizeof(*h));
@@ -84,7 +75,7 @@ static struct series *find(const struct history *h, uint32_t pid, uint64_t stack
 {
 	size_t mask = h->nr_slots - 1, i;
 
-	for (i = key_hash(pid, stack_id) & mask;; i = (i + 1) & mask) {
+	for (i = mix64_pair(stack_id, pid) & mask;; i = (i + 1) & mask) {
 		struct series *s = &h->slots[i];
 
 		if (!s->used)

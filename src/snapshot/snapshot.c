@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * Builds an mt_report from the BPF maps: counters, per-stack figures, a
  * pass over live blocks for ages, and symbolized frames. It reads the

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -9,6 +9,7 @@
 #include <linux/openat2.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <zlib.h>
 #include "symbols/debug_file.h"
 
 #define DEBUG_DIR	"/usr/lib/debug"
@@ -144,4 +145,24 @@ int debug_file__search(const struct debug_search *s, debug_accept_fn accept, voi
 		if (try_at(&se, roots[i], DEBUG_DIR "%s/%s", dir, s->debuglink))
 			return 0;
 	return -ENOENT;
+}
+
+int debug_file__crc(int fd, uint64_t size, uint32_t *out)
+{
+	unsigned char buf[65536];
+	uLong crc = crc32(0L, Z_NULL, 0);
+	uint64_t off = 0;
+	ssize_t n;
+
+	while (off < size) {
+		n = pread(fd, buf, sizeof(buf), (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -EIO;
+		crc = crc32(crc, buf, (uInt)n);
+		off += (uint64_t)n;
+	}
+	*out = (uint32_t)crc;
+	return 0;
 }

@@ -48,4 +48,7 @@ int debug_file__search(const struct debug_search *s, debug_accept_fn accept, voi
  */
 int debug_file__open(const char *root, const char *path);
 
+/* The zlib CRC-32 of the first size bytes of fd, as .gnu_debuglink records it. */
+int debug_file__crc(int fd, uint64_t size, uint32_t *out);
+
 #endif

@@ -1,22 +1,20 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/stat.h>
 #include <dwarf.h>
 #include <gelf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwelf.h>
-#include <zlib.h>
 
 #include "symbols/debug_file.h"
+#include "symbols/demangle.h"
 #include "symbols/dwarf_lines.h"
-#include "symbols/elf_file.h"
+#include "symbols/elf_handle.h"
 #include "util/hash.h"
 
 /* Debug sections are read into memory: a file claiming more is left alone. */
@@ -70,20 +68,6 @@ struct dwarf_lines {
 	struct cache_ent cache[CACHE_SIZE];
 };
 
-/* An ELF opened for reading, with its fd until libdw has read what it needs. */
-struct elf_handle {
-	int fd;
-	Elf *elf;
-	GElf_Ehdr eh;
-	uint64_t size;
-	char *path;		/* set for a debug file found */
-};
-
-static uint64_t str_key_hash(const void *key, const void *key2)
-{
-	return mix64((uintptr_t)key ^ mix64((uintptr_t)key2));
-}
-
 /* The entry of (key, key2), empty (key NULL) when new; NULL when out of memory. */
 static struct str_ent *str_map_slot(struct str_map *m, const void *key, const void *key2)
 {
@@ -98,7 +82,7 @@ static struct str_ent *str_map_slot(struct str_map *m, const void *key, const vo
 		for (i = 0; i < m->cap; i++) {
 			if (!m->e[i].key)
 				continue;
-			j = str_key_hash(m->e[i].key, m->e[i].key2) & (cap - 1);
+			j = mix64_pair((uintptr_t)m->e[i].key, (uintptr_t)m->e[i].key2) & (cap - 1);
 			while (t[j].key)
 				j = (j + 1) & (cap - 1);
 			t[j] = m->e[i];
@@ -107,7 +91,7 @@ static struct str_ent *str_map_slot(struct str_map *m, const void *key, const vo
 		m->e = t;
 		m->cap = cap;
 	}
-	i = str_key_hash(key, key2) & (m->cap - 1);
+	i = mix64_pair((uintptr_t)key, (uintptr_t)key2) & (m->cap - 1);
 	for (e = &m->e[i]; e->key; e = &m->e[i]) {
 		if (e->key == key && e->key2 == key2)
 			return e;
@@ -124,57 +108,6 @@ static void str_map_free(struct str_map *m)
 		free(m->e[i].val);
 	free(m->e);
 	memset(m, 0, sizeof(*m));
-}
-
-static void handle_close(struct elf_handle *h)
-{
-	if (h->elf)
-		elf_end(h->elf);
-	if (h->fd >= 0)
-		close(h->fd);
-	free(h->path);
-	h->elf = NULL;
-	h->fd = -1;
-	h->path = NULL;
-}
-
-/* An ELF on fd; on failure fd is left open, the caller's still. */
-static int handle_from_fd(int fd, struct elf_handle *h)
-{
-	struct stat st;
-
-	h->elf = NULL;
-	h->path = NULL;
-	h->fd = -1;
-	if (fstat(fd, &st))
-		return -errno;
-	if (!S_ISREG(st.st_mode))
-		return -ENOEXEC;
-	h->size = (uint64_t)st.st_size;
-	/* Not mmap: a file truncated under us would raise SIGBUS. */
-	h->elf = elf_begin(fd, ELF_C_READ, NULL);
-	if (!h->elf || elf_kind(h->elf) != ELF_K_ELF || !gelf_getehdr(h->elf, &h->eh)) {
-		if (h->elf)
-			elf_end(h->elf);
-		h->elf = NULL;
-		return -ENOEXEC;
-	}
-	h->fd = fd;
-	return 0;
-}
-
-static int handle_open(const char *path, struct elf_handle *h)
-{
-	int fd, err;
-
-	/* O_NONBLOCK: a FIFO planted at a mapped path must not hang the tracer. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0)
-		return -errno;
-	err = handle_from_fd(fd, h);
-	if (err)
-		close(fd);
-	return err;
 }
 
 static void build_id_hex(Elf *elf, char *out, size_t sz)
@@ -194,29 +127,6 @@ static void build_id_hex(Elf *elf, char *out, size_t sz)
 		out[2 * i + 1] = hex[p[i] & 15];
 	}
 	out[2 * len] = '\0';
-}
-
-/* The size a debug section takes once decompressed, as its header claims. */
-static uint64_t section_bytes(Elf_Scn *scn, const GElf_Shdr *sh, const char *name)
-{
-	const unsigned char *b;
-	Elf_Data *d;
-	GElf_Chdr ch;
-	uint64_t n = 0;
-	int i;
-
-	if (sh->sh_flags & SHF_COMPRESSED)
-		return gelf_getchdr(scn, &ch) ? ch.ch_size : sh->sh_size;
-	if (name[1] != 'z')
-		return sh->sh_size;
-	/* .zdebug_*: "ZLIB" and the size, big-endian. */
-	d = elf_rawdata(scn, NULL);
-	if (!d || !d->d_buf || d->d_size < 12 || memcmp(d->d_buf, "ZLIB", 4))
-		return sh->sh_size;
-	b = (const unsigned char *)d->d_buf + 4;
-	for (i = 0; i < 8; i++)
-		n = n << 8 | b[i];
-	return n;
 }
 
 /*
@@ -243,7 +153,7 @@ static bool has_dwarf(Elf *elf)
 			continue;
 		if (!strcmp(name, ".debug_info") || !strcmp(name, ".zdebug_info"))
 			info = true;
-		n = section_bytes(scn, &sh, name);
+		n = elf_handle__section_size(scn, &sh, name);
 		if (n > MAX_DWARF_BYTES || total + n > MAX_DWARF_BYTES)
 			return false;
 		total += n;
@@ -251,10 +161,10 @@ static bool has_dwarf(Elf *elf)
 	return info;
 }
 
-
 /* What a debug file must match to be the one of the file being opened. */
 struct debug_want {
 	struct elf_handle *out;
+	char **out_path;	/* as shown */
 	const GElf_Ehdr *eh;
 	const char *build_id;	/* "" when the file has none */
 	bool have_crc;
@@ -270,7 +180,7 @@ static bool accept_debug(void *ctx, const struct debug_candidate *c)
 	char bid[2 * MAX_BUILD_ID + 1];
 	uint32_t crc;
 
-	if (handle_from_fd(c->fd, out))
+	if (elf_handle__from_fd(c->fd, out))
 		return false;
 	if (out->eh.e_ident[EI_CLASS] != w->eh->e_ident[EI_CLASS] ||
 	    out->eh.e_machine != w->eh->e_machine)
@@ -280,26 +190,29 @@ static bool accept_debug(void *ctx, const struct debug_candidate *c)
 		if (strcmp(w->build_id, bid))
 			goto fail;
 	} else if (w->have_crc && out->size <= DEBUG_FILE_MAX_CRC_BYTES) {
-		if (elf_file__crc(out->fd, out->size, &crc) || crc != w->crc)
+		if (debug_file__crc(out->fd, out->size, &crc) || crc != w->crc)
 			goto fail;
 	} else if (!w->trusted) {
 		goto fail;
 	}
 	if (has_dwarf(out->elf)) {
-		out->path = strdup(c->shown);
-		if (out->path)
+		*w->out_path = strdup(c->shown);
+		if (*w->out_path)
 			return true;
 	}
 fail:
 	out->fd = -1;	/* the search closes it */
-	handle_close(out);
+	elf_handle__close(out);
 	return false;
 }
 
-static int find_debug_file(struct elf_handle *out, struct elf_handle *main_h, const char *path,
-			   const struct dwarf_lines_opts *opts, const char *build_id)
+static int find_debug_file(struct elf_handle *out, char **out_path, struct elf_handle *main_h,
+			   const char *path, const struct dwarf_lines_opts *opts,
+			   const char *build_id)
 {
-	struct debug_want w = { .out = out, .eh = &main_h->eh, .build_id = build_id };
+	struct debug_want w = {
+		.out = out, .out_path = out_path, .eh = &main_h->eh, .build_id = build_id,
+	};
 	struct debug_search s = {
 		.build_id = build_id,
 		.path = path,
@@ -331,40 +244,40 @@ int dwarf_lines__open(const char *path, const struct dwarf_lines_opts *opts,
 		      struct dwarf_lines **out)
 {
 	char bid[2 * MAX_BUILD_ID + 1];
-	struct elf_handle h, dbg = { .fd = -1 };
+	struct elf_handle h, dbg;
 	struct elf_handle *use = &h;
+	char *dbg_path = NULL;
 	struct dwarf_lines *dl;
 	int err;
 
 	*out = NULL;
-	if (elf_version(EV_CURRENT) == EV_NONE)
-		return -ENOSYS;
-	err = handle_open(path, &h);
+	err = elf_handle__open(path, &h);
 	if (err)
 		return err;
 	build_id_hex(h.elf, bid, sizeof(bid));
 	if (opts && opts->build_id && opts->build_id[0] && strcmp(opts->build_id, bid)) {
-		handle_close(&h);
+		elf_handle__close(&h);
 		return -ESTALE;
 	}
 	if (!has_dwarf(h.elf)) {
-		err = find_debug_file(&dbg, &h, path, opts, bid);
-		handle_close(&h);
+		err = find_debug_file(&dbg, &dbg_path, &h, path, opts, bid);
+		elf_handle__close(&h);
 		if (err)
 			return -ENODATA;
 		use = &dbg;
 	}
 	dl = calloc(1, sizeof(*dl));
 	if (dl)
-		dl->dwarf_path = strdup(use->path ? use->path : path);
+		dl->dwarf_path = strdup(dbg_path ? dbg_path : path);
+	free(dbg_path);
 	if (!dl || !dl->dwarf_path) {
 		free(dl);
-		handle_close(use);
+		elf_handle__close(use);
 		return -ENOMEM;
 	}
 	dl->dw = dwarf_begin_elf(use->elf, DWARF_C_READ, NULL);
 	if (!dl->dw) {
-		handle_close(use);
+		elf_handle__close(use);
 		free(dl->dwarf_path);
 		free(dl);
 		return -ENODATA;
@@ -375,11 +288,9 @@ int dwarf_lines__open(const char *path, const struct dwarf_lines_opts *opts,
 	 * it still wanted would fail cleanly, not reach a reused fd.
 	 */
 	elf_cntl(use->elf, ELF_C_FDDONE);
-	close(use->fd);
-	use->fd = -1;
 	dl->elf = use->elf;
 	use->elf = NULL;
-	handle_close(use);
+	elf_handle__close(use);
 	*out = dl;
 	return 0;
 }

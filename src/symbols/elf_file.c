@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 #include <errno.h>
-#include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
 #include <limits.h>
@@ -8,21 +7,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "symbols/debug_file.h"
 #include "symbols/elf_file.h"
+#include "symbols/elf_handle.h"
 #include "symbols/go_pclntab.h"
 
 #define BUILD_ID_MAX		64		/* bytes; real ones are 20 */
-#define MAX_DECOMPRESSED	(256u << 20)	/* refuse larger compressed sections */
-#define MAX_DEMANGLE_LEN	8192
 #define STR_BLOCK_SIZE		65536
-
-/* Provided by the C++ runtime; declared here so this file stays plain C. */
-char *__cxa_demangle(const char *mangled, char *out, size_t *len, int *status);
 
 struct load_seg {
 	uint64_t off, vaddr, filesz, memsz;
@@ -43,6 +36,8 @@ struct str_block {
 struct elf_file {
 	int fd;
 	uint64_t size;
+	dev_t dev;		/* of the file open: never its own debug file */
+	ino_t ino;
 	uint16_t type, machine;
 	unsigned char class, data_enc;	/* EI_CLASS, EI_DATA */
 	bool has_interp;
@@ -97,23 +92,6 @@ static const char *str_save(struct elf_file *ef, const char *s, size_t len)
 	p[len] = '\0';
 	b->used += len + 1;
 	return p;
-}
-
-static Elf_Data *section_data(Elf_Scn *scn)
-{
-	GElf_Shdr sh;
-	GElf_Chdr ch;
-
-	if (!gelf_getshdr(scn, &sh) || sh.sh_type == SHT_NOBITS)
-		return NULL;
-	if (sh.sh_flags & SHF_COMPRESSED) {
-		/* The header's size is trusted only up to a limit: it is an allocation. */
-		if (!gelf_getchdr(scn, &ch) || ch.ch_size > MAX_DECOMPRESSED)
-			return NULL;
-		if (elf_compress(scn, 0, 0) < 0)
-			return NULL;
-	}
-	return elf_getdata(scn, NULL);
 }
 
 static void parse_notes(Elf_Data *data, char *build_id)
@@ -203,7 +181,7 @@ static int scan_sections(Elf *elf, uint64_t size, struct scan *sc)
 			break;
 		case SHT_NOTE:
 			if (!sc->build_id[0])
-				parse_notes(section_data(scn), sc->build_id);
+				parse_notes(elf_handle__section_data(scn), sc->build_id);
 			break;
 		case SHT_PROGBITS:
 			name = have_names ? elf_strptr(elf, shstrndx, sh.sh_name) : NULL;
@@ -293,7 +271,7 @@ static int add_go_func(void *ctx, uint64_t addr, uint64_t size, const char *name
 /* A stripped Go binary still names its functions in .gopclntab. */
 static int load_gopclntab(struct elf_file *ef, Elf_Scn *scn)
 {
-	Elf_Data *data = section_data(scn);
+	Elf_Data *data = elf_handle__section_data(scn);
 	int err;
 
 	if (!data || !data->d_buf)
@@ -320,9 +298,9 @@ static int load_symtab(struct elf_file *ef, Elf *elf, Elf_Scn *scn, bool dynamic
 	if (!entsz || !strscn || !gelf_getshdr(strscn, &strsh) || strsh.sh_type != SHT_STRTAB)
 		return -ENOEXEC;
 	/* elf_strptr() reads the string table as it is in memory: inflate it first. */
-	if ((strsh.sh_flags & SHF_COMPRESSED) && !section_data(strscn))
+	if ((strsh.sh_flags & SHF_COMPRESSED) && !elf_handle__section_data(strscn))
 		return -ENOEXEC;
-	data = section_data(scn);
+	data = elf_handle__section_data(scn);
 	if (!data)
 		return -ENOEXEC;
 	n = data->d_size / entsz;
@@ -438,61 +416,6 @@ static int build_addr_index(struct elf_file *ef)
 	return 0;
 }
 
-static int open_regular(const char *path, struct stat *st)
-{
-	int fd, err;
-
-	/* O_NONBLOCK: a FIFO planted at a mapped path must not hang the tracer. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, st)) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
-	if (!S_ISREG(st->st_mode)) {
-		close(fd);
-		return -ENOEXEC;
-	}
-	return fd;
-}
-
-static Elf *elf_open(int fd, GElf_Ehdr *eh, uint64_t size)
-{
-	Elf *elf;
-
-	/* Not mmap: a file truncated under us would raise SIGBUS. */
-	elf = elf_begin(fd, ELF_C_READ, NULL);
-	if (!elf)
-		return NULL;
-	if (elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, eh) || check_layout(elf, eh, size)) {
-		elf_end(elf);
-		return NULL;
-	}
-	return elf;
-}
-
-int elf_file__crc(int fd, uint64_t size, uint32_t *out)
-{
-	unsigned char buf[65536];
-	uLong crc = crc32(0L, Z_NULL, 0);
-	uint64_t off = 0;
-	ssize_t n;
-
-	while (off < size) {
-		n = pread(fd, buf, sizeof(buf), (off_t)off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -EIO;
-		crc = crc32(crc, buf, (uInt)n);
-		off += (uint64_t)n;
-	}
-	*out = (uint32_t)crc;
-	return 0;
-}
-
 struct debug_want {
 	struct elf_file *ef;
 	bool have_crc;
@@ -507,37 +430,33 @@ struct debug_want {
 static bool load_debug_file(void *ctx, const struct debug_candidate *c)
 {
 	struct debug_want *w = ctx;
-	int fd = c->fd;
 	struct elf_file *ef = w->ef;
 	struct scan sc = { 0 };
-	struct stat st, self;
 	size_t nr_before = ef->nr_syms;
-	GElf_Ehdr eh;
+	struct elf_handle h;
 	uint32_t got;
 	bool ok = false;
-	Elf *elf;
 
-	if (fstat(fd, &st))
+	if (elf_handle__from_fd(c->fd, &h))
 		return false;
-	if (!fstat(ef->fd, &self) && self.st_dev == st.st_dev && self.st_ino == st.st_ino)
-		return false;
-	elf = elf_open(fd, &eh, (uint64_t)st.st_size);
-	if (!elf)
-		return false;
-	if (eh.e_ident[EI_CLASS] != ef->class || eh.e_machine != ef->machine)
+	if (h.dev == ef->dev && h.ino == ef->ino)
 		goto out_elf;
-	if (scan_sections(elf, (uint64_t)st.st_size, &sc) || !sc.symtab)
+	if (check_layout(h.elf, &h.eh, h.size))
+		goto out_elf;
+	if (h.eh.e_ident[EI_CLASS] != ef->class || h.eh.e_machine != ef->machine)
+		goto out_elf;
+	if (scan_sections(h.elf, h.size, &sc) || !sc.symtab)
 		goto out_elf;
 	if (ef->build_id[0] && sc.build_id[0]) {
 		if (strcmp(ef->build_id, sc.build_id))
 			goto out_elf;
-	} else if (w->have_crc && (uint64_t)st.st_size <= DEBUG_FILE_MAX_CRC_BYTES) {
-		if (elf_file__crc(fd, (uint64_t)st.st_size, &got) || got != w->crc)
+	} else if (w->have_crc && h.size <= DEBUG_FILE_MAX_CRC_BYTES) {
+		if (debug_file__crc(h.fd, h.size, &got) || got != w->crc)
 			goto out_elf;
 	} else {
 		goto out_elf;
 	}
-	if (load_symtab(ef, elf, sc.symtab, false))
+	if (load_symtab(ef, h.elf, sc.symtab, false))
 		goto out_elf;
 	ef->debug_path = strdup(c->shown);
 	ef->debug_root = c->root ? strdup(c->root) : NULL;
@@ -551,12 +470,15 @@ static bool load_debug_file(void *ctx, const struct debug_candidate *c)
 	}
 	ok = true;
 out_elf:
-	if (!ok)
+	/*
+	 * The symbols are copied out: a file taken is not kept open; one
+	 * refused stays the search's, which closes it.
+	 */
+	if (!ok) {
 		ef->nr_syms = nr_before;
-	elf_end(elf);
-	/* The symbols are copied out: the file is not kept open. */
-	if (ok)
-		close(fd);
+		h.fd = -1;
+	}
+	elf_handle__close(&h);
 	return ok;
 }
 
@@ -564,7 +486,7 @@ out_elf:
 static int read_debuglink(struct elf_file *ef, Elf_Scn *scn, char *name, size_t name_sz,
 			  uint32_t *crc)
 {
-	Elf_Data *d = section_data(scn);
+	Elf_Data *d = elf_handle__section_data(scn);
 	const char *buf, *nul;
 	size_t len, crc_off;
 	unsigned char b[4];
@@ -606,30 +528,25 @@ static void find_debug_file(struct elf_file *ef, const struct scan *sc, const ch
 	debug_file__search(&s, load_debug_file, &w);
 }
 
-static int load(struct elf_file *ef, const char *path, const struct elf_file_opts *opts)
+static int load(struct elf_file *ef, Elf *elf, const GElf_Ehdr *eh, const char *path,
+		const struct elf_file_opts *opts)
 {
 	struct scan sc = { 0 };
-	GElf_Ehdr eh;
-	Elf *elf;
 	int err;
 
-	elf = elf_open(ef->fd, &eh, ef->size);
-	if (!elf)
+	if (check_layout(elf, eh, ef->size) || (eh->e_type != ET_EXEC && eh->e_type != ET_DYN))
 		return -ENOEXEC;
-	err = -ENOEXEC;
-	if (eh.e_type != ET_EXEC && eh.e_type != ET_DYN)
-		goto out;
-	ef->type = eh.e_type;
-	ef->machine = eh.e_machine;
-	ef->class = eh.e_ident[EI_CLASS];
-	ef->data_enc = eh.e_ident[EI_DATA];
+	ef->type = eh->e_type;
+	ef->machine = eh->e_machine;
+	ef->class = eh->e_ident[EI_CLASS];
+	ef->data_enc = eh->e_ident[EI_DATA];
 
 	err = load_phdrs(ef, elf, &sc);
 	if (err)
-		goto out;
+		return err;
 	err = scan_sections(elf, ef->size, &sc);
 	if (err)
-		goto out;
+		return err;
 	memcpy(ef->build_id, sc.build_id, sizeof(ef->build_id));
 	ef->is_go = sc.is_go;
 
@@ -638,37 +555,37 @@ static int load(struct elf_file *ef, const char *path, const struct elf_file_opt
 	if (!err && sc.dynsym)
 		err = load_symtab(ef, elf, sc.dynsym, true);
 	if (err)
-		goto out;
+		return err;
 	if (!sc.symtab && !(opts && opts->no_debug_files))
 		find_debug_file(ef, &sc, path, opts);
 	if (!err && !sc.symtab && sc.gopclntab && !ef->debug_path)
 		err = load_gopclntab(ef, sc.gopclntab);
-	err = build_addr_index(ef);
-out:
-	elf_end(elf);
-	return err;
+	return build_addr_index(ef);
 }
 
 int elf_file__open(const char *path, const struct elf_file_opts *opts, struct elf_file **out)
 {
+	struct elf_handle h;
 	struct elf_file *ef;
-	struct stat st;
 	int err;
 
 	*out = NULL;
-	if (elf_version(EV_CURRENT) == EV_NONE)
-		return -ENOSYS;
-	ef = calloc(1, sizeof(*ef));
-	if (!ef)
-		return -ENOMEM;
-	ef->fd = open_regular(path, &st);
-	if (ef->fd < 0) {
-		err = ef->fd;
-		free(ef);
+	err = elf_handle__open(path, &h);
+	if (err)
 		return err;
+	ef = calloc(1, sizeof(*ef));
+	if (!ef) {
+		elf_handle__close(&h);
+		return -ENOMEM;
 	}
-	ef->size = (uint64_t)st.st_size;
-	err = load(ef, path, opts);
+	/* The fd stays for elf_file__read(); the Elf only while loading. */
+	ef->fd = h.fd;
+	ef->size = h.size;
+	ef->dev = h.dev;
+	ef->ino = h.ino;
+	h.fd = -1;
+	err = load(ef, h.elf, &h.eh, path, opts);
+	elf_handle__close(&h);
 	if (err) {
 		elf_file__free(ef);
 		return err;
@@ -734,34 +651,31 @@ size_t elf_file__nr_syms(const struct elf_file *ef)
 	return ef->nr_addr;
 }
 
-int elf_file__offset_to_vaddr(const struct elf_file *ef, uint64_t off, uint64_t *vaddr)
+/* x, a file offset or a vaddr (from_vaddr), to the other through the segment holding it. */
+static int translate(const struct elf_file *ef, uint64_t x, bool from_vaddr, uint64_t *out)
 {
 	size_t i;
 
 	for (i = 0; i < ef->nr_segs; i++) {
 		const struct load_seg *s = &ef->segs[i];
+		uint64_t from = from_vaddr ? s->vaddr : s->off, to = from_vaddr ? s->off : s->vaddr;
 
-		if (off >= s->off && off - s->off < s->filesz) {
-			*vaddr = s->vaddr + (off - s->off);
+		if (x >= from && x - from < s->filesz) {
+			*out = to + (x - from);
 			return 0;
 		}
 	}
 	return -ERANGE;
 }
 
+int elf_file__offset_to_vaddr(const struct elf_file *ef, uint64_t off, uint64_t *vaddr)
+{
+	return translate(ef, off, false, vaddr);
+}
+
 int elf_file__vaddr_to_offset(const struct elf_file *ef, uint64_t vaddr, uint64_t *off)
 {
-	size_t i;
-
-	for (i = 0; i < ef->nr_segs; i++) {
-		const struct load_seg *s = &ef->segs[i];
-
-		if (vaddr >= s->vaddr && vaddr - s->vaddr < s->filesz) {
-			*off = s->off + (vaddr - s->vaddr);
-			return 0;
-		}
-	}
-	return -ERANGE;
+	return translate(ef, vaddr, true, off);
 }
 
 const struct elf_sym *elf_file__lookup(const struct elf_file *ef, uint64_t vaddr, uint64_t *sym_off)
@@ -825,22 +739,4 @@ int elf_file__read(const struct elf_file *ef, uint64_t off, void *buf, size_t le
 		len -= (size_t)n;
 	}
 	return 0;
-}
-
-char *mt_demangle(const char *name)
-{
-	char *res;
-	int status = 0;
-
-	if (!name || name[0] != '_' || name[1] != 'Z')
-		return NULL;
-	/* Bound the demangler's work on names from untrusted files. */
-	if (strnlen(name, MAX_DEMANGLE_LEN) >= MAX_DEMANGLE_LEN)
-		return NULL;
-	res = __cxa_demangle(name, NULL, NULL, &status);
-	if (status) {
-		free(res);
-		return NULL;
-	}
-	return res;
 }

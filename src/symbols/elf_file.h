@@ -67,11 +67,4 @@ const struct elf_sym *elf_file__find_func(const struct elf_file *ef, const char 
 /* Copy len bytes of the file at offset off. Returns 0 or -errno (-ERANGE past the end). */
 int elf_file__read(const struct elf_file *ef, uint64_t off, void *buf, size_t len);
 
-/* The zlib CRC-32 of the first size bytes of fd, as .gnu_debuglink records it. */
-int elf_file__crc(int fd, uint64_t size, uint32_t *out);
-
-/* Demangle a C++ (Itanium ABI) name into a new string; returns NULL if name
- * is not mangled. The caller frees. */
-char *mt_demangle(const char *name);
-
 #endif

@@ -9,6 +9,7 @@
 #include <sys/sysmacros.h>
 #include <string.h>
 
+#include "symbols/demangle.h"
 #include "symbols/dwarf_lines.h"
 #include "symbols/elf_file.h"
 #include "util/hash.h"
@@ -63,17 +64,6 @@ struct symbolizer {
 };
 
 #define hnode_entry(ptr, type) ((type *)((char *)(ptr) - offsetof(type, node)))
-
-static uint64_t str_hash(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	while (*s) {
-		h ^= (unsigned char)*s++;
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
 
 static struct hnode *htab_first(const struct htab *h, uint64_t hash)
 {
@@ -169,8 +159,8 @@ void symbolizer__free(struct symbolizer *s)
 static uint64_t file_hash(const struct vma *v)
 {
 	if (!v->inode)
-		return str_hash(v->path);
-	return mix64(v->inode ^ mix64((uint64_t)v->dev_major << 32 | v->dev_minor));
+		return hash_bytes(v->path, strlen(v->path));
+	return mix64_pair(v->inode, (uint64_t)v->dev_major << 32 | v->dev_minor);
 }
 
 static bool file_match(const struct file_ent *f, const struct vma *v)
@@ -262,7 +252,7 @@ static const char *intern_path(struct symbolizer *s, const char *path)
 
 	if (s->last_path && !strcmp(s->last_path->path, path))
 		return s->last_path->path;
-	hash = str_hash(path);
+	hash = hash_bytes(path, strlen(path));
 	for (n = htab_first(&s->paths, hash); n; n = n->next) {
 		p = hnode_entry(n, struct path_ent);
 		if (n->hash == hash && !strcmp(p->path, path)) {

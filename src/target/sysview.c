@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * System-wide tracing: probes on every allocator library found mapped in
  * any process (one uprobe per file, for all processes), and targets that

@@ -8,14 +8,12 @@
  * advances are clipped to the FDE, and the remember_state stack is bounded.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "symbols/elf_handle.h"
 #include "unwind/unwind_table.h"
 
 /* Pointer encodings (DW_EH_PE_*): size in the low 3 bits, signedness, what it is relative to. */
@@ -65,7 +63,6 @@ enum { DW_RBP = 6, DW_RSP = 7, DW_RA = 16 };
 
 /* Compilers nest remember_state two or three deep; deeper is an attack. */
 #define MAX_STATE_DEPTH		32
-#define MAX_DECOMPRESSED	(256u << 20)
 #define MAX_EXEC_RANGES		64
 
 enum rule_kind {
@@ -838,7 +835,6 @@ static Elf_Data *section_bytes(Elf *elf, const char *want, GElf_Shdr *sh)
 	Elf_Scn *scn = NULL;
 	const char *name;
 	size_t shstrndx;
-	GElf_Chdr ch;
 	Elf_Data *d;
 
 	if (elf_getshdrstrndx(elf, &shstrndx))
@@ -848,27 +844,21 @@ static Elf_Data *section_bytes(Elf *elf, const char *want, GElf_Shdr *sh)
 		if (name && !strcmp(name, want))
 			break;
 	}
-	if (!scn || sh->sh_type == SHT_NOBITS)
+	if (!scn)
 		return NULL;
-	/* The header's size is trusted only up to a limit: it is an allocation. */
-	if ((sh->sh_flags & SHF_COMPRESSED) &&
-	    (!gelf_getchdr(scn, &ch) || ch.ch_size > MAX_DECOMPRESSED || elf_compress(scn, 0, 0) < 0))
-		return NULL;
-	d = elf_getdata(scn, NULL);
+	d = elf_handle__section_data(scn);
 	return d && d->d_buf && d->d_size ? d : NULL;
 }
 
-static int build_from_elf(Elf *elf, struct unwind_table *out)
+static int build_from_elf(Elf *elf, const GElf_Ehdr *eh, struct unwind_table *out)
 {
 	struct exec_range ranges[MAX_EXEC_RANGES];
 	struct parse ps = { 0 };
 	GElf_Shdr sh, got;
-	GElf_Ehdr eh;
 	Elf_Data *d;
 
-	if (elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &eh) ||
-	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_ident[EI_DATA] != ELFDATA2LSB ||
-	    eh.e_machine != EM_X86_64)
+	if (eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_ident[EI_DATA] != ELFDATA2LSB ||
+	    eh->e_machine != EM_X86_64)
 		return -ENOEXEC;
 	d = section_bytes(elf, ".eh_frame", &sh);
 	if (!d) {
@@ -888,25 +878,15 @@ static int build_from_elf(Elf *elf, struct unwind_table *out)
 
 int unwind_table__build_from_file(const char *path, struct unwind_table *out)
 {
-	struct stat st;
-	Elf *elf;
-	int fd, err;
+	struct elf_handle h;
+	int err;
 
 	memset(out, 0, sizeof(*out));
-	if (elf_version(EV_CURRENT) == EV_NONE)
-		return -ENOSYS;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return -ENOEXEC;
-	}
-	/* Not mmap: a file truncated under us would raise SIGBUS. */
-	elf = elf_begin(fd, ELF_C_READ, NULL);
-	err = elf ? build_from_elf(elf, out) : -ENOEXEC;
-	elf_end(elf);
-	close(fd);
+	err = elf_handle__open(path, &h);
+	if (err)
+		return err;
+	err = build_from_elf(h.elf, &h.eh, out);
+	elf_handle__close(&h);
 	return err;
 }
 

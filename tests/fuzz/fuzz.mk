@@ -35,11 +35,12 @@ FUZZ_HARNESSES := procmaps elf pclntab vmtrack \
 	json unwind
 
 FUZZ_SRCS_procmaps := target/procmaps
-FUZZ_SRCS_elf := symbols/elf_file symbols/go_pclntab symbols/debug_file
+FUZZ_SRCS_elf := symbols/elf_file symbols/elf_handle symbols/demangle symbols/go_pclntab \
+	symbols/debug_file
 FUZZ_SRCS_pclntab := symbols/go_pclntab
 FUZZ_SRCS_vmtrack := memory/vmtrack
 FUZZ_SRCS_json := util/json_read util/utf8
-FUZZ_SRCS_unwind := unwind/unwind_table
+FUZZ_SRCS_unwind := unwind/unwind_table symbols/elf_handle
 
 FUZZ_LIBS_elf := -lelf -lz -lzstd -lstdc++
 FUZZ_LIBS_json := -lm
@@ -56,7 +57,7 @@ FUZZ_MAXLEN_vmtrack := 8800
 FUZZ_MAXLEN_json := 131072
 FUZZ_MAXLEN_unwind := 1048576
 
-# Decompressing a section may take up to 256 MiB (elf_file.c's limit).
+# Decompressing a section may take up to 256 MiB (ELF_HANDLE_MAX_DECOMPRESSED).
 FUZZ_RSS_MB := 2048
 FUZZ_TIMEOUT := 25
 FUZZ_FLAGS = -rss_limit_mb=$(FUZZ_RSS_MB) -timeout=$(FUZZ_TIMEOUT) -print_final_stats=1

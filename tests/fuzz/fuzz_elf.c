@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "symbols/demangle.h"
 #include "symbols/elf_file.h"
 
 #define CHECK(cond) do { if (!(cond)) abort(); } while (0)

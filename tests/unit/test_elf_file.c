@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "symbols/demangle.h"
 #include "symbols/elf_file.h"
 #include "unit.h"
 

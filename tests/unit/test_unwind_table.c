@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include "unwind/unwind_table.h"
@@ -739,6 +740,7 @@ static void test_malformed(void)
 	struct sb b = { 0 };
 	size_t cie, f1, f2, cut, i, j, len, n_ok = 0;
 	struct unwind_table t;
+	char fifo[64];
 	uint8_t *copy, *libc_eh;
 	uint64_t vaddr;
 	bool bad = false, cut_bad = false;
@@ -889,6 +891,10 @@ static void test_malformed(void)
 	      unwind_table__build_from_file("/etc/passwd", &t) == -ENOEXEC &&
 	      unwind_table__build_from_file("/dev/null", &t) == -ENOEXEC,
 	      "missing, non-ELF and non-regular files", NULL);
+	/* Opened for reading, a FIFO would wait for a writer: a map may name one. */
+	snprintf(fifo, sizeof(fifo), "%s/fifo", tmpdir);
+	check(!mkfifo(fifo, 0600) && unwind_table__build_from_file(fifo, &t) == -ENOEXEC,
+	      "a FIFO is -ENOEXEC, without blocking", NULL);
 	free(b.d);
 }
 
