@@ -155,6 +155,13 @@ static const char expected_json[] =
 "    \"unwind_rows\": { \"entries\": 0, \"max_entries\": 0 }\n"
 "  },\n"
 "  \"min_age_s\": 0.0,\n"
+"  \"probes_single_stepped\": 1,\n"
+"  \"probes\": [\n"
+"    { \"function\": \"malloc\", \"path\": \"/lib/libjemalloc.so.2\", \"offset\": 145687, "
+"\"site_offset\": 7, \"single_stepped\": false, \"why\": null },\n"
+"    { \"function\": \"free\", \"path\": \"/lib/libjemalloc.so.2\", \"offset\": 162912, "
+"\"site_offset\": 0, \"single_stepped\": true, \"why\": \"a \\\"reason\\\"\" }\n"
+"  ],\n"
 "  \"processes\": [\n"
 "    {\n"
 "      \"pid\": 1,\n"
@@ -235,6 +242,13 @@ static void test_json_exact(void)
 	set_frame(&s->frames[0], "leak_here", "/path/x", 4660, "leak.c", 42, true);
 	set_frame(&s->frames[1], NULL, NULL, 0, NULL, 0, false);
 	set_stack(p, 1, 0, 0);
+	r.probes = calloc(2, sizeof(*r.probes));
+	r.nr_probes = 2;
+	r.probes_single_stepped = 1;
+	r.probes[0] = (struct mt_probe_report){ xstrdup("/lib/libjemalloc.so.2"), xstrdup("malloc"),
+						0x23917, 7, false, NULL };
+	r.probes[1] = (struct mt_probe_report){ xstrdup("/lib/libjemalloc.so.2"), xstrdup("free"),
+						0x27c60, 0, true, "a \"reason\"" };
 
 	out = render(&r, FMT_JSON, 0, &ret);
 	CHECK(ret == 0, "json: write returns 0");
