@@ -84,7 +84,9 @@ def run_in_container(root):
     tmp = tempfile.mkdtemp(prefix="mt-e2e-")
     ctr = mt = None
     try:
-        ctr = mtlib.Proc([unshare, "--mount", "--pid", "--fork", "--root", root,
+        # --propagation unchanged: "/" need not be a mount point (a chroot).
+        ctr = mtlib.Proc([unshare, "--mount", "--propagation", "unchanged", "--pid", "--fork",
+                          "--root", root,
                           "/app/family", "--wait"], name="container")
         # PID 1 of its namespace says so; the host knows it by another number.
         ctr.wait_line("stdout", lambda l: l.startswith("ready "), 10, "ready line")
