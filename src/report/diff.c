@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "report/diff.h"
+#include "report/format.h"
 #include "util/json_read.h"
 #include "util/log.h"
 #include "util/output_file.h"
@@ -386,43 +387,11 @@ void diff_result__free(struct diff_result *d)
 
 /* ---------------------------------------------------------------- text */
 
-/*
- * A name from the traced program: control characters made harmless to a
- * terminal, or for folded output, the characters that format gives a
- * meaning to replaced as --folded does (';' separates frames).
- */
-static void put_name(FILE *f, const char *s, size_t n, bool folded)
-{
-	size_t i;
-
-	for (i = 0; i < n && s[i]; i++) {
-		unsigned char c = s[i];
-
-		if (c < 0x20 || c == 0x7f)
-			c = folded ? ' ' : '?';
-		fputc(folded && c == ';' ? ':' : c, f);
-	}
-}
-
-/* Folded output names an unresolved module by its file name, as --folded does. */
-static void put_frame(FILE *f, const struct mt_frame *fr, bool folded)
-{
-	const char *mod = fr->module, *base;
-
-	if (fr->function) {
-		put_name(f, fr->function, SIZE_MAX, folded);
-		return;
-	}
-	if (!mod) {
-		fputs(folded ? "[unknown]" : "[unknown] ", f);
-		if (!folded)
-			fprintf(f, "0x%" PRIx64, fr->offset);
-		return;
-	}
-	base = strrchr(mod, '/');
-	put_name(f, folded && base ? base + 1 : mod, SIZE_MAX, folded);
-	fprintf(f, "+0x%" PRIx64, fr->offset);
-}
+/* A call path is its function names: the text shows those alone, module
+ * and offset only for a frame without one. Folded output names frames as
+ * --folded does, so that the two compare. */
+#define TEXT_FRAME (MT_FRAME_UNKNOWN_OFFSET | MT_CLEAN_TERMINAL)
+#define FOLDED_FRAME (MT_FRAME_BASENAME | MT_CLEAN_FOLDED)
 
 static const char *delta_bytes(int64_t v, char *buf, size_t len)
 {
@@ -457,7 +426,7 @@ static void write_proc_header(FILE *f, const struct diff_proc *dp)
 	if (dp->old && dp->new && dp->old->pid != dp->new->pid)
 		fprintf(f, "%" PRIu32 " -> ", dp->old->pid);
 	fprintf(f, "%" PRIu32 " (", any->pid);
-	put_name(f, any->comm, sizeof(any->comm), false);
+	mt_fput_clean(f, any->comm, sizeof(any->comm), MT_CLEAN_TERMINAL);
 	fprintf(f, ")%s%s\n", dp->by_alloc ? "  runtime: go" : "",
 		!dp->old ? "  only in NEW" : !dp->new ? "  only in OLD: gone" : "");
 	proc_figures(dp->old, dp->by_alloc, o);
@@ -516,7 +485,7 @@ static void write_proc(FILE *f, const struct diff_proc *dp, size_t top_n)
 		st = dp->stacks[i].new ? dp->stacks[i].new : dp->stacks[i].old;
 		for (k = 0; k < st->nr_frames; k++) {
 			fputs("        ", f);
-			put_frame(f, &st->frames[k], false);
+			mt_frame_fput(f, &st->frames[k], TEXT_FRAME);
 			fputc('\n', f);
 		}
 	}
@@ -532,7 +501,7 @@ static void write_proc(FILE *f, const struct diff_proc *dp, size_t top_n)
 		/* The innermost frames say enough in a short list. */
 		for (k = 0; k < st->nr_frames && k < 3; k++) {
 			fputs(k ? " <- " : "  ", f);
-			put_frame(f, &st->frames[k], false);
+			mt_frame_fput(f, &st->frames[k], TEXT_FRAME);
 		}
 		fputs(st->nr_frames > 3 ? " <- ...\n" : "\n", f);
 	}
@@ -578,7 +547,7 @@ static void put_folded_root(FILE *f, const struct diff_result *d, const struct d
 	const struct mt_proc_report *p = dp->new ? dp->new : dp->old, *q;
 	size_t i;
 
-	put_name(f, p->comm, sizeof(p->comm), true);
+	mt_fput_clean(f, p->comm, sizeof(p->comm), MT_CLEAN_FOLDED);
 	for (i = 0; i < d->nr_procs; i++) {
 		q = d->procs[i].new ? d->procs[i].new : d->procs[i].old;
 		if (&d->procs[i] != dp && same_comm(p, q)) {
@@ -613,7 +582,7 @@ static int build_flines(const struct diff_result *d, struct fline *lines, size_t
 			put_folded_root(m, d, dp);
 			for (k = st->nr_frames; k > 0; k--) {
 				fputc(';', m);
-				put_frame(m, &st->frames[k - 1], true);
+				mt_frame_fput(m, &st->frames[k - 1], FOLDED_FRAME);
 			}
 			if (fclose(m))
 				return -ENOMEM;
