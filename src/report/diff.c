@@ -702,24 +702,21 @@ static int load_report(const char *path, struct mt_report *r)
 	return err;
 }
 
-/* The folded diff of d, or when d is NULL the pprof profile of r. */
-static int write_file(const char *path, const char *kind, const struct diff_result *d,
-		      const struct mt_report *r)
+static int write_folded(const void *d, FILE *f)
 {
-	struct out_file *of;
-	int err;
+	return diff__write_folded(d, f);
+}
 
-	err = out_file__open(path, &of);
-	if (!err) {
-		if (d)
-			err = diff__write_folded(d, out_file__stream(of));
-		else
-			err = report_pprof__write(r, out_file__stream(of));
-		if (err)
-			out_file__abort(of);
-		else
-			err = out_file__commit(of);
-	}
+static int write_pprof(const void *r, FILE *f)
+{
+	return report_pprof__write(r, f);
+}
+
+static int write_file(const char *path, const char *kind,
+		      int (*write)(const void *arg, FILE *f), const void *arg)
+{
+	int err = out_file__write(path, write, arg);
+
 	if (err)
 		mt_err("cannot write %s to %s: %s\n", kind, path, strerror(-err));
 	return err;
@@ -731,8 +728,7 @@ int diff__run(const struct diff_opts *o)
 	struct diff_result d = { 0 };
 	const char *outs[3];
 	char *base = NULL;
-	size_t i;
-	int err = 0;
+	int err;
 
 	/* Two profiles, for `go tool pprof -diff_base F.base F`: pprof
 	 * subtracts the base itself, and either file is a heap profile of its
@@ -745,11 +741,8 @@ int diff__run(const struct diff_opts *o)
 	outs[1] = o->pprof_path;
 	outs[2] = base;
 	/* A path that cannot be written is an error before anything is printed. */
-	for (i = 0; i < 3 && !err; i++) {
-		if (outs[i] && strcmp(outs[i], "-") && (err = out_file__check_writable(outs[i])))
-			mt_err("cannot write %s: %s\n", outs[i], strerror(-err));
-	}
-	err = err ?: load_report(o->old_path, &old) ?: load_report(o->new_path, &new);
+	err = out_file__check_paths(outs, 3) ?: load_report(o->old_path, &old) ?:
+	      load_report(o->new_path, &new);
 	if (!err && (err = diff__match(&old, &new, &d)))
 		mt_err("cannot compare the reports: %s\n", strerror(-err));
 	if (err)
@@ -760,10 +753,10 @@ int diff__run(const struct diff_opts *o)
 	if (err)
 		mt_err("cannot write the diff to stdout: %s\n", strerror(-err));
 	if (!err && o->folded_path)
-		err = write_file(o->folded_path, "folded diff", &d, NULL);
+		err = write_file(o->folded_path, "folded diff", write_folded, &d);
 	if (!err && base)
-		err = write_file(base, "pprof (OLD)", NULL, &old) ?:
-		      write_file(o->pprof_path, "pprof (NEW)", NULL, &new);
+		err = write_file(base, "pprof (OLD)", write_pprof, &old) ?:
+		      write_file(o->pprof_path, "pprof (NEW)", write_pprof, &new);
 out:
 	free(base);
 	diff_result__free(&d);
