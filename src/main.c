@@ -52,19 +52,8 @@ static bool privileged(void)
 static int check_outputs(const struct options *o)
 {
 	const char *paths[] = { o->json_path, o->folded_path, o->pprof_path, o->svg_path };
-	size_t i;
-	int err;
 
-	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
-		if (!paths[i] || !strcmp(paths[i], "-"))
-			continue;
-		err = out_file__check_writable(paths[i]);
-		if (err) {
-			mt_err("cannot write %s: %s\n", paths[i], strerror(-err));
-			return err;
-		}
-	}
-	return 0;
+	return out_file__check_paths(paths, sizeof(paths) / sizeof(paths[0]));
 }
 
 /* -p: every process named, read and with its allocator found, before anything is loaded. */

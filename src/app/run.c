@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -127,30 +126,25 @@ void on_child_exit_stop(void *ctx, bool whole_process)
 		cmd->exited = true;
 }
 
+struct report_writer {
+	const struct mt_report *rep;
+	int (*write)(const struct mt_report *rep, FILE *f);
+};
+
+static int call_writer(const void *arg, FILE *f)
+{
+	const struct report_writer *w = arg;
+
+	return w->write(w->rep, f);
+}
+
 static int write_report_file(const char *path, const struct mt_report *rep,
 			     int (*writer)(const struct mt_report *, FILE *), const char *what)
 {
-	struct out_file *of;
+	struct report_writer w = { rep, writer };
 	int err;
 
-	err = out_file__open(path, &of);
-	if (!err) {
-		err = writer(rep, out_file__stream(of));
-		/*
-		 * A stream error is only EIO to the writer, the errno of the failed
-		 * write long gone: a full file system is the usual cause, so say so.
-		 */
-		if (err == -EIO) {
-			struct statvfs sv;
-
-			if (!fstatvfs(fileno(out_file__stream(of)), &sv) && sv.f_bavail == 0)
-				err = -ENOSPC;
-		}
-		if (err)
-			out_file__abort(of);
-		else
-			err = out_file__commit(of);
-	}
+	err = out_file__write(path, call_writer, &w);
 	if (err)
 		mt_err("cannot write %s report to %s: %s\n", what, path, strerror(-err));
 	return err;

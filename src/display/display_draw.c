@@ -12,6 +12,7 @@
 #include <time.h>
 #include <wchar.h>
 #include "display/display_view.h"
+#include "report/format.h"
 
 enum role {
 	R_NORMAL,

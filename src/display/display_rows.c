@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "display/display_view.h"
+#include "report/format.h"
 
 /* ------------------------------------------------------------ formatting */
 
@@ -142,20 +143,6 @@ static const struct mt_frame *top_frame(const struct mt_stack_report *s)
 		if (!runtime_frame(&s->frames[i]))
 			return &s->frames[i];
 	return s->nr_frames ? &s->frames[0] : NULL;
-}
-
-static void frame_str(const struct mt_frame *f, char *buf, size_t len)
-{
-	if (!f)
-		snprintf(buf, len, "(no frames)");
-	else if (f->function && f->module)
-		snprintf(buf, len, "%s (%s)", f->function, base_name(f->module));
-	else if (f->function)
-		snprintf(buf, len, "%s", f->function);
-	else if (f->module)
-		snprintf(buf, len, "%s+0x%" PRIx64, base_name(f->module), f->offset);
-	else
-		snprintf(buf, len, "[unknown] 0x%" PRIx64, f->offset);
 }
 
 /* ------------------------------------------------------------ columns */
@@ -379,7 +366,11 @@ static void f_calls(const struct display *d, const struct row *r, char *buf, siz
 
 static void f_function(const struct display *d, const struct row *r, char *buf, size_t len)
 {
-	frame_str(r->top, buf, len);
+	if (!r->top)
+		snprintf(buf, len, "(no frames)");
+	else
+		mt_frame_label(buf, len, r->top,
+			       MT_FRAME_FUNC_MODULE | MT_FRAME_BASENAME | MT_FRAME_UNKNOWN_OFFSET);
 }
 
 #define BYTES_W 10

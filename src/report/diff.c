@@ -1,194 +1,19 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * --diff: two reports written by --json, read back into struct mt_report so
- * that the pprof writer (and anything else that writes a report) serves
- * here too, then compared call path by call path.
+ * --diff: two reports written by --json (diff_read.c), compared call path
+ * by call path, then written out (diff_write.c).
  *
  * A call path is named by its function names, not by memtrace's stack ids
  * or addresses: those change with every run and every build, names do not.
  * Only frames without a name fall back to module and offset.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include "report/diff.h"
-#include "util/json_read.h"
 #include "util/log.h"
 #include "util/output_file.h"
-
-#define DEFAULT_TOP 10
-
-/* ------------------------------------------------- the report, back from JSON */
-
-static int __attribute__((format(printf, 3, 4)))
-bad(const struct json_read_err *e, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (e->why_len) {
-		va_start(ap, fmt);
-		vsnprintf(e->why, e->why_len, fmt, ap);
-		va_end(ap);
-	}
-	return err;
-}
-
-#define NR(a) (sizeof(a) / sizeof((a)[0]))
-#define FR(m, t) { #m, JSON_F_##t, offsetof(struct mt_frame, m) }
-#define ST(m, t) { #m, JSON_F_##t, offsetof(struct mt_stack_report, m) }
-#define PR(m, t) { #m, JSON_F_##t, offsetof(struct mt_proc_report, m) }
-#define HP(m, t) { #m, JSON_F_##t, offsetof(struct mt_heap_totals, m) }
-#define RP(m, t) { #m, JSON_F_##t, offsetof(struct mt_report, m) }
-
-static const struct json_field frame_fields[] = {
-	FR(function, STR), FR(module, STR), FR(offset, U64), FR(file, STR), FR(line, INT),
-	FR(inlined, BOOL),
-};
-static const struct json_field stack_fields[] = {
-	ST(live_bytes, I64), ST(live_allocs, I64), ST(alloc_bytes_total, U64),
-	ST(allocs_total, U64), ST(frees_total, U64), ST(oldest_age_s, DOUBLE),
-};
-static const struct json_field proc_fields[] = {
-	PR(pid, U32), PR(exe, STR), PR(allocator, STR), PR(allocator_path, STR),
-	PR(rss_bytes, U64), PR(exited, BOOL), PR(unresolved_frames, U64),
-};
-static const struct json_field heap_fields[] = {
-	HP(live_bytes, I64), HP(live_allocs, I64), HP(alloc_bytes_total, U64),
-	HP(allocs_total, U64), HP(frees_total, U64),
-};
-static const struct json_field report_fields[] = {
-	RP(duration_s, DOUBLE), RP(lost_events, U64), RP(min_age_s, DOUBLE),
-};
-
-static int stack_from_json(const struct json_read_err *e, const struct json_value *v,
-			   struct mt_stack_report *s)
-{
-	const struct json_value *frames = NULL;
-	struct json_read_err fe = *e;
-	bool truncated = false;
-	char w[160];
-	size_t i, n;
-	int err;
-
-	s->oldest_age_s = -1;
-	err = json_value__read_fields(v, stack_fields, NR(stack_fields), s, e) ?:
-	      json_value__read(v, "truncated", JSON_F_BOOL, &truncated, e) ?:
-	      json_value__read(v, "frames", JSON_F_ARRAY, &frames, e);
-	if (err)
-		return err;
-	s->flags = truncated ? MT_STACK_F_TRUNCATED : 0;
-	n = json_value__len(frames);
-	if (n && !(s->frames = calloc(n, sizeof(*s->frames))))
-		return bad(e, -ENOMEM, "out of memory");
-	s->nr_frames = n;
-	fe.where = w;
-	for (i = 0; i < n && !err; i++) {
-		snprintf(w, sizeof(w), "%sframes[%zu].", e->where, i);
-		err = json_value__read_fields(json_value__at(frames, i), frame_fields,
-					      NR(frame_fields), &s->frames[i], &fe);
-	}
-	return err;
-}
-
-static int proc_from_json(const struct json_read_err *e, const struct json_value *v,
-			  struct mt_proc_report *p)
-{
-	const struct json_value *heap = NULL, *stacks = NULL;
-	char *comm = NULL, *runtime = NULL, w[96];
-	struct json_read_err se = *e;
-	uint64_t total = 0;
-	size_t i, n;
-	int err;
-
-	se.where = w;
-	snprintf(w, sizeof(w), "%sheap.", e->where);
-	err = json_value__read_fields(v, proc_fields, NR(proc_fields), p, e) ?:
-	      json_value__read(v, "comm", JSON_F_STR, &comm, e) ?:
-	      json_value__read(v, "runtime", JSON_F_STR, &runtime, e) ?:
-	      json_value__read(v, "stacks_total", JSON_F_U64, &total, e) ?:
-	      json_value__read(v, "stacks", JSON_F_ARRAY, &stacks, e);
-	if (comm)
-		strncpy(p->comm, comm, sizeof(p->comm) - 1);
-	/* The report's runtime is a static string. */
-	if (runtime && !strcmp(runtime, "go"))
-		p->runtime = "go";
-	free(comm);
-	free(runtime);
-	heap = json_value__get(v, "heap");
-	if (!err && json_value__type(heap) != JSON_NULL)
-		err = json_value__read_fields(heap, heap_fields, NR(heap_fields), &p->heap, &se);
-	if (err)
-		return err;
-	/* Go's live figures are null: unknown. */
-	p->live_unknown = json_value__type(json_value__get(heap, "live_bytes")) == JSON_NULL ||
-			  !strcmp(p->runtime, "go");
-	n = json_value__len(stacks);
-	if (n && !(p->stacks = calloc(n, sizeof(*p->stacks))))
-		return bad(e, -ENOMEM, "out of memory");
-	p->nr_stacks = n;
-	p->nr_stacks_total = total > n ? total : n;
-	for (i = 0; i < n && !err; i++) {
-		snprintf(w, sizeof(w), "%sstacks[%zu].", e->where, i);
-		err = stack_from_json(&se, json_value__at(stacks, i), &p->stacks[i]);
-	}
-	return err;
-}
-
-int diff__report_from_json(const struct json_value *root, struct mt_report *r,
-			   char *why, size_t why_len)
-{
-	struct json_read_err e = { "", why, why_len }, pe = e;
-	const struct json_value *procs = NULL, *counters;
-	int64_t version = 0;
-	char w[48];
-	size_t i, n;
-	int k, err;
-
-	memset(r, 0, sizeof(*r));
-	if (json_value__type(root) != JSON_OBJECT)
-		return bad(&e, -EINVAL, "not a JSON object");
-	if (json_value__type(json_value__get(root, "version")) == JSON_NULL)
-		return bad(&e, -EINVAL, "no \"version\"");
-	if (json_value__type(json_value__get(root, "processes")) == JSON_NULL)
-		return bad(&e, -EINVAL, "no \"processes\"");
-	err = json_value__read(root, "version", JSON_F_I64, &version, &e);
-	if (!err && version != 1)
-		return bad(&e, -ENOTSUP, "report version %" PRId64 ", this memtrace reads 1",
-			   version);
-	counters = json_value__get(root, "counters");
-	pe.where = "counters.";
-	err = err ?:
-	      json_value__read_fields(root, report_fields, NR(report_fields), r, &e) ?:
-	      json_value__read(root, "processes", JSON_F_ARRAY, &procs, &e) ?:
-	      (json_value__type(counters) == JSON_NULL ? 0 :
-	       json_value__read_fields(counters, NULL, 0, NULL, &pe));
-	for (k = 0; !err && k < MT_CNT_MAX; k++)
-		err = json_value__read(counters, mt_counter_name(k), JSON_F_U64, &r->counters[k],
-				       &pe);
-	if (err)
-		return err;
-	n = json_value__len(procs);
-	if (n && !(r->procs = calloc(n, sizeof(*r->procs))))
-		return bad(&e, -ENOMEM, "out of memory");
-	/* Set now: a report filled in part is freed whole by mt_report__free(). */
-	r->nr_procs = n;
-	for (i = 0; i < n; i++)
-		r->procs[i].runtime = "native";
-	pe.where = w;
-	for (i = 0; i < n && !err; i++) {
-		snprintf(w, sizeof(w), "processes[%zu].", i);
-		err = proc_from_json(&pe, json_value__at(procs, i), &r->procs[i]);
-	}
-	if (err)
-		mt_report__free(r);
-	return err;
-}
-
-/* ------------------------------------------------------------------ matching */
 
 /* Frames as one byte string: 'F' name NUL, or 'M' module NUL offset NUL.
  * Names hold no NUL, so different paths never give the same key. */
@@ -384,373 +209,23 @@ void diff_result__free(struct diff_result *d)
 	memset(d, 0, sizeof(*d));
 }
 
-/* ---------------------------------------------------------------- text */
-
-/*
- * A name from the traced program: control characters made harmless to a
- * terminal, or for folded output, the characters that format gives a
- * meaning to replaced as --folded does (';' separates frames).
- */
-static void put_name(FILE *f, const char *s, size_t n, bool folded)
-{
-	size_t i;
-
-	for (i = 0; i < n && s[i]; i++) {
-		unsigned char c = s[i];
-
-		if (c < 0x20 || c == 0x7f)
-			c = folded ? ' ' : '?';
-		fputc(folded && c == ';' ? ':' : c, f);
-	}
-}
-
-/* Folded output names an unresolved module by its file name, as --folded does. */
-static void put_frame(FILE *f, const struct mt_frame *fr, bool folded)
-{
-	const char *mod = fr->module, *base;
-
-	if (fr->function) {
-		put_name(f, fr->function, SIZE_MAX, folded);
-		return;
-	}
-	if (!mod) {
-		fputs(folded ? "[unknown]" : "[unknown] ", f);
-		if (!folded)
-			fprintf(f, "0x%" PRIx64, fr->offset);
-		return;
-	}
-	base = strrchr(mod, '/');
-	put_name(f, folded && base ? base + 1 : mod, SIZE_MAX, folded);
-	fprintf(f, "+0x%" PRIx64, fr->offset);
-}
-
-static const char *delta_bytes(int64_t v, char *buf, size_t len)
-{
-	if (v <= 0)
-		return mt_human_bytes((double)v, buf, len);
-	buf[0] = '+';
-	mt_human_bytes((double)v, buf + 1, len - 1);
-	return buf;
-}
-
-static const char *units(bool by_alloc, int64_t n)
-{
-	if (by_alloc)
-		return n == 1 || n == -1 ? "call" : "calls";
-	return n == 1 || n == -1 ? "allocation" : "allocations";
-}
-
-/* Live bytes and blocks, or bytes and calls allocated, of p (0 when NULL). */
-static void proc_figures(const struct mt_proc_report *p, bool by_alloc, int64_t fig[2])
-{
-	fig[0] = !p ? 0 : by_alloc ? (int64_t)p->heap.alloc_bytes_total : p->heap.live_bytes;
-	fig[1] = !p ? 0 : by_alloc ? (int64_t)p->heap.allocs_total : p->heap.live_allocs;
-}
-
-static void write_proc_header(FILE *f, const struct diff_proc *dp)
-{
-	const struct mt_proc_report *any = dp->new ? dp->new : dp->old;
-	char b1[32], b2[32], b3[40];
-	int64_t o[2], n[2];
-
-	fputs("PID ", f);
-	if (dp->old && dp->new && dp->old->pid != dp->new->pid)
-		fprintf(f, "%" PRIu32 " -> ", dp->old->pid);
-	fprintf(f, "%" PRIu32 " (", any->pid);
-	put_name(f, any->comm, sizeof(any->comm), false);
-	fprintf(f, ")%s%s\n", dp->by_alloc ? "  runtime: go" : "",
-		!dp->old ? "  only in NEW" : !dp->new ? "  only in OLD: gone" : "");
-	proc_figures(dp->old, dp->by_alloc, o);
-	proc_figures(dp->new, dp->by_alloc, n);
-	fprintf(f, "  %s %s -> %s (%s), %" PRId64 " -> %" PRId64 " %s (%+" PRId64 ")%s\n",
-		dp->by_alloc ? "allocated" : "live", mt_human_bytes(o[0], b1, sizeof(b1)),
-		mt_human_bytes(n[0], b2, sizeof(b2)), delta_bytes(n[0] - o[0], b3, sizeof(b3)),
-		o[1], n[1], units(dp->by_alloc, n[1]), n[1] - o[1],
-		dp->by_alloc ? "; live figures unknown, bytes allocated compared" : "");
-}
-
-static int64_t growth(const struct diff_stack *s)
-{
-	int64_t d = s->new_bytes - s->old_bytes;
-
-	if (d)
-		return d;
-	return s->new_allocs - s->old_allocs;
-}
-
-/* "+1.0 KiB, +10 allocations (0 B in 0 -> 1.0 KiB in 10, new)" */
-static void write_change(FILE *f, const struct diff_stack *s, bool by_alloc)
-{
-	char b1[40], b2[32], b3[32];
-	int64_t da = s->new_allocs - s->old_allocs;
-
-	fprintf(f, "%s, %+" PRId64 " %s (%s in %" PRId64 " -> %s in %" PRId64 "%s)",
-		delta_bytes(s->new_bytes - s->old_bytes, b1, sizeof(b1)), da, units(by_alloc, da),
-		mt_human_bytes(s->old_bytes, b2, sizeof(b2)), s->old_allocs,
-		mt_human_bytes(s->new_bytes, b3, sizeof(b3)), s->new_allocs,
-		!s->old ? ", new" : !s->new ? ", gone" : "");
-}
-
-static void write_proc(FILE *f, const struct diff_proc *dp, size_t top_n)
-{
-	size_t grew = 0, shrank = 0, i, k, shown;
-	const struct mt_stack_report *st;
-
-	write_proc_header(f, dp);
-	for (i = 0; i < dp->nr_stacks; i++) {
-		grew += growth(&dp->stacks[i]) > 0;
-		shrank += growth(&dp->stacks[i]) < 0;
-	}
-	if (!grew) {
-		fputs("  no call path grew\n", f);
-	} else {
-		shown = grew < top_n ? grew : top_n;
-		fprintf(f, "  grew: %zu call path%s, top %zu by %s:\n", grew, grew == 1 ? "" : "s",
-			shown, dp->by_alloc ? "bytes allocated" : "live bytes");
-	}
-	/* Stacks are sorted by growth: those that grew first, shrank last. */
-	for (i = 0; i < grew && i < top_n; i++) {
-		fprintf(f, "  #%zu  ", i + 1);
-		write_change(f, &dp->stacks[i], dp->by_alloc);
-		fputc('\n', f);
-		st = dp->stacks[i].new ? dp->stacks[i].new : dp->stacks[i].old;
-		for (k = 0; k < st->nr_frames; k++) {
-			fputs("        ", f);
-			put_frame(f, &st->frames[k], false);
-			fputc('\n', f);
-		}
-	}
-	if (!shrank)
-		return;
-	fprintf(f, "  shrank or gone: %zu call path%s\n", shrank, shrank == 1 ? "" : "s");
-	for (i = 0; i < shrank && i < top_n; i++) {
-		const struct diff_stack *s = &dp->stacks[dp->nr_stacks - 1 - i];
-
-		fputs("    ", f);
-		write_change(f, s, dp->by_alloc);
-		st = s->old ? s->old : s->new;
-		/* The innermost frames say enough in a short list. */
-		for (k = 0; k < st->nr_frames && k < 3; k++) {
-			fputs(k ? " <- " : "  ", f);
-			put_frame(f, &st->frames[k], false);
-		}
-		fputs(st->nr_frames > 3 ? " <- ...\n" : "\n", f);
-	}
-	if (shrank > top_n)
-		fprintf(f, "    ... and %zu more\n", shrank - top_n);
-}
-
-int diff__write_text(const struct diff_result *d, FILE *f, size_t top_n)
-{
-	size_t i;
-
-	if (!top_n)
-		top_n = DEFAULT_TOP;
-	if (!d->nr_procs)
-		fputs("no processes in either report\n", f);
-	for (i = 0; i < d->nr_procs; i++) {
-		fputc('\n', f);
-		write_proc(f, &d->procs[i], top_n);
-	}
-	if (fflush(f) == EOF || ferror(f))
-		return -EIO;
-	return 0;
-}
-
-/* ---------------------------------------------------------------- folded */
-
-struct fline {
-	char *key;
-	size_t len;
-	uint64_t old, new;
-};
-
-static int cmp_fline(const void *a, const void *b)
-{
-	const struct fline *x = a, *y = b;
-
-	return cmp_key(x->key, x->len, y->key, y->len);
-}
-
-/* The root frame: comm, with the pid when another process has that comm. */
-static void put_folded_root(FILE *f, const struct diff_result *d, const struct diff_proc *dp)
-{
-	const struct mt_proc_report *p = dp->new ? dp->new : dp->old, *q;
-	size_t i;
-
-	put_name(f, p->comm, sizeof(p->comm), true);
-	for (i = 0; i < d->nr_procs; i++) {
-		q = d->procs[i].new ? d->procs[i].new : d->procs[i].old;
-		if (&d->procs[i] != dp && same_comm(p, q)) {
-			fprintf(f, "/%" PRIu32, p->pid);
-			return;
-		}
-	}
-}
-
-static int build_flines(const struct diff_result *d, struct fline *lines, size_t *nr)
-{
-	size_t i, j, k, n = 0;
-	FILE *m;
-
-	for (i = 0; i < d->nr_procs; i++) {
-		const struct diff_proc *dp = &d->procs[i];
-
-		for (j = 0; j < dp->nr_stacks; j++) {
-			const struct diff_stack *s = &dp->stacks[j];
-			const struct mt_stack_report *st = s->new ? s->new : s->old;
-			struct fline *l = &lines[n];
-
-			/* Flame graphs have no negative widths. */
-			l->old = s->old_bytes > 0 ? s->old_bytes : 0;
-			l->new = s->new_bytes > 0 ? s->new_bytes : 0;
-			if (!l->old && !l->new)
-				continue;
-			m = open_memstream(&l->key, &l->len);
-			if (!m)
-				return -ENOMEM;
-			n++;
-			put_folded_root(m, d, dp);
-			for (k = st->nr_frames; k > 0; k--) {
-				fputc(';', m);
-				put_frame(m, &st->frames[k - 1], true);
-			}
-			if (fclose(m))
-				return -ENOMEM;
-		}
-	}
-	*nr = n;
-	return 0;
-}
-
-int diff__write_folded(const struct diff_result *d, FILE *f)
-{
-	size_t i, j, n = 0, total = 0;
-	uint64_t old, new;
-	struct fline *lines;
-	int err;
-
-	for (i = 0; i < d->nr_procs; i++)
-		total += d->procs[i].nr_stacks;
-	lines = calloc(total + 1, sizeof(*lines));
-	if (!lines)
-		return -ENOMEM;
-	err = build_flines(d, lines, &n);
-	if (!err)
-		qsort(lines, n, sizeof(*lines), cmp_fline);
-	/* Paths that fold to the same text are one line, summed. */
-	for (i = 0; !err && i < n; i = j) {
-		for (j = i, old = new = 0; j < n && !cmp_fline(&lines[i], &lines[j]); j++) {
-			old += lines[j].old;
-			new += lines[j].new;
-		}
-		fwrite(lines[i].key, 1, lines[i].len, f);
-		fprintf(f, " %" PRIu64 " %" PRIu64 "\n", old, new);
-	}
-	for (i = 0; i < n; i++)
-		free(lines[i].key);
-	free(lines);
-	if (!err && (fflush(f) == EOF || ferror(f)))
-		err = -EIO;
-	return err;
-}
-
 /* ---------------------------------------------------------------- the command */
 
-/* The whole file: a pipe (<(...)) will do as well as a file. */
-static int read_all(const char *path, char **out, size_t *len)
+static int write_folded(const void *d, FILE *f)
 {
-	size_t n = 0, cap = 65536;
-	char *buf = malloc(cap), *nb;
-	int fd, err = 0;
-	ssize_t r;
-
-	if (!buf)
-		return -ENOMEM;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		err = -errno;
-		free(buf);
-		return err;
-	}
-	while ((r = read(fd, buf + n, cap - n)) != 0) {
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			err = -errno;
-			break;
-		}
-		n += r;
-		if (n < cap)
-			continue;
-		/* One byte past the limit is enough to know it is too large. */
-		if (cap > JSON_MAX_INPUT) {
-			err = -EFBIG;
-			break;
-		}
-		nb = realloc(buf, cap * 2);
-		if (!nb) {
-			err = -ENOMEM;
-			break;
-		}
-		buf = nb;
-		cap *= 2;
-	}
-	close(fd);
-	if (err)
-		free(buf);
-	*out = err ? NULL : buf;
-	*len = n;
-	return err;
+	return diff__write_folded(d, f);
 }
 
-static int load_report(const char *path, struct mt_report *r)
+static int write_pprof(const void *r, FILE *f)
 {
-	struct json_error jerr;
-	struct json_doc *doc;
-	char *text = NULL, why[160];
-	size_t len = 0;
-	int err;
-
-	err = read_all(path, &text, &len);
-	if (err) {
-		mt_err("cannot read %s: %s\n", path, strerror(-err));
-		return err;
-	}
-	err = json_doc__parse(text, len, &doc, &jerr);
-	free(text);
-	if (err) {
-		mt_err("%s: not JSON: line %zu, column %zu: %s\n", path, jerr.line, jerr.column,
-		       jerr.msg);
-		return err;
-	}
-	err = diff__report_from_json(json_doc__root(doc), r, why, sizeof(why));
-	json_doc__free(doc);
-	if (err == -ENOTSUP)
-		mt_err("%s: %s\n", path, why);
-	else if (err)
-		mt_err("%s: not a memtrace report: %s\n", path, why);
-	return err;
+	return report_pprof__write(r, f);
 }
 
-/* The folded diff of d, or when d is NULL the pprof profile of r. */
-static int write_file(const char *path, const char *kind, const struct diff_result *d,
-		      const struct mt_report *r)
+static int write_file(const char *path, const char *kind,
+		      int (*write)(const void *arg, FILE *f), const void *arg)
 {
-	struct out_file *of;
-	int err;
+	int err = out_file__write(path, write, arg);
 
-	err = out_file__open(path, &of);
-	if (!err) {
-		if (d)
-			err = diff__write_folded(d, out_file__stream(of));
-		else
-			err = report_pprof__write(r, out_file__stream(of));
-		if (err)
-			out_file__abort(of);
-		else
-			err = out_file__commit(of);
-	}
 	if (err)
 		mt_err("cannot write %s to %s: %s\n", kind, path, strerror(-err));
 	return err;
@@ -762,8 +237,7 @@ int diff__run(const struct diff_opts *o)
 	struct diff_result d = { 0 };
 	const char *outs[3];
 	char *base = NULL;
-	size_t i;
-	int err = 0;
+	int err;
 
 	/* Two profiles, for `go tool pprof -diff_base F.base F`: pprof
 	 * subtracts the base itself, and either file is a heap profile of its
@@ -776,11 +250,8 @@ int diff__run(const struct diff_opts *o)
 	outs[1] = o->pprof_path;
 	outs[2] = base;
 	/* A path that cannot be written is an error before anything is printed. */
-	for (i = 0; i < 3 && !err; i++) {
-		if (outs[i] && strcmp(outs[i], "-") && (err = out_file__check_writable(outs[i])))
-			mt_err("cannot write %s: %s\n", outs[i], strerror(-err));
-	}
-	err = err ?: load_report(o->old_path, &old) ?: load_report(o->new_path, &new);
+	err = out_file__check_paths(outs, 3) ?: diff__load_report(o->old_path, &old) ?:
+	      diff__load_report(o->new_path, &new);
 	if (!err && (err = diff__match(&old, &new, &d)))
 		mt_err("cannot compare the reports: %s\n", strerror(-err));
 	if (err)
@@ -791,10 +262,10 @@ int diff__run(const struct diff_opts *o)
 	if (err)
 		mt_err("cannot write the diff to stdout: %s\n", strerror(-err));
 	if (!err && o->folded_path)
-		err = write_file(o->folded_path, "folded diff", &d, NULL);
+		err = write_file(o->folded_path, "folded diff", write_folded, &d);
 	if (!err && base)
-		err = write_file(base, "pprof (OLD)", NULL, &old) ?:
-		      write_file(o->pprof_path, "pprof (NEW)", NULL, &new);
+		err = write_file(base, "pprof (OLD)", write_pprof, &old) ?:
+		      write_file(o->pprof_path, "pprof (NEW)", write_pprof, &new);
 out:
 	free(base);
 	diff_result__free(&d);

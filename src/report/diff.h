@@ -35,6 +35,9 @@ int diff__run(const struct diff_opts *o);
  */
 int diff__report_from_json(const struct json_value *root, struct mt_report *r,
 			   char *why, size_t why_len);
+/* The report in the file at path (a pipe will do), read as above. Returns 0
+ * or -errno, having printed one line naming the problem. */
+int diff__load_report(const char *path, struct mt_report *r);
 
 /* One call path in both reports. Stacks are the same call path when their
  * frames are: the same function names, or for a frame without one the same

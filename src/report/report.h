@@ -118,7 +118,4 @@ int report_svg__write(const struct mt_report *r, FILE *f);
 
 void mt_report__free(struct mt_report *r);
 
-/* "12.3 MiB" style; returns buf. */
-const char *mt_human_bytes(double bytes, char *buf, size_t len);
-
 #endif /* MEMTRACE_REPORT_H */

@@ -15,73 +15,8 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include "report/format.h"
 #include "report/report.h"
-
-struct buf {
-	char *s;
-	size_t len;
-	size_t cap;
-	bool failed;
-};
-
-static void buf_putn(struct buf *b, const char *s, size_t n)
-{
-	if (b->failed)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 128;
-		char *p;
-
-		while (b->len + n + 1 > cap)
-			cap *= 2;
-		p = realloc(b->s, cap);
-		if (!p) {
-			b->failed = true;
-			return;
-		}
-		b->s = p;
-		b->cap = cap;
-	}
-	memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-}
-
-/* A name with the characters the format gives a meaning to replaced. */
-static void buf_put_name(struct buf *b, const char *s, size_t n)
-{
-	size_t start = b->len, i;
-
-	buf_putn(b, s, n);
-	if (b->failed)
-		return;
-	for (i = start; i < b->len; i++) {
-		unsigned char c = b->s[i];
-
-		if (c == ';')
-			b->s[i] = ':';
-		else if (c < 0x20 || c == 0x7f)
-			b->s[i] = ' ';
-	}
-}
-
-static void buf_put_frame(struct buf *b, const struct mt_frame *fr)
-{
-	const char *base;
-	char off[32];
-
-	if (fr->function) {
-		buf_put_name(b, fr->function, strlen(fr->function));
-	} else if (fr->module) {
-		base = strrchr(fr->module, '/');
-		base = base ? base + 1 : fr->module;
-		buf_put_name(b, base, strlen(base));
-		snprintf(off, sizeof(off), "+0x%" PRIx64, fr->offset);
-		buf_putn(b, off, strlen(off));
-	} else {
-		buf_putn(b, "[unknown]", 9);
-	}
-}
 
 struct folded_line {
 	char *key;		/* everything before the count */
@@ -141,29 +76,31 @@ static void free_lines(struct folded_line *lines, size_t n)
 static char *stack_key(const struct mt_report *r, const struct mt_proc_report *p,
 		       const struct mt_stack_report *s)
 {
-	struct buf b = { 0 };
-	const char *nul;
-	char pid[16];
-	size_t k;
+	char *key = NULL;
+	size_t len, k;
+	bool failed;
+	FILE *m;
 
-	nul = memchr(p->comm, '\0', sizeof(p->comm));
-	buf_put_name(&b, p->comm, nul ? (size_t)(nul - p->comm) : sizeof(p->comm));
+	m = open_memstream(&key, &len);
+	if (!m)
+		return NULL;
+	mt_fput_clean(m, p->comm, sizeof(p->comm), MT_CLEAN_FOLDED);
 	/* With one process the pid adds nothing but noise to the root frame;
 	 * with several it keeps same-named ones apart. */
-	if (r->nr_procs > 1) {
-		snprintf(pid, sizeof(pid), "/%" PRIu32, p->pid);
-		buf_putn(&b, pid, strlen(pid));
-	}
+	if (r->nr_procs > 1)
+		fprintf(m, "/%" PRIu32, p->pid);
 	for (k = s->nr_frames; k > 0; k--) {
-		buf_putn(&b, ";", 1);
-		buf_put_frame(&b, &s->frames[k - 1]);
+		fputc(';', m);
+		mt_frame_fput(m, &s->frames[k - 1], MT_FRAME_BASENAME | MT_CLEAN_FOLDED);
 	}
-	if (b.failed) {
-		free(b.s);
+	failed = ferror(m);
+	if (fclose(m) || failed) {
+		free(key);
 		return NULL;
 	}
-	/* An empty comm and no frames still make a (nameless) line. */
-	return b.s ? b.s : calloc(1, 1);
+	/* Nothing written is "": an empty comm and no frames still make a
+	 * (nameless) line. */
+	return key;
 }
 
 static int build_lines(const struct mt_report *r, struct folded_line **out, size_t *nr_out)

@@ -22,6 +22,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include "report/format.h"
 #include "report/report.h"
 #include "util/utf8.h"
 
@@ -94,22 +95,6 @@ static void put_xml(FILE *f, const char *s, size_t max)
 	}
 }
 
-/* 1234567 -> "1,234,567" */
-static const char *count_str(uint64_t v, char *buf, size_t len)
-{
-	char digits[32];
-	size_t n, i, o = 0;
-
-	n = (size_t)snprintf(digits, sizeof(digits), "%" PRIu64, v);
-	for (i = 0; i < n && o + 2 < len; i++) {
-		if (i && (n - i) % 3 == 0)
-			buf[o++] = ',';
-		buf[o++] = digits[i];
-	}
-	buf[o] = '\0';
-	return buf;
-}
-
 static uint64_t proc_bytes(const struct mt_proc_report *p, const struct mt_stack_report *s)
 {
 	if (p->live_unknown)
@@ -139,15 +124,10 @@ add_name(struct graph *g, FILE *names, const char *fmt, ...)
 
 static int add_frame_name(struct graph *g, FILE *names, const struct mt_frame *fr)
 {
-	const char *base;
-
-	if (fr->function)
-		return add_name(g, names, "%s", fr->function);
-	if (!fr->module)
-		return add_name(g, names, "[unknown]");
-	base = strrchr(fr->module, '/');
-	base = base ? base + 1 : fr->module;
-	return add_name(g, names, "%s+0x%" PRIx64, base, fr->offset);
+	/* Named as in the folded output; put_xml() makes any name safe. */
+	g->nr_names++;
+	mt_frame_fput(names, fr, MT_FRAME_BASENAME);
+	return fputc('\0', names) == EOF ? -ENOMEM : 0;
 }
 
 static int cmp_path(const void *a, const void *b)
@@ -249,7 +229,7 @@ static void put_title(FILE *f, const struct graph *g, const char *name, uint64_t
 	char n[32], h[32];
 
 	put_xml(f, name, SIZE_MAX);
-	fprintf(f, " (%s bytes", count_str(bytes, n, sizeof(n)));
+	fprintf(f, " (%s bytes", mt_count_str(bytes, n, sizeof(n)));
 	/* Past a mebibyte the exact count is hard to read at a glance. */
 	if (bytes >= 1024 * 1024)
 		fprintf(f, ", %s", mt_human_bytes((double)bytes, h, sizeof(h)));
@@ -374,7 +354,7 @@ static void put_subtitles(FILE *f, const struct graph *g)
 		fprintf(f, " and %zu more", r->nr_procs - MAX_PROCS_NAMED);
 	fprintf(f, "%s%s (%s bytes) in %.1f s</text>\n", r->nr_procs ? ": " : "no process: ",
 		mt_human_bytes((double)g->total, b1, sizeof(b1)),
-		count_str(g->total, b2, sizeof(b2)), r->duration_s);
+		mt_count_str(g->total, b2, sizeof(b2)), r->duration_s);
 
 	fprintf(f, "<text class=\"sub\" x=\"%d\" y=\"62\">", IMG_WIDTH / 2);
 	if (r->min_age_s > 0)
@@ -382,10 +362,10 @@ static void put_subtitles(FILE *f, const struct graph *g)
 	if (g->nr_elided)
 		fprintf(f, "%zu %s under 0.1%% not drawn (%s bytes). ", g->nr_elided,
 			g->nr_elided == 1 ? "frame" : "frames",
-			count_str(g->elided_bytes, b1, sizeof(b1)));
+			mt_count_str(g->elided_bytes, b1, sizeof(b1)));
 	if (r->lost_events)
 		fprintf(f, "Incomplete: %s events lost (see the text report). ",
-			count_str(r->lost_events, b1, sizeof(b1)));
+			mt_count_str(r->lost_events, b1, sizeof(b1)));
 	fputs("Click a frame to zoom, Ctrl-F to search.</text>\n", f);
 }
 

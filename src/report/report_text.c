@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <string.h>
+#include "report/format.h"
 #include "report/report.h"
 
 #define STR_(x) #x
@@ -17,48 +18,13 @@
 /* Width of the function column of a frame; longer names push the module. */
 #define FUNC_COL 20
 
-const char *mt_human_bytes(double bytes, char *buf, size_t len)
-{
-	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	const char *sign = bytes < 0 ? "-" : "";
-	double v = fabs(bytes);
-	size_t u = 0;
-
-	if (!len)
-		return buf;
-	if (!isfinite(bytes)) {
-		snprintf(buf, len, "? B");
-		return buf;
-	}
-	/* Step up before rounding would print "1024 B" or "1024.0 KiB". */
-	if (v >= 1023.5) {
-		for (u = 1, v /= 1024; v >= 1023.95 && u < 4; u++)
-			v /= 1024;
-	}
-	if (u == 0)
-		snprintf(buf, len, "%s%.0f B", sign, v);
-	else
-		snprintf(buf, len, "%s%.1f %s", sign, v, units[u]);
-	return buf;
-}
-
 /* Room for a signed 64-bit count with separators. */
 #define COUNT_LEN 32
 
-/* 3400112 -> "3,400,112". buf holds COUNT_LEN bytes. */
+/* buf holds COUNT_LEN bytes. */
 static const char *count_str(uint64_t n, char *buf)
 {
-	char digits[21];
-	int len, i, o = 0;
-
-	len = snprintf(digits, sizeof(digits), "%" PRIu64, n);
-	for (i = 0; i < len; i++) {
-		if (i && (len - i) % 3 == 0)
-			buf[o++] = ',';
-		buf[o++] = digits[i];
-	}
-	buf[o] = '\0';
-	return buf;
+	return mt_count_str(n, buf, COUNT_LEN);
 }
 
 static const char *scount_str(int64_t n, char *buf)
@@ -66,7 +32,7 @@ static const char *scount_str(int64_t n, char *buf)
 	if (n >= 0)
 		return count_str(n, buf);
 	buf[0] = '-';
-	count_str(-(uint64_t)n, buf + 1);
+	mt_count_str(-(uint64_t)n, buf + 1, COUNT_LEN - 1);
 	return buf;
 }
 
@@ -75,23 +41,16 @@ static const char *plural(uint64_t n, const char *one, const char *many)
 	return n == 1 ? one : many;
 }
 
-/* Print a name from the traced program with control characters made
- * harmless to a terminal; returns the number of bytes printed. */
+/* Names from the traced program, with control characters made harmless
+ * to a terminal; these return the number of bytes printed. */
 static size_t put_clean(FILE *f, const char *s, size_t n)
 {
-	size_t i;
-
-	for (i = 0; i < n && s[i]; i++) {
-		unsigned char c = s[i];
-
-		fputc(c < 0x20 || c == 0x7f ? '?' : c, f);
-	}
-	return i;
+	return mt_fput_clean(f, s, n, MT_CLEAN_TERMINAL);
 }
 
 static size_t put_clean_str(FILE *f, const char *s)
 {
-	return put_clean(f, s, strlen(s));
+	return put_clean(f, s, SIZE_MAX);
 }
 
 static void write_frame(FILE *f, const struct mt_frame *fr)
@@ -101,21 +60,8 @@ static void write_frame(FILE *f, const struct mt_frame *fr)
 	fputs("        ", f);
 	w = put_clean_str(f, fr->function ? fr->function : "??");
 	fprintf(f, "%*s", w < FUNC_COL ? (int)(FUNC_COL - w) + 1 : 1, "");
-	if (fr->module) {
-		put_clean_str(f, fr->module);
-		fprintf(f, "+0x%" PRIx64, fr->offset);
-	} else {
-		/* No mapping: the offset is all there is to show. */
-		fprintf(f, "[unknown] 0x%" PRIx64, fr->offset);
-	}
-	if (fr->file) {
-		fputs("  ", f);
-		put_clean_str(f, fr->file);
-		if (fr->line > 0)
-			fprintf(f, ":%d", fr->line);
-	}
-	if (fr->inlined)
-		fputs("  (inlined)", f);
+	mt_frame_fput(f, fr, MT_FRAME_NO_FUNCTION | MT_FRAME_UNKNOWN_OFFSET | MT_FRAME_SOURCE |
+		      MT_CLEAN_TERMINAL);
 	fputc('\n', f);
 }
 

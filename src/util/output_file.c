@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
+#include "util/log.h"
 #include "util/output_file.h"
 
 struct out_file {
@@ -213,4 +215,44 @@ int out_file__check_writable(const char *path)
 		return err;
 	out_file__abort(of);
 	return 0;
+}
+
+int out_file__check_paths(const char *const *paths, size_t n)
+{
+	size_t i;
+	int err;
+
+	for (i = 0; i < n; i++) {
+		if (!paths[i])
+			continue;
+		err = out_file__check_writable(paths[i]);
+		if (err) {
+			mt_err("cannot write %s: %s\n", paths[i], strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+int out_file__write(const char *path, int (*write)(const void *arg, FILE *f), const void *arg)
+{
+	struct out_file *of;
+	struct statvfs sv;
+	int err;
+
+	err = out_file__open(path, &of);
+	if (err)
+		return err;
+	err = write(arg, of->f);
+	/*
+	 * A stream error is only EIO to the writer, the errno of the failed
+	 * write long gone: a full file system is the usual cause, so say so.
+	 */
+	if (err == -EIO && !fstatvfs(fileno(of->f), &sv) && sv.f_bavail == 0)
+		err = -ENOSPC;
+	if (err) {
+		out_file__abort(of);
+		return err;
+	}
+	return out_file__commit(of);
 }

@@ -8,6 +8,7 @@
 #ifndef MEMTRACE_OUTPUT_FILE_H
 #define MEMTRACE_OUTPUT_FILE_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 struct out_file;
@@ -34,5 +35,15 @@ void out_file__abort(struct out_file *of);
 /* Whether path could be written, by creating and removing a temporary file
  * as out_file__open() would; meant to be called before tracing starts. */
 int out_file__check_writable(const char *path);
+/* out_file__check_writable() for each of paths, NULL and "-" (stdout)
+ * skipped, printing "cannot write PATH: why" for the first that fails. */
+int out_file__check_paths(const char *const *paths, size_t n);
+
+/*
+ * The whole of path, written by write(arg, stream) then committed; on any
+ * error nothing is left at path but what was there. Returns 0 or -errno
+ * (the writer's or out_file's).
+ */
+int out_file__write(const char *path, int (*write)(const void *arg, FILE *f), const void *arg);
 
 #endif /* MEMTRACE_OUTPUT_FILE_H */

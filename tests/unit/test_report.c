@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "report/format.h"
 #include "report/report.h"
 #include "util/output_file.h"
 #include "unit.h"
