@@ -53,6 +53,25 @@ static bool privileged(void)
 	return (eff & (1ULL << 21)) || ((eff & (1ULL << 38)) && (eff & (1ULL << 39)));
 }
 
+static double mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Go programs need the Go probes; each program loaded costs its verification. */
+static bool any_go_target(const struct run *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nr_targets; i++)
+		if (r->targets[i].alloc.is_go)
+			return true;
+	return false;
+}
+
 static int check_outputs(const struct options *o)
 {
 	const char *paths[] = { o->json_path, o->folded_path, o->pprof_path, o->svg_path };
@@ -173,6 +192,7 @@ int main(int argc, char **argv)
 	struct allocator_obj cmd_alloc = {};
 	char *cmd_path = NULL, *cmd_cxx = NULL, *cmd_ld_so = NULL;
 	int err, own_fail = EXIT_OWN_FAILURE, exit_code = 0;
+	double t_main = mono_ms(), t_setup, t_load, t_unwind, t_attach, open_ms, load_ms;
 	sigset_t blocked;
 
 	setvbuf(stderr, NULL, _IOLBF, 0);
@@ -272,13 +292,16 @@ int main(int argc, char **argv)
 		.stop_pid = r.cmd_mode && !o.no_dwarf_unwind && r.child.traced ?
 			    (uint32_t)r.child.pid : 0,
 		.max_procs = o.max_procs,
+		.go = any_go_target(&r),
 	};
+	t_setup = mono_ms();
 	err = loader__new(&lo, &r.loader);
 	if (err) {
 		mt_err("cannot load the BPF programs: %s%s\n", strerror(-err),
 		       o.verbose ? "" : " (run with -vv for the verifier's log)");
 		goto cleanup;
 	}
+	t_load = mono_ms();
 	r.sym = symbolizer__new();
 	if (!r.sym) {
 		err = -ENOMEM;
@@ -293,6 +316,7 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < r.nr_targets; i++)
 			unwinder__update(r.unwinder, &r.targets[i]);
 	}
+	t_unwind = mono_ms();
 	err = r.system_wide ? sysview__attach_all(&r) : attach_all(&r, cmd_cxx);
 	if (!err && r.system_wide) {
 		err = stack_gc__new(&r.stack_gc);
@@ -317,6 +341,13 @@ int main(int argc, char **argv)
 			strerror(-err));
 	r.vm_enabled = !err;
 	err = 0;
+	t_attach = mono_ms();
+	if (mt_verbose) {
+		loader__load_times(r.loader, &open_ms, &load_ms);
+		mt_info("start-up: targets %.0f ms, open %.0f ms, load %.0f ms, unwind tables %.0f ms, attach %.0f ms; probes live %.0f ms after start\n",
+			t_setup - t_main, open_ms, load_ms, t_unwind - t_load, t_attach - t_unwind,
+			t_attach - t_main);
+	}
 
 	clock_gettime(CLOCK_MONOTONIC, &r.start);
 	if (r.cmd_mode) {
