@@ -62,6 +62,13 @@ all: $(OUTPUT)/memtrace
 $(OUTPUT) $(OUTPUT)/unit $(ASAN_OUTPUT):
 	$(Q)mkdir -p $@
 
+# One BPF object from one translation unit: bpf/memtrace.bpf.c includes a
+# bpf/*.bpf.h per concern (maps, process filter, stack walker, allocations,
+# memory-map syscalls, Go). Linking several objects with `bpftool gen object`
+# would need extern declarations for every shared map, helper and const
+# volatile, and non-static names the skeleton then exposes; one unit keeps
+# the static helpers inlined as they are, the skeleton and loader.c unchanged.
+# -MMD lists every included .bpf.h in the object's .d file.
 $(BPF_OBJ): $(BPFDIR)/memtrace.bpf.c $(VMLINUX) | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(DEPFLAGS) -MF $@.d -MT $@ \

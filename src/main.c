@@ -49,6 +49,17 @@ static bool privileged(void)
 	return (eff & (1ULL << 21)) || ((eff & (1ULL << 38)) && (eff & (1ULL << 39)));
 }
 
+/* Go programs need the Go probes; each program loaded costs its verification. */
+static bool any_go_target(const struct run *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->set.nr; i++)
+		if (r->set.targets[i].alloc.is_go)
+			return true;
+	return false;
+}
+
 static int check_outputs(const struct options *o)
 {
 	const char *paths[] = { o->json_path, o->folded_path, o->pprof_path, o->svg_path };
@@ -129,7 +140,8 @@ static int add_command_target(struct run *r, char **cmd_path, char **cmd_cxx, ch
 int main(int argc, char **argv)
 {
 	struct options o = {};
-	struct run r = { .o = &o, .child = { .go_fd = -1, .err_fd = -1 } };
+	struct run r = { .o = &o, .child = { .go_fd = -1, .err_fd = -1 },
+			 .startup = { .main = mono_ms() } };
 	struct loader_opts lo;
 	char *cmd_path = NULL, *cmd_cxx = NULL, *cmd_ld_so = NULL;
 	int err, own_fail = EXIT_OWN_FAILURE, exit_code = 0;
@@ -202,13 +214,16 @@ int main(int argc, char **argv)
 		.stop_pid = r.cmd_mode && !o.fp_only && r.child.traced ?
 			    (uint32_t)r.child.pid : 0,
 		.max_procs = o.max_procs,
+		.go = any_go_target(&r),
 	};
+	r.startup.targets_done = mono_ms();
 	err = loader__new(&lo, &r.loader);
 	if (err) {
 		mt_err("cannot load the BPF programs: %s%s\n", strerror(-err),
 		       o.verbose ? "" : " (run with -vv for the verifier's log)");
 		goto cleanup;
 	}
+	r.startup.loaded = mono_ms();
 	err = run__start(&r, cmd_cxx, cmd_ld_so);
 	if (err)
 		goto cleanup;

@@ -3,8 +3,9 @@
 # probes at the same sites (the floor any uprobe tracer pays), under memtrace
 # (frame-pointer walk, and unwind tables for the build without frame
 # pointers), and under memtrace --fp-only; one and two threads; median of
-# RUNS runs each. The same workload linked with jemalloc and with tcmalloc
-# follows: memtrace's cost per pair there against glibc's ("je", "tc" rows).
+# RUNS runs each. First, memtrace's start-up time. The same workload linked
+# with jemalloc and with tcmalloc follows the table: memtrace's cost per pair
+# there against glibc's ("je", "tc" rows).
 set -euo pipefail
 MEMTRACE=$1
 WORKLOAD=$2
@@ -66,6 +67,39 @@ for p in json.load(sys.stdin):
 	sysctl -qw kernel.bpf_stats_enabled="$was"
 }
 
+# Start-up: milliseconds from memtrace's start to its "attached" line with
+# -p (the probes are live), and the whole of `memtrace -- /bin/true`
+# (start-up, the command, the report and the detach).
+ms_since() {	# start (EPOCHREALTIME) -> ms
+	awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f\n", (b - a) * 1000 }'
+}
+
+one_attach() {	# pid -> ms until attached
+	local t0=$EPOCHREALTIME line
+	"$MEMTRACE" --batch -d 1 -p "$1" 2>&1 >/dev/null | while IFS= read -r line; do
+		case $line in "memtrace: attached"*) ms_since "$t0" ;; esac
+	done
+}
+
+one_true() {	# -> ms for the whole run
+	local t0=$EPOCHREALTIME
+	"$MEMTRACE" --batch -- /bin/true >/dev/null 2>&1
+	ms_since "$t0"
+}
+
+startup() {
+	local target
+	sleep 600 &
+	target=$!
+	printf '%-34s %8s ms\n' "start-up: -p, until probes live" \
+		"$(for i in $(seq "$RUNS"); do one_attach $target; done | median)"
+	kill $target
+	printf '%-34s %8s ms\n' "start-up: -- /bin/true, whole run" \
+		"$(for i in $(seq "$RUNS"); do one_true; done | median)"
+}
+
+startup
+echo
 printf '%-6s %-8s %-9s %12s\n' build threads mode ns/pair
 bench fp "$WORKLOAD"
 [ -n "$WORKLOAD_NOFP" ] && bench nofp "$WORKLOAD_NOFP"

@@ -512,6 +512,26 @@ static int attach_targets(struct run *r, const char *cmd_cxx)
 	return 0;
 }
 
+double mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void print_startup(const struct run *r)
+{
+	double open_ms, load_ms;
+
+	loader__load_times(r->loader, &open_ms, &load_ms);
+	mt_info("start-up: targets %.0f ms, open %.0f ms, load %.0f ms, unwind tables %.0f ms, "
+		"attach %.0f ms; probes live %.0f ms after start\n",
+		r->startup.targets_done - r->startup.main, open_ms, load_ms,
+		r->startup.unwind_done - r->startup.loaded,
+		r->startup.attached - r->startup.unwind_done, r->startup.attached - r->startup.main);
+}
+
 int run__start(struct run *r, const char *cmd_cxx, const char *cmd_ld_so)
 {
 	size_t i;
@@ -531,6 +551,7 @@ int run__start(struct run *r, const char *cmd_cxx, const char *cmd_ld_so)
 		for (i = 0; i < r->set.nr; i++)
 			unwinder__update(r->unwinder, &r->set.targets[i]);
 	}
+	r->startup.unwind_done = mono_ms();
 	err = r->system_wide ? sysview__attach_all(r->loader) : attach_targets(r, cmd_cxx);
 	if (!err && r->system_wide) {
 		err = stack_gc__new(&r->stack_gc);
@@ -554,6 +575,9 @@ int run__start(struct run *r, const char *cmd_cxx, const char *cmd_ld_so)
 		mt_warn("cannot trace memory-map calls (%s): no mapped/retained figures\n",
 			strerror(-err));
 	r->vm_enabled = !err;
+	r->startup.attached = mono_ms();
+	if (mt_verbose)
+		print_startup(r);
 	return 0;
 }
 

@@ -32,7 +32,12 @@ struct run {
 	bool vm_enabled;
 	struct timespec start;
 	long refreshes;		/* reports or screens shown, for -n */
+	struct {		/* start-up phases, ms on CLOCK_MONOTONIC (-v) */
+		double main, targets_done, loaded, unwind_done, attached;
+	} startup;
 };
+
+double mono_ms(void);
 
 double elapsed_s(const struct run *r);
 void on_signal(int sig);

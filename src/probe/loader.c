@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
 #include <bpf/bpf.h>
@@ -27,6 +28,7 @@ struct loader {
 	struct mt_probe_site *sites;	/* one per function probed, for the report */
 	size_t nr_sites;
 	int verbose;
+	double open_ms, load_ms;
 };
 
 enum prog_id {
@@ -112,9 +114,35 @@ static struct bpf_program *prog_of(struct loader *l, enum prog_id id)
 	return NULL;
 }
 
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* -vv: what the verifier went through for each program (its load time follows it). */
+static void print_verified(struct loader *l)
+{
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, l->skel->obj) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+
+		if (!bpf_program__autoload(prog) ||
+		    bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len))
+			continue;
+		mt_debug("BPF program %s: %u instructions verified\n", bpf_program__name(prog),
+			 info.verified_insns);
+	}
+}
+
 int loader__new(const struct loader_opts *opts, struct loader **out)
 {
 	struct loader *l;
+	double t0, t1;
 	int err;
 
 	verbosity = opts->verbose;
@@ -123,6 +151,7 @@ int loader__new(const struct loader_opts *opts, struct loader **out)
 	if (!l)
 		return -ENOMEM;
 	l->verbose = opts->verbose;
+	t0 = now_ms();
 	l->skel = memtrace_bpf__open();
 	if (!l->skel) {
 		err = -errno;
@@ -145,13 +174,24 @@ int loader__new(const struct loader_opts *opts, struct loader **out)
 	bpf_map__set_max_entries(l->skel->maps.stats, opts->max_stacks);
 	bpf_map__set_max_entries(l->skel->maps.stacks, opts->max_stacks);
 	bpf_map__set_max_entries(l->skel->maps.vm_events, opts->vm_buffer);
+	/* Each program costs its verification: a target without Go needs none of Go's. */
+	if (!opts->go) {
+		bpf_program__set_autoload(l->skel->progs.mt_go_mallocgc, false);
+		bpf_program__set_autoload(l->skel->progs.mt_go_alloc_span, false);
+		bpf_program__set_autoload(l->skel->progs.mt_go_free_span, false);
+	}
 
+	t1 = now_ms();
 	err = memtrace_bpf__load(l->skel);
 	if (err) {
 		memtrace_bpf__destroy(l->skel);
 		free(l);
 		return err;
 	}
+	l->open_ms = t1 - t0;
+	l->load_ms = now_ms() - t1;
+	if (opts->verbose >= 2)
+		print_verified(l);
 	/* The rows are written in place: one mapping instead of a syscall per row. */
 	l->rows_mem = mmap(NULL, l->rows_max * sizeof(struct mt_unwind_row), PROT_READ | PROT_WRITE,
 			   MAP_SHARED, bpf_map__fd(l->skel->maps.cfi_rows), 0);
@@ -159,6 +199,12 @@ int loader__new(const struct loader_opts *opts, struct loader **out)
 		l->rows_mem = NULL;
 	*out = l;
 	return 0;
+}
+
+void loader__load_times(const struct loader *l, double *open_ms, double *load_ms)
+{
+	*open_ms = l->open_ms;
+	*load_ms = l->load_ms;
 }
 
 int loader__add_pid(struct loader *l, uint32_t pid)
@@ -726,6 +772,10 @@ void loader__free(struct loader *l)
 	ring_buffer__free(l->vm_rb);
 	if (l->rows_mem)
 		munmap(l->rows_mem, l->rows_max * sizeof(struct mt_unwind_row));
+	/*
+	 * Each uprobe's detach waits for RCU grace periods under the kernel's
+	 * event_mutex (~0.1 s each here, and threads do not overlap them).
+	 */
 	for (i = 0; i < l->nr_links; i++)
 		bpf_link__destroy(l->links[i]);
 	free(l->links);

@@ -21,12 +21,15 @@ struct loader_opts {
 	bool trace_all;		/* system-wide: every process but memtrace */
 	uint32_t max_procs;	/* processes traced at once; 0: the default */
 	uint32_t stop_pid;	/* a command to stop (SIGSTOP) when its dynamic linker maps libraries */
+	bool go;		/* load the Go programs: a target is a Go program */
 };
 
 /* Called for each memory-map event (data is a struct mt_vm_event); returns 0. */
 typedef int (*loader_vm_event_fn)(void *ctx, void *data, size_t size);
 
 int loader__new(const struct loader_opts *opts, struct loader **out);
+/* How long opening and loading (verifying) the BPF object took, in ms. */
+void loader__load_times(const struct loader *l, double *open_ms, double *load_ms);
 /* Let the BPF programs record events of process pid (a tgid). */
 int loader__add_pid(struct loader *l, uint32_t pid);
 /*

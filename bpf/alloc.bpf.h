@@ -1,0 +1,298 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Allocation accounting: the allocator's entry points, its one return
+ * probe and free. Part of memtrace.bpf.c, after the stack walker.
+ */
+
+static __always_inline __u64 array_bytes(__u64 nmemb, __u64 size)
+{
+	__u64 limit;
+
+	if (!size)
+		return 0;
+	limit = ~0ULL / size;
+	/* Keeps clang from turning the test into a 128-bit multiply BPF cannot do. */
+	barrier_var(limit);
+	if (nmemb > limit)
+		return ~0ULL;
+	return nmemb * size;
+}
+
+static __always_inline void stat_add(struct mt_stat *s, __s64 bytes, __s64 allocs)
+{
+	__sync_fetch_and_add(&s->live_bytes, bytes);
+	__sync_fetch_and_add(&s->live_allocs, allocs);
+}
+
+/* Forget a live block; returns false when the address was never recorded. */
+static __always_inline bool forget_block(__u32 tgid, __u64 addr, struct mt_alloc_info *out)
+{
+	struct mt_alloc_key key = { .addr = addr, .pid = tgid };
+	struct mt_alloc_info *info;
+	struct mt_stat_key skey = { .pid = tgid };
+	struct mt_stat *s;
+
+	info = bpf_map_lookup_elem(&allocs, &key);
+	if (!info)
+		return false;
+	*out = *info;
+	/* Two frees of one block race here; only the one that deletes it counts. */
+	if (bpf_map_delete_elem(&allocs, &key))
+		return false;
+	skey.stack_id = out->stack_id;
+	s = bpf_map_lookup_elem(&stats, &skey);
+	if (s) {
+		stat_add(s, -(__s64)out->size, -1);
+		__sync_fetch_and_add(&s->frees_total, 1);
+	}
+	return true;
+}
+
+/* Put back a block that realloc failed to move (it is still the program's). */
+static __always_inline void restore_block(__u32 tgid, __u64 addr, struct mt_alloc_info *info)
+{
+	struct mt_alloc_key key = { .addr = addr, .pid = tgid };
+	struct mt_stat_key skey = { .pid = tgid, .stack_id = info->stack_id };
+	struct mt_stat *s;
+
+	if (bpf_map_update_elem(&allocs, &key, info, BPF_NOEXIST)) {
+		count(MT_CNT_ALLOCS_MAP_FULL);
+		return;
+	}
+	s = bpf_map_lookup_elem(&stats, &skey);
+	if (s) {
+		stat_add(s, info->size, 1);
+		__sync_fetch_and_sub(&s->frees_total, 1);
+	}
+}
+
+/* Store a stack's frames once; false when the map is full (counted). */
+static __always_inline bool store_stack(__u64 stack_id, const struct mt_stack *st)
+{
+	long err = bpf_map_update_elem(&stacks, &stack_id, st, BPF_NOEXIST);
+
+	if (err == -EEXIST)
+		return true;
+	if (err) {
+		count(MT_CNT_STACKS_MAP_FULL);
+		return false;
+	}
+	count(MT_CNT_STACKS_STORED);
+	if (st->flags & MT_STACK_F_TRUNCATED)
+		count(MT_CNT_STACK_TRUNCATED);
+	if (st->flags & MT_STACK_F_READ_FAILED)
+		count(MT_CNT_STACK_READ_FAILED);
+	return true;
+}
+
+static __always_inline struct mt_stat *stat_for(__u32 tgid, __u64 stack_id, struct mt_stack *st)
+{
+	struct mt_stat_key skey = { .pid = tgid, .stack_id = stack_id };
+	struct mt_stat zero = {};
+	struct mt_stat *s;
+	long err;
+
+	s = bpf_map_lookup_elem(&stats, &skey);
+	if (s)
+		return s;
+	/* First allocation from this stack in this process: store its frames once. */
+	if (!store_stack(stack_id, st))
+		return NULL;
+	err = bpf_map_update_elem(&stats, &skey, &zero, BPF_NOEXIST);
+	if (err && err != -EEXIST) {
+		count(MT_CNT_STACKS_MAP_FULL);
+		return NULL;
+	}
+	return bpf_map_lookup_elem(&stats, &skey);
+}
+
+static __always_inline void record_block(__u32 tgid, __u64 addr, struct mt_pending *p)
+{
+	struct mt_alloc_key key = { .addr = addr, .pid = tgid };
+	struct mt_alloc_info info = {
+		.size = p->size,
+		.ts_ns = bpf_ktime_get_ns(),
+		.stack_id = p->stack_id,
+	};
+	struct mt_alloc_info old;
+	struct mt_stat *s;
+	long err;
+
+	s = stat_for(tgid, p->stack_id, &p->stack);
+	if (!s)
+		return;
+	__sync_fetch_and_add(&s->allocs_total, 1);
+	__sync_fetch_and_add(&s->alloc_bytes_total, p->size);
+
+	err = bpf_map_update_elem(&allocs, &key, &info, BPF_NOEXIST);
+	if (err == -EEXIST) {
+		/* The allocator handed out an address we think is live: its free was missed. */
+		count(MT_CNT_ADDR_REUSED);
+		forget_block(tgid, addr, &old);
+		err = bpf_map_update_elem(&allocs, &key, &info, BPF_NOEXIST);
+	}
+	if (err) {
+		count(MT_CNT_ALLOCS_MAP_FULL);
+		return;
+	}
+	stat_add(s, p->size, 1);
+}
+
+/*
+ * Entry of an allocating function. Nested calls (reallocarray calling
+ * realloc through the PLT, operator new calling malloc) are recognised by a
+ * deeper stack pointer and left to the outermost call.
+ */
+static __always_inline int on_entry(struct pt_regs *ctx, __u32 kind, __u64 size, __u64 old_ptr,
+				    __u64 memptr)
+{
+	struct mt_pending *p;
+	__u64 sp, ret_addr;
+	__u32 tgid;
+
+	if (empty_probes)
+		return 0;
+	if (!traced(&tgid))
+		return 0;
+	p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0,
+				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!p)
+		return 0;
+	sp = PT_REGS_SP(ctx);
+	if (bpf_probe_read_user(&ret_addr, sizeof(ret_addr), (void *)sp))
+		ret_addr = 0;
+	if (p->active) {
+		/*
+		 * Deeper on the stack: a nested call. At the same depth with a
+		 * different return address: a tail call (reallocarray jumps to
+		 * realloc), whose return address the outer return probe replaced.
+		 */
+		if (sp < p->entry_sp || (sp == p->entry_sp && ret_addr != p->ret_addr))
+			return 0;
+		count(MT_CNT_MISSED_RETURNS);
+	}
+	p->active = 1;
+	p->entry_sp = sp;
+	p->ret_addr = ret_addr;
+	p->kind = kind;
+	p->size = size;
+	p->memptr = memptr;
+	p->old_ptr = old_ptr;
+	p->old_known = 0;
+	/*
+	 * realloc's old block is forgotten now, while it is still the caller's:
+	 * once realloc has freed it another thread may be handed the address.
+	 */
+	if (old_ptr) {
+		if (forget_block(tgid, old_ptr, &p->old_info))
+			p->old_known = 1;
+		else
+			count(MT_CNT_UNKNOWN_FREES);
+	}
+	if (size < min_size || size > max_size) {
+		p->stack_id = 0;
+		return 0;
+	}
+	p->stack_id = capture_stack(ctx, ret_addr, &p->stack);
+	return 0;
+}
+
+/*
+ * One program for every allocating entry point; the attach cookie says
+ * which one it is. (One program also means the stack walker is verified
+ * once, not once per entry point.)
+ */
+SEC("uprobe")
+int BPF_KPROBE(mt_alloc_entry)
+{
+	__u64 kind = bpf_get_attach_cookie(ctx);
+	__u64 a0 = PT_REGS_PARM1(ctx), a1 = PT_REGS_PARM2(ctx), a2 = PT_REGS_PARM3(ctx);
+	__u64 size = a0, old_ptr = 0, memptr = 0;
+
+	switch (kind) {
+	case MT_KIND_MALLOC:
+		break;
+	case MT_KIND_CALLOC:
+		/* An overflowing product makes calloc fail; the size is then moot. */
+		size = array_bytes(a0, a1);
+		break;
+	case MT_KIND_REALLOC:
+		size = a1;
+		old_ptr = a0;
+		break;
+	case MT_KIND_REALLOCARRAY:
+		size = array_bytes(a1, a2);
+		old_ptr = a0;
+		break;
+	case MT_KIND_MEMALIGN:
+		size = a1;
+		break;
+	case MT_KIND_POSIX_MEMALIGN:
+		size = a2;
+		memptr = a0;
+		break;
+	default:
+		return 0;
+	}
+	return on_entry(ctx, (__u32)kind, size, old_ptr, memptr);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(mt_alloc_ret, __u64 ret)
+{
+	struct mt_pending *p;
+	__u64 ptr = ret;
+	__u32 tgid;
+
+	if (empty_probes)
+		return 0;
+	if (!traced(&tgid))
+		return 0;
+	p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0, 0);
+	if (!p || !p->active)
+		return 0;
+	/* Only the outermost call's return is ours: sp is back above its return address. */
+	if (PT_REGS_SP(ctx) != p->entry_sp + 8)
+		return 0;
+	p->active = 0;
+
+	if (p->kind == MT_KIND_POSIX_MEMALIGN) {
+		ptr = 0;
+		if ((int)ret == 0 && bpf_probe_read_user(&ptr, sizeof(ptr), (void *)p->memptr))
+			ptr = 0;
+	}
+	if (!ptr) {
+		/* realloc(p, 0) frees p and returns NULL; any other NULL is a failure. */
+		bool freed = (p->kind == MT_KIND_REALLOC || p->kind == MT_KIND_REALLOCARRAY) &&
+			     p->old_ptr && p->size == 0;
+
+		if (!freed) {
+			if (p->old_known)
+				restore_block(tgid, p->old_ptr, &p->old_info);
+			count(MT_CNT_FAILED_ALLOCS);
+		}
+		return 0;
+	}
+	if (!p->stack_id)
+		return 0;
+	record_block(tgid, ptr, p);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(mt_free, __u64 ptr)
+{
+	struct mt_alloc_info old;
+	__u32 tgid;
+
+	if (empty_probes)
+		return 0;
+	/* free may be probed past its NULL test, where NULL also passes. */
+	if (!ptr)
+		return 0;
+	if (!traced(&tgid))
+		return 0;
+	if (!forget_block(tgid, ptr, &old))
+		count(MT_CNT_UNKNOWN_FREES);
+	return 0;
+}

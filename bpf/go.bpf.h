@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Go's allocator, which has no malloc/free to probe. Part of memtrace.bpf.c,
+ * after the allocation accounting.
+ */
+
+/*
+ * Go. Only entry probes: a return probe rewrites the return address on a
+ * goroutine stack, which the runtime may move, and the program crashes.
+ * Probes sit on the branch of the function's stack-bound check (cookie
+ * MT_COOKIE_GO_STACK_CHECK): when that branch is taken (CF or ZF set), the
+ * call goes to morestack and starts again, so only the second pass counts.
+ */
+#define X86_CF 0x001
+#define X86_ZF 0x040
+
+static __always_inline bool go_call_restarts(struct pt_regs *ctx)
+{
+	return bpf_get_attach_cookie(ctx) == MT_COOKIE_GO_STACK_CHECK &&
+	       (ctx->flags & (X86_CF | X86_ZF));
+}
+
+/* runtime.mallocgc(size uintptr, typ *_type, needzero bool): size in RAX (Go register ABI). */
+SEC("uprobe")
+int BPF_KPROBE(mt_go_mallocgc)
+{
+	struct mt_pending *p;
+	struct mt_stat *st;
+	__u64 size = ctx->ax, ret_addr, stack_id;
+	__u32 tgid;
+
+	if (empty_probes)
+		return 0;
+	if (!traced(&tgid) || go_call_restarts(ctx))
+		return 0;
+	if (size < min_size || size > max_size)
+		return 0;
+	p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0,
+				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!p)
+		return 0;
+	if (bpf_probe_read_user(&ret_addr, sizeof(ret_addr), (void *)PT_REGS_SP(ctx)))
+		ret_addr = 0;
+	stack_id = capture_stack(ctx, ret_addr, &p->stack);
+	st = stat_for(tgid, stack_id, &p->stack);
+	if (!st)
+		return 0;
+	__sync_fetch_and_add(&st->allocs_total, 1);
+	__sync_fetch_and_add(&st->alloc_bytes_total, size);
+	return 0;
+}
+
+static __always_inline struct mt_go_stat *go_stat(__u32 tgid)
+{
+	struct mt_go_stat zero = {}, *g;
+
+	g = bpf_map_lookup_elem(&go_stats, &tgid);
+	if (g)
+		return g;
+	bpf_map_update_elem(&go_stats, &tgid, &zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&go_stats, &tgid);
+}
+
+/* runtime.(*mheap).allocSpan(h, npages uintptr, typ spanAllocType, spanclass): RAX, RBX, CL, DIL */
+SEC("uprobe")
+int BPF_KPROBE(mt_go_alloc_span)
+{
+	struct mt_go_stat *g;
+	__u32 tgid;
+
+	if (empty_probes)
+		return 0;
+	/* spanAllocHeap is 0; stack and other manual spans are not heap. */
+	if (!traced(&tgid) || go_call_restarts(ctx) || (ctx->cx & 0xff) != 0)
+		return 0;
+	g = go_stat(tgid);
+	if (!g)
+		return 0;
+	__sync_fetch_and_add(&g->heap_inuse_bytes, ctx->bx * MT_GO_PAGE_SIZE);
+	__sync_fetch_and_add(&g->spans_allocated, 1);
+	return 0;
+}
+
+/* runtime.(*mheap).freeSpan(h, s *mspan): RAX, RBX; the span still holds its size. */
+SEC("uprobe")
+int BPF_KPROBE(mt_go_free_span)
+{
+	struct mt_go_stat *g;
+	__u64 npages = 0;
+	__u32 tgid;
+
+	if (empty_probes)
+		return 0;
+	if (!traced(&tgid) || go_call_restarts(ctx))
+		return 0;
+	if (bpf_probe_read_user(&npages, sizeof(npages), (void *)(ctx->bx + MT_GO_MSPAN_NPAGES_OFF)))
+		return 0;
+	g = go_stat(tgid);
+	if (!g)
+		return 0;
+	__sync_fetch_and_sub(&g->heap_inuse_bytes, npages * MT_GO_PAGE_SIZE);
+	__sync_fetch_and_add(&g->spans_freed, 1);
+	return 0;
+}

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Every map the programs share, and the loss counters. Sizes marked "set
+ * from user space" are set by the loader before load (src/probe/loader.c).
+ * Part of memtrace.bpf.c, which includes it first.
+ */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MT_MAX_PIDS); /* set from user space */
+	__type(key, __u32);
+	__type(value, __u8);
+} traced_pids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1); /* set from user space */
+	__type(key, struct mt_alloc_key);
+	__type(value, struct mt_alloc_info);
+} allocs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1); /* set from user space */
+	__type(key, struct mt_stat_key);
+	__type(value, struct mt_stat);
+} stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1); /* set from user space */
+	__type(key, __u64);
+	__type(value, struct mt_stack);
+} stacks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MT_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);	/* userspace writes the rows in place */
+	__uint(max_entries, 1); /* set from user space */
+	__type(key, __u32);
+	__type(value, struct mt_unwind_row);
+} cfi_rows SEC(".maps");
+
+/*
+ * The row found last for a (file, address in it), per CPU: the same return
+ * addresses come back in stack after stack (the start frames, hot call
+ * sites), and a hit costs one lookup instead of a binary search.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MT_ROW_CACHE_SIZE);
+	__type(key, __u32);
+	__type(value, struct mt_row_cache_ent);
+} row_cache SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MT_MAX_PIDS); /* set from user space */
+	__type(key, __u32);
+	__type(value, struct mt_proc_modules);
+} proc_modules SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20); /* bytes; set from user space */
+} vm_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MT_MAX_PIDS);
+	__type(key, __u32);
+	__type(value, struct mt_go_stat);
+} go_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct mt_pending);
+} pending SEC(".maps");
+
+static __always_inline void count(__u32 which)
+{
+	__u64 *c = bpf_map_lookup_elem(&counters, &which);
+
+	if (c)
+		__sync_fetch_and_add(c, 1);
+}
