@@ -54,14 +54,37 @@ static uint32_t perms_to_prot(const char *perms)
 	return prot;
 }
 
+/*
+ * Whether an anonymous mapping that existed before memtrace attached is an
+ * allocator's (jemalloc, tcmalloc, mimalloc: they map their heaps with plain
+ * anonymous mmaps of no telling shape): anything writable and private but an
+ * object's .bss (right after its file mapping) and a thread stack (right
+ * above its PROT_NONE guard). What the program mapped itself is then counted
+ * too: -p mode's retained is an upper bound anyway.
+ */
+static bool other_allocator_region(const struct vma *prev, const struct vma *v)
+{
+	if (v->path || v->perms[0] != 'r' || v->perms[1] != 'w')
+		return false;
+	if (prev && prev->end == v->start) {
+		if (prev->path && prev->path[0] != '[')
+			return false;		/* .bss */
+		if (!prev->path && !strncmp(prev->perms, "---", 3))
+			return false;		/* a stack above its guard */
+	}
+	return true;
+}
+
 void vmstats__seed(struct target *t)
 {
+	bool glibc = t->alloc.name && !strcmp(t->alloc.name, "glibc");
 	size_t i;
 
 	if (!t->maps)
 		return;
 	for (i = 0; i < t->maps->nr; i++) {
 		const struct vma *v = &t->maps->vmas[i];
+		const struct vma *prev = i ? &t->maps->vmas[i - 1] : NULL;
 		const struct vma *next = i + 1 < t->maps->nr ? &t->maps->vmas[i + 1] : NULL;
 		bool heap = false;
 
@@ -75,6 +98,8 @@ void vmstats__seed(struct target *t)
 			t->vm.brk_end = v->end;
 		} else if (t->alloc.is_go) {
 			heap = vmstats__is_go_arena(v->start);
+		} else if (!glibc) {
+			heap = other_allocator_region(prev, v);
 		} else {
 			/* An arena heap: 64 MiB aligned, usable part then its PROT_NONE reserve. */
 			heap = !(v->start & (GLIBC_HEAP_MAX - 1)) && v->perms[1] == 'w' &&
