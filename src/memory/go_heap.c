@@ -9,7 +9,9 @@
 #include <gelf.h>
 #include <elfutils/libdw.h>
 #include "memory/go_heap.h"
+#include "probe/x86_insn.h"
 #include "symbols/elf_handle.h"
+#include "symbols/go_pclntab.h"
 #include "target/procmaps.h"
 
 #define GC_CONTROLLER "runtime.gcController"
@@ -123,6 +125,54 @@ int go_heap__check(const struct go_heap_figures *f, uint64_t arena_mapped, char 
 		return -ERANGE;
 	}
 	return 0;
+}
+
+static bool has_target(const uint64_t *t, size_t n, uint64_t want)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (t[i] == want)
+			return true;
+	return false;
+}
+
+static int find_base(const uint64_t *targets, size_t n, const struct go_heap_layout *lo,
+		     bool base_named, uint64_t *base)
+{
+	uint64_t found = 0, b;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (targets[i] < lo->off_inuse)
+			continue;
+		b = targets[i] - lo->off_inuse;
+		if (b == found || !has_target(targets, n, b + lo->off_free) ||
+		    !has_target(targets, n, b + lo->off_released) ||
+		    (base_named && !has_target(targets, n, b)))
+			continue;
+		/* Two structures read the same way: which one is gcController is not known. */
+		if (found)
+			return -ENOENT;
+		found = b;
+	}
+	if (!found)
+		return -ENOENT;
+	*base = found;
+	return 0;
+}
+
+int go_heap__find_base(const uint64_t *targets, size_t n, const struct go_heap_layout *lo,
+		       uint64_t *base)
+{
+	/*
+	 * Runs of consecutive words (memstats' own fields) can fit three
+	 * offsets 8 bytes apart too: a base also named itself (a method call
+	 * on &gcController) is the stronger sign, and is tried first.
+	 */
+	if (find_base(targets, n, lo, true, base) == 0)
+		return 0;
+	return find_base(targets, n, lo, false, base);
 }
 
 int go_heap__read_stable(go_heap_read_fn read, void *ctx, uint64_t base,
@@ -292,6 +342,84 @@ static int dwarf_layout(Elf *elf, struct go_heap_layout *lo, uint64_t *addr)
 	return err;
 }
 
+struct func_find {
+	const char *name;
+	uint64_t addr, size;
+};
+
+static int match_func(void *ctx, uint64_t addr, uint64_t size, const char *name, size_t name_len)
+{
+	struct func_find *ff = ctx;
+
+	if (name_len != strlen(ff->name) || memcmp(name, ff->name, name_len))
+		return 0;
+	ff->addr = addr;
+	ff->size = size;
+	return 1;
+}
+
+/* The bytes at vaddr..vaddr+len in the section that holds them, or NULL. */
+static const uint8_t *code_at(Elf *elf, uint64_t vaddr, uint64_t len)
+{
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+	Elf_Data *d;
+
+	while ((scn = elf_nextscn(elf, scn))) {
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS ||
+		    !(sh.sh_flags & SHF_EXECINSTR) || vaddr < sh.sh_addr ||
+		    vaddr - sh.sh_addr > sh.sh_size || len > sh.sh_size - (vaddr - sh.sh_addr))
+			continue;
+		d = elf_getdata(scn, NULL);
+		if (!d || !d->d_buf || d->d_size != sh.sh_size)
+			return NULL;
+		return (const uint8_t *)d->d_buf + (vaddr - sh.sh_addr);
+	}
+	return NULL;
+}
+
+/*
+ * Without a symbol table: runtime.readmemstats_m (found by name in
+ * .gopclntab) reads gcController's three words rip-relative; the base they
+ * share is the variable.
+ */
+static int code_addr(Elf *elf, const struct go_heap_layout *lo, uint64_t *addr)
+{
+	struct func_find ff = { .name = "runtime.readmemstats_m" };
+	GElf_Shdr sh;
+	Elf_Scn *scn = find_section(elf, ".gopclntab", &sh);
+	Elf_Data *d;
+	const uint8_t *code;
+	uint64_t *targets;
+	size_t n = 0, off = 0;
+	struct x86_insn in;
+	int err;
+
+	if (!scn || !(d = elf_handle__section_data(scn)) || !d->d_buf)
+		return -ENOENT;
+	if (go_pclntab__parse(d->d_buf, d->d_size, match_func, &ff) != 1 || !ff.size ||
+	    ff.size > (1u << 20))
+		return -ENOENT;
+	code = code_at(elf, ff.addr, ff.size);
+	if (!code)
+		return -ENOENT;
+	targets = calloc(ff.size, sizeof(*targets));
+	if (!targets)
+		return -ENOMEM;
+	while (off < ff.size) {
+		if (x86_insn__decode(code + off, ff.size - off, ff.addr + off, &in) || !in.len) {
+			off++;		/* a byte this decoder does not know: resynchronize */
+			continue;
+		}
+		if (in.rip_rel)
+			targets[n++] = in.mem_target;
+		off += in.len;
+	}
+	err = go_heap__find_base(targets, n, lo, addr);
+	free(targets);
+	return err;
+}
+
 static void first_load(Elf *elf, struct go_heap *gh)
 {
 	GElf_Phdr ph;
@@ -359,9 +487,11 @@ int go_heap__open(const char *path, struct go_heap **out, char *note, size_t not
 	} else if (dwarf_addr) {
 		gh->lo.addr = dwarf_addr;
 		gh->lo.addr_source = "dwarf";
+	} else if (code_addr(h.elf, &gh->lo, &gh->lo.addr) == 0) {
+		gh->lo.addr_source = "code";
 	} else {
-		snprintf(note, note_len, "%s: no symbol table: the address of " GC_CONTROLLER
-			 " is unknown (figures need the symbol table or DWARF)", gh->lo.version);
+		snprintf(note, note_len, "%s: no symbol table, and runtime.readmemstats_m's code "
+			 "does not show where " GC_CONTROLLER " is", gh->lo.version);
 		err = -ENOENT;
 		goto fail;
 	}

@@ -26,7 +26,8 @@ struct go_heap_layout {
 	uint32_t off_released;
 	uint32_t off_free;
 	const char *source;	/* "dwarf" or "table": where the offsets came from */
-	const char *addr_source;	/* "symtab", "dwarf" or "code" */
+	const char *addr_source;	/* "symtab", "dwarf" or "code" (stripped: from
+					 * runtime.readmemstats_m's operands) */
 };
 
 struct go_heap_figures {
@@ -55,6 +56,15 @@ int go_heap__table_offsets(const char *version, uint32_t *inuse, uint32_t *relea
  */
 int go_heap__check(const struct go_heap_figures *f, uint64_t arena_mapped,
 		   char *why, size_t why_len);
+
+/*
+ * The one base B such that B + each of the layout's three offsets is among
+ * the addresses a function's rip-relative operands name (what a binary
+ * without symbols still says about runtime.gcController). 0, or -ENOENT
+ * when none or more than one fits.
+ */
+int go_heap__find_base(const uint64_t *targets, size_t n, const struct go_heap_layout *lo,
+		       uint64_t *base);
 
 /* Reads len bytes of the target at addr into buf: 0 or -errno. */
 typedef int (*go_heap_read_fn)(void *ctx, uint64_t addr, void *buf, size_t len);
