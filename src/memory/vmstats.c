@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 #include "probe/loader.h"
 #include "memory/residency.h"
 #include "memory/vmstats.h"
+#include "util/log.h"
 
 /* glibc's non-main arenas are heaps of HEAP_MAX_SIZE, aligned to it. */
 #define GLIBC_HEAP_MAX (64ULL << 20)
@@ -133,10 +136,53 @@ static void add_live(void *ctx, const struct mt_alloc_key *k, const struct mt_al
 	vmstats__add_block(lc->targets, lc->nr, k, info);
 }
 
+/* Sets t->go_note when it changes, and says so under -v. */
+static void set_go_note(struct target *t, const char *note)
+{
+	if (!strcmp(t->go_note, note))
+		return;
+	snprintf(t->go_note, sizeof(t->go_note), "%s", note);
+	if (*note)
+		mt_info("pid %u: Go heap figures not read (%s): retained falls back to "
+			"the span probes\n", t->pid, note);
+	else
+		mt_info("pid %u: Go heap figures read from runtime.gcController\n", t->pid);
+}
+
+static int read_go_heap(struct target *t, uint64_t arena_mapped, struct go_heap_figures *gf)
+{
+	char note[GO_HEAP_NOTE_MAX] = "";
+	uint64_t bias;
+	int err;
+
+	if (!t->go_heap && !t->go_heap_tried) {
+		t->go_heap_tried = true;
+		err = go_heap__open(t->alloc.open_path, &t->go_heap, note, sizeof(note));
+		if (err) {
+			set_go_note(t, note);
+			return err;
+		}
+		mt_debug("pid %u: %s heap figures from runtime.gcController at %#" PRIx64
+			 " (address from %s, offsets from %s)\n", t->pid,
+			 go_heap__layout(t->go_heap)->version, go_heap__layout(t->go_heap)->addr,
+			 go_heap__layout(t->go_heap)->addr_source, go_heap__layout(t->go_heap)->source);
+	}
+	if (!t->go_heap)
+		return -ENOENT;
+	err = go_heap__bias(t->go_heap, t->maps, t->alloc.path, &bias);
+	if (err) {
+		set_go_note(t, "the executable's load address is not in its maps");
+		return err;
+	}
+	err = go_heap__read(t->go_heap, t->pid, bias, arena_mapped, gf, note, sizeof(note));
+	set_go_note(t, err ? note : "");
+	return err;
+}
+
 static int update_one(struct target *t, struct loader *l)
 {
 	struct vm_figures f = { .known = true };
-	uint64_t present, resident_sum = 0;
+	uint64_t present, resident_sum = 0, arena_mapped = 0;
 	size_t i;
 	int err;
 
@@ -168,6 +214,7 @@ static int update_one(struct target *t, struct loader *l)
 		r->resident = present;
 		if (r->owner != VM_OWNER_HEAP)
 			continue;
+		arena_mapped += r->end - r->start;
 		resident_sum += present;
 		/*
 		 * Per region: a big block that is only partly touched (its own mmap)
@@ -188,7 +235,12 @@ static int update_one(struct target *t, struct loader *l)
 	f.mapped = vm_proc__mapped(&t->vm);
 	f.heap_resident = resident_sum;
 	f.retained_known = true;
-	if (t->alloc.is_go) {
+	if (t->alloc.is_go && read_go_heap(t, arena_mapped, &f.go) == 0) {
+		/* The runtime's own words: what ReadMemStats would say now, in either mode. */
+		f.go_read = true;
+		f.heap_in_use = f.go.inuse;
+		f.retained = f.go.free;
+	} else if (t->alloc.is_go) {
 		struct mt_go_stat gs = { 0 };
 
 		/* Heap spans in use are known only when every span was seen allocated. */

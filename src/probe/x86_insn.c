@@ -227,6 +227,18 @@ static void one_byte_effects(struct x86_insn *in, uint8_t op, const uint8_t *mod
 	in->effects_known = false;
 }
 
+/* A rip-relative operand counts from the next instruction: known once len is. */
+static void rip_operand(struct x86_insn *in, const uint8_t *modrm_p, uint64_t addr)
+{
+	int32_t disp;
+
+	if (!modrm_p || (modrm_p[0] & 0xc7) != 0x05)
+		return;
+	memcpy(&disp, modrm_p + 1, 4);
+	in->rip_rel = true;
+	in->mem_target = addr + in->len + (int64_t)disp;
+}
+
 int x86_insn__decode(const uint8_t *code, size_t avail, uint64_t addr, struct x86_insn *in)
 {
 	size_t i = 0, n;
@@ -267,6 +279,7 @@ int x86_insn__decode(const uint8_t *code, size_t avail, uint64_t addr, struct x8
 			return -1;
 		i += plen;
 		i++;			/* opcode */
+		modrm_p = code + i;
 		n = modrm_len(code + i, avail - i, addr32);
 		if (!n)
 			return -1;
@@ -283,6 +296,7 @@ int x86_insn__decode(const uint8_t *code, size_t avail, uint64_t addr, struct x8
 		if (i > avail || i > 15)
 			return -1;
 		in->len = (uint8_t)i;
+		rip_operand(in, modrm_p, addr);
 		return 0;
 	}
 
@@ -296,6 +310,7 @@ int x86_insn__decode(const uint8_t *code, size_t avail, uint64_t addr, struct x8
 			if (i >= avail)
 				return -1;
 			i++;		/* third opcode byte */
+			modrm_p = code + i;
 			n = modrm_len(code + i, avail - i, addr32);
 			if (!n)
 				return -1;
@@ -343,6 +358,7 @@ int x86_insn__decode(const uint8_t *code, size_t avail, uint64_t addr, struct x8
 			       code[2] == 0x1e && code[3] == 0xfa;
 		/* jcc rel32 and endbr64 are emulated; other 0f opcodes are stepped. */
 		in->emulated = in->is_endbr || (in->is_branch && !prefixed && !rex);
+		rip_operand(in, modrm_p, addr);
 		return 0;
 	}
 
@@ -421,5 +437,6 @@ int x86_insn__decode(const uint8_t *code, size_t avail, uint64_t addr, struct x8
 		in->emulated = !(rex & ~0x41);
 	else
 		in->emulated = op == 0x90 && !rex;
+	rip_operand(in, modrm_p, addr);
 	return 0;
 }

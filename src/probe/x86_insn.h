@@ -24,6 +24,8 @@ struct x86_insn {
 	bool effects_known;	/* writes lists every register it writes */
 	uint32_t writes;	/* bit per register (X86_*) */
 	uint64_t target;	/* branch target address */
+	bool rip_rel;		/* a memory operand relative to rip: mem_target is set */
+	uint64_t mem_target;	/* the address that operand names */
 };
 
 /*

@@ -65,6 +65,18 @@ struct mt_map_stack {
 	struct mt_stack_report stack;	/* frames only */
 };
 
+/* A Go program's own heap figures, as runtime.ReadMemStats would give them now. */
+struct mt_go_report {
+	bool present;		/* a Go program: "go" is written */
+	bool read;		/* the figures below were read; else note says why not */
+	char version[48];	/* "go1.19.8", "" when unknown */
+	const char *source;	/* static: "dwarf" or "table", where the field offsets came from */
+	uint64_t heap_inuse_bytes;	/* HeapInuse */
+	uint64_t heap_free_bytes;	/* HeapIdle - HeapReleased */
+	uint64_t heap_released_bytes;	/* HeapReleased */
+	char note[200];
+};
+
 struct mt_proc_report {
 	uint32_t pid;
 	char comm[32];
@@ -77,6 +89,7 @@ struct mt_proc_report {
 	bool live_unknown;	/* Go: no free() to see; live figures printed as null */
 	struct mt_heap_totals heap;
 	struct mt_vm_totals vm;
+	struct mt_go_report go;
 	uint64_t unresolved_frames;	/* frames shown as module+0xoff or [unknown] */
 	size_t nr_stacks;	/* stacks listed (after --top and filters) */
 	size_t nr_stacks_total;	/* stacks seen in all */

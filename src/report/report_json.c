@@ -187,6 +187,28 @@ static void write_map_stacks(FILE *f, const struct mt_proc_report *p)
 	fputs("      ],\n", f);
 }
 
+/* "go": the runtime's own figures; null ones with a note when they could not be read. */
+static void write_go(FILE *f, const struct mt_go_report *g)
+{
+	if (!g->present)
+		return;
+	fputs("      \"go\": { \"version\": ", f);
+	json_str(f, *g->version ? g->version : NULL);
+	fputs(", \"heap_inuse_bytes\": ", f);
+	write_u64_or_null(f, g->read, g->heap_inuse_bytes);
+	fputs(", \"heap_free_bytes\": ", f);
+	write_u64_or_null(f, g->read, g->heap_free_bytes);
+	fputs(", \"heap_released_bytes\": ", f);
+	write_u64_or_null(f, g->read, g->heap_released_bytes);
+	fputs(", \"heap_idle_bytes\": ", f);
+	write_u64_or_null(f, g->read, g->heap_free_bytes + g->heap_released_bytes);
+	fputs(", \"source\": ", f);
+	json_str(f, g->read ? g->source : NULL);
+	fputs(", \"note\": ", f);
+	json_str(f, *g->note ? g->note : NULL);
+	fputs(" },\n", f);
+}
+
 static void write_proc(FILE *f, const struct mt_proc_report *p)
 {
 	size_t i;
@@ -227,6 +249,7 @@ static void write_proc(FILE *f, const struct mt_proc_report *p)
 	write_u64_or_null(f, p->vm.known, p->vm.heap_resident_bytes);
 	fprintf(f, ", \"rss_bytes\": %" PRIu64 ", \"rss_anon_bytes\": %" PRIu64 " },\n",
 		p->rss_bytes, p->vm.rss_anon_bytes);
+	write_go(f, &p->go);
 	write_map_stacks(f, p);
 	fprintf(f, "      \"unresolved_frames\": %" PRIu64 ",\n", p->unresolved_frames);
 	fprintf(f, "      \"stacks_total\": %zu,\n", p->nr_stacks_total);

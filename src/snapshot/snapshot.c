@@ -5,6 +5,7 @@
  * targets and changes nothing but the report: the caller keeps them up to date.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -246,6 +247,20 @@ static int build_proc(struct mt_proc_report *pr, const struct target *t, struct 
 		.heap_resident_bytes = t->vmf.heap_resident,
 		.rss_anon_bytes = t->rss_anon_bytes,
 	};
+	if (t->alloc.is_go) {
+		const struct go_heap_layout *lo = t->go_heap ? go_heap__layout(t->go_heap) : NULL;
+
+		pr->go.present = true;
+		pr->go.read = t->vmf.go_read;
+		if (lo) {
+			snprintf(pr->go.version, sizeof(pr->go.version), "%s", lo->version);
+			pr->go.source = lo->source;
+		}
+		pr->go.heap_inuse_bytes = t->vmf.go.inuse;
+		pr->go.heap_free_bytes = t->vmf.go.free;
+		pr->go.heap_released_bytes = t->vmf.go.released;
+		snprintf(pr->go.note, sizeof(pr->go.note), "%s", t->go_note);
+	}
 	pr->allocator = dup_or_null(t->alloc.name);
 	pr->allocator_path = dup_or_null(t->alloc.path);
 	pr->rss_bytes = t->rss_bytes;

@@ -522,6 +522,8 @@ void target__clear(struct target *t)
 	proc_maps__free(t->maps);
 	t->maps = NULL;
 	vm_proc__clear(&t->vm);
+	go_heap__free(t->go_heap);
+	t->go_heap = NULL;
 	if (t->pagemap_fd >= 0)
 		close(t->pagemap_fd);
 	t->pagemap_fd = -1;

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include "target/procmaps.h"
 #include "memory/vmtrack.h"
+#include "memory/go_heap.h"
 
 struct allocator_obj {
 	char *path;		/* path as the target sees it (as in its maps) */
@@ -25,6 +26,8 @@ struct vm_figures {
 	uint64_t retained;
 	bool retained_known;	/* false: not computable in this mode */
 	bool retained_upper_bound;	/* -p mode: blocks from before attaching count as free */
+	bool go_read;		/* go holds the runtime's own figures, read this time */
+	struct go_heap_figures go;
 };
 
 struct target {
@@ -42,6 +45,9 @@ struct target {
 	struct vm_proc vm;	/* anonymous memory, from memory-map syscalls */
 	struct vm_figures vmf;
 	int pagemap_fd;		/* -1 until opened */
+	struct go_heap *go_heap;	/* where a Go runtime keeps its heap figures */
+	bool go_heap_tried;	/* opened once: a failure is not retried */
+	char go_note[GO_HEAP_NOTE_MAX];	/* why the Go figures are not read, "" when they are */
 };
 
 /* Check pid names a live user-space process memtrace can trace.

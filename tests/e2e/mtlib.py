@@ -213,9 +213,11 @@ def memtrace_path():
     return config.memtrace
 
 
-def start_workload(name, args=(), timeout=10):
-    """Start a workload with --wait and wait for its "ready <pid>" line."""
-    p = Proc([workload(name), "--wait"] + list(args))
+def start_workload(name, args=(), timeout=10, env=None):
+    """Start a workload with --wait and wait for its "ready <pid>" line.
+    env: variables added to the environment."""
+    p = Proc([workload(name), "--wait"] + list(args),
+             env=dict(os.environ, **env) if env else None)
     try:
         i = p.wait_line("stdout", lambda l: l.startswith("ready "), timeout,
                         "ready line")
@@ -284,7 +286,7 @@ def _load_outputs(run, folded, pprof=False):
 
 def run_attached(name, wl_args=(), mt_args=(), folded=False, timeout=60,
                  target_exits=False, while_attached=None, after_detach=None,
-                 stop_signal=signal.SIGINT, keep_tmp=False, pprof=False):
+                 stop_signal=signal.SIGINT, keep_tmp=False, pprof=False, env=None):
     """memtrace -p: start workload `name` with --wait, attach memtrace, let
     the workload do its work, then stop memtrace with SIGINT and the
     workload with SIGTERM.
@@ -297,6 +299,7 @@ def run_attached(name, wl_args=(), mt_args=(), folded=False, timeout=60,
     after_detach(run, mt, wl): called after memtrace exited, the workload
       still running.
     pprof: also write --pprof; its bytes end up in run.pprof.
+    env: variables added to the workload's environment.
     Fails unless memtrace exits 0 and (for a lingering workload) the
     workload exits 0 after SIGTERM: tracing must not harm the target.
     """
@@ -304,7 +307,7 @@ def run_attached(name, wl_args=(), mt_args=(), folded=False, timeout=60,
     run = Run(None, tmpdir)
     wl = mt = None
     try:
-        wl = start_workload(name, wl_args)
+        wl = start_workload(name, wl_args, env=env)
         run.wl_pid = wl.pid
         argv = [memtrace_path(), "--json", run.json_path]
         if folded:

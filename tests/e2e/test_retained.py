@@ -150,6 +150,54 @@ def test_go_stripped():
     check_go_retain("goretain_stripped")
 
 
+GO_EXACT = 0.05
+
+
+def check_go_exact(c, proc, ms, source):
+    """memtrace's figures read from the runtime against ReadMemStats' own."""
+    go, vm = proc.get("go") or {}, proc["vm"]
+    want = ms["heap_idle"] - ms["heap_released"]
+    c.eq(go.get("note"), None, "no note: the runtime's figures were read")
+    c.eq((go.get("version") or "")[:6], "go1.19", "go.version")
+    c.eq(go.get("source"), source, "go.source")
+    c.eq(vm["retained_upper_bound"], False, "retained is exact")
+    got = vm["retained_bytes"]
+    c.true(got is not None and want > 0 and abs(got - want) <= GO_EXACT * want,
+           "retained %s vs HeapIdle - HeapReleased %d (allowed %d%%)"
+           % (got, want, GO_EXACT * 100))
+    c.eq(go.get("heap_free_bytes"), got, "go.heap_free_bytes is retained")
+    inuse = go.get("heap_inuse_bytes") or 0
+    c.true(abs(inuse - ms["heap_inuse"]) <= GO_EXACT * ms["heap_inuse"] + (1 << 20),
+           "go.heap_inuse_bytes %d vs HeapInuse %d" % (inuse, ms["heap_inuse"]))
+
+
+def go_attached(name):
+    run = mtlib.run_attached(name, env=GO_SERVICE_ENV)
+    ms = parse_kv(run.wl_stdout, "memstats")
+    return run, ms, mtlib.find_process(run.report, pid=run.wl_pid)
+
+
+@mtlib.timeout(120)
+def test_go_exact_command():
+    """-- mode: retained is the runtime's own heapFree, within 5%."""
+    for name, source in (("goretain", "dwarf"), ("goretain_stripped", "table")):
+        run, ms, proc = go_retain(name)
+        c = Checks()
+        check_go_exact(c, proc, ms, source)
+        c.finish(name)
+
+
+@mtlib.timeout(120)
+def test_go_exact_attached():
+    """-p mode, attached after the heap grew: no probe saw the spans, the
+    runtime's own words still give exact figures (null before)."""
+    for name, source in (("goretain", "dwarf"), ("goretain_stripped", "table")):
+        run, ms, proc = go_attached(name)
+        c = Checks()
+        check_go_exact(c, proc, ms, source)
+        c.finish(name)
+
+
 def test_go_hot_path_is_top():
     run = mtlib.run_command("gohot", timeout=60)
     proc = mtlib.find_process(run.report, exe_name="gohot")

@@ -1,0 +1,564 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <dwarf.h>
+#include <gelf.h>
+#include <elfutils/libdw.h>
+#include "memory/go_heap.h"
+#include "probe/x86_insn.h"
+#include "symbols/elf_handle.h"
+#include "symbols/go_pclntab.h"
+#include "target/procmaps.h"
+
+#define GC_CONTROLLER "runtime.gcController"
+#define READ_TRIES 8
+/* Offsets past this are not a gcControllerState this reader knows. */
+#define MAX_FIELD_OFF 4096
+/* More than any machine: a word past it is not a byte count. */
+#define MAX_PLAUSIBLE (1ULL << 47)
+
+struct go_heap {
+	struct go_heap_layout lo;
+	bool pie;
+	uint64_t first_vaddr;	/* of the PT_LOAD at file offset 0, page-aligned */
+};
+
+/* ---------------------------------------------------------------- pure */
+
+static const uint8_t buildinfo_magic[14] = "\xff Go buildinf:";
+
+static int uvarint(const uint8_t *p, size_t len, uint64_t *v, size_t *used)
+{
+	uint64_t x = 0;
+	size_t i;
+
+	for (i = 0; i < len && i < 10; i++) {
+		x |= (uint64_t)(p[i] & 0x7f) << (7 * i);
+		if (!(p[i] & 0x80)) {
+			*v = x;
+			*used = i + 1;
+			return 0;
+		}
+	}
+	return -ENOEXEC;
+}
+
+int go_heap__parse_buildinfo(const uint8_t *data, size_t len, char *ver, size_t ver_len)
+{
+	uint64_t n;
+	size_t used;
+
+	if (len < 33 || memcmp(data, buildinfo_magic, sizeof(buildinfo_magic)))
+		return -ENOEXEC;
+	/* Before Go 1.18 the strings were pointers into the data: not read here. */
+	if (!(data[15] & 2))
+		return -ENOEXEC;
+	if (uvarint(data + 32, len - 32, &n, &used))
+		return -ENOEXEC;
+	if (n == 0 || n >= ver_len || n > len - 32 - used)
+		return -ENOEXEC;
+	memcpy(ver, data + 32 + used, n);
+	ver[n] = '\0';
+	return 0;
+}
+
+/*
+ * runtime.gcControllerState's heapInUse, heapReleased, heapFree by release.
+ * Only versions whose layout was read off a binary's DWARF are listed: a
+ * wrong offset would give wrong figures, and a missing one only a note.
+ */
+static const struct {
+	const char *minor;	/* "go1.19" */
+	uint32_t inuse, released, free;
+} offset_table[] = {
+	{ "go1.19", 304, 312, 320 },	/* DWARF of a go1.19.8 binary (Debian 12) */
+};
+
+int go_heap__table_offsets(const char *version, uint32_t *inuse, uint32_t *released,
+			   uint32_t *free)
+{
+	size_t i, n;
+
+	for (i = 0; i < sizeof(offset_table) / sizeof(offset_table[0]); i++) {
+		n = strlen(offset_table[i].minor);
+		if (strncmp(version, offset_table[i].minor, n))
+			continue;
+		/* "go1.19" or "go1.19.N": not "go1.190", "go1.19rc1" or "go1.19-devel". */
+		if (version[n] != '\0' && version[n] != '.')
+			continue;
+		if (version[n] == '.' && (!version[n + 1] ||
+					  strspn(version + n + 1, "0123456789") != strlen(version + n + 1)))
+			continue;
+		*inuse = offset_table[i].inuse;
+		*released = offset_table[i].released;
+		*free = offset_table[i].free;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+int go_heap__check(const struct go_heap_figures *f, uint64_t arena_mapped, char *why,
+		   size_t why_len)
+{
+	/* Go's heap moves in whole pages: anything else is not these words. */
+	if ((f->inuse | f->free | f->released) & 4095) {
+		snprintf(why, why_len, "heap words not page-aligned (inuse %" PRIu64 ", free %" PRIu64
+			 ", released %" PRIu64 ")", f->inuse, f->free, f->released);
+		return -ERANGE;
+	}
+	if (f->inuse > MAX_PLAUSIBLE || f->free > MAX_PLAUSIBLE || f->released > MAX_PLAUSIBLE) {
+		snprintf(why, why_len, "heap words implausibly large");
+		return -ERANGE;
+	}
+	if (f->inuse + f->free + f->released > arena_mapped) {
+		snprintf(why, why_len, "heap words (%" PRIu64 " B) exceed the mapped heap arenas (%"
+			 PRIu64 " B)", f->inuse + f->free + f->released, arena_mapped);
+		return -ERANGE;
+	}
+	if (!f->inuse) {
+		/* A running Go program has spans in use (its own goroutines' g structs at least). */
+		snprintf(why, why_len, "no heap in use");
+		return -ERANGE;
+	}
+	return 0;
+}
+
+static bool has_target(const uint64_t *t, size_t n, uint64_t want)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (t[i] == want)
+			return true;
+	return false;
+}
+
+static int find_base(const uint64_t *targets, size_t n, const struct go_heap_layout *lo,
+		     bool base_named, uint64_t *base)
+{
+	uint64_t found = 0, b;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (targets[i] < lo->off_inuse)
+			continue;
+		b = targets[i] - lo->off_inuse;
+		if (b == found || !has_target(targets, n, b + lo->off_free) ||
+		    !has_target(targets, n, b + lo->off_released) ||
+		    (base_named && !has_target(targets, n, b)))
+			continue;
+		/* Two structures read the same way: which one is gcController is not known. */
+		if (found)
+			return -ENOENT;
+		found = b;
+	}
+	if (!found)
+		return -ENOENT;
+	*base = found;
+	return 0;
+}
+
+int go_heap__find_base(const uint64_t *targets, size_t n, const struct go_heap_layout *lo,
+		       uint64_t *base)
+{
+	/*
+	 * Runs of consecutive words (memstats' own fields) can fit three
+	 * offsets 8 bytes apart too: a base also named itself (a method call
+	 * on &gcController) is the stronger sign, and is tried first.
+	 */
+	if (find_base(targets, n, lo, true, base) == 0)
+		return 0;
+	return find_base(targets, n, lo, false, base);
+}
+
+int go_heap__read_stable(go_heap_read_fn read, void *ctx, uint64_t base,
+			 const struct go_heap_layout *lo, struct go_heap_figures *f)
+{
+	uint32_t lo_off = lo->off_inuse, hi_off = lo->off_inuse;
+	uint8_t a[256], b[256];
+	size_t len;
+	int i, err;
+
+	if (lo->off_released < lo_off)
+		lo_off = lo->off_released;
+	if (lo->off_free < lo_off)
+		lo_off = lo->off_free;
+	if (lo->off_released > hi_off)
+		hi_off = lo->off_released;
+	if (lo->off_free > hi_off)
+		hi_off = lo->off_free;
+	len = hi_off - lo_off + 8;
+	if (len > sizeof(a))
+		return -EINVAL;
+	/* One read covers the three words: they are next to each other in every version. */
+	err = read(ctx, base + lo_off, a, len);
+	for (i = 0; !err && i < READ_TRIES; i++) {
+		err = read(ctx, base + lo_off, b, len);
+		if (err)
+			break;
+		if (!memcmp(a, b, len)) {
+			memcpy(&f->inuse, a + lo->off_inuse - lo_off, 8);
+			memcpy(&f->released, a + lo->off_released - lo_off, 8);
+			memcpy(&f->free, a + lo->off_free - lo_off, 8);
+			return 0;
+		}
+		memcpy(a, b, len);
+	}
+	return err ? err : -EAGAIN;
+}
+
+/* ---------------------------------------------------------------- the file */
+
+static Elf_Scn *find_section(Elf *elf, const char *want, GElf_Shdr *sh)
+{
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+	const char *name;
+
+	if (elf_getshdrstrndx(elf, &shstrndx))
+		return NULL;
+	while ((scn = elf_nextscn(elf, scn))) {
+		if (!gelf_getshdr(scn, sh))
+			continue;
+		name = elf_strptr(elf, shstrndx, sh->sh_name);
+		if (name && !strcmp(name, want))
+			return scn;
+	}
+	return NULL;
+}
+
+static int read_version(Elf *elf, char *ver, size_t ver_len)
+{
+	GElf_Shdr sh;
+	Elf_Scn *scn = find_section(elf, ".go.buildinfo", &sh);
+	Elf_Data *d;
+
+	if (!scn || !(d = elf_handle__section_data(scn)) || !d->d_buf)
+		return -ENOENT;
+	return go_heap__parse_buildinfo(d->d_buf, d->d_size, ver, ver_len);
+}
+
+static int symtab_addr(Elf *elf, const char *want, uint64_t *addr, uint64_t *size)
+{
+	GElf_Shdr sh;
+	Elf_Scn *scn = find_section(elf, ".symtab", &sh);
+	Elf_Data *d;
+	GElf_Sym sym;
+	size_t i, n;
+	const char *name;
+
+	if (!scn || sh.sh_type != SHT_SYMTAB || !sh.sh_entsize || !(d = elf_getdata(scn, NULL)))
+		return -ENOENT;
+	n = sh.sh_size / sh.sh_entsize;
+	for (i = 0; i < n; i++) {
+		if (!gelf_getsym(d, (int)i, &sym) || GELF_ST_TYPE(sym.st_info) != STT_OBJECT ||
+		    sym.st_shndx == SHN_UNDEF)
+			continue;
+		name = elf_strptr(elf, sh.sh_link, sym.st_name);
+		if (name && !strcmp(name, want)) {
+			*addr = sym.st_value;
+			*size = sym.st_size;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static int member_offsets(Dwarf_Die *type, struct go_heap_layout *lo)
+{
+	static const char *const names[] = { "heapInUse", "heapReleased", "heapFree" };
+	uint32_t *offs[] = { &lo->off_inuse, &lo->off_released, &lo->off_free };
+	unsigned found = 0;
+	Dwarf_Die m, mt;
+	Dwarf_Attribute at;
+	Dwarf_Word off, size;
+	const char *name;
+	size_t i;
+
+	if (dwarf_peel_type(type, type) || dwarf_tag(type) != DW_TAG_structure_type ||
+	    dwarf_child(type, &m))
+		return -ENOENT;
+	do {
+		if (dwarf_tag(&m) != DW_TAG_member || !(name = dwarf_diename(&m)))
+			continue;
+		for (i = 0; i < 3; i++) {
+			if (strcmp(name, names[i]))
+				continue;
+			if (!dwarf_attr(&m, DW_AT_data_member_location, &at) ||
+			    dwarf_formudata(&at, &off) || off > MAX_FIELD_OFF)
+				return -ENOENT;
+			/* A word each: a changed type would mean a changed meaning. */
+			if (!dwarf_attr_integrate(&m, DW_AT_type, &at) || !dwarf_formref_die(&at, &mt) ||
+			    dwarf_aggregate_size(&mt, &size) || size != 8)
+				return -ENOENT;
+			*offs[i] = (uint32_t)off;
+			found |= 1u << i;
+		}
+	} while (dwarf_siblingof(&m, &m) == 0);
+	return found == 7 ? 0 : -ENOENT;
+}
+
+/* runtime.gcController's address and its three offsets from DWARF. */
+static int dwarf_layout(Elf *elf, struct go_heap_layout *lo, uint64_t *addr)
+{
+	Dwarf *dw = dwarf_begin_elf(elf, DWARF_C_READ, NULL);
+	Dwarf_Off off = 0, next;
+	Dwarf_Die cu, die, type;
+	Dwarf_Attribute at;
+	Dwarf_Op *ops;
+	size_t hsize, nops;
+	const char *name;
+	int err = -ENOENT;
+
+	if (!dw)
+		return -ENOENT;
+	while (err && dwarf_nextcu(dw, off, &next, &hsize, NULL, NULL, NULL) == 0) {
+		/* The runtime package's unit holds its globals. */
+		if (dwarf_offdie(dw, off + hsize, &cu) && (name = dwarf_diename(&cu)) &&
+		    !strcmp(name, "runtime") && dwarf_child(&cu, &die) == 0) {
+			do {
+				if (dwarf_tag(&die) != DW_TAG_variable || !(name = dwarf_diename(&die)) ||
+				    strcmp(name, GC_CONTROLLER))
+					continue;
+				if (!dwarf_attr(&die, DW_AT_type, &at) || !dwarf_formref_die(&at, &type) ||
+				    member_offsets(&type, lo))
+					break;
+				*addr = 0;
+				if (dwarf_attr(&die, DW_AT_location, &at) &&
+				    dwarf_getlocation(&at, &ops, &nops) == 0 && nops == 1 &&
+				    ops[0].atom == DW_OP_addr)
+					*addr = ops[0].number;
+				err = 0;
+				break;
+			} while (dwarf_siblingof(&die, &die) == 0);
+		}
+		off = next;
+	}
+	dwarf_end(dw);
+	return err;
+}
+
+struct func_find {
+	const char *name;
+	uint64_t addr, size;
+};
+
+static int match_func(void *ctx, uint64_t addr, uint64_t size, const char *name, size_t name_len)
+{
+	struct func_find *ff = ctx;
+
+	if (name_len != strlen(ff->name) || memcmp(name, ff->name, name_len))
+		return 0;
+	ff->addr = addr;
+	ff->size = size;
+	return 1;
+}
+
+/* The bytes at vaddr..vaddr+len in the section that holds them, or NULL. */
+static const uint8_t *code_at(Elf *elf, uint64_t vaddr, uint64_t len)
+{
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+	Elf_Data *d;
+
+	while ((scn = elf_nextscn(elf, scn))) {
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS ||
+		    !(sh.sh_flags & SHF_EXECINSTR) || vaddr < sh.sh_addr ||
+		    vaddr - sh.sh_addr > sh.sh_size || len > sh.sh_size - (vaddr - sh.sh_addr))
+			continue;
+		d = elf_getdata(scn, NULL);
+		if (!d || !d->d_buf || d->d_size != sh.sh_size)
+			return NULL;
+		return (const uint8_t *)d->d_buf + (vaddr - sh.sh_addr);
+	}
+	return NULL;
+}
+
+/*
+ * Without a symbol table: runtime.readmemstats_m (found by name in
+ * .gopclntab) reads gcController's three words rip-relative; the base they
+ * share is the variable.
+ */
+static int code_addr(Elf *elf, const struct go_heap_layout *lo, uint64_t *addr)
+{
+	struct func_find ff = { .name = "runtime.readmemstats_m" };
+	GElf_Shdr sh;
+	Elf_Scn *scn = find_section(elf, ".gopclntab", &sh);
+	Elf_Data *d;
+	const uint8_t *code;
+	uint64_t *targets;
+	size_t n = 0, off = 0;
+	struct x86_insn in;
+	int err;
+
+	if (!scn || !(d = elf_handle__section_data(scn)) || !d->d_buf)
+		return -ENOENT;
+	if (go_pclntab__parse(d->d_buf, d->d_size, match_func, &ff) != 1 || !ff.size ||
+	    ff.size > (1u << 20))
+		return -ENOENT;
+	code = code_at(elf, ff.addr, ff.size);
+	if (!code)
+		return -ENOENT;
+	targets = calloc(ff.size, sizeof(*targets));
+	if (!targets)
+		return -ENOMEM;
+	while (off < ff.size) {
+		if (x86_insn__decode(code + off, ff.size - off, ff.addr + off, &in) || !in.len) {
+			off++;		/* a byte this decoder does not know: resynchronize */
+			continue;
+		}
+		if (in.rip_rel)
+			targets[n++] = in.mem_target;
+		off += in.len;
+	}
+	err = go_heap__find_base(targets, n, lo, addr);
+	free(targets);
+	return err;
+}
+
+static void first_load(Elf *elf, struct go_heap *gh)
+{
+	GElf_Phdr ph;
+	size_t i, n;
+
+	if (elf_getphdrnum(elf, &n))
+		return;
+	for (i = 0; i < n; i++) {
+		if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_LOAD) {
+			gh->first_vaddr = (ph.p_vaddr - ph.p_offset) & ~4095ULL;
+			return;
+		}
+	}
+}
+
+int go_heap__open(const char *path, struct go_heap **out, char *note, size_t note_len)
+{
+	struct elf_handle h;
+	struct go_heap *gh;
+	uint64_t dwarf_addr = 0, sym_addr = 0, sym_size = 0;
+	uint32_t hi;
+	int err;
+
+	*out = NULL;
+	err = elf_handle__open(path, &h);
+	if (err) {
+		snprintf(note, note_len, "cannot open the executable: %s", strerror(-err));
+		return err;
+	}
+	gh = calloc(1, sizeof(*gh));
+	if (!gh) {
+		elf_handle__close(&h);
+		return -ENOMEM;
+	}
+	gh->pie = h.eh.e_type == ET_DYN;
+	first_load(h.elf, gh);
+	if (read_version(h.elf, gh->lo.version, sizeof(gh->lo.version))) {
+		snprintf(note, note_len, "no Go version in .go.buildinfo (Go 1.18+ needed)");
+		err = -ENOEXEC;
+		goto fail;
+	}
+	if (dwarf_layout(h.elf, &gh->lo, &dwarf_addr) == 0) {
+		gh->lo.source = "dwarf";
+	} else if (go_heap__table_offsets(gh->lo.version, &gh->lo.off_inuse,
+					  &gh->lo.off_released, &gh->lo.off_free) == 0) {
+		gh->lo.source = "table";
+	} else {
+		snprintf(note, note_len, "%s: no DWARF and a version whose runtime layout memtrace "
+			 "does not know (checked: go1.19)", gh->lo.version);
+		err = -ENOENT;
+		goto fail;
+	}
+	if (symtab_addr(h.elf, GC_CONTROLLER, &sym_addr, &sym_size) == 0) {
+		gh->lo.addr = sym_addr;
+		gh->lo.addr_source = "symtab";
+		hi = gh->lo.off_inuse > gh->lo.off_free ? gh->lo.off_inuse : gh->lo.off_free;
+		hi = gh->lo.off_released > hi ? gh->lo.off_released : hi;
+		if (sym_size && sym_size < hi + 8ULL) {
+			snprintf(note, note_len, "%s: " GC_CONTROLLER " is %" PRIu64
+				 " bytes, too small for its fields at %u/%u/%u", gh->lo.version,
+				 sym_size, gh->lo.off_inuse, gh->lo.off_released, gh->lo.off_free);
+			err = -ERANGE;
+			goto fail;
+		}
+	} else if (dwarf_addr) {
+		gh->lo.addr = dwarf_addr;
+		gh->lo.addr_source = "dwarf";
+	} else if (code_addr(h.elf, &gh->lo, &gh->lo.addr) == 0) {
+		gh->lo.addr_source = "code";
+	} else {
+		snprintf(note, note_len, "%s: no symbol table, and runtime.readmemstats_m's code "
+			 "does not show where " GC_CONTROLLER " is", gh->lo.version);
+		err = -ENOENT;
+		goto fail;
+	}
+	elf_handle__close(&h);
+	*out = gh;
+	return 0;
+fail:
+	elf_handle__close(&h);
+	free(gh);
+	return err;
+}
+
+void go_heap__free(struct go_heap *gh)
+{
+	free(gh);
+}
+
+const struct go_heap_layout *go_heap__layout(const struct go_heap *gh)
+{
+	return &gh->lo;
+}
+
+int go_heap__bias(const struct go_heap *gh, const struct proc_maps *maps, const char *path,
+		  uint64_t *bias)
+{
+	size_t i;
+
+	*bias = 0;
+	if (!gh->pie)
+		return 0;
+	if (!maps || !path)
+		return -ENOENT;
+	for (i = 0; i < maps->nr; i++) {
+		const struct vma *v = &maps->vmas[i];
+
+		if (v->path && v->pgoff == 0 && !strcmp(v->path, path)) {
+			*bias = v->start - gh->first_vaddr;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static int pid_read(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	pid_t pid = *(const pid_t *)ctx;
+	struct iovec local = { buf, len }, remote = { (void *)(uintptr_t)addr, len };
+	ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len ? 0 : -EIO;
+}
+
+int go_heap__read(const struct go_heap *gh, pid_t pid, uint64_t bias, uint64_t arena_mapped,
+		  struct go_heap_figures *f, char *note, size_t note_len)
+{
+	int err;
+
+	err = go_heap__read_stable(pid_read, &pid, gh->lo.addr + bias, &gh->lo, f);
+	if (err == -EAGAIN) {
+		snprintf(note, note_len, "the runtime's heap words kept changing while read");
+		return err;
+	}
+	if (err) {
+		snprintf(note, note_len, "cannot read the runtime's heap words: %s", strerror(-err));
+		return err;
+	}
+	return go_heap__check(f, arena_mapped, note, note_len);
+}
