@@ -27,10 +27,21 @@ int launch__resolve(const char *argv0, char **path_out)
 			return -errno;
 		if (!S_ISREG(st.st_mode) || access(argv0, X_OK))
 			return -EACCES;
-		/* Absolute, so reports name the file wherever they are read. */
-		*path_out = realpath(argv0, NULL);
-		if (!*path_out)
+		/*
+		 * Absolute, so reports name the file wherever they are read, but
+		 * not through symbolic links: the kernel names the process (comm)
+		 * after the file executed, and programs read argv[0] and
+		 * /proc/self/exe to choose what they are (redis-server is a link
+		 * to redis-check-rdb).
+		 */
+		if (argv0[0] == '/') {
 			*path_out = strdup(argv0);
+		} else {
+			if (!getcwd(buf, sizeof(buf)))
+				return -errno;
+			if (asprintf(path_out, "%s/%s", buf, argv0) < 0)
+				*path_out = NULL;
+		}
 		return *path_out ? 0 : -ENOMEM;
 	}
 	path_env = getenv("PATH");
