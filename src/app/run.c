@@ -19,7 +19,7 @@
 #include "snapshot/snapshot.h"
 #include "probe/stack_gc.h"
 #include "unwind/unwind.h"
-#include "memory/vmstats.h"
+#include "target/vmstats.h"
 #include "target/sysview.h"
 
 #define DEFAULT_TEXT_TOP 10

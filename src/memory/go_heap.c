@@ -9,10 +9,10 @@
 #include <gelf.h>
 #include <elfutils/libdw.h>
 #include "memory/go_heap.h"
-#include "probe/x86_insn.h"
+#include "symbols/x86_insn.h"
 #include "symbols/elf_handle.h"
 #include "symbols/go_pclntab.h"
-#include "target/procmaps.h"
+#include "util/procmaps.h"
 
 #define GC_CONTROLLER "runtime.gcController"
 #define READ_TRIES 8

@@ -14,7 +14,7 @@
 #include "util/log.h"
 #include "memtrace.skel.h"
 #include "probe/probe_site.h"
-#include "probe/x86_insn.h"
+#include "symbols/x86_insn.h"
 
 struct loader {
 	struct memtrace_bpf *skel;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 #include "probe/probe_site.h"
-#include "probe/x86_insn.h"
+#include "symbols/x86_insn.h"
 
 /* How far into a function the straight-line walk may go: prologues only. */
 #define MAX_WALK_BYTES 96

@@ -10,7 +10,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include "target/procmaps.h"
+#include "util/procmaps.h"
 
 struct symbolizer;
 

@@ -5,7 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include "target/procmaps.h"
+#include "util/procmaps.h"
 #include "memory/vmtrack.h"
 #include "memory/go_heap.h"
 

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "memory/vmstats.h"
+#include "target/vmstats.h"
 #include "target/target_set.h"
 
 void target_set__init(struct target_set *s)

@@ -34,7 +34,7 @@ FUZZ_CPPFLAGS := -Iinclude -I$(SRCDIR)
 FUZZ_HARNESSES := procmaps elf pclntab vmtrack \
 	json unwind
 
-FUZZ_SRCS_procmaps := target/procmaps
+FUZZ_SRCS_procmaps := util/procmaps
 FUZZ_SRCS_elf := symbols/elf_file symbols/elf_handle symbols/demangle symbols/go_pclntab \
 	symbols/debug_file
 FUZZ_SRCS_pclntab := symbols/go_pclntab

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "target/procmaps.h"
+#include "util/procmaps.h"
 
 /* The fuzzer reports an abort(): a broken promise of the parser's API. */
 #define CHECK(cond) do { if (!(cond)) abort(); } while (0)

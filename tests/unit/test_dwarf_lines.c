@@ -17,7 +17,7 @@
 #include <unistd.h>
 #include "symbols/dwarf_lines.h"
 #include "symbols/elf_file.h"
-#include "target/procmaps.h"
+#include "util/procmaps.h"
 #include "symbols/symbolize.h"
 #include "unit.h"
 

@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "probe/probe_site.h"
-#include "probe/x86_insn.h"
+#include "symbols/x86_insn.h"
 #include "unit.h"
 
 #define ARGS1 (1u << X86_RDI)

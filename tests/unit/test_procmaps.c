@@ -13,7 +13,7 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "target/procmaps.h"
+#include "util/procmaps.h"
 #include "unit.h"
 
 static const char maps_text[] =

@@ -23,7 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "symbols/elf_file.h"
-#include "target/procmaps.h"
+#include "util/procmaps.h"
 #include "symbols/symbolize.h"
 #include "unit.h"
 

@@ -7,7 +7,7 @@
 #include <unistd.h>
 #include "probe/loader.h"
 #include "memory/residency.h"
-#include "memory/vmstats.h"
+#include "target/vmstats.h"
 #include "util/log.h"
 
 /* glibc's non-main arenas are heaps of HEAP_MAX_SIZE, aligned to it. */

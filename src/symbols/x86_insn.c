@@ -7,7 +7,7 @@
  * function's first byte.
  */
 #include <string.h>
-#include "probe/x86_insn.h"
+#include "symbols/x86_insn.h"
 
 /* Opcode classes of the one-byte map. */
 enum {

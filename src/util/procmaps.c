@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "target/procmaps.h"
+#include "util/procmaps.h"
 
 #define DELETED_SUFFIX " (deleted)"
 
