@@ -49,8 +49,13 @@ static void refresh_all(struct run *r)
 {
 	size_t i;
 
+	/* Events before the maps are read: the maps are then the newer view. */
+	if (r->vm_enabled)
+		loader__consume_vm(r->loader);
 	for (i = 0; i < r->set.nr; i++) {
 		refresh_target(&r->set.targets[i]);
+		if (r->vm_enabled)
+			vmstats__reconcile(&r->set.targets[i]);
 		if (r->unwinder && !r->set.targets[i].exited)
 			unwinder__update(r->unwinder, &r->set.targets[i]);
 	}

@@ -353,6 +353,86 @@ int vm_proc__apply(struct vm_proc *vp, const struct mt_vm_event *e, bool heap_ow
 	return 0;
 }
 
+/* Keep only the released ranges inside the actual mappings. */
+static int clip_released(struct vm_proc *vp, const struct vm_actual *a, size_t n)
+{
+	uint64_t from = 0;
+	size_t i;
+	int err;
+
+	for (i = 0; i <= n; i++) {
+		uint64_t to = i < n ? a[i].start : UINT64_MAX;
+
+		if (to > from) {
+			err = unrelease(vp, from, to);
+			if (err)
+				return err;
+		}
+		if (i < n)
+			from = a[i].end;
+	}
+	return 0;
+}
+
+int vm_proc__reconcile(struct vm_proc *vp, const struct vm_actual *a, size_t n,
+		       uint64_t *changed)
+{
+	struct vm_region *out = NULL;
+	size_t nr = 0, cap = 0, i, j = 0;
+	uint64_t before = 0, kept = 0;
+	int err;
+
+	for (i = 0; i < vp->nr; i++)
+		before += vp->regions[i].end - vp->regions[i].start;
+	for (i = 0; i < n; i++) {
+		uint64_t at = a[i].start;
+
+		if (a[i].end <= a[i].start || (i && a[i].start < a[i - 1].end)) {
+			free(out);
+			return -EINVAL;		/* not sorted, or overlapping */
+		}
+		while (j < vp->nr && vp->regions[j].end <= at)
+			j++;
+		while (at < a[i].end) {
+			struct vm_region piece = { .start = at, .prot = a[i].prot, .owner = a[i].owner };
+			const struct vm_region *r = j < vp->nr ? &vp->regions[j] : NULL;
+
+			if (r && r->start <= at) {
+				/* Known: its owner and stack stay, the protection is the kernel's. */
+				piece.end = r->end < a[i].end ? r->end : a[i].end;
+				piece.owner = r->owner;
+				piece.stack_id = r->stack_id;
+				kept += piece.end - piece.start;
+				if (r->end <= a[i].end)
+					j++;
+			} else {
+				/* Not seen mapped: an event missed, or before tracing. */
+				piece.end = r && r->start < a[i].end ? r->start : a[i].end;
+			}
+			err = reserve((void **)&out, &cap, nr + 1, sizeof(*out));
+			if (err) {
+				free(out);
+				return err;
+			}
+			out[nr++] = piece;
+			at = piece.end;
+		}
+	}
+	free(vp->regions);
+	vp->regions = out;
+	vp->nr = nr;
+	vp->cap = cap;
+	if (changed) {
+		uint64_t now = 0;
+
+		for (i = 0; i < nr; i++)
+			now += out[i].end - out[i].start;
+		/* Bytes that were known but are gone, plus bytes that are new. */
+		*changed = (before - kept) + (now - kept);
+	}
+	return clip_released(vp, a, n);
+}
+
 uint64_t vm_proc__mapped(const struct vm_proc *vp)
 {
 	uint64_t sum = 0;

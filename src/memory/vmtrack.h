@@ -51,6 +51,25 @@ int vm_proc__seed(struct vm_proc *vp, uint64_t start, uint64_t end, uint32_t pro
 /* Apply one event; heap_owner tells whether an mmap belongs to the heap. */
 int vm_proc__apply(struct vm_proc *vp, const struct mt_vm_event *e, bool heap_owner);
 
+/* A region as /proc/PID/maps shows it now, with the owner it would be seeded with. */
+struct vm_actual {
+	uint64_t start;
+	uint64_t end;
+	uint32_t prot;
+	uint8_t owner;
+};
+
+/*
+ * Make the map agree with the process's anonymous mappings now (a, sorted,
+ * not overlapping): regions no longer there go, regions never seen mapped
+ * (an event lost, or made before tracing or by the kernel at exec) come in
+ * with a's owner and no stack; what was known keeps its owner and stack and
+ * takes the kernel's protection. Released ranges outside a go. *changed:
+ * the bytes that went or came. Returns 0 or -errno (the map unchanged).
+ */
+int vm_proc__reconcile(struct vm_proc *vp, const struct vm_actual *a, size_t n,
+		       uint64_t *changed);
+
 /* Anonymous private memory mapped and usable (PROT_NONE reservations excluded). */
 uint64_t vm_proc__mapped(const struct vm_proc *vp);
 /* Heap regions' usable size. */

@@ -43,6 +43,7 @@ struct target {
 	int shown_exited;	/* system-wide: refreshes shown since it exited */
 	bool traced_from_start;	/* `--` mode: every allocation and mapping was seen */
 	struct vm_proc vm;	/* anonymous memory, from memory-map syscalls */
+	uint64_t vm_reconciled_bytes;	/* taken from /proc/PID/maps: not seen as events */
 	struct vm_figures vmf;
 	int pagemap_fd;		/* -1 until opened */
 	struct go_heap *go_heap;	/* where a Go runtime keeps its heap figures */

@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
 #include "probe/loader.h"
@@ -78,41 +79,83 @@ static bool other_allocator_region(const struct vma *prev, const struct vma *v)
 	return true;
 }
 
+/* The anonymous private mappings memtrace tracks: [heap] and nameless ones. */
+static bool tracked(const struct vma *v)
+{
+	return v->perms[3] == 'p' && (!v->path || !strcmp(v->path, "[heap]"));
+}
+
+/* Whose a mapping is, when no event said (it existed before tracing, or an event was lost). */
+static uint8_t owner_of(const struct target *t, size_t i)
+{
+	const struct vma *v = &t->maps->vmas[i];
+	const struct vma *prev = i ? &t->maps->vmas[i - 1] : NULL;
+	const struct vma *next = i + 1 < t->maps->nr ? &t->maps->vmas[i + 1] : NULL;
+	bool heap;
+
+	if (v->path)
+		heap = true;	/* the brk heap: only malloc moves the break */
+	else if (t->alloc.is_go)
+		heap = vmstats__is_go_arena(v->start);
+	else if (!t->alloc.name || strcmp(t->alloc.name, "glibc"))
+		heap = other_allocator_region(prev, v);
+	else
+		/* An arena heap: 64 MiB aligned, usable part then its PROT_NONE reserve. */
+		heap = !(v->start & (GLIBC_HEAP_MAX - 1)) && v->perms[1] == 'w' &&
+		       (v->end - v->start == GLIBC_HEAP_MAX ||
+			(next && next->start == v->end && !next->path &&
+			 !strncmp(next->perms, "---", 3)));
+	return heap ? VM_OWNER_HEAP : VM_OWNER_OTHER;
+}
+
 void vmstats__seed(struct target *t)
 {
-	bool glibc = t->alloc.name && !strcmp(t->alloc.name, "glibc");
 	size_t i;
 
 	if (!t->maps)
 		return;
 	for (i = 0; i < t->maps->nr; i++) {
 		const struct vma *v = &t->maps->vmas[i];
-		const struct vma *prev = i ? &t->maps->vmas[i - 1] : NULL;
-		const struct vma *next = i + 1 < t->maps->nr ? &t->maps->vmas[i + 1] : NULL;
-		bool heap = false;
 
-		if (v->perms[3] != 'p')
-			continue;
-		if (v->path && strcmp(v->path, "[heap]"))
+		if (!tracked(v))
 			continue;
 		if (v->path) {
-			heap = true;	/* the brk heap: only malloc moves the break */
 			t->vm.brk_start = v->start;
 			t->vm.brk_end = v->end;
-		} else if (t->alloc.is_go) {
-			heap = vmstats__is_go_arena(v->start);
-		} else if (!glibc) {
-			heap = other_allocator_region(prev, v);
-		} else {
-			/* An arena heap: 64 MiB aligned, usable part then its PROT_NONE reserve. */
-			heap = !(v->start & (GLIBC_HEAP_MAX - 1)) && v->perms[1] == 'w' &&
-			       (v->end - v->start == GLIBC_HEAP_MAX ||
-				(next && next->start == v->end && !next->path &&
-				 !strncmp(next->perms, "---", 3)));
 		}
-		vm_proc__seed(&t->vm, v->start, v->end, perms_to_prot(v->perms),
-			      heap ? VM_OWNER_HEAP : VM_OWNER_OTHER);
+		vm_proc__seed(&t->vm, v->start, v->end, perms_to_prot(v->perms), owner_of(t, i));
 	}
+}
+
+int vmstats__reconcile(struct target *t)
+{
+	struct vm_actual *a;
+	uint64_t changed = 0;
+	size_t i, n = 0;
+	int err;
+
+	if (!t->maps || t->exited)
+		return 0;
+	a = calloc(t->maps->nr ? t->maps->nr : 1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	for (i = 0; i < t->maps->nr; i++) {
+		const struct vma *v = &t->maps->vmas[i];
+
+		if (!tracked(v))
+			continue;
+		/* The kernel lists adjacent areas apart; the map needs them in order only. */
+		a[n++] = (struct vm_actual){ v->start, v->end, perms_to_prot(v->perms),
+					     owner_of(t, i) };
+	}
+	err = vm_proc__reconcile(&t->vm, a, n, &changed);
+	free(a);
+	if (!err && changed)
+		mt_debug("pid %u: %llu bytes of anonymous memory mapped or unmapped unseen "
+			 "(before tracing, at exec, or events lost): taken from /proc/%u/maps\n",
+			 t->pid, (unsigned long long)changed, t->pid);
+	t->vm_reconciled_bytes += changed;
+	return err;
 }
 
 struct live_ctx {

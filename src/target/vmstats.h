@@ -17,6 +17,12 @@ struct loader;
 void vmstats__apply(struct target *targets, size_t nr, const struct mt_vm_event *e);
 /* What /proc/PID/maps shows before tracing began (-p mode). */
 void vmstats__seed(struct target *t);
+/*
+ * Bring t's interval map in line with the maps last read (t->maps): what
+ * it missed (made before tracing, by the kernel at exec, lost events) comes
+ * in, what is gone goes. Call with the memory-map events drained first.
+ */
+int vmstats__reconcile(struct target *t);
 /* Recompute t->vmf for the live targets among targets. */
 int vmstats__update(struct target *targets, size_t nr, struct loader *l);
 /*

@@ -4,6 +4,7 @@
  * ranges and figures after short sequences of memory-map syscalls, then many
  * random syscalls checked page by page against a plain page-array model.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -770,6 +771,69 @@ static void test_seed(void)
 	vm_proc__clear(&vp);
 }
 
+/* The map made to agree with /proc/PID/maps: missed mappings in, gone ones out. */
+static void test_reconcile(void)
+{
+	struct vm_proc vp;
+	uint64_t changed = 0;
+
+	vm_proc__init(&vp);
+	/* Known: A..A+4 heap with a stack, B..B+8 (part released), C..C+2. */
+	mmap_ev(&vp, A, P(4), RW, ANON, true);
+	vp.regions[0].stack_id = 77;
+	mmap_ev(&vp, B, P(8), RW, ANON, false);
+	madvise_ev(&vp, B + P(6), P(2), MADV_DONTNEED);
+	mmap_ev(&vp, C, P(2), RW, ANON, false);
+	{
+		/*
+		 * Now: A..A+6 (two pages more, mapped unseen, read-only per the
+		 * kernel), B+2..B+4 only (the rest unmapped unseen, with its
+		 * released part), C gone, and a new region at C+P(16).
+		 */
+		const struct vm_actual now[] = {
+			{ A, A + P(4), RW, OTHER },
+			{ A + P(4), A + P(6), PROT_READ, HEAP },
+			{ B + P(2), B + P(4), RW, HEAP },
+			{ C + P(16), C + P(17), RW, HEAP },
+		};
+		const struct exp_region want[] = {
+			{ A, A + P(4), RW, HEAP },	/* known: owner and stack kept */
+			{ A + P(4), A + P(6), PROT_READ, HEAP },
+			{ B + P(2), B + P(4), RW, OTHER },
+			{ C + P(16), C + P(17), RW, HEAP },
+		};
+
+		check(vm_proc__reconcile(&vp, now, N(now), &changed) == 0, "reconcile: applied",
+		      NULL);
+		check_regions(&vp, want, N(want), "reconcile: regions as the kernel has them");
+		check_u64(vp.regions[0].stack_id, 77, "reconcile: a known region keeps its stack");
+		check_u64(vp.regions[1].stack_id, 0, "reconcile: a missed region has no stack");
+		check_released(&vp, NULL, 0, "reconcile: released pages of an unmapped part go");
+		/* Gone: B's 6 other pages and C's 2; new: A's 2 and C+16's 1. */
+		check_u64(changed, P(6) + P(2) + P(2) + P(1), "reconcile: bytes that went or came");
+	}
+	changed = 1;
+	{
+		const struct vm_actual same[] = {
+			{ A, A + P(6), RW, OTHER },	/* the kernel merged two areas */
+			{ B + P(2), B + P(4), RW, HEAP },
+			{ C + P(16), C + P(17), RW, HEAP },
+		};
+
+		check(vm_proc__reconcile(&vp, same, N(same), &changed) == 0 && changed == 0,
+		      "reconcile: nothing new, nothing changed", "changed %" PRIu64, changed);
+		check_u64(vm_proc__mapped(&vp), P(9), "reconcile: mapped");
+	}
+	{
+		const struct vm_actual bad[] = { { B, B + P(2), RW, HEAP }, { A, A + P(1), RW, HEAP } };
+
+		check(vm_proc__reconcile(&vp, bad, N(bad), NULL) == -EINVAL, "reconcile: unsorted input refused",
+		      NULL);
+		check_u64(vm_proc__mapped(&vp), P(9), "reconcile: refused input leaves the map");
+	}
+	vm_proc__clear(&vp);
+}
+
 static void test_live(void)
 {
 	struct vm_proc vp;
@@ -1283,6 +1347,7 @@ int main(int argc, char **argv)
 	test_mremap();
 	test_brk();
 	test_seed();
+	test_reconcile();
 	test_live();
 	test_clear();
 	test_random(seed);
