@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 #include "symbols/elf_file.h"
 #include "target/target.h"
+#include "util/log.h"
 
 #define PF_KTHREAD 0x00200000
 
@@ -419,13 +421,49 @@ static int list_loaded_objects(const char *exe, char **out)
 	return 0;
 }
 
+/*
+ * Whether the executable asks for a dynamic linker (PT_INTERP), from its
+ * program headers alone: what the kernel and ld.so read. A file whose
+ * section headers are gone or garbage (sstrip, packers, damage) still runs.
+ */
+static int exec_is_dynamic(const char *path, bool *dynamic)
+{
+	Elf64_Ehdr eh;
+	Elf64_Phdr ph;
+	int fd, err = 0;
+	uint16_t i;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	*dynamic = false;
+	if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) ||
+	    memcmp(eh.e_ident, ELFMAG, SELFMAG) || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh.e_phentsize != sizeof(ph) || eh.e_phnum > 4096) {
+		err = -ENOEXEC;
+		goto out;
+	}
+	for (i = 0; i < eh.e_phnum; i++) {
+		if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + (uint64_t)i * sizeof(ph))) !=
+		    (ssize_t)sizeof(ph)) {
+			err = -ENOEXEC;
+			goto out;
+		}
+		if (ph.p_type == PT_INTERP)
+			*dynamic = true;
+	}
+out:
+	close(fd);
+	return err;
+}
+
 int target__find_allocator_for_exec(const char *exe_path, const char *lib, struct allocator_obj *out,
 				    char **libstdcxx, char **ld_so)
 {
 	char *listing = NULL, *line, *save = NULL;
 	char libc_path[PATH_MAX] = "";
 	struct elf_file *ef;
-	bool dynamic, found = false;
+	bool dynamic = false, found = false;
 	int err;
 
 	if (lib) {
@@ -434,8 +472,17 @@ int target__find_allocator_for_exec(const char *exe_path, const char *lib, struc
 		return allocator_set(out, lib, lib);
 	}
 	err = elf_file__open(exe_path, &(struct elf_file_opts){ .no_debug_files = true }, &ef);
-	if (err)
-		return err;
+	if (err) {
+		/*
+		 * No usable sections: no symbols of its own either. A dynamic
+		 * executable's allocator is then in the libraries ld.so loads.
+		 */
+		if (exec_is_dynamic(exe_path, &dynamic) || !dynamic)
+			return err;
+		mt_debug("%s: no usable section headers (%s): its allocator is looked for in the "
+			 "libraries it loads\n", exe_path, strerror(-err));
+		goto libraries;
+	}
 	if (elf_file__is_go(ef)) {
 		elf_file__free(ef);
 		return allocator_set_go(out, exe_path, exe_path);
@@ -452,7 +499,7 @@ int target__find_allocator_for_exec(const char *exe_path, const char *lib, struc
 		return allocator_set(out, exe_path, exe_path);
 	}
 	elf_file__free(ef);
-
+libraries:
 	err = list_loaded_objects(exe_path, &listing);
 	if (err)
 		return err;

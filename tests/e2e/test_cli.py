@@ -12,6 +12,8 @@ import os
 import shutil
 import signal
 import stat
+import struct
+import subprocess
 import tempfile
 import time
 
@@ -240,3 +242,36 @@ def test_help_lists_every_option():
     for opt in sorted(listed - accepted):
         c.true(False, "--help lists %s, which memtrace does not accept" % opt)
     c.finish()
+
+
+def test_section_headers_damaged():
+    """A dynamically linked program whose section headers are garbage (as
+    after sstrip or a packer) but which runs: traced through the libraries
+    ld.so loads, figures exact, its own frames as module+offset."""
+    tmp = tempfile.mkdtemp(prefix="mt-e2e-sstrip-")
+    try:
+        prog = os.path.join(tmp, "family_damaged")
+        shutil.copy2(mtlib.workload("family_pie"), prog)
+        with open(prog, "r+b") as f:
+            f.seek(0x28)                          # e_shoff
+            f.write(struct.pack("<Q", 0xdeadbeef00))
+            f.seek(0x3c)                          # e_shnum, e_shstrndx
+            f.write(struct.pack("<HH", 0x7777, 0x1234))
+        r = subprocess.run(["readelf", "-S", prog], capture_output=True, text=True)
+        if "Section header" in r.stdout and "[ 1]" in r.stdout:
+            raise AssertionError("readelf still reads sections: the program is not damaged")
+        run = mtlib.run_command(prog)
+        proc = mtlib.find_process(run.report, exe_name="family_damaged")
+        c = Checks()
+        c.eq(proc.get("allocator"), "glibc", "allocator")
+        heap = proc.get("heap") or {}
+        # family.c's own totals (see tests/workloads/family.c).
+        c.eq((heap.get("live_bytes"), heap.get("live_allocs")), (39410, 35), "heap live")
+        frames = [f for s in proc.get("stacks") or [] for f in s.get("frames") or []
+                  if f.get("module") == prog]
+        c.true(frames and all(f.get("function") is None and isinstance(f.get("offset"), int)
+                              for f in frames),
+               "the program's own frames are module+offset: %s" % frames[:3])
+        c.finish()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
