@@ -971,8 +971,9 @@ void loader__free(struct loader *l)
 	if (l->rows_mem)
 		munmap(l->rows_mem, l->rows_max * sizeof(struct mt_unwind_row));
 	/*
-	 * Each uprobe's detach waits for RCU grace periods under the kernel's
-	 * event_mutex (~0.1 s each here, and threads do not overlap them).
+	 * Each per-probe uprobe link's detach waits for RCU grace periods under
+	 * the kernel's event_mutex (~0.1 s each here, and threads do not overlap
+	 * them); a uprobe_multi link waits once for all its probes.
 	 */
 	for (i = 0; i < l->nr_links; i++)
 		bpf_link__destroy(l->links[i]);
