@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "symbols/elf_file.h"
@@ -25,6 +26,10 @@ struct loader {
 	struct bpf_link **links;
 	size_t nr_links;
 	size_t cap_links;
+	int *multi_fds;		/* uprobe_multi links, made without libbpf */
+	size_t nr_multi_fds;
+	size_t cap_multi_fds;
+	bool multi;		/* uprobes go in uprobe_multi links */
 	struct mt_probe_site *sites;	/* one per function probed, for the report */
 	size_t nr_sites;
 	int verbose;
@@ -34,6 +39,7 @@ struct loader {
 enum prog_id {
 	P_ALLOC_ENTRY,		/* every allocating entry point; its kind is in the cookie */
 	P_FREE, P_GO_MALLOCGC, P_GO_ALLOC_SPAN, P_GO_FREE_SPAN,
+	P_MAX
 };
 
 struct probe_spec {
@@ -91,6 +97,36 @@ static const struct probe_spec cxx_specs[] = {
 	{ "_ZnamSt11align_val_t", P_ALLOC_ENTRY, MT_KIND_MALLOC, true, 2 },
 };
 
+/*
+ * BPF_LINK_CREATE for a uprobe_multi link: the kernel's union bpf_attr,
+ * link_create member, cut to what it uses. libbpf 1.1.2 and the system's
+ * headers predate it.
+ */
+#define MT_TRACE_UPROBE_MULTI 48		/* enum bpf_attach_type */
+#define MT_F_UPROBE_MULTI_RETURN 1u
+
+struct uprobe_multi_attr {
+	__u32 prog_fd;
+	__u32 target_fd;
+	__u32 attach_type;
+	__u32 flags;
+	__u64 path;
+	__u64 offsets;
+	__u64 ref_ctr_offsets;
+	__u64 cookies;
+	__u32 cnt;
+	__u32 multi_flags;
+	__u32 pid;		/* 0: every process */
+};
+_Static_assert(__builtin_offsetof(struct uprobe_multi_attr, path) == 16, "link_create union");
+_Static_assert(__builtin_offsetof(struct uprobe_multi_attr, pid) == 56, "uprobe_multi.pid");
+
+/* The most probes put on one file for one program: the longest spec list. */
+#define MAX_BATCH 16
+_Static_assert(sizeof(alloc_specs) / sizeof(alloc_specs[0]) <= MAX_BATCH, "alloc_specs");
+_Static_assert(sizeof(cxx_specs) / sizeof(cxx_specs[0]) <= MAX_BATCH, "cxx_specs");
+_Static_assert(sizeof(go_specs) / sizeof(go_specs[0]) <= MAX_BATCH, "go_specs");
+
 static int verbosity;
 
 static int libbpf_print_fn(enum libbpf_print_level level, const char *fmt, va_list args)
@@ -110,6 +146,7 @@ static struct bpf_program *prog_of(struct loader *l, enum prog_id id)
 	case P_GO_MALLOCGC: return l->skel->progs.mt_go_mallocgc;
 	case P_GO_ALLOC_SPAN: return l->skel->progs.mt_go_alloc_span;
 	case P_GO_FREE_SPAN: return l->skel->progs.mt_go_free_span;
+	case P_MAX: break;
 	}
 	return NULL;
 }
@@ -137,6 +174,86 @@ static void print_verified(struct loader *l)
 		mt_debug("BPF program %s: %u instructions verified\n", bpf_program__name(prog),
 			 info.verified_insns);
 	}
+}
+
+static int link_create_multi(int prog_fd, const char *path, const uint64_t *offsets,
+			     const uint64_t *cookies, size_t cnt, bool retprobe, int pid)
+{
+	struct uprobe_multi_attr attr;
+	long fd;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.prog_fd = (__u32)prog_fd;
+	attr.attach_type = MT_TRACE_UPROBE_MULTI;
+	attr.path = (__u64)(uintptr_t)path;
+	attr.offsets = (__u64)(uintptr_t)offsets;
+	attr.cookies = (__u64)(uintptr_t)cookies;
+	attr.cnt = (__u32)cnt;
+	attr.multi_flags = retprobe ? MT_F_UPROBE_MULTI_RETURN : 0;
+	attr.pid = (__u32)pid;
+	fd = syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
+	return fd < 0 ? -errno : (int)fd;
+}
+
+/*
+ * Whether the kernel makes uprobe_multi links, and filters them by process
+ * (the first kernels that made them filtered by thread: a target's other
+ * threads would go untraced). A trivial program on "/" must be refused
+ * for the path (-EBADF), and pid -1 for the pid (-EINVAL) before any
+ * lookup; returns 0 or why not.
+ */
+static int probe_uprobe_multi(void)
+{
+	LIBBPF_OPTS(bpf_prog_load_opts, popts,
+		    .expected_attach_type = (enum bpf_attach_type)MT_TRACE_UPROBE_MULTI);
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	uint64_t offset = 0;
+	int prog_fd, fd, err;
+
+	prog_fd = bpf_prog_load(BPF_PROG_TYPE_KPROBE, NULL, "Dual BSD/GPL", insns,
+				sizeof(insns) / sizeof(insns[0]), &popts);
+	if (prog_fd < 0)
+		return -errno;
+	fd = link_create_multi(prog_fd, "/", &offset, NULL, 1, false, 0);
+	if (fd >= 0)
+		close(fd);
+	err = fd == -EBADF ? 0 : fd >= 0 ? -EINVAL : fd;
+	if (!err) {
+		fd = link_create_multi(prog_fd, "/", &offset, NULL, 1, false, -1);
+		if (fd >= 0)
+			close(fd);
+		err = fd == -EINVAL ? 0 : -ESRCH;
+	}
+	close(prog_fd);
+	return err;
+}
+
+/*
+ * Each uprobe link's detach waits for RCU grace periods (~0.1 s here); a
+ * uprobe_multi link waits once for all its probes. The programs must be
+ * loaded for that link type, so it is chosen now; every kprobe-type
+ * program here is a uprobe.
+ */
+static void choose_link_type(struct loader *l)
+{
+	struct bpf_program *prog;
+	int err = probe_uprobe_multi();
+
+	if (err) {
+		mt_debug("uprobes: one link per probe (no uprobe_multi links: %s)\n",
+			 err == -ESRCH ? "the kernel filters them by thread" : strerror(-err));
+		return;
+	}
+	/* Refused only once the object is loaded, which it is not yet. */
+	bpf_object__for_each_program(prog, l->skel->obj)
+		if (bpf_program__type(prog) == BPF_PROG_TYPE_KPROBE)
+			bpf_program__set_expected_attach_type(prog,
+				(enum bpf_attach_type)MT_TRACE_UPROBE_MULTI);
+	l->multi = true;
+	mt_debug("uprobes: one uprobe_multi link per file and program\n");
 }
 
 int loader__new(const struct loader_opts *opts, struct loader **out)
@@ -180,6 +297,7 @@ int loader__new(const struct loader_opts *opts, struct loader **out)
 		bpf_program__set_autoload(l->skel->progs.mt_go_alloc_span, false);
 		bpf_program__set_autoload(l->skel->progs.mt_go_free_span, false);
 	}
+	choose_link_type(l);
 
 	t1 = now_ms();
 	err = memtrace_bpf__load(l->skel);
@@ -231,6 +349,38 @@ static int push_link(struct loader *l, struct bpf_link *link)
 	return 0;
 }
 
+static int push_multi_fd(struct loader *l, int fd)
+{
+	if (l->nr_multi_fds == l->cap_multi_fds) {
+		size_t cap = l->cap_multi_fds ? l->cap_multi_fds * 2 : 16;
+		int *n = realloc(l->multi_fds, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		l->multi_fds = n;
+		l->cap_multi_fds = cap;
+	}
+	l->multi_fds[l->nr_multi_fds++] = fd;
+	return 0;
+}
+
+/* One uprobe_multi link for cnt probes of prog on the file at path (pid -1: every process). */
+static int attach_multi(struct loader *l, int pid, const char *path, struct bpf_program *prog,
+			const uint64_t *offsets, const uint64_t *cookies, size_t cnt,
+			bool retprobe)
+{
+	int fd, err;
+
+	fd = link_create_multi(bpf_program__fd(prog), path, offsets, cookies, cnt, retprobe,
+			       pid < 0 ? 0 : pid);
+	if (fd < 0)
+		return fd;
+	err = push_multi_fd(l, fd);
+	if (err)
+		close(fd);
+	return err;
+}
+
 static int attach_one(struct loader *l, int pid, const char *path, struct bpf_program *prog,
 		      uint64_t offset, bool retprobe, uint64_t cookie)
 {
@@ -238,6 +388,8 @@ static int attach_one(struct loader *l, int pid, const char *path, struct bpf_pr
 	struct bpf_link *link;
 	int err;
 
+	if (l->multi)
+		return attach_multi(l, pid, path, prog, &offset, &cookie, 1, retprobe);
 	link = bpf_program__attach_uprobe_opts(prog, pid, path, offset, &opts);
 	if (!link)
 		return -errno;
@@ -245,6 +397,31 @@ static int attach_one(struct loader *l, int pid, const char *path, struct bpf_pr
 	if (err)
 		bpf_link__destroy(link);
 	return err;
+}
+
+/* The probes of one program on one file, attached together. */
+struct probe_batch {
+	uint64_t offsets[MAX_BATCH];
+	uint64_t cookies[MAX_BATCH];
+	size_t nr;
+};
+
+static int attach_batch(struct loader *l, int pid, const char *path, struct bpf_program *prog,
+			const struct probe_batch *b, bool retprobe)
+{
+	size_t i;
+	int err;
+
+	if (!b->nr)
+		return 0;
+	if (l->multi)
+		return attach_multi(l, pid, path, prog, b->offsets, b->cookies, b->nr, retprobe);
+	for (i = 0; i < b->nr; i++) {
+		err = attach_one(l, pid, path, prog, b->offsets[i], retprobe, b->cookies[i]);
+		if (err)
+			return err;
+	}
+	return 0;
 }
 
 struct chosen_site {
@@ -323,21 +500,31 @@ static int choose_site(struct loader *l, struct elf_file *ef, const char *shown,
 	return note_site(l, shown, spec->func, off, &ps);
 }
 
-/* Attach the probes of specs found in the ELF file at path (named shown in messages). */
+/*
+ * Attach the probes of specs found in the ELF file at path (named shown in
+ * messages): each program's probes on the file together, in one link when
+ * uprobe_multi links are made.
+ */
 static int attach_specs(struct loader *l, int pid, const char *path, const char *shown,
 			const struct probe_spec *specs,
 			size_t nr_specs, bool dynamic_only, bool go, int *nr_probes)
 {
+	struct probe_batch *entry, *ret;
 	uint64_t done[32];
 	size_t nr_done = 0, i, j;
 	struct elf_file *ef;
 	int err;
 
+	entry = calloc(P_MAX + 1, sizeof(*entry));
+	if (!entry)
+		return -ENOMEM;
+	ret = &entry[P_MAX];
 	err = elf_file__open(path, &(struct elf_file_opts){ .no_debug_files = true }, &ef);
 	if (err)
-		return err;
+		goto out_free;
 	for (i = 0; i < nr_specs; i++) {
 		const struct elf_sym *sym = elf_file__find_func(ef, specs[i].func, dynamic_only);
+		struct probe_batch *b = &entry[specs[i].prog];
 		struct chosen_site site;
 		uint64_t off;
 		bool dup = false;
@@ -360,23 +547,34 @@ static int attach_specs(struct loader *l, int pid, const char *path, const char 
 		 * The cookie: for the allocating entry points, which one it is; in Go,
 		 * that the probe sits on the stack-bound check's branch (BPF skips restarts).
 		 */
-		err = attach_one(l, pid, path, prog_of(l, specs[i].prog), off + site.offset, false,
-				 go ? (site.go_stack_check ? MT_COOKIE_GO_STACK_CHECK : 0) :
-				 specs[i].kind);
-		if (err)
-			goto out;
-		(*nr_probes)++;
+		b->offsets[b->nr] = off + site.offset;
+		b->cookies[b->nr++] = go ? (site.go_stack_check ? MT_COOKIE_GO_STACK_CHECK : 0) :
+				      specs[i].kind;
 		if (specs[i].ret) {
 			/* At the same site: the return address is still at the stack pointer. */
-			err = attach_one(l, pid, path, l->skel->progs.mt_alloc_ret, off + site.offset,
-					 true, 0);
-			if (err)
-				goto out;
-			(*nr_probes)++;
+			ret->offsets[ret->nr] = off + site.offset;
+			ret->cookies[ret->nr++] = 0;
 		}
+	}
+	/*
+	 * Return probes first: a return probe without its entry probe does
+	 * nothing, while an entry probe without its return probe leaves the call
+	 * pending (a missed return; realloc's old block forgotten).
+	 */
+	err = attach_batch(l, pid, path, l->skel->progs.mt_alloc_ret, ret, true);
+	if (err)
+		goto out;
+	*nr_probes += (int)ret->nr;
+	for (i = 0; i < P_MAX; i++) {
+		err = attach_batch(l, pid, path, prog_of(l, (enum prog_id)i), &entry[i], false);
+		if (err)
+			goto out;
+		*nr_probes += (int)entry[i].nr;
 	}
 out:
 	elf_file__free(ef);
+out_free:
+	free(entry);
 	return err;
 }
 
@@ -773,12 +971,16 @@ void loader__free(struct loader *l)
 	if (l->rows_mem)
 		munmap(l->rows_mem, l->rows_max * sizeof(struct mt_unwind_row));
 	/*
-	 * Each uprobe's detach waits for RCU grace periods under the kernel's
-	 * event_mutex (~0.1 s each here, and threads do not overlap them).
+	 * Each per-probe uprobe link's detach waits for RCU grace periods under
+	 * the kernel's event_mutex (~0.1 s each here, and threads do not overlap
+	 * them); a uprobe_multi link waits once for all its probes.
 	 */
 	for (i = 0; i < l->nr_links; i++)
 		bpf_link__destroy(l->links[i]);
 	free(l->links);
+	for (i = 0; i < l->nr_multi_fds; i++)
+		close(l->multi_fds[i]);
+	free(l->multi_fds);
 	for (i = 0; i < l->nr_sites; i++) {
 		free(l->sites[i].path);
 		free(l->sites[i].function);
