@@ -606,8 +606,16 @@ int run__trace(struct run *r)
 		main_loop(r);
 		end_command(r);
 	}
-	/* A target that exited since the last look is reported as such. */
-	for (i = 0; i < r->set.nr; i++)
+	/*
+	 * A target that exited since the last look is reported as such; the
+	 * others' maps are read once more, so the final figures are as of now.
+	 */
+	if (r->vm_enabled)
+		loader__consume_vm(r->loader);
+	for (i = 0; i < r->set.nr; i++) {
 		refresh_target(&r->set.targets[i]);
+		if (r->vm_enabled)
+			vmstats__reconcile(&r->set.targets[i]);
+	}
 	return report(r, true) ? -EIO : 0;
 }

@@ -2,6 +2,7 @@
 allocator's own (glibc's mallinfo2, Go's runtime.MemStats)."""
 
 import re
+import time
 
 import mtlib
 from mtlib import Checks
@@ -209,3 +210,38 @@ def test_go_hot_path_is_top():
     c.eq(cold["allocs_total"], 2000, "main.coldPath calls")
     c.true(top["alloc_bytes_total"] > 9 * cold["alloc_bytes_total"], "hot path allocates 10x more")
     c.finish(mtlib.describe_stacks(proc))
+
+
+def anon_mapped(lines):
+    for l in lines:
+        if l.startswith("anon_mapped "):
+            return int(l.split()[1])
+    raise AssertionError("vmchurn printed no anon_mapped line: %s" % lines)
+
+
+@mtlib.timeout(90)
+def test_mapped_while_attaching():
+    """-p on a process that maps and unmaps 1 MiB regions while memtrace
+    starts: vm.mapped_bytes ends equal to what the kernel lists (every
+    anonymous private mapping, those from before attaching included)."""
+    def settled(run, mt, wl):
+        time.sleep(2.5)      # a few refreshes of the maps after it settled
+    run = mtlib.run_attached("vmchurn", while_attached=settled)
+    proc = mtlib.find_process(run.report, pid=run.wl_pid)
+    want = anon_mapped(run.wl_stdout)
+    c = Checks()
+    c.eq((proc.get("vm") or {}).get("mapped_bytes"), want,
+         "vm.mapped_bytes against the process's own /proc/self/maps sum")
+    c.finish()
+
+
+def test_mapped_command():
+    """-- mode, the same definition: what the kernel mapped at exec (the
+    executable's .bss, the first brk) counts too."""
+    run = mtlib.run_command("vmchurn")
+    proc = mtlib.find_process(run.report, exe_name="vmchurn")
+    want = anon_mapped(run.mt_stdout.splitlines())
+    c = Checks()
+    c.eq((proc.get("vm") or {}).get("mapped_bytes"), want,
+         "vm.mapped_bytes against the process's own /proc/self/maps sum at its end")
+    c.finish()

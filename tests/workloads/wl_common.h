@@ -84,7 +84,7 @@ static void wl_on_signal(int sig)
  * arguments), and in wait mode announce ourselves and block until SIGUSR1.
  * SIGTERM/SIGINT while waiting to start: exit 0 without doing the work.
  */
-static void wl_start(int *argc, char **argv)
+static __attribute__((unused)) void wl_start(int *argc, char **argv)
 {
 	const char *env = getenv("MT_WAIT");
 	struct sigaction sa;
