@@ -7,6 +7,9 @@
 //
 //	inuse big=B small=S garbage=G
 //
+// INUSE_RATE=N in the environment sets that MemProfileRate instead of 1;
+// the figures are then scaled as runtime/pprof scales heap samples.
+//
 // With --wait (memtrace -p tests): allocates first, so that memtrace
 // attaches to data it never saw allocated, prints "ready PID", waits for
 // SIGUSR1, prints the inuse line and "done", and exits 0 on SIGTERM.
@@ -15,10 +18,12 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"syscall"
 )
@@ -34,8 +39,21 @@ func allocSmall(n int) []byte { return make([]byte, n) }
 //go:noinline
 func allocGarbage(n int) []byte { return make([]byte, n) }
 
+// scaleHeapSample is runtime/pprof's (protomem.go), which it does not export.
+func scaleHeapSample(count, size, rate int64) (int64, int64) {
+	if count == 0 || size == 0 {
+		return 0, 0
+	}
+	if rate <= 1 {
+		return count, size
+	}
+	avgSize := float64(size) / float64(count)
+	scale := 1 / (1 - math.Exp(-avgSize/float64(rate)))
+	return int64(float64(count) * scale), int64(float64(size) * scale)
+}
+
 // siteInuse sums the runtime's in-use bytes of the records whose stack
-// goes through fn (MemProfileRate is 1: no scaling).
+// goes through fn, scaled per record as pprof scales them.
 func siteInuse(recs []runtime.MemProfileRecord, fn string) int64 {
 	var sum int64
 	for _, r := range recs {
@@ -43,7 +61,9 @@ func siteInuse(recs []runtime.MemProfileRecord, fn string) int64 {
 		for {
 			f, more := frames.Next()
 			if strings.HasSuffix(f.Function, "."+fn) {
-				sum += r.InUseBytes()
+				_, b := scaleHeapSample(r.InUseObjects(), r.InUseBytes(),
+					int64(runtime.MemProfileRate))
+				sum += b
 				break
 			}
 			if !more {
@@ -77,6 +97,9 @@ func report() {
 
 func main() {
 	runtime.MemProfileRate = 1
+	if r, err := strconv.Atoi(os.Getenv("INUSE_RATE")); err == nil {
+		runtime.MemProfileRate = r
+	}
 	for i := 0; i < 64; i++ {
 		bigKept = append(bigKept, allocBig(1<<20))
 	}
