@@ -244,6 +244,8 @@ static void write_proc(FILE *f, const struct mt_proc_report *p, size_t top_n)
 			mt_human_bytes(p->heap.alloc_bytes_total, b2, sizeof(b2)),
 			count_str(p->heap.allocs_total, c2),
 			plural(p->heap.allocs_total, "call", "calls"));
+	if (p->live_unknown && *p->go.profile_note)
+		fprintf(f, " [%s]", p->go.profile_note);
 	else if (p->sampled)
 		fprintf(f, "  live %s in %s %s (the Go runtime's heap profile, 1 sample per %" PRId64
 			" B, as of the last GC); allocated %s in %s %s",
