@@ -110,7 +110,8 @@ include tests/workloads/build.mk
 include tests/fuzz/fuzz.mk
 
 GO ?= go
-GO_WORKLOADS := $(OUTPUT)/tests/goretain $(OUTPUT)/tests/goretain_stripped $(OUTPUT)/tests/gohot
+GO_WORKLOADS := $(OUTPUT)/tests/goretain $(OUTPUT)/tests/goretain_stripped $(OUTPUT)/tests/gohot \
+	$(OUTPUT)/tests/goinuse
 GO_SRCS := $(wildcard tests/workloads/go/*/*.go) tests/workloads/go/go.mod
 GO_BUILD = cd tests/workloads/go && GOCACHE=$(abspath $(OUTPUT))/gocache GOFLAGS=-mod=mod \
 	$(GO) build
@@ -128,6 +129,10 @@ $(OUTPUT)/tests/goretain_stripped: $(GO_SRCS)
 $(OUTPUT)/tests/gohot: $(GO_SRCS)
 	$(call msg,GO,$@)
 	$(Q)$(GO_BUILD) -o $(abspath $@) ./hot
+
+$(OUTPUT)/tests/goinuse: $(GO_SRCS)
+	$(call msg,GO,$@)
+	$(Q)$(GO_BUILD) -o $(abspath $@) ./inuse
 
 # The demo and the benchmark's workload, built like the test workloads.
 $(OUTPUT)/tests/demo: tests/demo/demo.c

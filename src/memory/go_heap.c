@@ -242,7 +242,7 @@ static int read_version(Elf *elf, char *ver, size_t ver_len)
 	return go_heap__parse_buildinfo(d->d_buf, d->d_size, ver, ver_len);
 }
 
-static int symtab_addr(Elf *elf, const char *want, uint64_t *addr, uint64_t *size)
+int go_heap__symtab_addr(Elf *elf, const char *want, uint64_t *addr, uint64_t *size)
 {
 	GElf_Shdr sh;
 	Elf_Scn *scn = find_section(elf, ".symtab", &sh);
@@ -472,7 +472,7 @@ int go_heap__open(const char *path, struct go_heap **out, char *note, size_t not
 		err = -ENOENT;
 		goto fail;
 	}
-	if (symtab_addr(h.elf, GC_CONTROLLER, &sym_addr, &sym_size) == 0) {
+	if (go_heap__symtab_addr(h.elf, GC_CONTROLLER, &sym_addr, &sym_size) == 0) {
 		gh->lo.addr = sym_addr;
 		gh->lo.addr_source = "symtab";
 		hi = gh->lo.off_inuse > gh->lo.off_free ? gh->lo.off_inuse : gh->lo.off_free;

@@ -78,6 +78,10 @@ int go_heap__read_stable(go_heap_read_fn read, void *ctx, uint64_t base,
 
 /* The I/O parts. */
 
+struct Elf;
+/* A data object's address and size from the ELF's .symtab: 0 or -ENOENT. */
+int go_heap__symtab_addr(struct Elf *elf, const char *want, uint64_t *addr, uint64_t *size);
+
 struct go_heap;
 
 /*

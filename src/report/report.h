@@ -75,6 +75,7 @@ struct mt_go_report {
 	uint64_t heap_free_bytes;	/* HeapIdle - HeapReleased */
 	uint64_t heap_released_bytes;	/* HeapReleased */
 	char note[200];
+	char profile_note[200];	/* why live bytes per stack are not the runtime's, "" when they are */
 };
 
 struct mt_proc_report {
@@ -87,6 +88,8 @@ struct mt_proc_report {
 	uint64_t rss_bytes;	/* last value read while the process lived */
 	bool exited;
 	bool live_unknown;	/* Go: no free() to see; live figures printed as null */
+	bool sampled;		/* Go: live figures from the runtime's sampled heap profile */
+	int64_t sample_rate;	/* its runtime.MemProfileRate (bytes per sample) */
 	struct mt_heap_totals heap;
 	struct mt_vm_totals vm;
 	struct mt_go_report go;

@@ -107,7 +107,8 @@ static void write_frame(FILE *f, const struct mt_frame *fr)
 	fprintf(f, ", \"inlined\": %s }", json_bool(fr->inlined));
 }
 
-static void write_stack(FILE *f, const struct mt_stack_report *s, bool live_unknown)
+static void write_stack(FILE *f, const struct mt_stack_report *s, bool live_unknown,
+			bool frees_unknown)
 {
 	/* Both flags mean the frames stop before the outermost caller. */
 	bool truncated = s->flags & (MT_STACK_F_TRUNCATED | MT_STACK_F_READ_FAILED);
@@ -122,12 +123,12 @@ static void write_stack(FILE *f, const struct mt_stack_report *s, bool live_unkn
 	}
 	fprintf(f, "          \"alloc_bytes_total\": %" PRIu64 ",\n", s->alloc_bytes_total);
 	fprintf(f, "          \"allocs_total\": %" PRIu64 ",\n", s->allocs_total);
-	if (live_unknown)
+	if (live_unknown || frees_unknown)
 		fputs("          \"frees_total\": null,\n", f);
 	else
 		fprintf(f, "          \"frees_total\": %" PRIu64 ",\n", s->frees_total);
 	fputs("          \"oldest_age_s\": ", f);
-	if (s->oldest_age_s < 0 || live_unknown)
+	if (s->oldest_age_s < 0 || live_unknown || frees_unknown)
 		fputs("null", f);
 	else
 		json_double(f, s->oldest_age_s);
@@ -206,6 +207,8 @@ static void write_go(FILE *f, const struct mt_go_report *g)
 	json_str(f, g->read ? g->source : NULL);
 	fputs(", \"note\": ", f);
 	json_str(f, *g->note ? g->note : NULL);
+	fputs(", \"profile_note\": ", f);
+	json_str(f, *g->profile_note ? g->profile_note : NULL);
 	fputs(" },\n", f);
 }
 
@@ -226,7 +229,19 @@ static void write_proc(FILE *f, const struct mt_proc_report *p)
 	json_str(f, p->allocator_path);
 	fprintf(f, ",\n      \"rss_bytes\": %" PRIu64 ",\n", p->rss_bytes);
 	fprintf(f, "      \"exited\": %s,\n", json_bool(p->exited));
-	if (p->live_unknown)
+	fprintf(f, "      \"sampled\": %s,\n", json_bool(p->sampled));
+	if (p->sampled)
+		fprintf(f, "      \"sample_rate\": %" PRId64 ",\n", p->sample_rate);
+	else
+		fputs("      \"sample_rate\": null,\n", f);
+	if (p->sampled)
+		/* The runtime's profile: live figures, but no frees memtrace saw. */
+		fprintf(f, "      \"heap\": { \"live_bytes\": %" PRId64 ", \"live_allocs\": %" PRId64
+			", \"alloc_bytes_total\": %" PRIu64 ", \"allocs_total\": %" PRIu64
+			", \"frees_total\": null },\n",
+			p->heap.live_bytes, p->heap.live_allocs, p->heap.alloc_bytes_total,
+			p->heap.allocs_total);
+	else if (p->live_unknown)
 		fprintf(f, "      \"heap\": { \"live_bytes\": null, \"live_allocs\": null"
 			", \"alloc_bytes_total\": %" PRIu64 ", \"allocs_total\": %" PRIu64
 			", \"frees_total\": null },\n",
@@ -258,7 +273,7 @@ static void write_proc(FILE *f, const struct mt_proc_report *p)
 	} else {
 		fputs("      \"stacks\": [\n", f);
 		for (i = 0; i < p->nr_stacks; i++) {
-			write_stack(f, &p->stacks[i], p->live_unknown);
+			write_stack(f, &p->stacks[i], p->live_unknown, p->sampled);
 			fputs(i + 1 < p->nr_stacks ? ",\n" : "\n", f);
 		}
 		fputs("      ]\n", f);

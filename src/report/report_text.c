@@ -90,9 +90,14 @@ static void write_stack(FILE *f, size_t rank, const struct mt_stack_report *s)
 }
 
 /* Who keeps freed memory, as the one-line answer names it. */
+static bool is_go(const struct mt_proc_report *p)
+{
+	return p->runtime && !strcmp(p->runtime, "go");
+}
+
 static const char *keeper(const struct mt_proc_report *p)
 {
-	if (p->live_unknown)
+	if (is_go(p))
 		return "the Go runtime";
 	if (p->allocator && !strcmp(p->allocator, "glibc"))
 		return "glibc malloc";
@@ -102,7 +107,7 @@ static const char *keeper(const struct mt_proc_report *p)
 /* The usual ways to make each allocator give memory back: hints, not certainties. */
 static const char *remedies(const struct mt_proc_report *p)
 {
-	if (p->live_unknown)
+	if (is_go(p))
 		return "the Go runtime usually returns idle memory within minutes; to return it "
 		       "sooner: debug.FreeOSMemory(), a GOMEMLIMIT the scavenger works towards, "
 		       "GODEBUG=madvdontneed=1 (RSS then drops at once)";
@@ -128,7 +133,8 @@ static void write_rss_answer(FILE *f, const struct mt_proc_report *p)
 	uint64_t in_use, retained, other;
 	const char *hint;
 
-	in_use = p->live_unknown ? (p->vm.heap_resident_bytes > p->vm.retained_bytes ?
+	/* Go's sampled live bytes estimate the objects; spans in use are what RSS holds. */
+	in_use = is_go(p) ? (p->vm.heap_resident_bytes > p->vm.retained_bytes ?
 				    p->vm.heap_resident_bytes - p->vm.retained_bytes : 0)
 				 : (p->heap.live_bytes > 0 ? (uint64_t)p->heap.live_bytes : 0);
 	retained = p->vm.retained_known ? p->vm.retained_bytes : 0;
@@ -143,7 +149,7 @@ static void write_rss_answer(FILE *f, const struct mt_proc_report *p)
 	}
 	fprintf(f, "  RSS %s = %s %s + retained by %s %s%s + other %s\n",
 		mt_human_bytes(p->rss_bytes, b1, sizeof(b1)),
-		p->live_unknown ? "Go heap in use" : "live heap",
+		is_go(p) ? "Go heap in use" : "live heap",
 		mt_human_bytes(in_use, b2, sizeof(b2)), keeper(p),
 		p->vm.retained_upper_bound ? "at most " : "",
 		mt_human_bytes(retained, b3, sizeof(b3)), mt_human_bytes(other, b4, sizeof(b4)));
@@ -235,6 +241,17 @@ static void write_proc(FILE *f, const struct mt_proc_report *p, size_t top_n)
 
 	if (p->live_unknown)
 		fprintf(f, "  allocated %s in %s %s (live objects are the garbage collector's: not known)",
+			mt_human_bytes(p->heap.alloc_bytes_total, b2, sizeof(b2)),
+			count_str(p->heap.allocs_total, c2),
+			plural(p->heap.allocs_total, "call", "calls"));
+	if (p->live_unknown && *p->go.profile_note)
+		fprintf(f, " [%s]", p->go.profile_note);
+	else if (p->sampled)
+		fprintf(f, "  live %s in %s %s (the Go runtime's heap profile, 1 sample per %" PRId64
+			" B, as of the last GC); allocated %s in %s %s",
+			mt_human_bytes(p->heap.live_bytes, b1, sizeof(b1)),
+			scount_str(p->heap.live_allocs, c1),
+			plural(p->heap.live_allocs, "object", "objects"), p->sample_rate,
 			mt_human_bytes(p->heap.alloc_bytes_total, b2, sizeof(b2)),
 			count_str(p->heap.allocs_total, c2),
 			plural(p->heap.allocs_total, "call", "calls"));

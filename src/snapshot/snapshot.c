@@ -56,19 +56,6 @@ static uint64_t monotonic_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-static int cmp_entries(const void *a, const void *b)
-{
-	const struct agg_entry *x = *(struct agg_entry *const *)a, *y = *(struct agg_entry *const *)b;
-
-	if (x->live_bytes != y->live_bytes)
-		return x->live_bytes > y->live_bytes ? -1 : 1;
-	if (x->stat.alloc_bytes_total != y->stat.alloc_bytes_total)
-		return x->stat.alloc_bytes_total > y->stat.alloc_bytes_total ? -1 : 1;
-	if (x->stack_id != y->stack_id)
-		return x->stack_id < y->stack_id ? -1 : 1;
-	return 0;
-}
-
 static char *dup_or_null(const char *s)
 {
 	return s ? strdup(s) : NULL;
@@ -225,18 +212,188 @@ static int build_map_stacks(struct mt_proc_report *pr, const struct target *t, s
 	return err;
 }
 
+/*
+ * One stack of the report before the cut: memtrace's own, the runtime's
+ * heap profile's (a Go program with MemProfileRate > 0), or both when
+ * they are the same call stack.
+ */
+struct row {
+	const struct agg_entry *e;	/* NULL: only the runtime saw it (before attaching) */
+	const struct go_mprof_sample *g;	/* NULL: not in the runtime's profile */
+	int64_t live_bytes, live_allocs;
+	uint64_t alloc_bytes;
+	uint64_t id;
+};
+
+static int cmp_rows(const void *a, const void *b)
+{
+	const struct row *x = a, *y = b;
+
+	if (x->live_bytes != y->live_bytes)
+		return x->live_bytes > y->live_bytes ? -1 : 1;
+	if (x->alloc_bytes != y->alloc_bytes)
+		return x->alloc_bytes > y->alloc_bytes ? -1 : 1;
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	return 0;
+}
+
+static int cmp_sample_pc0(const void *a, const void *b)
+{
+	const struct go_mprof_sample *x = *(struct go_mprof_sample *const *)a;
+	const struct go_mprof_sample *y = *(struct go_mprof_sample *const *)b;
+	uint64_t px = x->nstk ? x->pcs[0] : 0, py = y->nstk ? y->pcs[0] : 0;
+
+	return px < py ? -1 : px > py;
+}
+
+/*
+ * Whether the runtime's stack g is memtrace's stack st: the same return
+ * addresses, the runtime's starting at ips[from] (both record the caller
+ * of runtime.mallocgc first); a stack cut at either side's depth limit
+ * matches on what both have.
+ */
+static bool same_stack(const struct go_mprof_sample *g, const struct mt_stack *st, uint32_t from)
+{
+	uint32_t n = st->nr_frames - from, i;
+
+	if (n != g->nstk && !(g->nstk == GO_MPROF_MAX_STACK && n > g->nstk) &&
+	    !((st->flags & MT_STACK_F_TRUNCATED) && n < g->nstk))
+		return false;
+	if (n > g->nstk)
+		n = g->nstk;
+	for (i = 0; i < n; i++)
+		if (st->ips[from + i] != g->pcs[i])
+			return false;
+	return true;
+}
+
+static const struct go_mprof_sample *find_sample(struct go_mprof_sample **by_pc0, size_t n,
+						  const struct mt_stack *st, bool *taken,
+						  const struct go_mprof_sample *base)
+{
+	uint32_t from;
+	size_t lo, hi, mid, k;
+
+	/* The BPF side may record runtime.mallocgc's own pc first. */
+	for (from = 0; from < 2 && from < st->nr_frames; from++) {
+		lo = 0;
+		hi = n;
+		while (lo < hi) {
+			mid = (lo + hi) / 2;
+			if (by_pc0[mid]->nstk && by_pc0[mid]->pcs[0] < st->ips[from])
+				lo = mid + 1;
+			else if (!by_pc0[mid]->nstk)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		for (k = lo; k < n && by_pc0[k]->nstk && by_pc0[k]->pcs[0] == st->ips[from]; k++)
+			if (!taken[by_pc0[k] - base] && same_stack(by_pc0[k], st, from)) {
+				taken[by_pc0[k] - base] = true;
+				return by_pc0[k];
+			}
+	}
+	return NULL;
+}
+
+static uint64_t pcs_id(const struct go_mprof_sample *g)
+{
+	uint64_t h = 1469598103934665603ULL;
+	uint32_t i;
+
+	for (i = 0; i < g->nstk; i++)
+		h = (h ^ g->pcs[i]) * 1099511628211ULL;
+	/* Apart from memtrace's own ids, which count up from 1. */
+	return h | (1ULL << 63);
+}
+
+/*
+ * The rows of a process: memtrace's stacks, and for a Go program whose
+ * runtime keeps a heap profile, that profile's live figures on the same
+ * stacks plus the stacks only the runtime saw.
+ */
+static int make_rows(const struct target *t, struct agg_entry **entries, size_t n,
+		     struct loader *l, bool sampled, struct row **out, size_t *nr)
+{
+	const struct go_mprof_profile *gp = &t->go_prof;
+	struct go_mprof_sample **by_pc0 = NULL;
+	bool *taken = NULL;
+	struct row *rows;
+	size_t i, m = 0, ns = sampled ? gp->nr : 0;
+
+	rows = calloc(n + ns + 1, sizeof(*rows));
+	if (!rows)
+		return -ENOMEM;
+	if (ns) {
+		by_pc0 = calloc(ns, sizeof(*by_pc0));
+		taken = calloc(ns, sizeof(*taken));
+		if (!by_pc0 || !taken) {
+			free(by_pc0);
+			free(taken);
+			free(rows);
+			return -ENOMEM;
+		}
+		for (i = 0; i < ns; i++)
+			by_pc0[i] = &gp->samples[i];
+		qsort(by_pc0, ns, sizeof(*by_pc0), cmp_sample_pc0);
+	}
+	for (i = 0; i < n; i++) {
+		struct row *r = &rows[m++];
+		struct mt_stack st;
+
+		r->e = entries[i];
+		r->id = entries[i]->stack_id;
+		r->alloc_bytes = entries[i]->stat.alloc_bytes_total;
+		if (!sampled) {
+			r->live_bytes = entries[i]->live_bytes;
+			r->live_allocs = entries[i]->live_allocs;
+			continue;
+		}
+		if (ns && loader__read_stack(l, r->id, &st) == 0)
+			r->g = find_sample(by_pc0, ns, &st, taken, gp->samples);
+		if (r->g) {
+			r->live_bytes = r->g->inuse_bytes;
+			r->live_allocs = r->g->inuse_objects;
+		}
+	}
+	for (i = 0; i < ns; i++) {
+		struct row *r;
+
+		/* What was allocated and is gone before memtrace saw it says nothing live. */
+		if (taken[i] || gp->samples[i].inuse_bytes <= 0)
+			continue;
+		r = &rows[m++];
+		r->g = &gp->samples[i];
+		r->live_bytes = r->g->inuse_bytes;
+		r->live_allocs = r->g->inuse_objects;
+		r->id = pcs_id(r->g);
+	}
+	free(by_pc0);
+	free(taken);
+	qsort(rows, m, sizeof(*rows), cmp_rows);
+	*out = rows;
+	*nr = m;
+	return 0;
+}
+
 static int build_proc(struct mt_proc_report *pr, const struct target *t, struct agg_table *agg,
 		      struct loader *l, struct symbolizer *sym, uint64_t now_ns, size_t top_n)
 {
 	struct agg_entry **entries = NULL;
-	size_t n, i, keep;
+	struct row *rows = NULL;
+	size_t n, i, keep, nr_rows = 0;
+	bool sampled;
 	int err = 0;
 
 	pr->pid = t->pid;
 	snprintf(pr->comm, sizeof(pr->comm), "%s", t->comm);
 	pr->exe = dup_or_null(t->exe);
 	pr->runtime = t->alloc.is_go ? "go" : "native";
-	pr->live_unknown = t->alloc.is_go;
+	sampled = t->alloc.is_go && t->go_prof.read && t->go_prof.rate > 0;
+	pr->live_unknown = t->alloc.is_go && !sampled;
+	pr->sampled = sampled;
+	pr->sample_rate = sampled ? t->go_prof.rate : 0;
 	pr->vm = (struct mt_vm_totals){
 		.known = t->vmf.known,
 		.mapped_bytes = t->vmf.mapped,
@@ -260,6 +417,7 @@ static int build_proc(struct mt_proc_report *pr, const struct target *t, struct 
 		pr->go.heap_free_bytes = t->vmf.go.free;
 		pr->go.heap_released_bytes = t->vmf.go.released;
 		snprintf(pr->go.note, sizeof(pr->go.note), "%s", t->go_note);
+		snprintf(pr->go.profile_note, sizeof(pr->go.profile_note), "%s", t->go_prof.note);
 	}
 	pr->allocator = dup_or_null(t->alloc.name);
 	pr->allocator_path = dup_or_null(t->alloc.path);
@@ -269,38 +427,56 @@ static int build_proc(struct mt_proc_report *pr, const struct target *t, struct 
 	n = agg_table__entries(agg, t->pid, &entries);
 	if (!entries)
 		return -ENOMEM;
-	qsort(entries, n, sizeof(*entries), cmp_entries);
 	for (i = 0; i < n; i++) {
 		const struct agg_entry *e = entries[i];
 
-		pr->heap.live_bytes += e->live_bytes;
-		pr->heap.live_allocs += e->live_allocs;
 		pr->heap.alloc_bytes_total += e->stat.alloc_bytes_total;
 		pr->heap.allocs_total += e->stat.allocs_total;
 		pr->heap.frees_total += e->stat.frees_total;
 	}
-	keep = top_n && top_n < n ? top_n : n;
-	pr->nr_stacks_total = n;
+	err = make_rows(t, entries, n, l, sampled, &rows, &nr_rows);
+	if (err) {
+		free(entries);
+		return err;
+	}
+	for (i = 0; i < nr_rows; i++) {
+		pr->heap.live_bytes += rows[i].live_bytes;
+		pr->heap.live_allocs += rows[i].live_allocs;
+	}
+	keep = top_n && top_n < nr_rows ? top_n : nr_rows;
+	pr->nr_stacks_total = nr_rows;
 	pr->stacks = calloc(keep ? keep : 1, sizeof(*pr->stacks));
 	if (!pr->stacks) {
+		free(rows);
 		free(entries);
 		return -ENOMEM;
 	}
 	for (i = 0; i < keep; i++) {
-		const struct agg_entry *e = entries[i];
+		const struct row *r = &rows[i];
+		const struct agg_entry *e = r->e;
 		struct mt_stack_report *sr = &pr->stacks[i];
-		struct mt_stack st;
+		struct mt_stack st = { 0 };
 
-		sr->stack_id = e->stack_id;
-		sr->live_bytes = e->live_bytes;
-		sr->live_allocs = e->live_allocs;
-		sr->alloc_bytes_total = e->stat.alloc_bytes_total;
-		sr->allocs_total = e->stat.allocs_total;
-		sr->frees_total = e->stat.frees_total;
-		sr->oldest_age_s = e->oldest_ts_ns && e->live_allocs > 0 ?
-				   (double)(now_ns - e->oldest_ts_ns) / 1e9 : -1.0;
+		sr->stack_id = r->id;
+		sr->live_bytes = r->live_bytes;
+		sr->live_allocs = r->live_allocs;
+		sr->oldest_age_s = -1.0;
+		if (e) {
+			sr->alloc_bytes_total = e->stat.alloc_bytes_total;
+			sr->allocs_total = e->stat.allocs_total;
+			sr->frees_total = e->stat.frees_total;
+			if (!sampled)
+				sr->oldest_age_s = e->oldest_ts_ns && e->live_allocs > 0 ?
+						   (double)(now_ns - e->oldest_ts_ns) / 1e9 : -1.0;
+		}
 		pr->nr_stacks = i + 1;
-		if (loader__read_stack(l, e->stack_id, &st)) {
+		if (!e) {
+			/* The runtime's PCs are return addresses, as memtrace's are. */
+			st.nr_frames = r->g->nstk;
+			memcpy(st.ips, r->g->pcs, sizeof(st.ips[0]) * r->g->nstk);
+			if (r->g->nstk == GO_MPROF_MAX_STACK)
+				st.flags = MT_STACK_F_TRUNCATED;
+		} else if (loader__read_stack(l, e->stack_id, &st)) {
 			st.nr_frames = 0;
 			st.flags = MT_STACK_F_READ_FAILED;
 		}
@@ -308,6 +484,7 @@ static int build_proc(struct mt_proc_report *pr, const struct target *t, struct 
 		if (err)
 			break;
 	}
+	free(rows);
 	free(entries);
 	if (!err)
 		err = build_map_stacks(pr, t, l, sym, top_n ? top_n : 20);

@@ -571,6 +571,9 @@ void target__clear(struct target *t)
 	vm_proc__clear(&t->vm);
 	go_heap__free(t->go_heap);
 	t->go_heap = NULL;
+	go_mprof__free(t->go_mprof);
+	t->go_mprof = NULL;
+	go_mprof__profile_clear(&t->go_prof);
 	if (t->pagemap_fd >= 0)
 		close(t->pagemap_fd);
 	t->pagemap_fd = -1;

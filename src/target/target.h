@@ -8,6 +8,7 @@
 #include "util/procmaps.h"
 #include "memory/vmtrack.h"
 #include "memory/go_heap.h"
+#include "memory/go_mprof.h"
 
 struct allocator_obj {
 	char *path;		/* path as the target sees it (as in its maps) */
@@ -49,6 +50,9 @@ struct target {
 	struct go_heap *go_heap;	/* where a Go runtime keeps its heap figures */
 	bool go_heap_tried;	/* opened once: a failure is not retried */
 	char go_note[GO_HEAP_NOTE_MAX];	/* why the Go figures are not read, "" when they are */
+	struct go_mprof *go_mprof;	/* where the runtime keeps its heap profile */
+	bool go_mprof_tried;
+	struct go_mprof_profile go_prof;	/* last read while the process lived */
 };
 
 /* Check pid names a live user-space process memtrace can trace.

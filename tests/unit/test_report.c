@@ -173,6 +173,8 @@ static const char expected_json[] =
 "      \"allocator_path\": \"/usr/lib/x86_64-linux-gnu/libc.so.6\",\n"
 "      \"rss_bytes\": 123,\n"
 "      \"exited\": false,\n"
+"      \"sampled\": false,\n"
+"      \"sample_rate\": null,\n"
 "      \"heap\": { \"live_bytes\": -9223372036854775807, \"live_allocs\": 2, "
 "\"alloc_bytes_total\": 300, \"allocs_total\": 3, \"frees_total\": 1 },\n"
 "      \"vm\": { \"mapped_bytes\": null, \"released_bytes\": null, \"retained_bytes\": null, "

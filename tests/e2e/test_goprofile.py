@@ -1,0 +1,98 @@
+"""Go live bytes per call stack from the runtime's own heap profile
+(runtime.mbuckets), for a program with MemProfileRate > 0: compared with
+what the program's runtime.MemProfile says, in -- and -p modes."""
+
+import mtlib
+from mtlib import Checks
+
+TOLERANCE = 0.15
+
+
+def parse_inuse(lines):
+    for line in lines:
+        if line.startswith("inuse "):
+            return {k: int(v) for k, v in (kv.split("=") for kv in line.split()[1:])}
+    raise AssertionError("the workload printed no inuse line: %r" % (lines,))
+
+
+def site_live(proc, fn):
+    return sum(s["live_bytes"] or 0 for s in mtlib.stacks_containing(proc, fn))
+
+
+def check_inuse(proc, own, mode, rate=1):
+    c = Checks()
+    c.eq(proc["runtime"], "go", "runtime")
+    c.eq(proc.get("sampled"), True, "sampled")
+    c.eq(proc.get("sample_rate"), rate, "sample_rate is the program's MemProfileRate")
+    c.eq((proc.get("go") or {}).get("profile_note"), None, "no profile note")
+    live = proc["heap"]["live_bytes"]
+    c.true(live is not None and live >= own["big"] + own["small"],
+           "heap.live_bytes %s covers both live sites" % live)
+    for fn, key, want in (("main.allocBig", "big", 64 << 20),
+                          ("main.allocSmall", "small", 16 << 20)):
+        got = site_live(proc, fn)
+        c.true(abs(got - own[key]) <= TOLERANCE * own[key],
+               "%s: %s live %d vs the program's inuse %d" % (mode, fn, got, own[key]))
+        # Sampled at 512 KiB, 256 objects of 64 KiB make ~30 samples: only
+        # the exact profile is held to the allocated figure.
+        c.true(rate > 1 or abs(own[key] - want) <= TOLERANCE * want,
+               "%s: the program's own %s inuse %d near %d" % (mode, key, own[key], want))
+    garbage = site_live(proc, "main.allocGarbage")
+    c.true(garbage < 1 << 20 and own["garbage"] < 1 << 20,
+           "%s: the dropped site is near 0 live (%d; program %d)"
+           % (mode, garbage, own["garbage"]))
+    top = proc["stacks"][0]
+    c.eq(mtlib.frame_name(top["frames"][0]), "main.allocBig",
+         "%s: stacks ranked by live bytes" % mode)
+    c.finish(mtlib.describe_stacks(proc))
+
+
+@mtlib.timeout(90)
+def test_go_profile_command():
+    """-- mode: the runtime's records and memtrace's stacks are the same stacks."""
+    run = mtlib.run_command("goinuse", timeout=60)
+    proc = mtlib.find_process(run.report, exe_name="goinuse")
+    check_inuse(proc, parse_inuse(run.mt_stdout.splitlines()), "--")
+    c = Checks()
+    big = mtlib.stacks_containing(proc, "main.allocBig")
+    c.true(any(s["allocs_total"] == 64 for s in big),
+           "memtrace's own count of the 64 allocations sits on the same stack")
+    c.finish()
+
+
+@mtlib.timeout(90)
+def test_go_profile_attached():
+    """-p mode, attached after the data was allocated: no probe saw it, the
+    runtime's records still do; the program runs on and exits 0."""
+    alive = []
+
+    def while_attached(run, mt, wl):
+        alive.append(wl.alive())
+
+    run = mtlib.run_attached("goinuse", while_attached=while_attached)
+    proc = mtlib.find_process(run.report, pid=run.wl_pid)
+    check_inuse(proc, parse_inuse(run.wl_stdout), "-p")
+    c = Checks()
+    c.eq(alive, [True], "the program kept running while memtrace read it")
+    c.finish()
+
+
+def test_go_profile_off():
+    """MemProfileRate 0 (no runtime/pprof): live stays null, with a note."""
+    run = mtlib.run_command("gohot", timeout=60)
+    proc = mtlib.find_process(run.report, exe_name="gohot")
+    c = Checks()
+    c.eq(proc.get("sampled"), False, "not sampled")
+    c.eq(proc["heap"]["live_bytes"], None, "live null")
+    note = (proc.get("go") or {}).get("profile_note") or ""
+    c.true("MemProfileRate is 0" in note, "note says why: %r" % note)
+    c.finish()
+
+
+@mtlib.timeout(90)
+def test_go_profile_default_rate():
+    """MemProfileRate at Go's default 512 KiB: memtrace scales the samples as
+    runtime/pprof does, so its figures are the program's own pprof figures."""
+    run = mtlib.run_command("goinuse", timeout=60, env={"INUSE_RATE": "524288"})
+    proc = mtlib.find_process(run.report, exe_name="goinuse")
+    check_inuse(proc, parse_inuse(run.mt_stdout.splitlines()), "-- 512 KiB", rate=524288)
