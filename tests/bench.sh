@@ -108,7 +108,7 @@ alloc_cost() {	# workload -> memtrace - native, ns per pair, one thread
 	local n m
 	n=$(for i in $(seq "$RUNS"); do one_run "$1" native 1; done | median)
 	m=$(for i in $(seq "$RUNS"); do one_run "$1" memtrace 1; done | median)
-	echo $((m - n))
+	awk -v m="$m" -v n="$n" 'BEGIN { printf "%.0f\n", m - n }'
 }
 if [ -n "$WORKLOAD_JE" ] && [ -n "$WORKLOAD_TC" ]; then
 	echo
