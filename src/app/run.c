@@ -44,6 +44,18 @@ double elapsed_s(const struct run *r)
 	return (double)(now.tv_sec - r->start.tv_sec) + (double)(now.tv_nsec - r->start.tv_nsec) / 1e9;
 }
 
+/* Memory-map events drained, the command's stops handled; true once it has exited. */
+static bool poll_events(struct run *r)
+{
+	if (r->vm_enabled)
+		loader__consume_vm(r->loader);
+	if (r->cmd_mode && launch__poll(&r->child, &r->hooks)) {
+		target_set__command(&r->set)->exited = true;
+		return true;
+	}
+	return false;
+}
+
 /* Maps, RSS, and the unwind tables of what the targets map now. */
 static void refresh_all(struct run *r)
 {
@@ -321,12 +333,8 @@ void main_loop(struct run *r)
 			forwarded = true;
 			exiting = 0;
 		}
-		if (r->vm_enabled)
-			loader__consume_vm(r->loader);
-		if (r->cmd_mode && launch__poll(&r->child, &r->hooks)) {
-			target_set__command(&r->set)->exited = true;
+		if (poll_events(r))
 			break;
-		}
 		now = elapsed_s(r);
 		if (now >= next_maps) {
 			refresh_all(r);
@@ -436,12 +444,8 @@ int live_loop(struct run *r)
 		sig = pending_signal();
 		if (sig == SIGINT || sig == SIGTERM || exiting)
 			break;
-		if (r->vm_enabled)
-			loader__consume_vm(r->loader);
-		if (r->cmd_mode && launch__poll(&r->child, &r->hooks)) {
-			target_set__command(&r->set)->exited = true;
+		if (poll_events(r))
 			break;
-		}
 		now = elapsed_s(r);
 		if (o->duration_s && now >= o->duration_s)
 			break;
