@@ -54,6 +54,7 @@ struct mt_vm_totals {
 	bool retained_upper_bound;	/* blocks allocated before attaching count as free */
 	uint64_t heap_resident_bytes;
 	uint64_t rss_anon_bytes;
+	uint64_t reconciled_bytes;	/* mapped or unmapped unseen, taken from /proc/PID/maps */
 };
 
 /* Memory a call stack made the process map (mmap, brk) that is still mapped. */

@@ -262,8 +262,9 @@ static void write_proc(FILE *f, const struct mt_proc_report *p)
 	fputs(json_bool(p->vm.known && p->vm.retained_upper_bound), f);
 	fputs(", \"heap_resident_bytes\": ", f);
 	write_u64_or_null(f, p->vm.known, p->vm.heap_resident_bytes);
-	fprintf(f, ", \"rss_bytes\": %" PRIu64 ", \"rss_anon_bytes\": %" PRIu64 " },\n",
-		p->rss_bytes, p->vm.rss_anon_bytes);
+	fprintf(f, ", \"rss_bytes\": %" PRIu64 ", \"rss_anon_bytes\": %" PRIu64
+		", \"reconciled_bytes\": %" PRIu64 " },\n",
+		p->rss_bytes, p->vm.rss_anon_bytes, p->vm.reconciled_bytes);
 	write_go(f, &p->go);
 	write_map_stacks(f, p);
 	fprintf(f, "      \"unresolved_frames\": %" PRIu64 ",\n", p->unresolved_frames);

@@ -403,6 +403,7 @@ static int build_proc(struct mt_proc_report *pr, const struct target *t, struct 
 		.retained_upper_bound = t->vmf.retained_upper_bound,
 		.heap_resident_bytes = t->vmf.heap_resident,
 		.rss_anon_bytes = t->rss_anon_bytes,
+		.reconciled_bytes = t->vm_reconciled_bytes,
 	};
 	if (t->alloc.is_go) {
 		const struct go_heap_layout *lo = t->go_heap ? go_heap__layout(t->go_heap) : NULL;

@@ -179,7 +179,7 @@ static const char expected_json[] =
 "\"alloc_bytes_total\": 300, \"allocs_total\": 3, \"frees_total\": 1 },\n"
 "      \"vm\": { \"mapped_bytes\": null, \"released_bytes\": null, \"retained_bytes\": null, "
 "\"retained_upper_bound\": false, \"heap_resident_bytes\": null, \"rss_bytes\": 123, "
-"\"rss_anon_bytes\": 0 },\n"
+"\"rss_anon_bytes\": 0, \"reconciled_bytes\": 0 },\n"
 "      \"vm_stacks\": [],\n"
 "      \"unresolved_frames\": 1,\n"
 "      \"stacks_total\": 12,\n"
@@ -269,14 +269,15 @@ static void test_json_exact(void)
 	p->exited = true;
 	p->vm = (struct mt_vm_totals){ .known = true, .mapped_bytes = 4096, .released_bytes = 1024,
 				       .retained_bytes = 3072, .retained_known = true,
-				       .heap_resident_bytes = 8192 };
+				       .heap_resident_bytes = 8192, .reconciled_bytes = 12288 };
 	out = render(&r, FMT_JSON, 0, &ret);
 	CHECK(ret == 0 && strstr(out, "\"exe\": null,"), "json: exe null");
 	CHECK(strstr(out, "\"allocator_path\": null,"), "json: allocator_path null");
 	CHECK(strstr(out, "\"exited\": true,"), "json: exited true");
 	CHECK(strstr(out, "\"vm\": { \"mapped_bytes\": 4096, \"released_bytes\": 1024, "
 		      "\"retained_bytes\": 3072, \"retained_upper_bound\": false, "
-		      "\"heap_resident_bytes\": 8192, \"rss_bytes\": 0, \"rss_anon_bytes\": 0 },"),
+		      "\"heap_resident_bytes\": 8192, \"rss_bytes\": 0, \"rss_anon_bytes\": 0, "
+		      "\"reconciled_bytes\": 12288 },"),
 	      "json: known vm figures");
 	CHECK(strstr(out, "\"stacks\": []\n"), "json: empty stack list");
 	CHECK(json_parses(out, "nulls"), "json: report with nulls parses");
