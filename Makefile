@@ -44,7 +44,7 @@ ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 ASAN_OBJS := $(patsubst $(SRCDIR)/%.c,$(ASAN_OUTPUT)/obj/%.o,$(SRCS))
 # Unit tests link the pure layers only: nothing that loads or reads the BPF
 # object, so they build without clang, bpftool or the skeleton.
-UNIT_EXCLUDE := main.o app/% probe/loader.o probe/stack_gc.o target/sysview.o \
+UNIT_EXCLUDE := main.o app/% probe/loader.o probe/attach.o probe/stack_gc.o target/sysview.o \
 	target/target_set.o target/vmstats.o snapshot/snapshot.o unwind/unwind.o
 UNIT_OBJS := $(filter-out $(addprefix $(ASAN_OUTPUT)/obj/,$(UNIT_EXCLUDE)),$(ASAN_OBJS))
 
@@ -81,6 +81,7 @@ $(SKEL): $(BPF_OBJ)
 
 # Sources that include the skeleton need it generated first.
 $(OUTPUT)/obj/probe/loader.o $(ASAN_OUTPUT)/obj/probe/loader.o: $(SKEL)
+$(OUTPUT)/obj/probe/attach.o $(ASAN_OUTPUT)/obj/probe/attach.o: $(SKEL)
 
 $(OUTPUT)/obj/%.o: $(SRCDIR)/%.c | $(OUTPUT)
 	$(call msg,CC,$@)

@@ -187,6 +187,26 @@ static struct tslot *idtab__slot(struct idtab *t, const struct tkey *key, bool *
 	return &t->slots[j];
 }
 
+/*
+ * The id of key in t: 0 when it had one; 1 when it is new, numbered next
+ * after *last (the caller then encodes its message). -ENOMEM: no memory.
+ */
+static int idtab__id(struct idtab *t, const struct tkey *key, uint64_t *last, uint64_t *id)
+{
+	struct tslot *slot;
+	bool found;
+
+	slot = idtab__slot(t, key, &found);
+	if (!slot)
+		return -ENOMEM;
+	if (found) {
+		*id = slot->val;
+		return 0;
+	}
+	slot->val = *id = ++*last;
+	return 1;
+}
+
 /* ------------------------------------------------------------------ builder */
 
 struct pprof {
@@ -208,21 +228,15 @@ static int mapping_id(struct pprof *pp, const struct mt_frame *fr, uint64_t *id)
 	int64_t file = strtab__add(&pp->strs, fr->module);
 	int64_t build_id = strtab__add(&pp->strs, fr->build_id);
 	struct tkey key = { { KEY_MAPPING, file, build_id, 0 } };
-	struct tslot *slot;
 	uint64_t base;
 	size_t mark;
-	bool found;
+	int err;
 
 	if (file < 0 || build_id < 0)
 		return -ENOMEM;
-	slot = idtab__slot(&pp->ids, &key, &found);
-	if (!slot)
-		return -ENOMEM;
-	if (found) {
-		*id = slot->val;
-		return 0;
-	}
-	slot->val = *id = ++pp->nr_mappings;
+	err = idtab__id(&pp->ids, &key, &pp->nr_mappings, id);
+	if (err <= 0)
+		return err;
 	base = (*id - 1) << MAPPING_SHIFT;
 	mark = pb_enc__begin(pp->mappings, PROFILE_MAPPING);
 	pb_enc__uint64(pp->mappings, MAPPING_ID, *id);
@@ -243,20 +257,14 @@ static int function_id(struct pprof *pp, const struct mt_frame *fr, uint64_t *id
 	int64_t sys = strtab__add(&pp->strs, fr->mangled ? fr->mangled : fr->function);
 	int64_t file = strtab__add(&pp->strs, fr->file);
 	struct tkey key = { { KEY_FUNCTION, name, sys, file } };
-	struct tslot *slot;
 	size_t mark;
-	bool found;
+	int err;
 
 	if (name < 0 || sys < 0 || file < 0)
 		return -ENOMEM;
-	slot = idtab__slot(&pp->ids, &key, &found);
-	if (!slot)
-		return -ENOMEM;
-	if (found) {
-		*id = slot->val;
-		return 0;
-	}
-	slot->val = *id = ++pp->nr_functions;
+	err = idtab__id(&pp->ids, &key, &pp->nr_functions, id);
+	if (err <= 0)
+		return err;
 	mark = pb_enc__begin(pp->functions, PROFILE_FUNCTION);
 	pb_enc__uint64(pp->functions, FUNCTION_ID, *id);
 	pb_enc__int64(pp->functions, FUNCTION_NAME, name);
@@ -278,9 +286,7 @@ static int location_id(struct pprof *pp, const struct mt_frame *frames, size_t n
 	const struct mt_frame *fr = &frames[0];
 	uint64_t map_id = 0, addr = fr->offset, fn_id;
 	struct tkey key;
-	struct tslot *slot;
 	size_t mark, lmark, i;
-	bool found;
 	int err;
 
 	if (fr->module) {
@@ -290,14 +296,9 @@ static int location_id(struct pprof *pp, const struct mt_frame *frames, size_t n
 		addr += (map_id - 1) << MAPPING_SHIFT;
 	}
 	key = (struct tkey){ { KEY_LOCATION, map_id, addr, 0 } };
-	slot = idtab__slot(&pp->ids, &key, &found);
-	if (!slot)
-		return -ENOMEM;
-	if (found) {
-		*id = slot->val;
-		return 0;
-	}
-	slot->val = *id = ++pp->nr_locations;
+	err = idtab__id(&pp->ids, &key, &pp->nr_locations, id);
+	if (err <= 0)
+		return err;
 	/* The functions' own messages go to another buffer: this one is open. */
 	mark = pb_enc__begin(pp->locations, PROFILE_LOCATION);
 	pb_enc__uint64(pp->locations, LOCATION_ID, *id);

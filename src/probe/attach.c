@@ -1,0 +1,475 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The probes: which functions, at which site in each, attached in
+ * uprobe_multi links or one link per probe; the memory-map syscall
+ * tracepoints and their ring buffer.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "symbols/elf_file.h"
+#include "probe/loader.h"
+#include "probe/loader_internal.h"
+#include "util/log.h"
+#include "memtrace.skel.h"
+#include "probe/probe_site.h"
+#include "symbols/x86_insn.h"
+
+enum prog_id {
+	P_ALLOC_ENTRY,		/* every allocating entry point; its kind is in the cookie */
+	P_FREE, P_GO_MALLOCGC, P_GO_ALLOC_SPAN, P_GO_FREE_SPAN,
+	P_MAX
+};
+
+struct probe_spec {
+	const char *func;
+	enum prog_id prog;
+	enum mt_alloc_kind kind;	/* for P_ALLOC_ENTRY: the attach cookie */
+	bool ret;		/* needs the return probe */
+	uint8_t nr_args;	/* the probe reads them: they must be intact at its site */
+};
+
+/* SysV argument registers, in order; Go's register ABI (ABIInternal) integer ones. */
+static const uint8_t sysv_args[] = { X86_RDI, X86_RSI, X86_RDX, X86_RCX, X86_R8, X86_R9 };
+#define GO_ARG_REGS (1u << X86_RAX | 1u << X86_RBX | 1u << X86_RCX | 1u << X86_RDI | \
+		     1u << X86_RSI | 1u << X86_R8 | 1u << X86_R9 | 1u << X86_R10 | \
+		     1u << X86_R11 | 1u << X86_R14)
+/* The most of a function decoded to check that no branch leads into its prologue. */
+#define MAX_FUNC_CODE (256u << 10)
+
+/*
+ * The Go runtime's allocation entry point and its heap-span bookkeeping.
+ * Entry probes only: never a return probe on a Go function.
+ */
+static const struct probe_spec go_specs[] = {
+	{ "runtime.mallocgc", P_GO_MALLOCGC, 0, false, 3 },
+	{ "runtime.(*mheap).allocSpan", P_GO_ALLOC_SPAN, 0, false, 4 },
+	{ "runtime.(*mheap).freeSpan", P_GO_FREE_SPAN, 0, false, 2 },
+};
+
+/* The allocator's entry points. aligned_alloc is memalign's alias in glibc: attached once. */
+static const struct probe_spec alloc_specs[] = {
+	{ "malloc", P_ALLOC_ENTRY, MT_KIND_MALLOC, true, 1 },
+	{ "calloc", P_ALLOC_ENTRY, MT_KIND_CALLOC, true, 2 },
+	{ "realloc", P_ALLOC_ENTRY, MT_KIND_REALLOC, true, 2 },
+	{ "reallocarray", P_ALLOC_ENTRY, MT_KIND_REALLOCARRAY, true, 3 },
+	{ "posix_memalign", P_ALLOC_ENTRY, MT_KIND_POSIX_MEMALIGN, true, 3 },
+	{ "aligned_alloc", P_ALLOC_ENTRY, MT_KIND_MEMALIGN, true, 2 },
+	{ "memalign", P_ALLOC_ENTRY, MT_KIND_MEMALIGN, true, 2 },
+	{ "valloc", P_ALLOC_ENTRY, MT_KIND_MALLOC, true, 1 },
+	{ "pvalloc", P_ALLOC_ENTRY, MT_KIND_MALLOC, true, 1 },
+	{ "free", P_FREE, 0, false, 1 },
+};
+
+/*
+ * C++'s operator new, so that the frame above it is the caller of new
+ * rather than whatever the frame-pointer chain skips to from inside
+ * libstdc++ (built without frame pointers). Its malloc call is nested and
+ * left to it. operator delete is not needed: it calls free.
+ */
+static const struct probe_spec cxx_specs[] = {
+	{ "_Znwm", P_ALLOC_ENTRY, MT_KIND_MALLOC, true, 1 },
+	{ "_Znam", P_ALLOC_ENTRY, MT_KIND_MALLOC, true, 1 },
+	{ "_ZnwmRKSt9nothrow_t", P_ALLOC_ENTRY, MT_KIND_MALLOC, true, 2 },
+	{ "_ZnamRKSt9nothrow_t", P_ALLOC_ENTRY, MT_KIND_MALLOC, true, 2 },
+	{ "_ZnwmSt11align_val_t", P_ALLOC_ENTRY, MT_KIND_MALLOC, true, 2 },
+	{ "_ZnamSt11align_val_t", P_ALLOC_ENTRY, MT_KIND_MALLOC, true, 2 },
+};
+
+/*
+ * BPF_LINK_CREATE for a uprobe_multi link: the kernel's union bpf_attr,
+ * link_create member, cut to what it uses. libbpf 1.1.2 and the system's
+ * headers predate it.
+ */
+#define MT_F_UPROBE_MULTI_RETURN 1u
+
+struct uprobe_multi_attr {
+	__u32 prog_fd;
+	__u32 target_fd;
+	__u32 attach_type;
+	__u32 flags;
+	__u64 path;
+	__u64 offsets;
+	__u64 ref_ctr_offsets;
+	__u64 cookies;
+	__u32 cnt;
+	__u32 multi_flags;
+	__u32 pid;		/* 0: every process */
+};
+_Static_assert(__builtin_offsetof(struct uprobe_multi_attr, path) == 16, "link_create union");
+_Static_assert(__builtin_offsetof(struct uprobe_multi_attr, pid) == 56, "uprobe_multi.pid");
+
+/* The most probes put on one file for one program: the longest spec list. */
+#define MAX_BATCH 16
+_Static_assert(sizeof(alloc_specs) / sizeof(alloc_specs[0]) <= MAX_BATCH, "alloc_specs");
+_Static_assert(sizeof(cxx_specs) / sizeof(cxx_specs[0]) <= MAX_BATCH, "cxx_specs");
+_Static_assert(sizeof(go_specs) / sizeof(go_specs[0]) <= MAX_BATCH, "go_specs");
+
+static struct bpf_program *prog_of(struct loader *l, enum prog_id id)
+{
+	switch (id) {
+	case P_ALLOC_ENTRY: return l->skel->progs.mt_alloc_entry;
+	case P_FREE: return l->skel->progs.mt_free;
+	case P_GO_MALLOCGC: return l->skel->progs.mt_go_mallocgc;
+	case P_GO_ALLOC_SPAN: return l->skel->progs.mt_go_alloc_span;
+	case P_GO_FREE_SPAN: return l->skel->progs.mt_go_free_span;
+	case P_MAX: break;
+	}
+	return NULL;
+}
+
+int loader_link_create_multi(int prog_fd, const char *path, const uint64_t *offsets,
+			     const uint64_t *cookies, size_t cnt, bool retprobe, int pid)
+{
+	struct uprobe_multi_attr attr;
+	long fd;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.prog_fd = (__u32)prog_fd;
+	attr.attach_type = MT_TRACE_UPROBE_MULTI;
+	attr.path = (__u64)(uintptr_t)path;
+	attr.offsets = (__u64)(uintptr_t)offsets;
+	attr.cookies = (__u64)(uintptr_t)cookies;
+	attr.cnt = (__u32)cnt;
+	attr.multi_flags = retprobe ? MT_F_UPROBE_MULTI_RETURN : 0;
+	attr.pid = (__u32)pid;
+	fd = syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
+	return fd < 0 ? -errno : (int)fd;
+}
+
+static int push_link(struct loader *l, struct bpf_link *link)
+{
+	if (l->nr_links == l->cap_links) {
+		size_t cap = l->cap_links ? l->cap_links * 2 : 32;
+		struct bpf_link **n = realloc(l->links, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		l->links = n;
+		l->cap_links = cap;
+	}
+	l->links[l->nr_links++] = link;
+	return 0;
+}
+
+static int push_multi_fd(struct loader *l, int fd)
+{
+	if (l->nr_multi_fds == l->cap_multi_fds) {
+		size_t cap = l->cap_multi_fds ? l->cap_multi_fds * 2 : 16;
+		int *n = realloc(l->multi_fds, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		l->multi_fds = n;
+		l->cap_multi_fds = cap;
+	}
+	l->multi_fds[l->nr_multi_fds++] = fd;
+	return 0;
+}
+
+/* One uprobe_multi link for cnt probes of prog on the file at path (pid -1: every process). */
+static int attach_multi(struct loader *l, int pid, const char *path, struct bpf_program *prog,
+			const uint64_t *offsets, const uint64_t *cookies, size_t cnt,
+			bool retprobe)
+{
+	int fd, err;
+
+	fd = loader_link_create_multi(bpf_program__fd(prog), path, offsets, cookies, cnt, retprobe,
+			       pid < 0 ? 0 : pid);
+	if (fd < 0)
+		return fd;
+	err = push_multi_fd(l, fd);
+	if (err)
+		close(fd);
+	return err;
+}
+
+static int attach_one(struct loader *l, int pid, const char *path, struct bpf_program *prog,
+		      uint64_t offset, bool retprobe, uint64_t cookie)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = retprobe, .bpf_cookie = cookie);
+	struct bpf_link *link;
+	int err;
+
+	if (l->multi)
+		return attach_multi(l, pid, path, prog, &offset, &cookie, 1, retprobe);
+	link = bpf_program__attach_uprobe_opts(prog, pid, path, offset, &opts);
+	if (!link)
+		return -errno;
+	err = push_link(l, link);
+	if (err)
+		bpf_link__destroy(link);
+	return err;
+}
+
+/* The probes of one program on one file, attached together. */
+struct probe_batch {
+	uint64_t offsets[MAX_BATCH];
+	uint64_t cookies[MAX_BATCH];
+	size_t nr;
+};
+
+static int attach_batch(struct loader *l, int pid, const char *path, struct bpf_program *prog,
+			const struct probe_batch *b, bool retprobe)
+{
+	size_t i;
+	int err;
+
+	if (!b->nr)
+		return 0;
+	if (l->multi)
+		return attach_multi(l, pid, path, prog, b->offsets, b->cookies, b->nr, retprobe);
+	for (i = 0; i < b->nr; i++) {
+		err = attach_one(l, pid, path, prog, b->offsets[i], retprobe, b->cookies[i]);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+struct chosen_site {
+	uint64_t offset;
+	bool go_stack_check;	/* on the branch of a Go function's stack-bound check */
+};
+
+/* Keep what was chosen for a function, once per (path, function), for the report. */
+static int note_site(struct loader *l, const char *path, const char *func, uint64_t off,
+		     const struct probe_site *ps)
+{
+	struct mt_probe_site *s, *n;
+	size_t i;
+
+	for (i = 0; i < l->nr_sites; i++)
+		if (!strcmp(l->sites[i].function, func) && !strcmp(l->sites[i].path, path))
+			return 0;
+	n = realloc(l->sites, (l->nr_sites + 1) * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	l->sites = n;
+	s = &l->sites[l->nr_sites];
+	memset(s, 0, sizeof(*s));
+	s->path = strdup(path);
+	s->function = strdup(func);
+	if (!s->path || !s->function) {
+		free(s->path);
+		free(s->function);
+		return -ENOMEM;
+	}
+	s->file_offset = off + ps->offset;
+	s->site_offset = ps->offset;
+	s->single_stepped = !ps->emulated;
+	s->why = ps->why;
+	l->nr_sites++;
+	return 0;
+}
+
+/*
+ * Decode the function's code and choose its probe site (probe_site.h);
+ * the function's start when its code cannot be read.
+ */
+static int choose_site(struct loader *l, struct elf_file *ef, const char *shown,
+		       const struct elf_sym *sym, uint64_t off, const struct probe_spec *spec,
+		       bool go, struct chosen_site *out)
+{
+	struct probe_site ps = { .why = "the code cannot be read" };
+	size_t len = sym->size ? (size_t)sym->size : 64;
+	uint32_t keep = 0;
+	uint8_t *code;
+	size_t i;
+
+	if (len > MAX_FUNC_CODE)
+		len = MAX_FUNC_CODE;
+	if (go)
+		keep = GO_ARG_REGS;
+	for (i = 0; !go && i < spec->nr_args && i < sizeof(sysv_args); i++)
+		keep |= 1u << sysv_args[i];
+	code = malloc(len);
+	if (!code)
+		return -ENOMEM;
+	if (!elf_file__read(ef, off, code, len))
+		probe_site__choose(code, len, sym->addr, keep, &ps);
+	out->offset = ps.offset;
+	/* jbe, the stack-bound check's branch to morestack */
+	out->go_stack_check = go && ps.offset && ps.offset + 1 < len &&
+			      (code[ps.offset] == 0x76 ||
+			       (code[ps.offset] == 0x0f && code[ps.offset + 1] == 0x86));
+	free(code);
+	if (ps.emulated)
+		mt_debug("probe %s at %s+0x%llx (start+%llu, emulated)\n", spec->func, shown,
+			 (unsigned long long)(off + ps.offset), (unsigned long long)ps.offset);
+	else
+		mt_debug("probe %s at %s+0x%llx: single-stepped on every call (%s)\n",
+			 spec->func, shown, (unsigned long long)off, ps.why);
+	return note_site(l, shown, spec->func, off, &ps);
+}
+
+/*
+ * Attach the probes of specs found in the ELF file at path (named shown in
+ * messages): each program's probes on the file together, in one link when
+ * uprobe_multi links are made.
+ */
+static int attach_specs(struct loader *l, int pid, const char *path, const char *shown,
+			const struct probe_spec *specs,
+			size_t nr_specs, bool dynamic_only, bool go, int *nr_probes)
+{
+	struct probe_batch *entry, *ret;
+	uint64_t done[32];
+	size_t nr_done = 0, i, j;
+	struct elf_file *ef;
+	int err;
+
+	entry = calloc(P_MAX + 1, sizeof(*entry));
+	if (!entry)
+		return -ENOMEM;
+	ret = &entry[P_MAX];
+	err = elf_file__open(path, &(struct elf_file_opts){ .no_debug_files = true }, &ef);
+	if (err)
+		goto out_free;
+	for (i = 0; i < nr_specs; i++) {
+		const struct elf_sym *sym = elf_file__find_func(ef, specs[i].func, dynamic_only);
+		struct probe_batch *b = &entry[specs[i].prog];
+		struct chosen_site site;
+		uint64_t off;
+		bool dup = false;
+
+		if (!sym)
+			continue;
+		err = elf_file__vaddr_to_offset(ef, sym->addr, &off);
+		if (err)
+			goto out;
+		for (j = 0; j < nr_done; j++)
+			dup |= done[j] == off;
+		if (dup)
+			continue;
+		if (nr_done < sizeof(done) / sizeof(done[0]))
+			done[nr_done++] = off;
+		err = choose_site(l, ef, shown, sym, off, &specs[i], go, &site);
+		if (err)
+			goto out;
+		/*
+		 * The cookie: for the allocating entry points, which one it is; in Go,
+		 * that the probe sits on the stack-bound check's branch (BPF skips restarts).
+		 */
+		b->offsets[b->nr] = off + site.offset;
+		b->cookies[b->nr++] = go ? (site.go_stack_check ? MT_COOKIE_GO_STACK_CHECK : 0) :
+				      specs[i].kind;
+		if (specs[i].ret) {
+			/* At the same site: the return address is still at the stack pointer. */
+			ret->offsets[ret->nr] = off + site.offset;
+			ret->cookies[ret->nr++] = 0;
+		}
+	}
+	/*
+	 * Return probes first: a return probe without its entry probe does
+	 * nothing, while an entry probe without its return probe leaves the call
+	 * pending (a missed return; realloc's old block forgotten).
+	 */
+	err = attach_batch(l, pid, path, l->skel->progs.mt_alloc_ret, ret, true);
+	if (err)
+		goto out;
+	*nr_probes += (int)ret->nr;
+	for (i = 0; i < P_MAX; i++) {
+		err = attach_batch(l, pid, path, prog_of(l, (enum prog_id)i), &entry[i], false);
+		if (err)
+			goto out;
+		*nr_probes += (int)entry[i].nr;
+	}
+out:
+	elf_file__free(ef);
+out_free:
+	free(entry);
+	return err;
+}
+
+int loader__attach(struct loader *l, int pid, const char *path, const char *open_path, bool go,
+		   int *nr_probes)
+{
+	int err;
+
+	*nr_probes = 0;
+	if (go) {
+		err = attach_specs(l, pid, open_path, path, go_specs,
+				   sizeof(go_specs) / sizeof(go_specs[0]), false, true, nr_probes);
+		if (!err && *nr_probes < 3)
+			err = -ENOENT;
+		return err;
+	}
+	/* A static executable's malloc is in .symtab only; libraries export theirs. */
+	err = attach_specs(l, pid, open_path, path, alloc_specs,
+			   sizeof(alloc_specs) / sizeof(alloc_specs[0]), false, false, nr_probes);
+	if (err)
+		return err;
+	if (!*nr_probes)
+		return -ENOENT;
+	return 0;
+}
+
+int loader__attach_cxx(struct loader *l, int pid, const char *path, int *nr_probes)
+{
+	return attach_specs(l, pid, path, path, cxx_specs, sizeof(cxx_specs) / sizeof(cxx_specs[0]), true,
+			    false, nr_probes);
+}
+
+int loader__attach_vm(struct loader *l, loader_vm_event_fn fn, void *ctx)
+{
+	struct bpf_program *progs[] = { l->skel->progs.mt_sys_enter, l->skel->progs.mt_sys_exit };
+	struct bpf_link *link;
+	size_t i;
+	int err;
+
+	for (i = 0; i < 2; i++) {
+		link = bpf_program__attach(progs[i]);
+		if (!link)
+			return -errno;
+		err = push_link(l, link);
+		if (err) {
+			bpf_link__destroy(link);
+			return err;
+		}
+	}
+	l->vm_rb = ring_buffer__new(bpf_map__fd(l->skel->maps.vm_events),
+				    (ring_buffer_sample_fn)fn, ctx, NULL);
+	if (!l->vm_rb)
+		return -errno;
+	return 0;
+}
+
+int loader__consume_vm(struct loader *l)
+{
+	int n;
+
+	if (!l->vm_rb)
+		return 0;
+	n = ring_buffer__consume(l->vm_rb);
+	return n < 0 ? n : 0;
+}
+
+int loader__attach_dl_state(struct loader *l, int pid, const char *ld_so)
+{
+	struct elf_file *ef;
+	const struct elf_sym *sym;
+	uint64_t off;
+	int err;
+
+	err = elf_file__open(ld_so, &(struct elf_file_opts){ .no_debug_files = true }, &ef);
+	if (err)
+		return err;
+	/* Called by the dynamic linker once the initial libraries (or a dlopen's) are mapped. */
+	sym = elf_file__find_func(ef, "_dl_debug_state", true);
+	err = sym ? elf_file__vaddr_to_offset(ef, sym->addr, &off) : -ENOENT;
+	elf_file__free(ef);
+	if (err)
+		return err;
+	return attach_one(l, pid, ld_so, l->skel->progs.mt_dl_state, off, false, 0);
+}
+
+void loader__probe_sites(const struct loader *l, const struct mt_probe_site **sites, size_t *nr)
+{
+	*sites = l->sites;
+	*nr = l->nr_sites;
+}
