@@ -499,7 +499,7 @@ static int attach_targets(struct run *r, const char *cmd_cxx)
 	for (i = 0; i < r->set.nr; i++) {
 		struct target *t = &r->set.targets[i];
 		char buf[PATH_MAX + 64];
-		const char *cxx;
+		const char *cxx, *cxx_path = NULL;
 		int n = 0, ncxx = 0;
 
 		err = loader__add_pid(r->loader, t->pid);
@@ -512,9 +512,13 @@ static int attach_targets(struct run *r, const char *cmd_cxx)
 			return err;
 		}
 		/* The command's libstdc++ is known before it maps it. */
-		cxx = i == r->set.command ? cmd_cxx : target__find_libstdcxx(t, buf, sizeof(buf));
-		if (cxx && loader__attach_cxx(r->loader, (int)t->pid, cxx, &ncxx))
-			mt_warn("cannot probe operator new in %s: C++ stacks start in libstdc++\n", cxx);
+		if (i == r->set.command)
+			cxx = cxx_path = cmd_cxx;
+		else
+			cxx = target__find_libstdcxx(t, buf, sizeof(buf), &cxx_path);
+		if (cxx && loader__attach_cxx(r->loader, (int)t->pid, cxx_path, cxx, &ncxx))
+			mt_warn("cannot probe operator new in %s: C++ stacks start in libstdc++\n",
+				cxx_path);
 		mt_info("attached to pid %u: %d probes on %s (%s)%s\n", t->pid, n + ncxx, t->alloc.path,
 			t->alloc.name, ncxx ? " and libstdc++" : "");
 	}

@@ -409,9 +409,10 @@ int loader__attach(struct loader *l, int pid, const char *path, const char *open
 	return 0;
 }
 
-int loader__attach_cxx(struct loader *l, int pid, const char *path, int *nr_probes)
+int loader__attach_cxx(struct loader *l, int pid, const char *path, const char *open_path,
+		       int *nr_probes)
 {
-	return attach_specs(l, pid, path, path, cxx_specs, sizeof(cxx_specs) / sizeof(cxx_specs[0]), true,
+	return attach_specs(l, pid, open_path, path, cxx_specs, sizeof(cxx_specs) / sizeof(cxx_specs[0]), true,
 			    false, nr_probes);
 }
 

@@ -40,7 +40,8 @@ int loader__add_pid(struct loader *l, uint32_t pid);
 int loader__attach(struct loader *l, int pid, const char *path, const char *open_path, bool go,
 		   int *nr_probes);
 /* operator new in libstdc++ at path, when the process maps it. */
-int loader__attach_cxx(struct loader *l, int pid, const char *path, int *nr_probes);
+int loader__attach_cxx(struct loader *l, int pid, const char *path, const char *open_path,
+		       int *nr_probes);
 /* Trace memory-map syscalls of the traced processes; fn gets each event. */
 int loader__attach_vm(struct loader *l, loader_vm_event_fn fn, void *ctx);
 /* Deliver the events waiting in the ring buffer. */

@@ -76,7 +76,7 @@ int sysview__attach_all(struct loader *l)
 					mt_warn("cannot attach to %s: skipped\n", v->path);
 					continue;
 				}
-			} else if (loader__attach_cxx(l, -1, path, &n)) {
+			} else if (loader__attach_cxx(l, -1, v->path, path, &n)) {
 				continue;
 			}
 			mt_debug("%d probes on %s (dev %u:%u inode %llu)\n", n, v->path, v->dev_major,

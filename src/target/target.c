@@ -203,7 +203,8 @@ char *allocator_name_for(const char *path)
 	return strdup(k && k->name ? k->name : base_name(path));
 }
 
-const char *target__find_libstdcxx(const struct target *t, char *buf, size_t len)
+const char *target__find_libstdcxx(const struct target *t, char *buf, size_t len,
+				   const char **path)
 {
 	size_t i;
 
@@ -216,6 +217,7 @@ const char *target__find_libstdcxx(const struct target *t, char *buf, size_t len
 			continue;
 		snprintf(buf, len, "/proc/%u/map_files/%llx-%llx", t->pid,
 			 (unsigned long long)v->start, (unsigned long long)v->end);
+		*path = v->path;
 		return buf;
 	}
 	return NULL;

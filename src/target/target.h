@@ -97,7 +97,8 @@ enum lib_kind target__lib_kind(const char *path);
 char *allocator_name_for(const char *path);
 
 /* libstdc++ as t maps it (a /proc/PID/map_files path in buf), for operator new; or NULL. */
-const char *target__find_libstdcxx(const struct target *t, char *buf, size_t len);
+const char *target__find_libstdcxx(const struct target *t, char *buf, size_t len,
+				   const char **path);
 
 /* Whether the ELF file at open_path defines malloc and free (dynamic_only: in .dynsym). */
 bool file_defines_allocator(const char *open_path, bool dynamic_only);
