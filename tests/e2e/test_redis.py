@@ -63,6 +63,19 @@ class Redis:
         return info
 
 
+def flush_and_stop(redis, mt, run):
+    """FLUSHALL, jemalloc's figures read, then memtrace stopped (SIGINT):
+    its last look follows the read with nothing in between."""
+    redis.call("FLUSHALL")
+    info = redis.memory()
+    mt.signal(signal.SIGINT)
+    run.mt_status = mt.wait(60, "after SIGINT")
+    run.mt_stderr = mt.text("stderr")
+    if run.mt_status != 0:
+        raise AssertionError("memtrace exited %s" % run.mt_status)
+    return info
+
+
 def check(run, redis_pid, info, cmd_mode):
     rep = run.report
     proc = mtlib.find_process(rep, pid=redis_pid)
@@ -101,13 +114,7 @@ def test_redis_command():
         redis.call("DEBUG", "POPULATE", KEYS, "key", 512)
         if int(redis.call("DBSIZE").strip()) != KEYS:
             raise AssertionError("DBSIZE is not %d after POPULATE" % KEYS)
-        redis.call("FLUSHALL")
-        info = redis.memory()
-        mt.signal(signal.SIGINT)
-        run.mt_status = mt.wait(60, "after SIGINT")
-        run.mt_stderr = mt.text("stderr")
-        if run.mt_status != 0:
-            raise AssertionError("memtrace exited %s" % run.mt_status)
+        info = flush_and_stop(redis, mt, run)
         mtlib._load_outputs(run, folded=False)
         procs = [p for p in run.report.get("processes") or [] if p.get("comm") == "redis-server"]
         if len(procs) != 1:
@@ -137,13 +144,7 @@ def test_redis_attached():
         run = mtlib.Run(argv, tmp)
         mt.wait_line("stderr", lambda l: l.startswith("memtrace: attached"), 60,
                      '"memtrace: attached" line')
-        redis.call("FLUSHALL")
-        info = redis.memory()
-        mt.signal(signal.SIGINT)
-        run.mt_status = mt.wait(60, "after SIGINT")
-        run.mt_stderr = mt.text("stderr")
-        if run.mt_status != 0:
-            raise AssertionError("memtrace exited %s" % run.mt_status)
+        info = flush_and_stop(redis, mt, run)
         # Detached: redis serves on, unharmed.
         redis.call("SET", "after", "detach")
         if redis.call("GET", "after").strip() != "detach":
