@@ -46,6 +46,16 @@ static void test_table(void)
 	CHECK(go_heap__table_offsets("devel go1.24-abc", &u, &r, &f) == -ENOENT,
 	      "table: devel build unknown");
 	CHECK(go_heap__table_offsets("go1.18.10", &u, &r, &f) == -ENOENT, "table: go1.18 unknown");
+	CHECK(go_heap__table_offsets("go1.21.13", &u, &r, &f) == 0 && u == 272 && r == 280 &&
+	      f == 288, "table: go1.21.13 -> 272/280/288");
+	CHECK(go_heap__table_offsets("go1.22.12", &u, &r, &f) == 0 && u == 272 && r == 280 &&
+	      f == 288, "table: go1.22.12 -> 272/280/288");
+	CHECK(go_heap__table_offsets("go1.23", &u, &r, &f) == 0 && u == 272 && r == 280 &&
+	      f == 288, "table: go1.23 -> 272/280/288");
+	CHECK(go_heap__table_offsets("go1.20.14", &u, &r, &f) == -ENOENT,
+	      "table: go1.20 unknown (not checked)");
+	CHECK(go_heap__table_offsets("go1.24.0", &u, &r, &f) == -ENOENT, "table: go1.24 unknown");
+	CHECK(go_heap__table_offsets("go1.2", &u, &r, &f) == -ENOENT, "table: go1.2 unknown");
 }
 
 static void test_check(void)
