@@ -393,10 +393,26 @@ int loader__attach(struct loader *l, int pid, const char *path, const char *open
 
 	*nr_probes = 0;
 	if (go) {
-		err = attach_specs(l, pid, open_path, path, go_specs,
-				   sizeof(go_specs) / sizeof(go_specs[0]), false, true, nr_probes);
-		if (!err && *nr_probes < 3)
+		int spans = 0;
+
+		/* runtime.mallocgc is the allocations; without it there is nothing to trace. */
+		err = attach_specs(l, pid, open_path, path, go_specs, 1, false, true, nr_probes);
+		if (!err && *nr_probes < 1)
 			err = -ENOENT;
+		if (err)
+			return err;
+		/*
+		 * The span functions only back the retained figure when the runtime's
+		 * own words cannot be read; newer runtimes inline freeSpan (Go 1.23).
+		 */
+		err = attach_specs(l, pid, open_path, path, go_specs + 1,
+				   sizeof(go_specs) / sizeof(go_specs[0]) - 1, false, true, &spans);
+		*nr_probes += spans;
+		if (!err && spans < 2) {
+			l->go_spans_incomplete = true;
+			mt_debug("%s: runtime.(*mheap).allocSpan or freeSpan not found (inlined?): "
+				 "no span-based retained figure\n", path);
+		}
 		return err;
 	}
 	/* A static executable's malloc is in .symtab only; libraries export theirs. */

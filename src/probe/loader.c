@@ -484,6 +484,11 @@ int loader__map_usage(struct loader *l, struct mt_map_usage *usage)
 	return count_keys(l->skel->maps.traced_pids, &usage[MT_MAP_PROCS].entries);
 }
 
+bool loader__go_spans_complete(const struct loader *l)
+{
+	return !l->go_spans_incomplete;
+}
+
 void loader__free(struct loader *l)
 {
 	size_t i;

@@ -92,6 +92,8 @@ struct mt_probe_site {
 	const char *why;	/* single-stepped: why no emulated site was found (static) */
 };
 void loader__probe_sites(const struct loader *l, const struct mt_probe_site **sites, size_t *nr);
+/* Every Go target has both span probes: span-based heap figures are whole. */
+bool loader__go_spans_complete(const struct loader *l);
 /* Detach every probe and free everything; NULL-safe. */
 void loader__free(struct loader *l);
 

@@ -24,6 +24,7 @@ struct loader {
 	size_t nr_multi_fds;
 	size_t cap_multi_fds;
 	bool multi;		/* uprobes go in uprobe_multi links */
+	bool go_spans_incomplete;	/* a Go target lacks a span probe */
 	struct mt_probe_site *sites;	/* one per function probed, for the report */
 	size_t nr_sites;
 	int verbose;

@@ -327,7 +327,7 @@ static int update_one(struct target *t, struct loader *l)
 		loader__read_go_stat(l, t->pid, &gs);
 		f.heap_in_use = gs.heap_inuse_bytes > 0 ? (uint64_t)gs.heap_inuse_bytes : 0;
 		f.retained = resident_sum > f.heap_in_use ? resident_sum - f.heap_in_use : 0;
-		f.retained_known = t->traced_from_start;
+		f.retained_known = t->traced_from_start && loader__go_spans_complete(l);
 	} else {
 		f.retained_upper_bound = !t->traced_from_start;
 	}
