@@ -50,12 +50,13 @@ int go_mprof__parse_bucket(const uint8_t *buf, size_t len, struct go_mprof_bucke
 	typ = word(buf + 16);
 	nstk = word(buf + 40);
 	/* Block and mutex buckets live on other lists: on this one it is not a bucket. */
-	if (typ != MEM_BUCKET || nstk > GO_MPROF_MAX_STACK)
+	if (typ != MEM_BUCKET || nstk > GO_MPROF_MAX_RUNTIME_STACK)
 		return -ENOEXEC;
 	if (len < GO_MPROF_HDR + 8 * nstk + GO_MPROF_RECORD)
 		return -EAGAIN;
 	b->allnext = word(buf + 8);
-	b->nstk = (uint32_t)nstk;
+	/* Deeper stacks (Go 1.23) keep their innermost frames, as memtrace's own are cut. */
+	b->nstk = (uint32_t)(nstk < GO_MPROF_MAX_STACK ? nstk : GO_MPROF_MAX_STACK);
 	for (i = 0; i < b->nstk; i++)
 		b->pcs[i] = word(buf + GO_MPROF_HDR + 8 * i);
 	rec = buf + GO_MPROF_HDR + 8 * nstk;
@@ -159,7 +160,7 @@ static int read_bucket(go_mprof_read_fn read, void *ctx, uint64_t addr, struct g
 	err = read(ctx, addr, x, GO_MPROF_HDR);
 	if (err)
 		return err;
-	if (word(x + 16) != MEM_BUCKET || word(x + 40) > GO_MPROF_MAX_STACK)
+	if (word(x + 16) != MEM_BUCKET || word(x + 40) > GO_MPROF_MAX_RUNTIME_STACK)
 		return -ENOEXEC;
 	len = GO_MPROF_HDR + 8 * word(x + 40) + GO_MPROF_RECORD;
 	err = read(ctx, addr, x, len);

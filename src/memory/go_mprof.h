@@ -19,11 +19,13 @@
 #include <sys/types.h>
 #include "memory/go_heap.h"
 
-#define GO_MPROF_MAX_STACK 32		/* the runtime's maxStack, 1.19-1.22 */
+#define GO_MPROF_MAX_STACK 32		/* frames kept: the runtime's maxStack, 1.19-1.22 */
+/* The deepest a bucket may be: 1.23's debug.profstackdepth goes up to 1024 (default 128). */
+#define GO_MPROF_MAX_RUNTIME_STACK 1024
 #define GO_MPROF_MAX_BUCKETS (1u << 20)
 #define GO_MPROF_HDR 48
 #define GO_MPROF_RECORD 128
-#define GO_MPROF_BUCKET_MAX (GO_MPROF_HDR + 8 * GO_MPROF_MAX_STACK + GO_MPROF_RECORD)
+#define GO_MPROF_BUCKET_MAX (GO_MPROF_HDR + 8 * GO_MPROF_MAX_RUNTIME_STACK + GO_MPROF_RECORD)
 
 struct go_mprof_cycle {
 	uint64_t allocs, frees, alloc_bytes, free_bytes;

@@ -74,8 +74,13 @@ static void test_parse(void)
 	put(BASE + 16, 2);
 	CHECK(go_mprof__parse_bucket(p, 432, &b) == -ENOEXEC, "parse: a block bucket refused");
 	put(BASE + 16, 1);
-	put(BASE + 40, 33);
-	CHECK(go_mprof__parse_bucket(p, 432, &b) == -ENOEXEC, "parse: deeper than maxStack refused");
+	put(BASE + 40, 1025);
+	CHECK(go_mprof__parse_bucket(p, 48 + 8 * 1025 + 128, &b) == -ENOEXEC,
+	      "parse: deeper than the runtime's deepest refused");
+	make_bucket(BASE, 0, 40, 0x401000, rec);
+	CHECK(go_mprof__parse_bucket(p, 48 + 8 * 40 + 128, &b) == 0 && b.nstk == 32 &&
+	      b.pcs[31] == 0x401000 + 31 && b.active.allocs == rec[0],
+	      "parse: a 40-frame bucket (Go 1.23) keeps its innermost 32, record found past all 40");
 }
 
 static void test_scale(void)
