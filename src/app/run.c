@@ -56,8 +56,8 @@ static bool poll_events(struct run *r)
 	return false;
 }
 
-/* Maps, RSS, and the unwind tables of what the targets map now. */
-static void refresh_all(struct run *r)
+/* Maps, RSS, the memory-map figures and (tables) the unwind tables of what the targets map now. */
+static void refresh_maps(struct run *r, bool tables)
 {
 	size_t i;
 
@@ -68,7 +68,7 @@ static void refresh_all(struct run *r)
 		refresh_target(&r->set.targets[i]);
 		if (r->vm_enabled)
 			vmstats__reconcile(&r->set.targets[i]);
-		if (r->unwinder && !r->set.targets[i].exited)
+		if (tables && r->unwinder && !r->set.targets[i].exited)
 			unwinder__update(r->unwinder, &r->set.targets[i]);
 	}
 }
@@ -337,7 +337,7 @@ void main_loop(struct run *r)
 			break;
 		now = elapsed_s(r);
 		if (now >= next_maps) {
-			refresh_all(r);
+			refresh_maps(r, true);
 			if (now < next_report)	/* else the report does it */
 				update_vm(r);
 			next_maps = now + maps_period(r, now);
@@ -450,7 +450,7 @@ int live_loop(struct run *r)
 		if (o->duration_s && now >= o->duration_s)
 			break;
 		if (now >= next_maps) {
-			refresh_all(r);
+			refresh_maps(r, true);
 			/* A refresh of the display does it. */
 			if (display__paused(d) || now < next_refresh)
 				update_vm(r);
@@ -597,7 +597,6 @@ int run__start(struct run *r, const char *cmd_cxx, const char *cmd_ld_so)
 int run__trace(struct run *r)
 {
 	struct options *o = r->o;
-	size_t i;
 	int err;
 
 	if (!exiting && o->display) {
@@ -618,12 +617,6 @@ int run__trace(struct run *r)
 	 * A target that exited since the last look is reported as such; the
 	 * others' maps are read once more, so the final figures are as of now.
 	 */
-	if (r->vm_enabled)
-		loader__consume_vm(r->loader);
-	for (i = 0; i < r->set.nr; i++) {
-		refresh_target(&r->set.targets[i]);
-		if (r->vm_enabled)
-			vmstats__reconcile(&r->set.targets[i]);
-	}
+	refresh_maps(r, false);
 	return report(r, true) ? -EIO : 0;
 }

@@ -264,6 +264,23 @@ static int read_version(Elf *elf, char *ver, size_t ver_len)
 	return go_heap__parse_buildinfo(d->d_buf, d->d_size, ver, ver_len);
 }
 
+int go_heap__open_exe(const char *path, struct elf_handle *h, size_t size, void **obj,
+		      char *note, size_t note_len)
+{
+	int err = elf_handle__open(path, h);
+
+	if (err) {
+		snprintf(note, note_len, "cannot open the executable: %s", strerror(-err));
+		return err;
+	}
+	*obj = calloc(1, size);
+	if (!*obj) {
+		elf_handle__close(h);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 int go_heap__symtab_addr(Elf *elf, const char *want, uint64_t *addr, uint64_t *size)
 {
 	GElf_Shdr sh;
@@ -466,16 +483,9 @@ int go_heap__open(const char *path, struct go_heap **out, char *note, size_t not
 	int err;
 
 	*out = NULL;
-	err = elf_handle__open(path, &h);
-	if (err) {
-		snprintf(note, note_len, "cannot open the executable: %s", strerror(-err));
+	err = go_heap__open_exe(path, &h, sizeof(*gh), (void **)&gh, note, note_len);
+	if (err)
 		return err;
-	}
-	gh = calloc(1, sizeof(*gh));
-	if (!gh) {
-		elf_handle__close(&h);
-		return -ENOMEM;
-	}
 	gh->pie = h.eh.e_type == ET_DYN;
 	first_load(h.elf, gh);
 	if (read_version(h.elf, gh->lo.version, sizeof(gh->lo.version))) {

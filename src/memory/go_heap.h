@@ -81,6 +81,13 @@ int go_heap__read_stable(go_heap_read_fn read, void *ctx, uint64_t base,
 struct Elf;
 /* A data object's address and size from the ELF's .symtab: 0 or -ENOENT. */
 int go_heap__symtab_addr(struct Elf *elf, const char *want, uint64_t *addr, uint64_t *size);
+struct elf_handle;
+/*
+ * Open a Go executable for a reader, and allocate the reader (size bytes,
+ * zeroed) in *obj. On failure note says why and nothing is left open.
+ */
+int go_heap__open_exe(const char *path, struct elf_handle *h, size_t size, void **obj,
+		      char *note, size_t note_len);
 
 struct go_heap;
 

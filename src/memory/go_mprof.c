@@ -249,16 +249,9 @@ int go_mprof__open(const char *path, const char *version, struct go_mprof **out,
 			 "not know (checked: go1.19-go1.23)", version);
 		return -ENOENT;
 	}
-	err = elf_handle__open(path, &h);
-	if (err) {
-		snprintf(note, note_len, "cannot open the executable: %s", strerror(-err));
+	err = go_heap__open_exe(path, &h, sizeof(*gm), (void **)&gm, note, note_len);
+	if (err)
 		return err;
-	}
-	gm = calloc(1, sizeof(*gm));
-	if (!gm) {
-		elf_handle__close(&h);
-		return -ENOMEM;
-	}
 	if (go_heap__symtab_addr(h.elf, "runtime.mbuckets", &gm->mbuckets, &size) ||
 	    go_heap__symtab_addr(h.elf, "runtime.MemProfileRate", &gm->rate, &size) ||
 	    go_heap__symtab_addr(h.elf, "runtime.mProfCycle", &gm->cycle, &size)) {
