@@ -111,13 +111,14 @@ include tests/workloads/build.mk
 include tests/fuzz/fuzz.mk
 
 GO ?= go
+TEST_TOOLS := $(OUTPUT)/tests/go_span_check
 GO_WORKLOADS := $(OUTPUT)/tests/goretain $(OUTPUT)/tests/goretain_stripped $(OUTPUT)/tests/gohot \
-	$(OUTPUT)/tests/goinuse
+	$(OUTPUT)/tests/goinuse $(OUTPUT)/tests/gospan $(OUTPUT)/tests/gospan_stripped
 GO_SRCS := $(wildcard tests/workloads/go/*/*.go) tests/workloads/go/go.mod
 GO_BUILD = cd tests/workloads/go && GOCACHE=$(abspath $(OUTPUT))/gocache GOFLAGS=-mod=mod \
 	$(GO) build
 
-workloads: $(WORKLOADS) $(GO_WORKLOADS)
+workloads: $(WORKLOADS) $(GO_WORKLOADS) $(TEST_TOOLS)
 
 $(OUTPUT)/tests/goretain: $(GO_SRCS)
 	$(call msg,GO,$@)
@@ -134,6 +135,24 @@ $(OUTPUT)/tests/gohot: $(GO_SRCS)
 $(OUTPUT)/tests/goinuse: $(GO_SRCS)
 	$(call msg,GO,$@)
 	$(Q)$(GO_BUILD) -o $(abspath $@) ./inuse
+
+$(OUTPUT)/tests/gospan: $(GO_SRCS)
+	$(call msg,GO,$@)
+	$(Q)$(GO_BUILD) -o $(abspath $@) ./span
+
+# -s -w: no symbol table, no DWARF: mheap_ found from code, offsets from the table.
+$(OUTPUT)/tests/gospan_stripped: $(GO_SRCS)
+	$(call msg,GO,$@)
+	$(Q)$(GO_BUILD) -ldflags='-s -w' -o $(abspath $@) ./span
+
+# Test tools: not installed; built with the sanitizers, from the layers they exercise.
+SPAN_CHECK_OBJS := $(addprefix $(ASAN_OUTPUT)/obj/,memory/go_span.o memory/go_heap.o \
+	symbols/elf_handle.o symbols/go_pclntab.o symbols/x86_insn.o util/procmaps.o)
+
+$(OUTPUT)/tests/go_span_check: tests/tools/go_span_check.c $(SPAN_CHECK_OBJS)
+	$(call msg,CC-TEST,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN_FLAGS) $(DEPFLAGS) $< \
+		$(SPAN_CHECK_OBJS) $(LDLIBS) -o $@
 
 # The demo and the benchmark's workload, built like the test workloads.
 $(OUTPUT)/tests/demo: tests/demo/demo.c
@@ -191,4 +210,4 @@ clean:
 	$(Q)rm -rf $(OUTPUT)
 
 -include $(wildcard $(OUTPUT)/*.o.d $(OUTPUT)/obj/*.d $(OUTPUT)/obj/*/*.d \
-	$(ASAN_OUTPUT)/obj/*.d $(ASAN_OUTPUT)/obj/*/*.d $(OUTPUT)/unit/*.d)
+	$(ASAN_OUTPUT)/obj/*.d $(ASAN_OUTPUT)/obj/*/*.d $(OUTPUT)/unit/*.d $(OUTPUT)/tests/*.d)

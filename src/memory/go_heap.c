@@ -253,7 +253,7 @@ static Elf_Scn *find_section(Elf *elf, const char *want, GElf_Shdr *sh)
 	return NULL;
 }
 
-static int read_version(Elf *elf, char *ver, size_t ver_len)
+int go_heap__version(Elf *elf, char *ver, size_t ver_len)
 {
 	GElf_Shdr sh;
 	Elf_Scn *scn = find_section(elf, ".go.buildinfo", &sh);
@@ -417,23 +417,18 @@ static const uint8_t *code_at(Elf *elf, uint64_t vaddr, uint64_t len)
 	return NULL;
 }
 
-/*
- * Without a symbol table: runtime.readmemstats_m (found by name in
- * .gopclntab) reads gcController's three words rip-relative; the base they
- * share is the variable.
- */
-static int code_addr(Elf *elf, const struct go_heap_layout *lo, uint64_t *addr)
+int go_heap__func_targets(Elf *elf, const char *func, uint64_t **targets, size_t *n)
 {
-	struct func_find ff = { .name = "runtime.readmemstats_m" };
+	struct func_find ff = { .name = func };
 	GElf_Shdr sh;
 	Elf_Scn *scn = find_section(elf, ".gopclntab", &sh);
 	Elf_Data *d;
 	const uint8_t *code;
-	uint64_t *targets;
-	size_t n = 0, off = 0;
 	struct x86_insn in;
-	int err;
+	size_t off = 0;
 
+	*targets = NULL;
+	*n = 0;
 	if (!scn || !(d = elf_handle__section_data(scn)) || !d->d_buf)
 		return -ENOENT;
 	if (go_pclntab__parse(d->d_buf, d->d_size, match_func, &ff) != 1 || !ff.size ||
@@ -442,8 +437,9 @@ static int code_addr(Elf *elf, const struct go_heap_layout *lo, uint64_t *addr)
 	code = code_at(elf, ff.addr, ff.size);
 	if (!code)
 		return -ENOENT;
-	targets = calloc(ff.size, sizeof(*targets));
-	if (!targets)
+	/* An operand takes at least one byte of its instruction: size bounds the count. */
+	*targets = calloc(ff.size, sizeof(**targets));
+	if (!*targets)
 		return -ENOMEM;
 	while (off < ff.size) {
 		if (x86_insn__decode(code + off, ff.size - off, ff.addr + off, &in) || !in.len) {
@@ -451,9 +447,39 @@ static int code_addr(Elf *elf, const struct go_heap_layout *lo, uint64_t *addr)
 			continue;
 		}
 		if (in.rip_rel)
-			targets[n++] = in.mem_target;
+			(*targets)[(*n)++] = in.mem_target;
 		off += in.len;
 	}
+	return 0;
+}
+
+int go_heap__section(Elf *elf, const char *name, const uint8_t **data, size_t *len)
+{
+	GElf_Shdr sh;
+	Elf_Scn *scn = find_section(elf, name, &sh);
+	Elf_Data *d;
+
+	if (!scn || !(d = elf_handle__section_data(scn)) || !d->d_buf)
+		return -ENOENT;
+	*data = d->d_buf;
+	*len = d->d_size;
+	return 0;
+}
+
+/*
+ * Without a symbol table: runtime.readmemstats_m (found by name in
+ * .gopclntab) reads gcController's three words rip-relative; the base they
+ * share is the variable.
+ */
+static int code_addr(Elf *elf, const struct go_heap_layout *lo, uint64_t *addr)
+{
+	uint64_t *targets;
+	size_t n;
+	int err;
+
+	err = go_heap__func_targets(elf, "runtime.readmemstats_m", &targets, &n);
+	if (err)
+		return err;
 	err = go_heap__find_base(targets, n, lo, addr);
 	free(targets);
 	return err;
@@ -488,7 +514,7 @@ int go_heap__open(const char *path, struct go_heap **out, char *note, size_t not
 		return err;
 	gh->pie = h.eh.e_type == ET_DYN;
 	first_load(h.elf, gh);
-	if (read_version(h.elf, gh->lo.version, sizeof(gh->lo.version))) {
+	if (go_heap__version(h.elf, gh->lo.version, sizeof(gh->lo.version))) {
 		snprintf(note, note_len, "no Go version in .go.buildinfo (Go 1.18+ needed)");
 		err = -ENOEXEC;
 		goto fail;

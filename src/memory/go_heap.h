@@ -81,6 +81,16 @@ int go_heap__read_stable(go_heap_read_fn read, void *ctx, uint64_t base,
 struct Elf;
 /* A data object's address and size from the ELF's .symtab: 0 or -ENOENT. */
 int go_heap__symtab_addr(struct Elf *elf, const char *want, uint64_t *addr, uint64_t *size);
+/*
+ * The addresses a function's rip-relative operands name, the function found
+ * by name in .gopclntab (what a binary without symbols still says about the
+ * runtime's variables). *targets is malloc'ed. 0, -ENOENT or -ENOMEM.
+ */
+int go_heap__func_targets(struct Elf *elf, const char *func, uint64_t **targets, size_t *n);
+/* The Go version in the executable's .go.buildinfo: 0, -ENOENT or -ENOEXEC. */
+int go_heap__version(struct Elf *elf, char *ver, size_t ver_len);
+/* A section's bytes (decompressed): 0 or -ENOENT. */
+int go_heap__section(struct Elf *elf, const char *name, const uint8_t **data, size_t *len);
 struct elf_handle;
 /*
  * Open a Go executable for a reader, and allocate the reader (size bytes,
