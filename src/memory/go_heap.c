@@ -421,7 +421,9 @@ int go_heap__func_targets(Elf *elf, const char *func, uint64_t **targets, size_t
 {
 	struct func_find ff = { .name = func };
 	GElf_Shdr sh;
-	Elf_Scn *scn = find_section(elf, ".gopclntab", &sh);
+	/* A PIE's table sits in a relro section of its own. */
+	Elf_Scn *scn = find_section(elf, ".gopclntab", &sh) ?:
+		       find_section(elf, ".data.rel.ro.gopclntab", &sh);
 	Elf_Data *d;
 	const uint8_t *code;
 	struct x86_insn in;

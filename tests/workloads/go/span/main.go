@@ -112,6 +112,8 @@ func appendObjs(buf []byte, label string, objs []obj) []byte {
 }
 
 func main() {
+	// One P, so one tiny block being filled (each P's mcache has its own).
+	runtime.GOMAXPROCS(1)
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM)
 	const n = 64
