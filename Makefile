@@ -45,7 +45,7 @@ ASAN_OBJS := $(patsubst $(SRCDIR)/%.c,$(ASAN_OUTPUT)/obj/%.o,$(SRCS))
 # Unit tests link the pure layers only: nothing that loads or reads the BPF
 # object, so they build without clang, bpftool or the skeleton.
 UNIT_EXCLUDE := main.o app/% probe/loader.o probe/attach.o probe/stack_gc.o target/sysview.o \
-	target/target_set.o target/vmstats.o snapshot/snapshot.o unwind/unwind.o
+	target/target_set.o target/vmstats.o target/go_sampled.o snapshot/snapshot.o unwind/unwind.o
 UNIT_OBJS := $(filter-out $(addprefix $(ASAN_OUTPUT)/obj/,$(UNIT_EXCLUDE)),$(ASAN_OBJS))
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -113,7 +113,8 @@ include tests/fuzz/fuzz.mk
 GO ?= go
 TEST_TOOLS := $(OUTPUT)/tests/go_span_check
 GO_WORKLOADS := $(OUTPUT)/tests/goretain $(OUTPUT)/tests/goretain_stripped $(OUTPUT)/tests/gohot \
-	$(OUTPUT)/tests/goinuse $(OUTPUT)/tests/gospan $(OUTPUT)/tests/gospan_stripped
+	$(OUTPUT)/tests/goinuse $(OUTPUT)/tests/goinuse_stripped $(OUTPUT)/tests/gospan \
+	$(OUTPUT)/tests/gospan_stripped $(OUTPUT)/tests/goallocbench
 GO_SRCS := $(wildcard tests/workloads/go/*/*.go) tests/workloads/go/go.mod
 GO_BUILD = cd tests/workloads/go && GOCACHE=$(abspath $(OUTPUT))/gocache GOFLAGS=-mod=mod \
 	$(GO) build
@@ -154,6 +155,14 @@ $(OUTPUT)/tests/go_span_check: tests/tools/go_span_check.c $(SPAN_CHECK_OBJS)
 	$(Q)mkdir -p $(@D) && $(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN_FLAGS) $(DEPFLAGS) $< \
 		$(SPAN_CHECK_OBJS) $(LDLIBS) -o $@
 
+$(OUTPUT)/tests/goinuse_stripped: $(GO_SRCS)
+	$(call msg,GO,$@)
+	$(Q)$(GO_BUILD) -ldflags="-s -w" -o $(abspath $@) ./inuse
+
+$(OUTPUT)/tests/goallocbench: $(GO_SRCS)
+	$(call msg,GO,$@)
+	$(Q)$(GO_BUILD) -o $(abspath $@) ./allocbench
+
 # The demo and the benchmark's workload, built like the test workloads.
 $(OUTPUT)/tests/demo: tests/demo/demo.c
 	$(call msg,CC,$@)
@@ -192,9 +201,11 @@ demo: deps
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all $(OUTPUT)/tests/bench_alloc $(OUTPUT)/tests/bench_alloc_nofp \
-		$(OUTPUT)/tests/bench_alloc_jemalloc $(OUTPUT)/tests/bench_alloc_tcmalloc
+		$(OUTPUT)/tests/bench_alloc_jemalloc $(OUTPUT)/tests/bench_alloc_tcmalloc \
+		$(OUTPUT)/tests/goallocbench
 	$(Q)tests/bench.sh $(OUTPUT)/memtrace $(OUTPUT)/tests/bench_alloc $(OUTPUT)/tests/bench_alloc_nofp \
 		$(OUTPUT)/tests/bench_alloc_jemalloc $(OUTPUT)/tests/bench_alloc_tcmalloc
+	$(Q)tests/bench_go.sh $(OUTPUT)/memtrace $(OUTPUT)/tests/goallocbench
 	$(Q)tests/bench_redis.sh $(OUTPUT)/memtrace
 
 # A long run on a churning workload (SOAK_MINUTES, default 30): not part of make test.

@@ -102,3 +102,82 @@ int BPF_KPROBE(mt_go_free_span)
 	__sync_fetch_and_add(&g->spans_freed, 1);
 	return 0;
 }
+
+/* Bytes to the next sample: an exponential draw of mean go_sample_rate, as the runtime's. */
+static __always_inline __s64 go_sample_distance(void)
+{
+	__u32 step = bpf_get_prandom_u32() & (MT_GO_EXP_STEPS - 1);
+
+	return (__s64)(((__u64)go_exp_table[step] * go_sample_rate) >> MT_GO_EXP_SHIFT);
+}
+
+/*
+ * In runtime.mallocgc at its call of publicationBarrier, when memtrace
+ * samples Go allocations (this probe then replaces the entry probe): the
+ * object x is set up, and x and its span sit in stack slots (the cookie
+ * says which). Every allocation lands here but tiny ones combined into
+ * the current 16-byte block, which the runtime's own profile skips too.
+ * The allocation is counted at its slot size (span.elemsize, what
+ * runtime/pprof counts), and about one in go_sample_rate bytes is sampled:
+ * its address, slot size and stack go to go_samples. mallocgc's frame is
+ * set up here: its caller's return address is at rbp + 8.
+ */
+SEC("uprobe")
+int BPF_KPROBE(mt_go_publish)
+{
+	__u64 cookie = bpf_get_attach_cookie(ctx), sp = PT_REGS_SP(ctx), bp = PT_REGS_FP(ctx);
+	struct mt_go_sample_key key = {};
+	struct mt_go_sample val = {};
+	struct mt_go_sample_next *next;
+	__u64 span = 0, size = 0, frame[2], stack_id;
+	struct mt_pending *p;
+	struct mt_stat *st;
+	__u32 tgid, zero = 0;
+
+	if (empty_probes)
+		return 0;
+	if (!traced(&tgid))
+		return 0;
+	if (bpf_probe_read_user(&span, sizeof(span), (void *)(sp + MT_GO_PUB_SPAN_SLOT(cookie))) ||
+	    bpf_probe_read_user(&size, sizeof(size),
+				(void *)(span + MT_GO_PUB_ELEMSIZE_OFF(cookie))))
+		return 0;
+	if (size < min_size || size > max_size)
+		return 0;
+	p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0,
+				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!p)
+		return 0;
+	if (bpf_probe_read_user(frame, sizeof(frame), (void *)bp))
+		return 0;
+	stack_id = capture_stack_at(frame[1], bp + 16, frame[0], 0, &p->stack);
+	st = stat_for(tgid, stack_id, &p->stack);
+	if (!st)
+		return 0;
+	__sync_fetch_and_add(&st->allocs_total, 1);
+	__sync_fetch_and_add(&st->alloc_bytes_total, size);
+
+	next = bpf_map_lookup_elem(&go_sample_next, &zero);
+	if (!next)
+		return 0;
+	if (!next->drawn) {
+		next->left = go_sample_distance();
+		next->drawn = 1;
+	}
+	/* The runtime's rule (mallocgc): sample when the slot reaches the distance, then draw anew. */
+	if ((__s64)size < next->left) {
+		next->left -= size;
+		return 0;
+	}
+	next->left = go_sample_distance();
+	count(MT_CNT_GO_SAMPLES);
+	if (bpf_probe_read_user(&key.addr, sizeof(key.addr), (void *)(sp + MT_GO_PUB_X_SLOT(cookie))))
+		return 0;
+	key.pid = tgid;
+	val.stack_id = stack_id;
+	val.size = size;
+	val.ts_ns = bpf_ktime_get_ns();
+	if (bpf_map_update_elem(&go_samples, &key, &val, BPF_ANY))
+		count(MT_CNT_GO_SAMPLES_MAP_FULL);
+	return 0;
+}

@@ -79,6 +79,21 @@ struct {
 	__type(value, struct mt_go_stat);
 } go_stats SEC(".maps");
 
+/* Sampled Go objects, by address, until userspace finds them freed. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1); /* set from user space */
+	__type(key, struct mt_go_sample_key);
+	__type(value, struct mt_go_sample);
+} go_samples SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mt_go_sample_next);
+} go_sample_next SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);

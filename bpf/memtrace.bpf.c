@@ -21,6 +21,9 @@ const volatile __u64 max_size = ~0ULL;
 const volatile bool trace_all = false;
 const volatile __u32 self_tgid = 0;	/* memtrace itself, never traced */
 const volatile __u32 stop_pid = 0;	/* a command memtrace follows with ptrace */
+/* Go: mean bytes between sampled allocations (0: no sampling), and Exp(1)'s steps. */
+const volatile __u64 go_sample_rate = 0;
+const volatile __u32 go_exp_table[MT_GO_EXP_STEPS] = {};
 __u64 dl_stops_sent;
 
 /*

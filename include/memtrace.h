@@ -20,6 +20,7 @@
 /* Default map sizes, in entries; each can be changed with an option. */
 #define MT_DEFAULT_MAX_ALLOCS (1u << 20)
 #define MT_DEFAULT_MAX_STACKS (1u << 15)
+#define MT_DEFAULT_MAX_GO_SAMPLES (1u << 16)	/* sampled Go objects kept at once */
 
 /* Which allocator entry point a probe sits on. */
 enum mt_alloc_kind {
@@ -45,6 +46,8 @@ enum mt_counter {
 	MT_CNT_VM_EVENTS_LOST,		/* mmap/munmap/... event not delivered: --vm-buffer */
 	MT_CNT_PROCS_MAP_FULL,		/* system-wide: a process left out: --max-procs */
 	MT_CNT_STACKS_STORED,		/* call stacks stored (not a loss: the map's use) */
+	MT_CNT_GO_SAMPLES_MAP_FULL,	/* Go allocation sampled but not kept: --go-sample-rate */
+	MT_CNT_GO_SAMPLES,		/* Go allocations sampled (not a loss) */
 	MT_CNT_MAX,
 };
 
@@ -112,6 +115,44 @@ struct mt_go_stat {
 
 /* Cookie of an entry probe placed on the branch of Go's stack-bound check. */
 #define MT_COOKIE_GO_STACK_CHECK 1
+
+/*
+ * Go allocations memtrace samples itself, by bytes as the runtime's heap
+ * profile does (for programs whose runtime.MemProfileRate is 0): the
+ * object's address, and what it was sampled with. Userspace decides which
+ * are still allocated from the runtime's span metadata.
+ */
+struct mt_go_sample_key {
+	__u64 addr;
+	__u32 pid;
+	__u32 pad;
+};
+
+struct mt_go_sample {
+	__u64 stack_id;
+	__u64 size;		/* the object's slot: its span's elemsize */
+	__u64 ts_ns;
+};
+
+/*
+ * Cookie of the sampling probe in runtime.mallocgc: the stack slots of x
+ * and of its span at the site (src/probe/go_site.h), and where mspan keeps
+ * elemsize in this runtime.
+ */
+#define MT_GO_PUB_COOKIE(x_slot, span_slot, elemsize_off) \
+	((__u64)(x_slot) | (__u64)(span_slot) << 16 | (__u64)(elemsize_off) << 32)
+#define MT_GO_PUB_X_SLOT(c)		((c) & 0xffff)
+#define MT_GO_PUB_SPAN_SLOT(c)		(((c) >> 16) & 0xffff)
+#define MT_GO_PUB_ELEMSIZE_OFF(c)	(((c) >> 32) & 0xffff)
+
+/* The sampling distance's table: Exp(1) in 1024 equal-probability steps, << 20. */
+#define MT_GO_EXP_STEPS 1024
+#define MT_GO_EXP_SHIFT 20
+
+struct mt_go_sample_next {
+	__s64 left;		/* bytes until the next sample, on this CPU */
+	__u64 drawn;		/* 0 until the first distance is drawn */
+};
 
 /* Go's heap page size (runtime._PageSize) and where mspan keeps its page count. */
 #define MT_GO_PAGE_SIZE 8192

@@ -201,6 +201,8 @@ int main(int argc, char **argv)
 			goto cleanup;
 	}
 
+	for (size_t i = 0; i < r.set.nr; i++)
+		r.set.targets[i].go_live = o.go_live;
 	lo = (struct loader_opts){
 		.verbose = o.verbose,
 		.empty_probes = o.empty_probes,
@@ -215,6 +217,8 @@ int main(int argc, char **argv)
 			    (uint32_t)r.child.pid : 0,
 		.max_procs = o.max_procs,
 		.go = any_go_target(&r),
+		.go_sample_rate = o.go_live == GO_LIVE_RUNTIME ? 0 : o.go_sample_rate,
+		.max_go_samples = MT_DEFAULT_MAX_GO_SAMPLES,
 	};
 	r.startup.targets_done = mono_ms();
 	err = loader__new(&lo, &r.loader);

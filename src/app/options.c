@@ -52,6 +52,12 @@ static const char usage_text[] =
 "      --svg FILE           write an interactive flame graph of live bytes\n"
 "      --diff OLD NEW       compare two --json reports: what grew, per stack\n"
 "  -n, --iterations N       stop after N refreshes\n"
+"Go programs:\n"
+"      --go-live SOURCE     where live bytes per stack come from: auto (the\n"
+"                           runtime's heap profile when the program keeps one,\n"
+"                           else memtrace's own sampling), runtime, memtrace\n"
+"      --go-sample-rate BYTES  mean bytes between allocations memtrace samples\n"
+"                           (default 512k, the runtime's own; 0: none)\n"
 "Limits:\n"
 "      --max-allocs N       live blocks tracked at once (default 1048576)\n"
 "      --max-stacks N       distinct call stacks tracked (default 32768)\n"
@@ -75,7 +81,8 @@ static const char usage_text[] =
 enum {
 	OPT_BATCH = 256, OPT_TOP, OPT_MIN_AGE, OPT_MIN_SIZE, OPT_MAX_SIZE, OPT_JSON, OPT_FOLDED,
 	OPT_LIB, OPT_MAX_ALLOCS, OPT_MAX_STACKS, OPT_EMPTY_PROBES, OPT_VM_BUFFER, OPT_PPROF,
-	OPT_SVG, OPT_DIFF, OPT_MAX_PROCS, OPT_FP_ONLY, OPT_LIST_OPTIONS,
+	OPT_SVG, OPT_DIFF, OPT_MAX_PROCS, OPT_FP_ONLY, OPT_LIST_OPTIONS, OPT_GO_LIVE,
+	OPT_GO_SAMPLE_RATE,
 };
 
 static const struct option long_opts[] = {
@@ -94,6 +101,8 @@ static const struct option long_opts[] = {
 	{ "diff", required_argument, NULL, OPT_DIFF },
 	{ "iterations", required_argument, NULL, 'n' },
 	{ "lib", required_argument, NULL, OPT_LIB },
+	{ "go-live", required_argument, NULL, OPT_GO_LIVE },
+	{ "go-sample-rate", required_argument, NULL, OPT_GO_SAMPLE_RATE },
 	{ "max-allocs", required_argument, NULL, OPT_MAX_ALLOCS },
 	{ "max-stacks", required_argument, NULL, OPT_MAX_STACKS },
 	{ "vm-buffer", required_argument, NULL, OPT_VM_BUFFER },
@@ -186,6 +195,7 @@ int parse_options(int argc, char **argv, struct options *o)
 	o->max_allocs = MT_DEFAULT_MAX_ALLOCS;
 	o->max_stacks = MT_DEFAULT_MAX_STACKS;
 	o->vm_buffer = MT_DEFAULT_VM_BUFFER;
+	o->go_sample_rate = 512 * 1024;	/* runtime.MemProfileRate's default */
 	/* '+': stop at the first non-option, so COMMAND's own options are left alone. */
 	while ((c = getopt_long(argc, argv, "+p:d:i:n:vhV", long_opts, NULL)) != -1) {
 		switch (c) {
@@ -248,6 +258,20 @@ int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case OPT_LIB:
 			o->lib = optarg;
+			break;
+		case OPT_GO_LIVE:
+			if (!strcmp(optarg, "auto"))
+				o->go_live = GO_LIVE_AUTO;
+			else if (!strcmp(optarg, "runtime"))
+				o->go_live = GO_LIVE_RUNTIME;
+			else if (!strcmp(optarg, "memtrace"))
+				o->go_live = GO_LIVE_MEMTRACE;
+			else
+				return bad_value("--go-live", optarg);
+			break;
+		case OPT_GO_SAMPLE_RATE:
+			if (parse_size(optarg, 1ull << 40, &o->go_sample_rate))
+				return bad_value("--go-sample-rate", optarg);
 			break;
 		case OPT_MAX_ALLOCS:
 			if (parse_size(optarg, 1u << 28, &v) || v < 64)

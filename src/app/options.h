@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "memtrace.h"
+#include "target/target.h"
 
 #define MT_DEFAULT_VM_BUFFER (1u << 20)
 
@@ -38,6 +39,8 @@ struct options {
 	bool empty_probes;
 	bool fp_only;		/* frame pointers only (the benchmark compares both) */
 	bool display;		/* full-screen display: stdout is a terminal and no --batch */
+	enum go_live go_live;
+	uint64_t go_sample_rate;	/* bytes; 0: Go allocations are not sampled */
 };
 
 /* Parse argv into o. Prints one line and returns -EINVAL on bad input; exits on --help. */

@@ -16,6 +16,7 @@
 #include "util/output_file.h"
 #include "report/report.h"
 #include "app/run.h"
+#include "target/go_sampled.h"
 #include "snapshot/snapshot.h"
 #include "probe/stack_gc.h"
 #include "unwind/unwind.h"
@@ -502,10 +503,15 @@ static int attach_targets(struct run *r, const char *cmd_cxx)
 		const char *cxx, *cxx_path = NULL;
 		int n = 0, ncxx = 0;
 
+		uint32_t elemsize_off = 0;
+
 		err = loader__add_pid(r->loader, t->pid);
+		/* Go: where mspan keeps an object's size, which the sampling probe reads. */
+		if (!err && t->alloc.is_go && loader__go_sampling(r->loader))
+			go_sampled__elemsize_off(t, &elemsize_off);
 		if (!err)
 			err = loader__attach(r->loader, (int)t->pid, t->alloc.path, t->alloc.open_path,
-					     t->alloc.is_go, &n);
+					     t->alloc.is_go, elemsize_off, &n);
 		if (err) {
 			mt_err("cannot attach to pid %u (%s): %s\n", t->pid, t->alloc.path,
 			       err == -ESRCH ? "no such process" : strerror(-err));

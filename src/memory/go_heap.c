@@ -23,8 +23,7 @@
 
 struct go_heap {
 	struct go_heap_layout lo;
-	bool pie;
-	uint64_t first_vaddr;	/* of the PT_LOAD at file offset 0, page-aligned */
+	struct go_exe_base base;
 };
 
 /* ---------------------------------------------------------------- pure */
@@ -487,16 +486,18 @@ static int code_addr(Elf *elf, const struct go_heap_layout *lo, uint64_t *addr)
 	return err;
 }
 
-static void first_load(Elf *elf, struct go_heap *gh)
+void go_heap__exe_base(const struct elf_handle *h, struct go_exe_base *b)
 {
 	GElf_Phdr ph;
 	size_t i, n;
 
-	if (elf_getphdrnum(elf, &n))
+	b->pie = h->eh.e_type == ET_DYN;
+	b->first_vaddr = 0;
+	if (elf_getphdrnum(h->elf, &n))
 		return;
 	for (i = 0; i < n; i++) {
-		if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_LOAD) {
-			gh->first_vaddr = (ph.p_vaddr - ph.p_offset) & ~4095ULL;
+		if (gelf_getphdr(h->elf, (int)i, &ph) && ph.p_type == PT_LOAD) {
+			b->first_vaddr = (ph.p_vaddr - ph.p_offset) & ~4095ULL;
 			return;
 		}
 	}
@@ -514,8 +515,7 @@ int go_heap__open(const char *path, struct go_heap **out, char *note, size_t not
 	err = go_heap__open_exe(path, &h, sizeof(*gh), (void **)&gh, note, note_len);
 	if (err)
 		return err;
-	gh->pie = h.eh.e_type == ET_DYN;
-	first_load(h.elf, gh);
+	go_heap__exe_base(&h, &gh->base);
 	if (go_heap__version(h.elf, gh->lo.version, sizeof(gh->lo.version))) {
 		snprintf(note, note_len, "no Go version in .go.buildinfo (Go 1.18+ needed)");
 		err = -ENOEXEC;
@@ -574,13 +574,13 @@ const struct go_heap_layout *go_heap__layout(const struct go_heap *gh)
 	return &gh->lo;
 }
 
-int go_heap__bias(const struct go_heap *gh, const struct proc_maps *maps, const char *path,
-		  uint64_t *bias)
+int go_heap__base_bias(const struct go_exe_base *b, const struct proc_maps *maps,
+		       const char *path, uint64_t *bias)
 {
 	size_t i;
 
 	*bias = 0;
-	if (!gh->pie)
+	if (!b->pie)
 		return 0;
 	if (!maps || !path)
 		return -ENOENT;
@@ -588,11 +588,17 @@ int go_heap__bias(const struct go_heap *gh, const struct proc_maps *maps, const 
 		const struct vma *v = &maps->vmas[i];
 
 		if (v->path && v->pgoff == 0 && !strcmp(v->path, path)) {
-			*bias = v->start - gh->first_vaddr;
+			*bias = v->start - b->first_vaddr;
 			return 0;
 		}
 	}
 	return -ENOENT;
+}
+
+int go_heap__bias(const struct go_heap *gh, const struct proc_maps *maps, const char *path,
+		  uint64_t *bias)
+{
+	return go_heap__base_bias(&gh->base, maps, path, bias);
 }
 
 static int pid_read(void *ctx, uint64_t addr, void *buf, size_t len)

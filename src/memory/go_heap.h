@@ -99,6 +99,21 @@ struct elf_handle;
 int go_heap__open_exe(const char *path, struct elf_handle *h, size_t size, void **obj,
 		      char *note, size_t note_len);
 
+/* Where a Go executable sits: a PIE's link-time addresses move by a bias. */
+struct go_exe_base {
+	bool pie;
+	uint64_t first_vaddr;	/* of the PT_LOAD at file offset 0, page-aligned */
+};
+void go_heap__exe_base(const struct elf_handle *h, struct go_exe_base *b);
+struct proc_maps;
+/*
+ * What to add to the file's addresses in this process: 0 for a fixed-address
+ * executable; for a PIE one, from where maps shows path's first segment.
+ * 0 or -ENOENT.
+ */
+int go_heap__base_bias(const struct go_exe_base *b, const struct proc_maps *maps,
+		       const char *path, uint64_t *bias);
+
 struct go_heap;
 
 /*
@@ -108,12 +123,7 @@ struct go_heap;
 int go_heap__open(const char *path, struct go_heap **out, char *note, size_t note_len);
 void go_heap__free(struct go_heap *gh);
 const struct go_heap_layout *go_heap__layout(const struct go_heap *gh);
-struct proc_maps;
-/*
- * What to add to the file's addresses in this process: 0 for a fixed-address
- * executable; for a PIE one, from where maps shows path's first segment.
- * 0 or -ENOENT.
- */
+/* go_heap__base_bias for the executable gh was opened on. */
 int go_heap__bias(const struct go_heap *gh, const struct proc_maps *maps, const char *path,
 		  uint64_t *bias);
 /*

@@ -31,6 +31,8 @@
 
 struct go_span {
 	struct go_span_layout lo;
+	struct go_exe_base base;
+	char version[GO_HEAP_VERSION_MAX];
 };
 
 /* ---------------------------------------------------------------- pure */
@@ -867,6 +869,16 @@ int go_span__open(const char *path, const char *version, struct go_span **out, c
 	err = go_heap__open_exe(path, &h, sizeof(*gs), (void **)&gs, note, note_len);
 	if (err)
 		return err;
+	go_heap__exe_base(&h, &gs->base);
+	/* The caller may not know it: go_heap__open fails on what it cannot read. */
+	if (!version) {
+		if (go_heap__version(h.elf, gs->version, sizeof(gs->version))) {
+			snprintf(note, note_len, "no Go version in .go.buildinfo (Go 1.18+ needed)");
+			err = -ENOEXEC;
+			goto fail;
+		}
+		version = gs->version;
+	}
 	if (dwarf_layout(h.elf, &gs->lo, &dwarf_addr) == 0) {
 		/* source set */
 	} else if (go_span__table_layout(version, &gs->lo) == 0) {
@@ -921,6 +933,12 @@ void go_span__free(struct go_span *gs)
 const struct go_span_layout *go_span__layout(const struct go_span *gs)
 {
 	return &gs->lo;
+}
+
+int go_span__bias(const struct go_span *gs, const struct proc_maps *maps, const char *path,
+		  uint64_t *bias)
+{
+	return go_heap__base_bias(&gs->base, maps, path, bias);
 }
 
 /* process_vm_readv takes at most IOV_MAX (1024) iovecs a call. */

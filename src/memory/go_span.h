@@ -133,12 +133,17 @@ struct go_span;
 
 /*
  * Find mheap_ and the layout in the executable at path (version as go_heap
- * read it). 0, or -errno with note saying why objects cannot be checked.
+ * read it, or NULL: read here). 0, or -errno with note saying why objects
+ * cannot be checked.
  */
 int go_span__open(const char *path, const char *version, struct go_span **out, char *note,
 		  size_t note_len);
 void go_span__free(struct go_span *gs);
 const struct go_span_layout *go_span__layout(const struct go_span *gs);
+struct proc_maps;
+/* go_heap__base_bias for the executable gs was opened on. */
+int go_span__bias(const struct go_span *gs, const struct proc_maps *maps, const char *path,
+		  uint64_t *bias);
 /*
  * state[i] (an enum go_obj_state) for each of pid's objects, bias as
  * go_heap__bias gives it. 0, or -errno with note (every state then

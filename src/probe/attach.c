@@ -17,6 +17,7 @@
 #include "probe/loader_internal.h"
 #include "util/log.h"
 #include "memtrace.skel.h"
+#include "probe/go_site.h"
 #include "probe/probe_site.h"
 #include "symbols/x86_insn.h"
 
@@ -386,8 +387,78 @@ out_free:
 	return err;
 }
 
+/* The first of names that the file defines as a function. */
+static const struct elf_sym *find_any(struct elf_file *ef, const char *const *names, size_t n)
+{
+	const struct elf_sym *sym = NULL;
+	size_t i;
+
+	for (i = 0; !sym && i < n; i++)
+		sym = elf_file__find_func(ef, names[i], false);
+	return sym;
+}
+
+/*
+ * The sampling probe in runtime.mallocgc (go_site.h), on the call of
+ * publicationBarrier. -ENOENT when the code does not have the shape
+ * memtrace knows: Go allocations are then counted but not sampled.
+ */
+static int attach_go_publish(struct loader *l, int pid, const char *path, const char *shown,
+			     uint32_t elemsize_off, int *nr_probes)
+{
+	static const char *const barrier_names[] = { "runtime.publicationBarrier",
+						     "runtime.publicationBarrier.abi0" };
+	const struct elf_sym *fn, *barrier, *marknew;
+	struct probe_site ps = { .emulated = true };
+	struct go_publish_site site;
+	struct probe_batch b = { 0 };
+	struct elf_file *ef;
+	uint64_t off;
+	uint8_t *code = NULL;
+	int err;
+
+	err = elf_file__open(path, &(struct elf_file_opts){ .no_debug_files = true }, &ef);
+	if (err)
+		return err;
+	fn = elf_file__find_func(ef, "runtime.mallocgc", false);
+	barrier = find_any(ef, barrier_names, 2);
+	marknew = elf_file__find_func(ef, "runtime.gcmarknewobject", false);
+	err = -ENOENT;
+	if (!fn || !barrier || !marknew || !fn->size || fn->size > MAX_FUNC_CODE)
+		goto out;
+	err = elf_file__vaddr_to_offset(ef, fn->addr, &off);
+	if (err)
+		goto out;
+	code = malloc(fn->size);
+	err = -ENOMEM;
+	if (!code)
+		goto out;
+	err = elf_file__read(ef, off, code, fn->size);
+	if (err)
+		goto out;
+	err = go_site__publish(code, fn->size, fn->addr, barrier->addr, marknew->addr, &site);
+	if (err)
+		goto out;
+	mt_debug("probe runtime.mallocgc's sampling site at %s+0x%llx (start+%llu; x at "
+		 "rsp+%u, its span at rsp+%u)\n", shown, (unsigned long long)(off + site.offset),
+		 (unsigned long long)site.offset, site.x_slot, site.span_slot);
+	b.offsets[0] = off + site.offset;
+	b.cookies[0] = MT_GO_PUB_COOKIE(site.x_slot, site.span_slot, elemsize_off);
+	b.nr = 1;
+	err = attach_batch(l, pid, path, l->skel->progs.mt_go_publish, &b, false);
+	if (err)
+		goto out;
+	ps.offset = site.offset;
+	err = note_site(l, shown, "runtime.mallocgc (sampling)", off, &ps);
+	(*nr_probes)++;
+out:
+	free(code);
+	elf_file__free(ef);
+	return err;
+}
+
 int loader__attach(struct loader *l, int pid, const char *path, const char *open_path, bool go,
-		   int *nr_probes)
+		   uint32_t go_elemsize_off, int *nr_probes)
 {
 	int err;
 
@@ -395,8 +466,25 @@ int loader__attach(struct loader *l, int pid, const char *path, const char *open
 	if (go) {
 		int spans = 0;
 
+		/* The sampling site counts the allocations too; else mallocgc's entry does. */
+		err = -ENOENT;
+		if (l->go_sampling && go_elemsize_off)
+			err = attach_go_publish(l, pid, open_path, path, go_elemsize_off, nr_probes);
+		if (!err) {
+			int *n = realloc(l->go_sampled_pids, (l->nr_go_sampled + 1) * sizeof(*n));
+
+			if (!n)
+				return -ENOMEM;
+			l->go_sampled_pids = n;
+			n[l->nr_go_sampled++] = pid;
+		}
+		if (err == -ENOENT && l->go_sampling)
+			mt_info("%s: runtime.mallocgc's sampling site not found (unknown code or "
+				"runtime layout): Go allocations are counted, not sampled\n", path);
+		if (err == -ENOENT)
+			err = attach_specs(l, pid, open_path, path, go_specs, 1, false, true,
+					   nr_probes);
 		/* runtime.mallocgc is the allocations; without it there is nothing to trace. */
-		err = attach_specs(l, pid, open_path, path, go_specs, 1, false, true, nr_probes);
 		if (!err && *nr_probes < 1)
 			err = -ENOENT;
 		if (err)

@@ -15,6 +15,8 @@ static const char *const counter_names[MT_CNT_MAX] = {
 	[MT_CNT_VM_EVENTS_LOST]		= "vm_events_lost",
 	[MT_CNT_PROCS_MAP_FULL]		= "procs_map_full",
 	[MT_CNT_STACKS_STORED]		= "stacks_stored",
+	[MT_CNT_GO_SAMPLES_MAP_FULL]	= "go_samples_map_full",
+	[MT_CNT_GO_SAMPLES]		= "go_samples",
 };
 
 const char *mt_counter_name(enum mt_counter c)
@@ -35,6 +37,8 @@ const char *mt_counter_remedy(enum mt_counter c)
 		return "--vm-buffer";
 	case MT_CNT_PROCS_MAP_FULL:
 		return "--max-procs";
+	case MT_CNT_GO_SAMPLES_MAP_FULL:
+		return "--go-sample-rate";
 	default:
 		/* Missed returns and reused addresses come from the traced program's
 		 * own behaviour (longjmp, thread cancellation, frees we never saw):
@@ -52,6 +56,7 @@ bool mt_counter_is_loss(enum mt_counter c)
 	case MT_CNT_ADDR_REUSED:
 	case MT_CNT_VM_EVENTS_LOST:
 	case MT_CNT_PROCS_MAP_FULL:
+	case MT_CNT_GO_SAMPLES_MAP_FULL:
 		return true;
 	default:
 		/* A truncated or partly read stack still has its bytes counted, a

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /* The BPF object's lifecycle (open, configure, load, free) and the reading of its maps. */
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,6 +112,26 @@ static void choose_link_type(struct loader *l)
 	mt_debug("uprobes: one uprobe_multi link per file and program\n");
 }
 
+/*
+ * Exp(1) cut into MT_GO_EXP_STEPS steps of equal probability, each the
+ * distribution's mean over its step (so that the mean stays exactly 1),
+ * in fixed point: the BPF side draws a sampling distance from it.
+ */
+static void fill_exp_table(volatile __u32 *table)
+{
+	const double n = MT_GO_EXP_STEPS;
+	double a, b, mean;
+	int i;
+
+	for (i = 0; i < MT_GO_EXP_STEPS; i++) {
+		/* -ln(u) for u in (a, b]: the mean is (b - b ln b - a + a ln a) / (b - a). */
+		a = i / n;
+		b = (i + 1) / n;
+		mean = (b - b * log(b) - a + (a > 0 ? a * log(a) : 0)) / (b - a);
+		table[i] = (__u32)(mean * (1u << MT_GO_EXP_SHIFT) + 0.5);
+	}
+}
+
 int loader__new(const struct loader_opts *opts, struct loader **out)
 {
 	struct loader *l;
@@ -146,12 +167,21 @@ int loader__new(const struct loader_opts *opts, struct loader **out)
 	bpf_map__set_max_entries(l->skel->maps.stats, opts->max_stacks);
 	bpf_map__set_max_entries(l->skel->maps.stacks, opts->max_stacks);
 	bpf_map__set_max_entries(l->skel->maps.vm_events, opts->vm_buffer);
+	bpf_map__set_max_entries(l->skel->maps.go_samples,
+				 opts->max_go_samples ? opts->max_go_samples : 1);
+	if (opts->go && opts->go_sample_rate) {
+		l->skel->rodata->go_sample_rate = opts->go_sample_rate;
+		fill_exp_table(l->skel->rodata->go_exp_table);
+		l->go_sampling = true;
+	}
 	/* Each program costs its verification: a target without Go needs none of Go's. */
 	if (!opts->go) {
 		bpf_program__set_autoload(l->skel->progs.mt_go_mallocgc, false);
 		bpf_program__set_autoload(l->skel->progs.mt_go_alloc_span, false);
 		bpf_program__set_autoload(l->skel->progs.mt_go_free_span, false);
 	}
+	if (!l->go_sampling)
+		bpf_program__set_autoload(l->skel->progs.mt_go_publish, false);
 	choose_link_type(l);
 
 	t1 = now_ms();
@@ -349,6 +379,10 @@ void loader__forget_pid(struct loader *l, uint32_t pid)
 		  sizeof(struct mt_stat), pid);
 	forget_in(bpf_map__fd(l->skel->maps.allocs), sizeof(struct mt_alloc_key),
 		  sizeof(struct mt_alloc_info), pid);
+	_Static_assert(__builtin_offsetof(struct mt_go_sample_key, pid) == 8, "pid at 8");
+	if (l->go_sampling)
+		forget_in(bpf_map__fd(l->skel->maps.go_samples), sizeof(struct mt_go_sample_key),
+			  sizeof(struct mt_go_sample), pid);
 	bpf_map__delete_elem(l->skel->maps.go_stats, &pid, sizeof(pid), 0);
 	bpf_map__delete_elem(l->skel->maps.traced_pids, &pid, sizeof(pid), 0);
 	bpf_map__delete_elem(l->skel->maps.proc_modules, &pid, sizeof(pid), 0);
@@ -387,6 +421,7 @@ struct typed_walk {
 		loader_alloc_fn alloc;
 		loader_stat_fn stat;
 		loader_stack_id_fn stack_id;
+		loader_go_sample_fn go_sample;
 	} fn;
 	void *ctx;
 };
@@ -437,6 +472,44 @@ int loader__for_each_stack_id(struct loader *l, loader_stack_id_fn fn, void *ctx
 
 	return for_each_entry(bpf_map__fd(l->skel->maps.stacks), sizeof(uint64_t),
 			      sizeof(struct mt_stack), stack_id_entry, &w);
+}
+
+static void go_sample_entry(void *ctx, const void *key, const void *value)
+{
+	struct typed_walk *w = ctx;
+
+	w->fn.go_sample(w->ctx, key, value);
+}
+
+int loader__for_each_go_sample(struct loader *l, loader_go_sample_fn fn, void *ctx)
+{
+	struct typed_walk w = { .fn.go_sample = fn, .ctx = ctx };
+
+	return for_each_entry(bpf_map__fd(l->skel->maps.go_samples),
+			      sizeof(struct mt_go_sample_key), sizeof(struct mt_go_sample),
+			      go_sample_entry, &w);
+}
+
+int loader__delete_go_sample(struct loader *l, const struct mt_go_sample_key *k)
+{
+	if (bpf_map_delete_elem(bpf_map__fd(l->skel->maps.go_samples), k))
+		return -errno;
+	return 0;
+}
+
+bool loader__go_sampling(const struct loader *l)
+{
+	return l->go_sampling;
+}
+
+uint64_t loader__go_sample_rate(const struct loader *l, uint32_t pid)
+{
+	size_t i;
+
+	for (i = 0; l->go_sampling && i < l->nr_go_sampled; i++)
+		if ((uint32_t)l->go_sampled_pids[i] == pid)
+			return l->skel->rodata->go_sample_rate;
+	return 0;
 }
 
 int loader__read_stack(struct loader *l, uint64_t stack_id, struct mt_stack *out)
@@ -514,6 +587,7 @@ void loader__free(struct loader *l)
 		free(l->sites[i].function);
 	}
 	free(l->sites);
+	free(l->go_sampled_pids);
 	memtrace_bpf__destroy(l->skel);
 	free(l);
 }

@@ -22,6 +22,8 @@ struct loader_opts {
 	uint32_t max_procs;	/* processes traced at once; 0: the default */
 	uint32_t stop_pid;	/* a command to stop (SIGSTOP) when its dynamic linker maps libraries */
 	bool go;		/* load the Go programs: a target is a Go program */
+	uint64_t go_sample_rate;	/* Go: mean bytes between sampled allocations; 0: none */
+	uint32_t max_go_samples;	/* sampled Go objects kept at once */
 };
 
 /* Called for each memory-map event (data is a struct mt_vm_event); returns 0. */
@@ -35,10 +37,11 @@ int loader__add_pid(struct loader *l, uint32_t pid);
 /*
  * Put the allocator probes on the ELF file at open_path, which process pid
  * (-1: every process) maps as path; go: it is a Go executable (the runtime's
- * allocator).
+ * allocator), whose mspan keeps elemsize at go_elemsize_off (0: unknown, no
+ * sampling of its allocations).
  */
 int loader__attach(struct loader *l, int pid, const char *path, const char *open_path, bool go,
-		   int *nr_probes);
+		   uint32_t go_elemsize_off, int *nr_probes);
 /* operator new in libstdc++ at path, when the process maps it. */
 int loader__attach_cxx(struct loader *l, int pid, const char *path, const char *open_path,
 		       int *nr_probes);
@@ -60,6 +63,11 @@ typedef void (*loader_stack_id_fn)(void *ctx, uint64_t stack_id);
 int loader__for_each_alloc(struct loader *l, loader_alloc_fn fn, void *ctx);
 int loader__for_each_stat(struct loader *l, loader_stat_fn fn, void *ctx);
 int loader__for_each_stack_id(struct loader *l, loader_stack_id_fn fn, void *ctx);
+typedef void (*loader_go_sample_fn)(void *ctx, const struct mt_go_sample_key *k,
+				    const struct mt_go_sample *s);
+int loader__for_each_go_sample(struct loader *l, loader_go_sample_fn fn, void *ctx);
+/* Forget a sampled Go object userspace found freed. */
+int loader__delete_go_sample(struct loader *l, const struct mt_go_sample_key *k);
 /* One stored stack; -ENOENT when it is not (or no longer) stored. */
 int loader__read_stack(struct loader *l, uint64_t stack_id, struct mt_stack *out);
 /* Take a stack out of the map, for the stack GC: the BPF side never does. */
@@ -92,6 +100,13 @@ struct mt_probe_site {
 	const char *why;	/* single-stepped: why no emulated site was found (static) */
 };
 void loader__probe_sites(const struct loader *l, const struct mt_probe_site **sites, size_t *nr);
+/*
+ * The mean bytes between sampled allocations of Go process pid; 0 when
+ * they are not sampled (sampling off, or its site not found).
+ */
+uint64_t loader__go_sample_rate(const struct loader *l, uint32_t pid);
+/* Go allocations will be sampled where the site is found. */
+bool loader__go_sampling(const struct loader *l);
 /* Every Go target has both span probes: span-based heap figures are whole. */
 bool loader__go_spans_complete(const struct loader *l);
 /* Detach every probe and free everything; NULL-safe. */

@@ -25,6 +25,9 @@ struct loader {
 	size_t cap_multi_fds;
 	bool multi;		/* uprobes go in uprobe_multi links */
 	bool go_spans_incomplete;	/* a Go target lacks a span probe */
+	bool go_sampling;	/* go_sample_rate set */
+	int *go_sampled_pids;	/* Go targets with the sampling probe */
+	size_t nr_go_sampled;
 	struct mt_probe_site *sites;	/* one per function probed, for the report */
 	size_t nr_sites;
 	int verbose;

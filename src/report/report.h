@@ -76,7 +76,12 @@ struct mt_go_report {
 	uint64_t heap_free_bytes;	/* HeapIdle - HeapReleased */
 	uint64_t heap_released_bytes;	/* HeapReleased */
 	char note[200];
-	char profile_note[200];	/* why live bytes per stack are not the runtime's, "" when they are */
+	char profile_note[200];	/* why there are no live bytes per stack, "" when there are */
+	/* static: where live bytes per stack come from: "runtime" (its heap profile),
+	 * "memtrace" (memtrace's own sample since attaching), NULL: none */
+	const char *live_source;
+	uint64_t samples_unknown;	/* memtrace's samples whose state could not be read */
+	bool live_since_attach;	/* memtrace's sample began after the process did (-p) */
 };
 
 struct mt_proc_report {
@@ -89,8 +94,8 @@ struct mt_proc_report {
 	uint64_t rss_bytes;	/* last value read while the process lived */
 	bool exited;
 	bool live_unknown;	/* Go: no free() to see; live figures printed as null */
-	bool sampled;		/* Go: live figures from the runtime's sampled heap profile */
-	int64_t sample_rate;	/* its runtime.MemProfileRate (bytes per sample) */
+	bool sampled;		/* Go: live figures estimated from a heap sample (go.live_source) */
+	int64_t sample_rate;	/* its mean bytes per sample (runtime.MemProfileRate, or memtrace's) */
 	struct mt_heap_totals heap;
 	struct mt_vm_totals vm;
 	struct mt_go_report go;

@@ -209,7 +209,10 @@ static void write_go(FILE *f, const struct mt_go_report *g)
 	json_str(f, *g->note ? g->note : NULL);
 	fputs(", \"profile_note\": ", f);
 	json_str(f, *g->profile_note ? g->profile_note : NULL);
-	fputs(" },\n", f);
+	fputs(", \"live_source\": ", f);
+	json_str(f, g->live_source);
+	fprintf(f, ", \"samples_unknown\": %" PRIu64 ", \"live_since_attach\": %s },\n",
+		g->samples_unknown, json_bool(g->live_since_attach));
 }
 
 static void write_proc(FILE *f, const struct mt_proc_report *p)

@@ -247,11 +247,14 @@ static void write_proc(FILE *f, const struct mt_proc_report *p, size_t top_n)
 	if (p->live_unknown && *p->go.profile_note)
 		fprintf(f, " [%s]", p->go.profile_note);
 	else if (p->sampled)
-		fprintf(f, "  live %s in %s %s (the Go runtime's heap profile, 1 sample per %" PRId64
+		fprintf(f, "  live %s in %s %s (%s, 1 sample per %" PRId64
 			" B, as of the last GC); allocated %s in %s %s",
 			mt_human_bytes(p->heap.live_bytes, b1, sizeof(b1)),
 			scount_str(p->heap.live_allocs, c1),
-			plural(p->heap.live_allocs, "object", "objects"), p->sample_rate,
+			plural(p->heap.live_allocs, "object", "objects"),
+			p->go.live_source && !strcmp(p->go.live_source, "memtrace") ?
+			"estimated from memtrace's sample of allocations since attaching" :
+			"the Go runtime's heap profile", p->sample_rate,
 			mt_human_bytes(p->heap.alloc_bytes_total, b2, sizeof(b2)),
 			count_str(p->heap.allocs_total, c2),
 			plural(p->heap.allocs_total, "call", "calls"));
@@ -269,6 +272,12 @@ static void write_proc(FILE *f, const struct mt_proc_report *p, size_t top_n)
 		fprintf(f, "; RSS %s\n", mt_human_bytes(p->rss_bytes, b3, sizeof(b3)));
 	else
 		fputs("; RSS unknown\n", f);
+	if (p->go.live_since_attach && p->go.read)
+		fprintf(f, "  only allocations made since memtrace attached are in the estimate; "
+			"the Go heap in use is %s\n",
+			mt_human_bytes(p->go.heap_inuse_bytes, b1, sizeof(b1)));
+	else if (p->go.live_since_attach)
+		fputs("  only allocations made since memtrace attached are in the estimate\n", f);
 	if (p->vm.known) {
 		write_rss_answer(f, p);
 		write_map_stacks(f, p);
@@ -324,6 +333,11 @@ static const char *loss_text(enum mt_counter c, uint64_t n)
 	case MT_CNT_PROCS_MAP_FULL:
 		return plural(n, "allocation by a process left out: the process table was full",
 			      "allocations by processes left out: the process table was full");
+	case MT_CNT_GO_SAMPLES_MAP_FULL:
+		return plural(n, "sampled Go allocation not kept: the sample map was full; live "
+			      "estimates may be too low",
+			      "sampled Go allocations not kept: the sample map was full; live "
+			      "estimates may be too low");
 	default:
 		return "events lost";
 	}

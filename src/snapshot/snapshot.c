@@ -313,14 +313,14 @@ static uint64_t pcs_id(const struct go_mprof_sample *g)
  * runtime keeps a heap profile, that profile's live figures on the same
  * stacks plus the stacks only the runtime saw.
  */
-static int make_rows(const struct target *t, struct agg_entry **entries, size_t n,
-		     struct loader *l, bool sampled, struct row **out, size_t *nr)
+static int make_rows(const struct go_mprof_profile *gp, struct agg_entry **entries, size_t n,
+		     struct loader *l, struct row **out, size_t *nr)
 {
-	const struct go_mprof_profile *gp = &t->go_prof;
+	bool sampled = gp != NULL;
 	struct go_mprof_sample **by_pc0 = NULL;
 	bool *taken = NULL;
 	struct row *rows;
-	size_t i, m = 0, ns = sampled ? gp->nr : 0;
+	size_t i, m = 0, ns = gp ? gp->nr : 0;
 
 	rows = calloc(n + ns + 1, sizeof(*rows));
 	if (!rows)
@@ -381,19 +381,21 @@ static int build_proc(struct mt_proc_report *pr, const struct target *t, struct 
 		      struct loader *l, struct symbolizer *sym, uint64_t now_ns, size_t top_n)
 {
 	struct agg_entry **entries = NULL;
+	const struct go_mprof_profile *gp;
 	struct row *rows = NULL;
 	size_t n, i, keep, nr_rows = 0;
-	bool sampled;
+	bool sampled, own = false;
 	int err = 0;
 
 	pr->pid = t->pid;
 	snprintf(pr->comm, sizeof(pr->comm), "%s", t->comm);
 	pr->exe = dup_or_null(t->exe);
 	pr->runtime = t->alloc.is_go ? "go" : "native";
-	sampled = t->alloc.is_go && t->go_prof.read && t->go_prof.rate > 0;
+	gp = t->alloc.is_go ? target__go_profile(t, &own) : NULL;
+	sampled = gp != NULL;
 	pr->live_unknown = t->alloc.is_go && !sampled;
 	pr->sampled = sampled;
-	pr->sample_rate = sampled ? t->go_prof.rate : 0;
+	pr->sample_rate = sampled ? gp->rate : 0;
 	pr->vm = (struct mt_vm_totals){
 		.known = t->vmf.known,
 		.mapped_bytes = t->vmf.mapped,
@@ -418,7 +420,13 @@ static int build_proc(struct mt_proc_report *pr, const struct target *t, struct 
 		pr->go.heap_free_bytes = t->vmf.go.free;
 		pr->go.heap_released_bytes = t->vmf.go.released;
 		snprintf(pr->go.note, sizeof(pr->go.note), "%s", t->go_note);
-		snprintf(pr->go.profile_note, sizeof(pr->go.profile_note), "%s", t->go_prof.note);
+		pr->go.live_source = !gp ? NULL : own ? "memtrace" : "runtime";
+		/* Why there are no live bytes per stack: the last source tried says. */
+		snprintf(pr->go.profile_note, sizeof(pr->go.profile_note), "%s",
+			 gp ? "" : t->go_live == GO_LIVE_RUNTIME || !t->go_own.note[0] ?
+			 t->go_prof.note : t->go_own.note);
+		pr->go.samples_unknown = own ? t->go_own_unknown : 0;
+		pr->go.live_since_attach = own && !t->traced_from_start;
 	}
 	pr->allocator = dup_or_null(t->alloc.name);
 	pr->allocator_path = dup_or_null(t->alloc.path);
@@ -435,7 +443,7 @@ static int build_proc(struct mt_proc_report *pr, const struct target *t, struct 
 		pr->heap.allocs_total += e->stat.allocs_total;
 		pr->heap.frees_total += e->stat.frees_total;
 	}
-	err = make_rows(t, entries, n, l, sampled, &rows, &nr_rows);
+	err = make_rows(gp, entries, n, l, &rows, &nr_rows);
 	if (err) {
 		free(entries);
 		return err;

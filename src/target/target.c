@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include "symbols/elf_file.h"
 #include "target/target.h"
+#include "memory/go_span.h"
 #include "util/log.h"
 
 #define PF_KTHREAD 0x00200000
@@ -576,7 +577,22 @@ void target__clear(struct target *t)
 	go_mprof__free(t->go_mprof);
 	t->go_mprof = NULL;
 	go_mprof__profile_clear(&t->go_prof);
+	go_span__free(t->go_span);
+	t->go_span = NULL;
+	go_mprof__profile_clear(&t->go_own);
 	if (t->pagemap_fd >= 0)
 		close(t->pagemap_fd);
 	t->pagemap_fd = -1;
+}
+
+const struct go_mprof_profile *target__go_profile(const struct target *t, bool *own)
+{
+	*own = false;
+	if (t->go_live != GO_LIVE_MEMTRACE && t->go_prof.read && t->go_prof.rate > 0)
+		return &t->go_prof;
+	if (t->go_live != GO_LIVE_RUNTIME && t->go_own.read) {
+		*own = true;
+		return &t->go_own;
+	}
+	return NULL;
 }

@@ -17,6 +17,13 @@ struct allocator_obj {
 	bool is_go;		/* the Go runtime (in the executable) */
 };
 
+/* Where a Go program's live bytes per stack come from (--go-live). */
+enum go_live {
+	GO_LIVE_AUTO,		/* the runtime's heap profile when it keeps one, else memtrace's */
+	GO_LIVE_RUNTIME,	/* the runtime's heap profile only */
+	GO_LIVE_MEMTRACE,	/* memtrace's own sampling only */
+};
+
 /* The figures that explain RSS, recomputed while the process lives. */
 struct vm_figures {
 	bool known;
@@ -49,11 +56,25 @@ struct target {
 	int pagemap_fd;		/* -1 until opened */
 	struct go_heap *go_heap;	/* where a Go runtime keeps its heap figures */
 	bool go_heap_tried;	/* opened once: a failure is not retried */
+	bool go_heap_read_once;	/* its figures were read at least once */
 	char go_note[GO_HEAP_NOTE_MAX];	/* why the Go figures are not read, "" when they are */
 	struct go_mprof *go_mprof;	/* where the runtime keeps its heap profile */
 	bool go_mprof_tried;
 	struct go_mprof_profile go_prof;	/* last read while the process lived */
+	enum go_live go_live;
+	struct go_span *go_span;	/* where the runtime keeps its span metadata */
+	bool go_span_tried;
+	/* memtrace's own samples still allocated, per stack, as a heap profile */
+	struct go_mprof_profile go_own;
+	uint64_t go_own_unknown;	/* samples whose state could not be read last time */
 };
+
+/*
+ * The heap profile a Go target's live bytes per stack come from, by
+ * go_live: the runtime's own (MemProfileRate > 0) or memtrace's samples;
+ * NULL when neither is read. own says which.
+ */
+const struct go_mprof_profile *target__go_profile(const struct target *t, bool *own);
 
 /* Check pid names a live user-space process memtrace can trace.
  * -ESRCH: no such process; -EINVAL: a kernel thread. */

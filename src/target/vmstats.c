@@ -9,6 +9,7 @@
 #include "probe/loader.h"
 #include "memory/residency.h"
 #include "target/vmstats.h"
+#include "target/go_sampled.h"
 #include "util/log.h"
 
 /* glibc's non-main arenas are heaps of HEAP_MAX_SIZE, aligned to it. */
@@ -185,11 +186,19 @@ static void set_go_note(struct target *t, const char *note)
 	if (!strcmp(t->go_note, note))
 		return;
 	snprintf(t->go_note, sizeof(t->go_note), "%s", note);
-	if (*note)
+	/*
+	 * Once read, a miss is a passing one (the heap grew between the two
+	 * looks): said under -v only; the report carries the last note.
+	 */
+	if (*note && !t->go_heap_read_once)
 		mt_info("pid %u: Go heap figures not read (%s): retained falls back to "
 			"the span probes\n", t->pid, note);
+	else if (*note)
+		mt_debug("pid %u: Go heap figures not read this time (%s)\n", t->pid, note);
 	else
-		mt_info("pid %u: Go heap figures read from runtime.gcController\n", t->pid);
+		mt_debug("pid %u: Go heap figures read from runtime.gcController\n", t->pid);
+	if (!*note)
+		t->go_heap_read_once = true;
 }
 
 static int read_go_heap(struct target *t, uint64_t arena_mapped, struct go_heap_figures *gf)
@@ -333,6 +342,8 @@ static int update_one(struct target *t, struct loader *l)
 	}
 	if (t->alloc.is_go)
 		read_go_mprof(t);
+	if (t->alloc.is_go && t->go_live != GO_LIVE_RUNTIME && loader__go_sample_rate(l, t->pid))
+		go_sampled__update(t, l, loader__go_sample_rate(l, t->pid));
 	t->vmf = f;
 	return 0;
 }

@@ -1,6 +1,8 @@
-"""Go live bytes per call stack from the runtime's own heap profile
-(runtime.mbuckets), for a program with MemProfileRate > 0: compared with
-what the program's runtime.MemProfile says, in -- and -p modes."""
+"""Go live bytes per call stack, compared with what the program's own
+runtime.MemProfile says, in -- and -p modes: from the runtime's heap profile
+(runtime.mbuckets) for a program with MemProfileRate > 0, and from
+memtrace's own sample of allocations (--go-live memtrace, and the default
+for a program whose MemProfileRate is 0)."""
 
 import mtlib
 from mtlib import Checks
@@ -77,16 +79,88 @@ def test_go_profile_attached():
     c.finish()
 
 
+@mtlib.timeout(90)
 def test_go_profile_off():
-    """MemProfileRate 0 (no runtime/pprof): live stays null, with a note."""
-    run = mtlib.run_command("gohot", timeout=60)
-    proc = mtlib.find_process(run.report, exe_name="gohot")
+    """MemProfileRate 0 (no heap profile in the runtime): memtrace samples
+    by itself at the runtime's default rate; --go-live runtime keeps live
+    null, with a note saying why."""
+    run = mtlib.run_command("goinuse", timeout=60, env={"INUSE_RATE": "0"})
+    proc = mtlib.find_process(run.report, exe_name="goinuse")
     c = Checks()
-    c.eq(proc.get("sampled"), False, "not sampled")
-    c.eq(proc["heap"]["live_bytes"], None, "live null")
+    c.eq(proc.get("sampled"), True, "sampled")
+    c.eq(proc.get("sample_rate"), 512 << 10, "memtrace samples at the runtime's default rate")
+    c.eq((proc.get("go") or {}).get("live_source"), "memtrace", "go.live_source")
+    # 64 objects of 1 MiB, each sampled with probability 1 - e^-2: ~6% error.
+    big = site_live(proc, "main.allocBig")
+    c.true(abs(big - (64 << 20)) <= TOLERANCE * (64 << 20),
+           "main.allocBig live %d vs the 64 MiB it keeps" % big)
+    garbage = site_live(proc, "main.allocGarbage")
+    c.eq(garbage, 0, "the 32 MiB the program dropped are not live")
+    c.true("estimated from memtrace's sample" in run.mt_stdout, "text says it is an estimate")
+    c.finish(mtlib.describe_stacks(proc))
+
+    run = mtlib.run_command("goinuse", timeout=60, env={"INUSE_RATE": "0"},
+                            mt_args=["--go-live", "runtime"])
+    proc = mtlib.find_process(run.report, exe_name="goinuse")
+    c = Checks()
+    c.eq(proc.get("sampled"), False, "--go-live runtime: not sampled")
+    c.eq(proc["heap"]["live_bytes"], None, "--go-live runtime: live null")
     note = (proc.get("go") or {}).get("profile_note") or ""
     c.true("MemProfileRate is 0" in note, "note says why: %r" % note)
     c.finish()
+
+
+def check_sampled(proc, own, mode, rate):
+    """memtrace's own sample against the program's exact profile (rate 1)."""
+    c = Checks()
+    c.eq(proc.get("sampled"), True, "sampled")
+    c.eq(proc.get("sample_rate"), rate, "sample_rate is memtrace's")
+    c.eq((proc.get("go") or {}).get("live_source"), "memtrace", "go.live_source")
+    for fn, key in (("main.allocBig", "big"), ("main.allocSmall", "small")):
+        got = site_live(proc, fn)
+        c.true(own[key] > 0 and abs(got - own[key]) <= TOLERANCE * own[key],
+               "%s: %s live %d vs the program's inuse %d" % (mode, fn, got, own[key]))
+    garbage = site_live(proc, "main.allocGarbage")
+    c.true(garbage < 1 << 20 and own["garbage"] < 1 << 20,
+           "%s: the dropped site is near 0 live (%d; program %d)"
+           % (mode, garbage, own["garbage"]))
+    top = proc["stacks"][0]
+    c.eq(mtlib.frame_name(top["frames"][0]), "main.allocBig",
+         "%s: stacks ranked by live bytes" % mode)
+    c.finish(mtlib.describe_stacks(proc))
+
+
+SAMPLED = ["--go-live", "memtrace", "--go-sample-rate", "16k"]
+
+
+@mtlib.timeout(120)
+def test_go_sampled_command():
+    """-- mode, memtrace's own sample (1 per 16 KiB) of a program that also
+    keeps an exact profile: per-site live bytes within 15% of it, the
+    dropped site near 0; stripped and not."""
+    for name in ("goinuse", "goinuse_stripped"):
+        run = mtlib.run_command(name, timeout=60, mt_args=SAMPLED)
+        proc = mtlib.find_process(run.report, exe_name=name)
+        check_sampled(proc, parse_inuse(run.mt_stdout.splitlines()), "-- " + name, 16 << 10)
+
+
+@mtlib.timeout(120)
+def test_go_sampled_attached():
+    """-p mode: the program allocates once memtrace is attached; memtrace's
+    sample against its exact profile; the program runs on unharmed."""
+    for name in ("goinuse", "goinuse_stripped"):
+        alive = []
+
+        def while_attached(run, mt, wl):
+            alive.append(wl.alive())
+
+        run = mtlib.run_attached(name, mt_args=SAMPLED, while_attached=while_attached,
+                                 env={"INUSE_ALLOC_AFTER": "1"})
+        proc = mtlib.find_process(run.report, pid=run.wl_pid)
+        check_sampled(proc, parse_inuse(run.wl_stdout), "-p " + name, 16 << 10)
+        c = Checks()
+        c.eq(alive, [True], "the program kept running while memtrace read it")
+        c.finish()
 
 
 @mtlib.timeout(90)

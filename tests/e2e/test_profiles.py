@@ -209,7 +209,8 @@ def test_pprof_family():
 
 @mtlib.timeout(120)
 def test_pprof_go():
-    """--pprof on a Go program: alloc_space by default, main.hotPath on top."""
+    """--pprof on a Go program: main.hotPath on top by alloc_space; inuse_space
+    the default with memtrace's sampled live figures, alloc_space without."""
     go_binary()
     run = mtlib.run_command("gohot", pprof=True)
     proc = mtlib.find_process(run.report, exe_name="gohot")
@@ -226,11 +227,18 @@ def test_pprof_go():
         if rows:
             c.eq(rows[0][1], hot, "main.hotPath's alloc_space vs the JSON")
         types, samples = raw_samples(pprof(["-raw", prof], workdir))
-        c.eq(types, ["alloc_objects/count", "alloc_space/bytes[dflt]", "inuse_objects/count",
-                      "inuse_space/bytes"], "Go: alloc_space is the default sample type")
-        c.true(samples and all(v[2] == 0 and v[3] == 0 for v in samples.values()),
-               "Go: inuse values are 0 (live figures unknown)")
+        c.eq(types, ["alloc_objects/count", "alloc_space/bytes", "inuse_objects/count",
+                      "inuse_space/bytes[dflt]"],
+             "Go, sampled by memtrace: inuse_space is the default sample type")
         c.eq(samples, json_by_path(proc), "-raw samples vs the JSON stacks")
+        run = mtlib.run_command("gohot", pprof=True, mt_args=["--go-live", "runtime"])
+        prof = write_profile(workdir, run.pprof)
+        types, samples = raw_samples(pprof(["-raw", prof], workdir))
+        c.eq(types, ["alloc_objects/count", "alloc_space/bytes[dflt]", "inuse_objects/count",
+                      "inuse_space/bytes"],
+             "Go without live figures (--go-live runtime): alloc_space is the default")
+        c.true(samples and all(v[2] == 0 and v[3] == 0 for v in samples.values()),
+               "Go without live figures: inuse values are 0")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     c.finish(mtlib.describe_stacks(proc))

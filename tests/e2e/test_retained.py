@@ -118,8 +118,8 @@ def check_go_retain(name):
     c.eq(proc["runtime"], "go", "runtime")
     c.eq(proc["allocator"], "go", "allocator")
     c.eq(run.mt_status, 0, "the Go program ran to completion")
-    c.eq((heap["live_bytes"], heap["live_allocs"], heap["frees_total"]), (None, None, None),
-         "Go live figures are null")
+    c.eq(heap["frees_total"], None, "Go frees are not seen")
+    c.eq((proc.get("go") or {}).get("live_source"), "memtrace", "live bytes from memtrace's sample")
     within(c, vm["retained_bytes"], ms["heap_idle"] - ms["heap_released"],
            "retained vs HeapIdle - HeapReleased")
     within(c, vm["mapped_bytes"] - vm["released_bytes"], ms["sys"] - ms["heap_released"],
@@ -129,8 +129,13 @@ def check_go_retain(name):
     total = sum(s["alloc_bytes_total"] for s in appends)
     calls = sum(s["allocs_total"] for s in appends)
     c.eq((total, calls), (600 << 20, 600), "main.(*Block).Append bytes/calls")
+    # 10 of the 300 blocks are kept (10 MiB of append's slices); sampled at
+    # 512 KiB each 1 MiB object is seen with probability 1 - e^-2, so the
+    # estimate is k * 1.16 MiB for k of 10 seen: 4-12 MiB fails ~1e-5 of runs.
+    live = sum(s["live_bytes"] or 0 for s in appends)
+    c.true(4 << 20 <= live <= 12 << 20,
+           "live at main.(*Block).Append %d: near the 10 MiB kept, not the 600 MiB made" % live)
     for s in appends:
-        c.eq(s["live_bytes"], None, "Go stack live_bytes null")
         c.eq(mtlib.frame_name(s["frames"][1]), "main.main", "frames[1] of Append")
     grow = [v for v in proc.get("vm_stacks") or []
             if any(mtlib.frame_name(f) == "runtime.(*mheap).grow" for f in v["frames"])]

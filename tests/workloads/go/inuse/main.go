@@ -13,6 +13,8 @@
 // With --wait (memtrace -p tests): allocates first, so that memtrace
 // attaches to data it never saw allocated, prints "ready PID", waits for
 // SIGUSR1, prints the inuse line and "done", and exits 0 on SIGTERM.
+// INUSE_ALLOC_AFTER=1 makes it allocate after SIGUSR1 instead (memtrace's
+// own sampling sees only what is allocated while it is attached).
 package main
 
 import (
@@ -95,11 +97,7 @@ func report() {
 	pprof.WriteHeapProfile(io.Discard)
 }
 
-func main() {
-	runtime.MemProfileRate = 1
-	if r, err := strconv.Atoi(os.Getenv("INUSE_RATE")); err == nil {
-		runtime.MemProfileRate = r
-	}
+func allocate() {
 	for i := 0; i < 64; i++ {
 		bigKept = append(bigKept, allocBig(1<<20))
 	}
@@ -113,7 +111,18 @@ func main() {
 	garbage = nil
 	runtime.GC()
 	runtime.GC()
+}
+
+func main() {
+	runtime.MemProfileRate = 1
+	if r, err := strconv.Atoi(os.Getenv("INUSE_RATE")); err == nil {
+		runtime.MemProfileRate = r
+	}
 	wait := len(os.Args) > 1 && os.Args[1] == "--wait"
+	after := os.Getenv("INUSE_ALLOC_AFTER") == "1"
+	if !after {
+		allocate()
+	}
 	var sigs chan os.Signal
 	if wait {
 		sigs = make(chan os.Signal, 2)
@@ -124,6 +133,9 @@ func main() {
 				break
 			}
 		}
+	}
+	if after {
+		allocate()
 	}
 	report()
 	fmt.Println("done")
