@@ -67,9 +67,9 @@ int go_heap__parse_buildinfo(const uint8_t *data, size_t len, char *ver, size_t 
 
 /*
  * runtime.gcControllerState's heapInUse, heapReleased, heapFree by release.
- * Only versions whose layout was read off a binary's DWARF are listed: a
- * wrong offset would give wrong figures, and a missing one only a note.
- * Each entry also adds up from its release's runtime/mgcpacer.go (amd64;
+ * A wrong offset would give wrong figures, a missing one only a note: the
+ * entries were read off a binary's DWARF, except go1.20's (below), and each
+ * also adds up from its release's runtime/mgcpacer.go (amd64;
  * atomic.Int32 4 B; atomic.Int64/Uint64/Float64, float64, int64, uint64 and
  * sysMemStat (a uint64) 8 B aligned 8). "25 x 8" is the run gcPercentHeapGoal,
  * sweepDistMinTrigger, triggered, lastHeapGoal, heapLive, heapScan,
@@ -81,19 +81,24 @@ int go_heap__parse_buildinfo(const uint8_t *data, size_t len, char *ver, size_t 
  *   go1.19: gcPercent 4 + _ uint32 4, memoryLimit/heapMinimum/runway/consMark 32,
  *     consMarkController piController (6 float64 + 2 bool, padded) 56, _ uint32 4
  *     + 4 padding, 25 x 8 = 200: 8+32+56+8+200 = 304.
+ *   go1.20: gcPercent 4 + 4 padding, memoryLimit/heapMinimum/runway/consMark
+ *     32, lastConsMark float64 8, 25 x 8 = 200: 8+32+8+200 = 248.
  *   go1.21, go1.22, go1.23 (the struct is the same in the three): gcPercent 4 +
  *     4 padding, memoryLimit/heapMinimum/runway/consMark 32, lastConsMark
  *     [4]float64 32, 25 x 8 = 200: 8+32+32+200 = 272.
  * heapReleased and heapFree follow at +8 and +16. Each release's
- * ReadMemStats sets HeapIdle = heapFree + heapReleased. go1.20 is not listed:
- * none of its binaries or sources could be checked here. Other patch releases
- * of a listed minor version are assumed to share its layout.
+ * ReadMemStats sets HeapIdle = heapFree + heapReleased. go1.20 is the one
+ * entry from sources alone (go1.20.2's runtime; no go1.20 compiler here, so
+ * no binary was read or run); the same sum reproduces the DWARF-read 1.19
+ * and 1.21 entries. Other patch releases of a listed minor version are
+ * assumed to share its layout.
  */
 static const struct {
 	const char *minor;	/* "go1.19" */
 	uint32_t inuse, released, free;
 } offset_table[] = {
 	{ "go1.19", 304, 312, 320 },	/* DWARF of a go1.19.8 binary (Debian 12) */
+	{ "go1.20", 248, 256, 264 },	/* added up from go1.20.2's sources, not run */
 	{ "go1.21", 272, 280, 288 },	/* DWARF of a go1.21.13 binary (Debian 12 backports) */
 	{ "go1.22", 272, 280, 288 },	/* DWARF of a go1.22.12 binary (Debian 12 backports) */
 	{ "go1.23", 272, 280, 288 },	/* DWARF of a go1.23.5 binary (Debian 12 backports) */
@@ -528,7 +533,7 @@ int go_heap__open(const char *path, struct go_heap **out, char *note, size_t not
 		gh->lo.source = "table";
 	} else {
 		snprintf(note, note_len, "%s: no DWARF and a version whose runtime layout memtrace "
-			 "does not know (checked: go1.19, go1.21-go1.23)", gh->lo.version);
+			 "does not know (go1.19-go1.23; go1.20 from sources only)", gh->lo.version);
 		err = -ENOENT;
 		goto fail;
 	}

@@ -224,7 +224,10 @@ int go_mprof__walk(go_mprof_read_fn read, void *ctx, uint64_t head, size_t max,
 
 /* ---------------------------------------------------------------- the process */
 
-/* The bucket layout this reader knows: Go 1.19 to 1.23 (1.23's deeper stacks are refused). */
+/*
+ * The bucket layout this reader knows: Go 1.19 to 1.23 (1.23's deeper stacks are
+ * refused); 1.20's read from its sources only (the same layout, not run).
+ */
 static bool known_version(const char *v)
 {
 	unsigned minor;
@@ -246,7 +249,7 @@ int go_mprof__open(const char *path, const char *version, struct go_mprof **out,
 	*out = NULL;
 	if (!known_version(version)) {
 		snprintf(note, note_len, "%s: a runtime whose heap profile layout memtrace does "
-			 "not know (checked: go1.19-go1.23)", version);
+			 "not know (go1.19-go1.23)", version);
 		return -ENOENT;
 	}
 	err = go_heap__open_exe(path, &h, sizeof(*gm), (void **)&gm, note, note_len);

@@ -6,8 +6,9 @@
  * (linux/amd64); an object in an in-use span of the sampled size is
  * allocated if the span is swept and the object is below freeindex or set
  * in allocBits, or the span is not swept yet and the last GC marked it
- * (golang.org/x/debug's viewcore reads allocation the same way). Go 1.19,
- * 1.21-1.23 from a table, any version with DWARF.
+ * (golang.org/x/debug's viewcore reads allocation the same way). Go 1.19-1.23
+ * from a table (1.20 added up from its sources, not run), any version with
+ * DWARF.
  */
 #ifndef MEMTRACE_GO_SPAN_H
 #define MEMTRACE_GO_SPAN_H

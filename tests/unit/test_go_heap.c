@@ -52,8 +52,12 @@ static void test_table(void)
 	      f == 288, "table: go1.22.12 -> 272/280/288");
 	CHECK(go_heap__table_offsets("go1.23", &u, &r, &f) == 0 && u == 272 && r == 280 &&
 	      f == 288, "table: go1.23 -> 272/280/288");
-	CHECK(go_heap__table_offsets("go1.20.14", &u, &r, &f) == -ENOENT,
-	      "table: go1.20 unknown (not checked)");
+	/* go1.20: from its sources only (lastConsMark is one float64, not 1.21's four). */
+	CHECK(go_heap__table_offsets("go1.20.14", &u, &r, &f) == 0 && u == 248 && r == 256 &&
+	      f == 264, "table: go1.20.14 -> 248/256/264");
+	CHECK(go_heap__table_offsets("go1.20", &u, &r, &f) == 0 && u == 248, "table: go1.20");
+	CHECK(go_heap__table_offsets("go1.20rc3", &u, &r, &f) == -ENOENT,
+	      "table: go1.20rc3 unknown");
 	CHECK(go_heap__table_offsets("go1.24.0", &u, &r, &f) == -ENOENT, "table: go1.24 unknown");
 	CHECK(go_heap__table_offsets("go1.2", &u, &r, &f) == -ENOENT, "table: go1.2 unknown");
 }

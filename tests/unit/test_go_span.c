@@ -29,8 +29,18 @@ static void test_table(void)
 	      lo.off[GO_SPAN_NELEMS] == 50 && lo.arena_spans == 0 && lo.mheap_arenas == 66008 &&
 	      lo.malloc_header, "table: go1.22 (uint16 freeindex, malloc headers)");
 	CHECK(go_span__table_layout("go1.23", &lo) == 0 && lo.malloc_header, "table: go1.23");
-	CHECK(go_span__table_layout("go1.20.14", &lo) == -ENOENT,
-	      "table: go1.20 unknown (not checked)");
+	/* go1.20: from its sources only; 1.19's mspan, 1.21's heapArena, a smaller pageAlloc. */
+	CHECK(go_span__table_layout("go1.20.14", &lo) == 0 && lo.mheap_sweepgen == 65816 &&
+	      lo.mheap_arenas == 65904 && lo.arena_spans == 1064960 &&
+	      lo.off[GO_SPAN_FREEINDEX] == 48 && lo.size[GO_SPAN_FREEINDEX] == 8 &&
+	      lo.off[GO_SPAN_NELEMS] == 56 && lo.off[GO_SPAN_ALLOCBITS] == 72 &&
+	      lo.off[GO_SPAN_MARKBITS] == 80 && lo.off[GO_SPAN_SWEEPGEN] == 88 &&
+	      lo.off[GO_SPAN_SPANCLASS] == 98 && lo.off[GO_SPAN_STATE] == 99 &&
+	      lo.off[GO_SPAN_ELEMSIZE] == 104 && lo.off[GO_SPAN_LIMIT] == 112 &&
+	      !lo.malloc_header && !strcmp(lo.source, "table"), "table: go1.20.14");
+	CHECK(go_span__table_layout("go1.20", &lo) == 0 && go_span__span_len(&lo) == 120,
+	      "table: go1.20, 120 bytes of span read");
+	CHECK(go_span__table_layout("go1.20rc3", &lo) == -ENOENT, "table: go1.20rc3 unknown");
 	CHECK(go_span__table_layout("go1.24.0", &lo) == -ENOENT, "table: go1.24 unknown");
 	CHECK(go_span__table_layout("go1.22rc1", &lo) == -ENOENT,
 	      "table: a release candidate is not assumed");
