@@ -177,6 +177,9 @@ int BPF_KPROBE(mt_go_publish)
 	val.stack_id = stack_id;
 	val.size = size;
 	val.ts_ns = bpf_ktime_get_ns();
+	/* The sweep it was allocated after: a slot reused later is told apart by it. */
+	val.sweepgen_known = !bpf_probe_read_user(&val.span_sweepgen, sizeof(val.span_sweepgen),
+						  (void *)(span + MT_GO_PUB_SWEEPGEN_OFF(cookie)));
 	if (bpf_map_update_elem(&go_samples, &key, &val, BPF_ANY))
 		count(MT_CNT_GO_SAMPLES_MAP_FULL);
 	return 0;

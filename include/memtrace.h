@@ -132,18 +132,22 @@ struct mt_go_sample {
 	__u64 stack_id;
 	__u64 size;		/* the object's slot: its span's elemsize */
 	__u64 ts_ns;
+	__u32 span_sweepgen;	/* its span's sweepgen then: the sweep it follows */
+	__u32 sweepgen_known;
 };
 
 /*
  * Cookie of the sampling probe in runtime.mallocgc: the stack slots of x
  * and of its span at the site (src/probe/go_site.h), and where mspan keeps
- * elemsize in this runtime.
+ * elemsize and sweepgen in this runtime.
  */
-#define MT_GO_PUB_COOKIE(x_slot, span_slot, elemsize_off) \
-	((__u64)(x_slot) | (__u64)(span_slot) << 16 | (__u64)(elemsize_off) << 32)
+#define MT_GO_PUB_COOKIE(x_slot, span_slot, elemsize_off, sweepgen_off) \
+	((__u64)(x_slot) | (__u64)(span_slot) << 16 | (__u64)(elemsize_off) << 32 | \
+	 (__u64)(sweepgen_off) << 48)
 #define MT_GO_PUB_X_SLOT(c)		((c) & 0xffff)
 #define MT_GO_PUB_SPAN_SLOT(c)		(((c) >> 16) & 0xffff)
 #define MT_GO_PUB_ELEMSIZE_OFF(c)	(((c) >> 32) & 0xffff)
+#define MT_GO_PUB_SWEEPGEN_OFF(c)	(((c) >> 48) & 0xffff)
 
 /* The sampling distance's table: Exp(1) in 1024 equal-probability steps, << 20. */
 #define MT_GO_EXP_STEPS 1024

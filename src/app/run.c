@@ -28,6 +28,12 @@
 #define MAPS_FAST_S 2.0
 #define MAPS_FAST_PERIOD_S 0.02
 #define VM_DRAIN_S 0.1
+/*
+ * Go samples are checked more often than the maps are read: a check at
+ * each sweep of a sample's span tells the sampled object from another one
+ * in its slot, reused after a GC freed it.
+ */
+#define GO_CHECK_S 0.1
 /* How long a command has to exit once the trace is over and it got SIGTERM. */
 #define DURATION_GRACE_S 5.0
 /* A live view refreshes faster than periodic text reports. */
@@ -300,10 +306,26 @@ void end_command(struct run *r)
 	mt_warn("pid %d has not exited after SIGTERM: it runs on, untraced\n", (int)r->child.pid);
 }
 
+static void check_go_samples(struct run *r, double now, double *next)
+{
+	size_t i;
+
+	if (now < *next)
+		return;
+	*next = now + GO_CHECK_S;
+	for (i = 0; i < r->set.nr; i++) {
+		struct target *t = &r->set.targets[i];
+		uint64_t rate = t->alloc.is_go ? loader__go_sample_rate(r->loader, t->pid) : 0;
+
+		if (rate && !t->exited && t->go_live != GO_LIVE_RUNTIME)
+			go_sampled__update(t, r->loader, rate);
+	}
+}
+
 void main_loop(struct run *r)
 {
 	struct options *o = r->o;
-	double next_report = o->interval_s, next_maps = MAPS_FAST_PERIOD_S, now, wait;
+	double next_report = o->interval_s, next_maps = MAPS_FAST_PERIOD_S, next_go = 0, now, wait;
 	bool forwarded = false;
 	int sig;
 
@@ -337,6 +359,7 @@ void main_loop(struct run *r)
 		if (poll_events(r))
 			break;
 		now = elapsed_s(r);
+		check_go_samples(r, now, &next_go);
 		if (now >= next_maps) {
 			refresh_maps(r, true);
 			if (now < next_report)	/* else the report does it */
@@ -422,7 +445,7 @@ int live_loop(struct run *r)
 		.interval_s = o->interval_given ? o->interval_s : LIVE_DEFAULT_INTERVAL_S,
 	};
 	struct mt_report rep = { 0 }, next;
-	double next_refresh = 0, next_maps = MAPS_FAST_PERIOD_S, now, last_t = 0;
+	double next_refresh = 0, next_maps = MAPS_FAST_PERIOD_S, next_go = 0, now, last_t = 0;
 	uint64_t last_events = 0;
 	struct history *h;
 	struct display *d;
@@ -450,6 +473,7 @@ int live_loop(struct run *r)
 		now = elapsed_s(r);
 		if (o->duration_s && now >= o->duration_s)
 			break;
+		check_go_samples(r, now, &next_go);
 		if (now >= next_maps) {
 			refresh_maps(r, true);
 			/* A refresh of the display does it. */
@@ -503,15 +527,16 @@ static int attach_targets(struct run *r, const char *cmd_cxx)
 		const char *cxx, *cxx_path = NULL;
 		int n = 0, ncxx = 0;
 
-		uint32_t elemsize_off = 0;
+		struct loader_go_layout go_layout;
+		bool go_known = false;
 
 		err = loader__add_pid(r->loader, t->pid);
-		/* Go: where mspan keeps an object's size, which the sampling probe reads. */
+		/* Go: where mspan keeps what the sampling probe reads. */
 		if (!err && t->alloc.is_go && loader__go_sampling(r->loader))
-			go_sampled__elemsize_off(t, &elemsize_off);
+			go_known = go_sampled__layout(t, &go_layout) == 0;
 		if (!err)
 			err = loader__attach(r->loader, (int)t->pid, t->alloc.path, t->alloc.open_path,
-					     t->alloc.is_go, elemsize_off, &n);
+					     t->alloc.is_go, go_known ? &go_layout : NULL, &n);
 		if (err) {
 			mt_err("cannot attach to pid %u (%s): %s\n", t->pid, t->alloc.path,
 			       err == -ESRCH ? "no such process" : strerror(-err));

@@ -221,17 +221,27 @@ static bool bit(const uint8_t *bits, uint64_t i)
 	return bits[i / 8] >> (i % 8) & 1;
 }
 
+uint32_t go_span__alloc_gen(uint32_t span_sweepgen)
+{
+	/*
+	 * Allocation happens from swept spans: sweepgen h (a new span, or a
+	 * large object's) or h+3 (swept and cached); mheap_.sweepgen is even.
+	 */
+	return span_sweepgen & 1 ? span_sweepgen - 3 : span_sweepgen;
+}
+
 enum go_obj_state go_span__obj_state(const struct go_span_info *s, uint32_t heap_sg,
 				     const uint8_t *alloc, const uint8_t *mark, size_t bits_len,
-				     uint64_t addr, uint64_t size, bool malloc_header)
+				     struct go_obj *o, bool malloc_header)
 {
-	uint64_t off, idx, within;
-	bool scan = !(s->spanclass & 1), small = s->spanclass >> 1;
+	uint64_t off, idx, within, addr = o->addr;
+	bool scan = !(s->spanclass & 1), small = s->spanclass >> 1, pending, occupied, kept;
+	uint32_t span_gen, sweeps;
 
 	if (s->state != SPAN_IN_USE || addr < s->start || addr >= s->limit)
 		return GO_OBJ_FREE;
 	/* Another size class in the slot now: the sampled object was freed with its span. */
-	if (s->elemsize != size)
+	if (s->elemsize != o->size)
 		return GO_OBJ_FREE;
 	off = addr - s->start;
 	idx = off / s->elemsize;
@@ -249,20 +259,57 @@ enum go_obj_state go_span__obj_state(const struct go_span_info *s, uint32_t heap
 		return GO_OBJ_FREE;
 	if (idx / 8 >= bits_len)
 		return GO_OBJ_UNKNOWN;
-	/* mheap.go: sweepgen h-2 needs sweeping, h-1 being swept, h swept, h+1 cached
-	 * before sweep began (needs sweeping), h+3 swept and cached. */
+	/*
+	 * mheap.go: sweepgen h-2 needs sweeping, h-1 being swept, h swept, h+1
+	 * cached before sweep began (needs sweeping), h+3 swept and cached. The
+	 * span's bits then stand for the sweep at span_gen, and pending: the
+	 * marks of the GC after it are in gcmarkBits, not applied yet.
+	 */
 	switch (s->sweepgen - heap_sg) {
 	case (uint32_t)-2:
-		/* Not swept since the last mark: its marks are the verdict sweep will apply. */
-		return bit(mark, idx) ? GO_OBJ_LIVE : GO_OBJ_FREE;
+		span_gen = heap_sg - 2;
+		pending = true;
+		break;
 	case 0:
 	case 3:
-		/* The allocator hands out slots from freeindex on; allocBits hold the rest. */
-		return idx < s->freeindex || bit(alloc, idx) ? GO_OBJ_LIVE : GO_OBJ_FREE;
+		span_gen = heap_sg;
+		pending = false;
+		break;
 	default:
 		/* Being swept, or cached across a GC with marks not yet applied. */
 		return GO_OBJ_UNKNOWN;
 	}
+	/* The allocator hands out slots from freeindex on; allocBits hold the rest. */
+	occupied = idx < s->freeindex || bit(alloc, idx);
+	if (!o->gen_known) {
+		/* Nothing known of its history: whether the slot is taken now. */
+		kept = pending ? bit(mark, idx) : occupied;
+		return kept ? GO_OBJ_LIKELY_LIVE : GO_OBJ_FREE;
+	}
+	sweeps = (span_gen - o->gen) / 2;
+	if ((int32_t)(span_gen - o->gen) < 0)
+		return GO_OBJ_UNKNOWN;
+	if (sweeps == 0 && !pending) {
+		/* No GC since it was allocated, or since it was seen live: nothing freed it. */
+		if (!occupied)
+			return GO_OBJ_FREE;
+		return o->through_gc ? GO_OBJ_LIVE : GO_OBJ_YOUNG;
+	} else if (sweeps == 0) {
+		/* The first GC since has marked: its verdict, not applied yet. */
+		kept = bit(mark, idx);
+	} else {
+		/*
+		 * A sweep sets allocBits to that GC's marks: the object was marked,
+		 * and with it seen live at the sweep before, the slot could not
+		 * have been handed to another object in between.
+		 */
+		kept = bit(alloc, idx) && (!pending || bit(mark, idx));
+	}
+	if (!kept)
+		return GO_OBJ_FREE;
+	o->gen = span_gen;
+	o->through_gc = true;
+	return sweeps <= 1 ? GO_OBJ_LIVE : GO_OBJ_LIKELY_LIVE;
 }
 
 static bool has_target(const uint64_t *t, size_t n, uint64_t want)
@@ -330,7 +377,7 @@ struct check {
 	const struct go_span_layout *lo;
 	go_span_readv_fn readv;
 	void *ctx;
-	const struct go_obj *objs;
+	struct go_obj *objs;
 	size_t n;
 	uint8_t *state;
 	uint32_t *order;	/* objects by address */
@@ -346,7 +393,7 @@ struct check {
 
 static int by_addr(const void *a, const void *b, void *arg)
 {
-	const struct go_obj *objs = arg;
+	struct go_obj *objs = arg;
 	uint64_t x = objs[*(const uint32_t *)a].addr, y = objs[*(const uint32_t *)b].addr;
 
 	return x < y ? -1 : x > y;
@@ -555,15 +602,15 @@ static size_t list_spans(struct check *c)
 }
 
 static enum go_obj_state decide(const struct check *c, const struct span_work *s, uint32_t sg,
-				const struct go_obj *o)
+				struct go_obj *o)
 {
 	switch (s->info.state) {
 	case SPAN_IN_USE:
 		/* Not sane, or its bitmaps unreadable: a torn read, or not the process's layout. */
 		if (!s->bits)
 			return GO_OBJ_UNKNOWN;
-		return go_span__obj_state(&s->info, sg, s->alloc, s->mark, s->bits_len, o->addr,
-					  o->size, c->lo->malloc_header);
+		return go_span__obj_state(&s->info, sg, s->alloc, s->mark, s->bits_len, o,
+					  c->lo->malloc_header);
 	case 0:		/* mSpanDead: freed */
 	case 2:		/* mSpanManual: freed, the pages now a stack's or the runtime's */
 		return GO_OBJ_FREE;
@@ -618,7 +665,7 @@ static int check_round(struct check *c, uint64_t mheap)
 }
 
 int go_span__check_with(const struct go_span_layout *lo, uint64_t mheap_addr,
-			go_span_readv_fn readv, void *ctx, const struct go_obj *objs, size_t n,
+			go_span_readv_fn readv, void *ctx, struct go_obj *objs, size_t n,
 			uint8_t *state, char *note, size_t note_len)
 {
 	struct check c = { .lo = lo, .readv = readv, .ctx = ctx, .objs = objs, .n = n,
@@ -985,7 +1032,7 @@ static int pid_readv(void *ctx, struct go_span_read *r, size_t n)
 	return 0;
 }
 
-int go_span__check(const struct go_span *gs, pid_t pid, uint64_t bias, const struct go_obj *objs,
+int go_span__check(const struct go_span *gs, pid_t pid, uint64_t bias, struct go_obj *objs,
 		   size_t n, uint8_t *state, char *note, size_t note_len)
 {
 	return go_span__check_with(&gs->lo, gs->lo.mheap + bias, pid_readv, &pid, objs, n, state,

@@ -27,13 +27,34 @@
 /* The most objects a span holds: 8-byte objects in one page. */
 #define GO_SPAN_MAX_NELEMS 1024
 
-enum go_obj_state { GO_OBJ_UNKNOWN, GO_OBJ_LIVE, GO_OBJ_FREE };
+/*
+ * GO_OBJ_LIVE: it survived the last GC. GO_OBJ_YOUNG: allocated since the
+ * last GC, not yet through one (the runtime's heap profile, "as of the last
+ * GC", leaves such objects out too). GO_OBJ_LIKELY_LIVE: its slot holds an
+ * object that survived the last GC, but more than one sweep passed since
+ * the sampled object was last seen live, so the occupant may be another
+ * object in a reused slot.
+ */
+enum go_obj_state { GO_OBJ_UNKNOWN, GO_OBJ_LIVE, GO_OBJ_FREE, GO_OBJ_LIKELY_LIVE, GO_OBJ_YOUNG };
 
-/* A sampled object: where it is and its rounded size (the span's elemsize; 16 when tiny). */
+/*
+ * A sampled object: where it is, its rounded size (the span's elemsize; 16
+ * when tiny), and the sweep generation (an mheap_.sweepgen value) up to
+ * which it is known to be allocated: at first its span's when it was
+ * allocated (go_span__alloc_gen), then moved on by each check that finds it
+ * live. A freed slot can be reused only after a sweep, so an object seen
+ * at every sweep is told apart from another in its slot.
+ */
 struct go_obj {
 	uint64_t addr;
 	uint64_t size;
+	bool gen_known;
+	uint32_t gen;
+	bool through_gc;	/* gen is a sweep it was seen to survive, not its allocation's */
 };
+
+/* The generation of a span's sweepgen read when an object was allocated from it. */
+uint32_t go_span__alloc_gen(uint32_t span_sweepgen);
 
 /* The runtime.mspan fields read, in the order of the layout's arrays. */
 enum go_span_field {
@@ -97,13 +118,13 @@ size_t go_span__span_len(const struct go_span_layout *lo);
  */
 bool go_span__sane(const struct go_span_info *s);
 /*
- * The rule: the state of the object at addr of rounded size, in span s
- * (sane), mheap_.sweepgen being heap_sg; alloc and mark hold the span's
- * allocBits and gcmarkBits, bits_len bytes each.
+ * The rule: the state of object o, in span s (sane), mheap_.sweepgen being
+ * heap_sg; alloc and mark hold the span's allocBits and gcmarkBits,
+ * bits_len bytes each. o->gen moves on when it is found live.
  */
 enum go_obj_state go_span__obj_state(const struct go_span_info *s, uint32_t heap_sg,
 				     const uint8_t *alloc, const uint8_t *mark, size_t bits_len,
-				     uint64_t addr, uint64_t size, bool malloc_header);
+				     struct go_obj *o, bool malloc_header);
 /*
  * The one base B such that B + every offset is among a function's
  * rip-relative targets. 0, or -ENOENT when none or more than one fits.
@@ -125,7 +146,7 @@ typedef int (*go_span_readv_fn)(void *ctx, struct go_span_read *r, size_t n);
  * mheap_addr (bias added).
  */
 int go_span__check_with(const struct go_span_layout *lo, uint64_t mheap_addr,
-			go_span_readv_fn readv, void *ctx, const struct go_obj *objs, size_t n,
+			go_span_readv_fn readv, void *ctx, struct go_obj *objs, size_t n,
 			uint8_t *state, char *note, size_t note_len);
 
 /* The I/O parts. */
@@ -150,7 +171,7 @@ int go_span__bias(const struct go_span *gs, const struct proc_maps *maps, const 
  * go_heap__bias gives it. 0, or -errno with note (every state then
  * GO_OBJ_UNKNOWN). Reads each span once, twice to confirm.
  */
-int go_span__check(const struct go_span *gs, pid_t pid, uint64_t bias, const struct go_obj *objs,
+int go_span__check(const struct go_span *gs, pid_t pid, uint64_t bias, struct go_obj *objs,
 		   size_t n, uint8_t *state, char *note, size_t note_len);
 
 #endif

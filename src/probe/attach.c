@@ -404,7 +404,7 @@ static const struct elf_sym *find_any(struct elf_file *ef, const char *const *na
  * memtrace knows: Go allocations are then counted but not sampled.
  */
 static int attach_go_publish(struct loader *l, int pid, const char *path, const char *shown,
-			     uint32_t elemsize_off, int *nr_probes)
+			     const struct loader_go_layout *go, int *nr_probes)
 {
 	static const char *const barrier_names[] = { "runtime.publicationBarrier",
 						     "runtime.publicationBarrier.abi0" };
@@ -443,7 +443,8 @@ static int attach_go_publish(struct loader *l, int pid, const char *path, const 
 		 "rsp+%u, its span at rsp+%u)\n", shown, (unsigned long long)(off + site.offset),
 		 (unsigned long long)site.offset, site.x_slot, site.span_slot);
 	b.offsets[0] = off + site.offset;
-	b.cookies[0] = MT_GO_PUB_COOKIE(site.x_slot, site.span_slot, elemsize_off);
+	b.cookies[0] = MT_GO_PUB_COOKIE(site.x_slot, site.span_slot, go->elemsize_off,
+					go->sweepgen_off);
 	b.nr = 1;
 	err = attach_batch(l, pid, path, l->skel->progs.mt_go_publish, &b, false);
 	if (err)
@@ -458,7 +459,7 @@ out:
 }
 
 int loader__attach(struct loader *l, int pid, const char *path, const char *open_path, bool go,
-		   uint32_t go_elemsize_off, int *nr_probes)
+		   const struct loader_go_layout *go_layout, int *nr_probes)
 {
 	int err;
 
@@ -468,8 +469,8 @@ int loader__attach(struct loader *l, int pid, const char *path, const char *open
 
 		/* The sampling site counts the allocations too; else mallocgc's entry does. */
 		err = -ENOENT;
-		if (l->go_sampling && go_elemsize_off)
-			err = attach_go_publish(l, pid, open_path, path, go_elemsize_off, nr_probes);
+		if (l->go_sampling && go_layout)
+			err = attach_go_publish(l, pid, open_path, path, go_layout, nr_probes);
 		if (!err) {
 			int *n = realloc(l->go_sampled_pids, (l->nr_go_sampled + 1) * sizeof(*n));
 

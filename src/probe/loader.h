@@ -34,14 +34,18 @@ int loader__new(const struct loader_opts *opts, struct loader **out);
 void loader__load_times(const struct loader *l, double *open_ms, double *load_ms);
 /* Let the BPF programs record events of process pid (a tgid). */
 int loader__add_pid(struct loader *l, uint32_t pid);
+/* Where a Go runtime's mspan keeps what the sampling probe reads. */
+struct loader_go_layout {
+	uint32_t elemsize_off;
+	uint32_t sweepgen_off;
+};
 /*
  * Put the allocator probes on the ELF file at open_path, which process pid
  * (-1: every process) maps as path; go: it is a Go executable (the runtime's
- * allocator), whose mspan keeps elemsize at go_elemsize_off (0: unknown, no
- * sampling of its allocations).
+ * allocator), with go_layout (NULL: unknown, its allocations not sampled).
  */
 int loader__attach(struct loader *l, int pid, const char *path, const char *open_path, bool go,
-		   uint32_t go_elemsize_off, int *nr_probes);
+		   const struct loader_go_layout *go_layout, int *nr_probes);
 /* operator new in libstdc++ at path, when the process maps it. */
 int loader__attach_cxx(struct loader *l, int pid, const char *path, const char *open_path,
 		       int *nr_probes);

@@ -81,6 +81,8 @@ struct mt_go_report {
 	 * "memtrace" (memtrace's own sample since attaching), NULL: none */
 	const char *live_source;
 	uint64_t samples_unknown;	/* memtrace's samples whose state could not be read */
+	uint64_t samples_unverified;	/* live, but not seen at every sweep: maybe a reused slot */
+	uint64_t samples_young;		/* allocated since the last GC: not in the figures yet */
 	bool live_since_attach;	/* memtrace's sample began after the process did (-p) */
 };
 

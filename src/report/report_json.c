@@ -211,8 +211,10 @@ static void write_go(FILE *f, const struct mt_go_report *g)
 	json_str(f, *g->profile_note ? g->profile_note : NULL);
 	fputs(", \"live_source\": ", f);
 	json_str(f, g->live_source);
-	fprintf(f, ", \"samples_unknown\": %" PRIu64 ", \"live_since_attach\": %s },\n",
-		g->samples_unknown, json_bool(g->live_since_attach));
+	fprintf(f, ", \"samples_unknown\": %" PRIu64 ", \"samples_unverified\": %" PRIu64
+		", \"samples_young\": %" PRIu64 ", \"live_since_attach\": %s },\n",
+		g->samples_unknown, g->samples_unverified, g->samples_young,
+		json_bool(g->live_since_attach));
 }
 
 static void write_proc(FILE *f, const struct mt_proc_report *p)

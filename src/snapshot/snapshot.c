@@ -426,6 +426,8 @@ static int build_proc(struct mt_proc_report *pr, const struct target *t, struct 
 			 gp ? "" : t->go_live == GO_LIVE_RUNTIME || !t->go_own.note[0] ?
 			 t->go_prof.note : t->go_own.note);
 		pr->go.samples_unknown = own ? t->go_own_unknown : 0;
+		pr->go.samples_unverified = own ? t->go_own_unverified : 0;
+		pr->go.samples_young = own ? t->go_own_young : 0;
 		pr->go.live_since_attach = own && !t->traced_from_start;
 	}
 	pr->allocator = dup_or_null(t->alloc.name);

@@ -63,14 +63,44 @@ static int open_span(struct target *t)
 	return err;
 }
 
-int go_sampled__elemsize_off(struct target *t, uint32_t *off)
+int go_sampled__layout(struct target *t, struct loader_go_layout *out)
 {
+	const struct go_span_layout *lo;
 	int err = open_span(t);
 
 	if (err)
 		return err;
-	*off = go_span__layout(t->go_span)->off[GO_SPAN_ELEMSIZE];
-	return *off ? 0 : -ENOENT;
+	lo = go_span__layout(t->go_span);
+	/* The probe reads both as machine words. */
+	if (lo->size[GO_SPAN_ELEMSIZE] != 8 || lo->size[GO_SPAN_SWEEPGEN] != 4)
+		return -ENOENT;
+	out->elemsize_off = lo->off[GO_SPAN_ELEMSIZE];
+	out->sweepgen_off = lo->off[GO_SPAN_SWEEPGEN];
+	return 0;
+}
+
+static int cmp_gen(const void *a, const void *b)
+{
+	const struct go_sample_gen *x = a, *y = b;
+
+	if (x->addr != y->addr)
+		return x->addr < y->addr ? -1 : 1;
+	return x->ts_ns < y->ts_ns ? -1 : x->ts_ns > y->ts_ns;
+}
+
+/*
+ * The generation up to which the sample is known allocated: what the last
+ * check left, else its span's when it was allocated (read by the probe).
+ */
+static void start_gen(const struct target *t, const struct mt_go_sample_key *k,
+		      const struct mt_go_sample *v, struct go_obj *o)
+{
+	struct go_sample_gen key = { .addr = k->addr, .ts_ns = v->ts_ns }, *g;
+
+	g = t->go_gens ? bsearch(&key, t->go_gens, t->nr_go_gens, sizeof(key), cmp_gen) : NULL;
+	o->gen_known = g || v->sweepgen_known;
+	o->gen = g ? g->gen : go_span__alloc_gen(v->span_sweepgen);
+	o->through_gc = g && g->through_gc;
 }
 
 /* Samples of one stack, grouped. */
@@ -92,6 +122,8 @@ void go_sampled__update(struct target *t, struct loader *l, uint64_t rate)
 	struct go_mprof_profile p = { .rate = (int64_t)rate };
 	struct go_obj *objs = NULL;
 	struct by_stack *groups = NULL;
+	struct go_sample_gen *gens = NULL;
+	size_t nr_gens = 0;
 	uint8_t *state = NULL;
 	char note[GO_HEAP_NOTE_MAX] = "";
 	size_t i, ng = 0;
@@ -114,12 +146,19 @@ void go_sampled__update(struct target *t, struct loader *l, uint64_t rate)
 	for (i = 0; i < ss.nr; i++) {
 		objs[i].addr = ss.keys[i].addr;
 		objs[i].size = ss.vals[i].size;
+		start_gen(t, &ss.keys[i], &ss.vals[i], &objs[i]);
 	}
 	err = go_span__check(t->go_span, (pid_t)t->pid, bias, objs, ss.nr, state, note,
 			     sizeof(note));
 	if (err)
 		goto out;
 	t->go_own_unknown = 0;
+	t->go_own_unverified = 0;
+	t->go_own_young = 0;
+	gens = calloc(ss.nr + 1, sizeof(*gens));
+	err = -ENOMEM;
+	if (!gens)
+		goto out;
 	for (i = 0; i < ss.nr; i++) {
 		if (state[i] == GO_OBJ_FREE) {
 			loader__delete_go_sample(l, &ss.keys[i]);
@@ -128,6 +167,16 @@ void go_sampled__update(struct target *t, struct loader *l, uint64_t rate)
 		/* Unknown (its span is being swept): still counted, as it was last time. */
 		if (state[i] == GO_OBJ_UNKNOWN)
 			t->go_own_unknown++;
+		if (state[i] == GO_OBJ_LIKELY_LIVE)
+			t->go_own_unverified++;
+		gens[nr_gens++] = (struct go_sample_gen){ .addr = ss.keys[i].addr,
+			.ts_ns = ss.vals[i].ts_ns, .gen = objs[i].gen,
+			.through_gc = objs[i].through_gc };
+		/* Live as of the last GC, as the runtime's own profile: the young wait for one. */
+		if (state[i] == GO_OBJ_YOUNG) {
+			t->go_own_young++;
+			continue;
+		}
 		groups[ng].stack_id = ss.vals[i].stack_id;
 		groups[ng].count = 1;
 		groups[ng++].bytes = (int64_t)ss.vals[i].size;
@@ -158,6 +207,11 @@ void go_sampled__update(struct target *t, struct loader *l, uint64_t rate)
 		p.nr++;
 	}
 	p.read = true;
+	qsort(gens, nr_gens, sizeof(*gens), cmp_gen);
+	free(t->go_gens);
+	t->go_gens = gens;
+	t->nr_go_gens = nr_gens;
+	gens = NULL;
 	go_mprof__profile_clear(&t->go_own);
 	t->go_own = p;
 	p.samples = NULL;
@@ -169,6 +223,7 @@ out:
 		mt_debug("pid %u: Go samples not read: %s\n", t->pid, t->go_own.note);
 	}
 	free(p.samples);
+	free(gens);
 	free(groups);
 	free(state);
 	free(objs);

@@ -14,12 +14,13 @@
 #define MEMTRACE_GO_SAMPLED_H
 
 #include <stdint.h>
+#include "probe/loader.h"
 #include "target/target.h"
 
 struct loader;
 
-/* Where t's runtime keeps mspan.elemsize (opening its span layout): 0 or -errno. */
-int go_sampled__elemsize_off(struct target *t, uint32_t *off);
+/* Where t's runtime keeps what the sampling probe reads (opening its span layout): 0 or -errno. */
+int go_sampled__layout(struct target *t, struct loader_go_layout *out);
 /*
  * Read t's samples, forget those freed, and rebuild t->go_own from those
  * still allocated; rate is the sampling's mean distance in bytes.

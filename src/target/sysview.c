@@ -72,7 +72,7 @@ int sysview__attach_all(struct loader *l)
 			if (kind != LIB_CXX) {
 				if (!file_defines_allocator(path, true))
 					continue;
-				if (loader__attach(l, -1, v->path, path, false, 0, &n)) {
+				if (loader__attach(l, -1, v->path, path, false, NULL, &n)) {
 					mt_warn("cannot attach to %s: skipped\n", v->path);
 					continue;
 				}

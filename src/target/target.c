@@ -580,6 +580,9 @@ void target__clear(struct target *t)
 	go_span__free(t->go_span);
 	t->go_span = NULL;
 	go_mprof__profile_clear(&t->go_own);
+	free(t->go_gens);
+	t->go_gens = NULL;
+	t->nr_go_gens = 0;
 	if (t->pagemap_fd >= 0)
 		close(t->pagemap_fd);
 	t->pagemap_fd = -1;

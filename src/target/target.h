@@ -24,6 +24,14 @@ enum go_live {
 	GO_LIVE_MEMTRACE,	/* memtrace's own sampling only */
 };
 
+/* A sample's sweep generation as the last check left it, by (addr, ts_ns). */
+struct go_sample_gen {
+	uint64_t addr;
+	uint64_t ts_ns;
+	uint32_t gen;
+	bool through_gc;
+};
+
 /* The figures that explain RSS, recomputed while the process lives. */
 struct vm_figures {
 	bool known;
@@ -67,6 +75,10 @@ struct target {
 	/* memtrace's own samples still allocated, per stack, as a heap profile */
 	struct go_mprof_profile go_own;
 	uint64_t go_own_unknown;	/* samples whose state could not be read last time */
+	uint64_t go_own_unverified;	/* live samples not seen at every sweep since allocated */
+	uint64_t go_own_young;	/* samples allocated since the last GC: not counted yet */
+	struct go_sample_gen *go_gens;	/* per sample, the sweep it was last seen live at */
+	size_t nr_go_gens;
 };
 
 /*

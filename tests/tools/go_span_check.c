@@ -108,7 +108,10 @@ int main(int argc, char **argv)
 	if (err)
 		goto out;
 	for (i = 0; i < n; i++)
-		printf("%" PRIx64 " %s\n", objs[i].addr, names[state[i] <= GO_OBJ_FREE ? state[i] : 0]);
+		/* No history here: "likely live" is what the slot holds now. */
+		printf("%" PRIx64 " %s\n", objs[i].addr,
+		       names[state[i] == GO_OBJ_LIKELY_LIVE ? GO_OBJ_LIVE :
+			     state[i] <= GO_OBJ_FREE ? state[i] : 0]);
 out:
 	if (err)
 		fprintf(stderr, "go_span_check: %s (%s)\n", note[0] ? note : "failed", strerror(-err));

@@ -152,10 +152,68 @@ static void test_sane(void)
 	CHECK(!go_span__sane(&s), "sane: size class 0 not the whole span refused");
 }
 
+/* Without history (no generation known): what the slot holds now; "likely live" reads as live. */
+static enum go_obj_state obj_state(const struct go_span_info *s, uint32_t h, const uint8_t *alloc,
+				   const uint8_t *mark, size_t len, uint64_t addr, uint64_t size,
+				   bool malloc_header)
+{
+	struct go_obj o = { .addr = addr, .size = size };
+	enum go_obj_state r = go_span__obj_state(s, h, alloc, mark, len, &o, malloc_header);
+
+	return r == GO_OBJ_LIKELY_LIVE ? GO_OBJ_LIVE : r;
+}
+
 static enum go_obj_state st(const struct go_span_info *s, uint32_t h, const uint8_t *alloc,
 			    const uint8_t *mark, uint64_t idx, uint64_t size)
 {
-	return go_span__obj_state(s, h, alloc, mark, 32, s->start + idx * s->elemsize, size, false);
+	return obj_state(s, h, alloc, mark, 32, s->start + idx * s->elemsize, size, false);
+}
+
+/* With history: object idx known allocated up to generation gen. */
+static enum go_obj_state hist(const struct go_span_info *s, uint32_t h, const uint8_t *alloc,
+			      const uint8_t *mark, uint64_t idx, uint32_t gen, bool through_gc,
+			      uint32_t *gen_out)
+{
+	struct go_obj o = { .addr = s->start + idx * s->elemsize, .size = s->elemsize,
+			    .gen_known = true, .gen = gen, .through_gc = through_gc };
+	enum go_obj_state r = go_span__obj_state(s, h, alloc, mark, 32, &o, false);
+
+	if (gen_out)
+		*gen_out = o.gen;
+	return r;
+}
+
+static void test_history(void)
+{
+	struct go_span_info s = span48();
+	uint8_t alloc[32] = { 0 }, mark[32] = { 0 };
+	uint32_t gen = 0;
+
+	/* span48: sweepgen 10, freeindex 5. */
+	alloc[10 / 8] |= 1 << (10 % 8);
+	mark[20 / 8] |= 1 << (20 % 8);
+	CHECK(go_span__alloc_gen(13) == 10 && go_span__alloc_gen(10) == 10,
+	      "history: the generation of a span allocated from (h+3 cached, h new)");
+	CHECK(hist(&s, 10, alloc, mark, 3, 10, false, NULL) == GO_OBJ_YOUNG,
+	      "history: no GC since allocated: young (not in the figures yet)");
+	CHECK(hist(&s, 10, alloc, mark, 3, 10, true, NULL) == GO_OBJ_LIVE,
+	      "history: no GC since seen live: live");
+	CHECK(hist(&s, 10, alloc, mark, 3, 8, false, &gen) == GO_OBJ_FREE,
+	      "history: one sweep since, slot reused (below freeindex, allocBits clear): free");
+	CHECK(hist(&s, 10, alloc, mark, 10, 8, false, &gen) == GO_OBJ_LIVE && gen == 10,
+	      "history: one sweep since, allocBits set: live, seen at this sweep");
+	CHECK(hist(&s, 10, alloc, mark, 10, 6, true, NULL) == GO_OBJ_LIKELY_LIVE,
+	      "history: two sweeps since: the occupant survived, maybe not the object");
+	/* Unswept (h - 2): the GC's marks are pending. */
+	s.sweepgen = 8;
+	CHECK(hist(&s, 10, alloc, mark, 20, 8, false, NULL) == GO_OBJ_LIVE,
+	      "history: the first GC since marked it: live");
+	CHECK(hist(&s, 10, alloc, mark, 3, 8, false, NULL) == GO_OBJ_FREE,
+	      "history: the first GC since did not mark it: free");
+	CHECK(hist(&s, 10, alloc, mark, 10, 6, true, NULL) == GO_OBJ_FREE,
+	      "history: survived a sweep, unmarked by the next GC: free");
+	CHECK(hist(&s, 10, alloc, mark, 3, 12, true, NULL) == GO_OBJ_UNKNOWN,
+	      "history: a generation ahead of the span's: unknown");
 }
 
 static void test_rule(void)
@@ -189,23 +247,23 @@ static void test_rule(void)
 	/* Where the object is. */
 	CHECK(st(&s, 10, alloc, mark, 10, 64) == GO_OBJ_FREE,
 	      "rule: another size class in the slot: free");
-	CHECK(go_span__obj_state(&s, 10, alloc, mark, 32, s.start + 10 * 48 + 8, 48, false) ==
+	CHECK(obj_state(&s, 10, alloc, mark, 32, s.start + 10 * 48 + 8, 48, false) ==
 	      GO_OBJ_FREE, "rule: not at an object's start: free");
-	CHECK(go_span__obj_state(&s, 10, alloc, mark, 32, s.limit, 48, false) == GO_OBJ_FREE,
+	CHECK(obj_state(&s, 10, alloc, mark, 32, s.limit, 48, false) == GO_OBJ_FREE,
 	      "rule: at limit: free");
-	CHECK(go_span__obj_state(&s, 10, alloc, mark, 32, s.start - 48, 48, false) == GO_OBJ_FREE,
+	CHECK(obj_state(&s, 10, alloc, mark, 32, s.start - 48, 48, false) == GO_OBJ_FREE,
 	      "rule: before the span: free");
 	t = s;
 	t.state = 0;
 	CHECK(st(&t, 10, alloc, mark, 10, 48) == GO_OBJ_FREE, "rule: span not in use: free");
-	CHECK(go_span__obj_state(&s, 10, alloc, mark, 1, s.start + 10 * 48, 48, false) ==
+	CHECK(obj_state(&s, 10, alloc, mark, 1, s.start + 10 * 48, 48, false) ==
 	      GO_OBJ_UNKNOWN, "rule: bitmap shorter than the index: unknown");
 	/* Tiny blocks: 16-byte slots, the object anywhere in one. */
 	t = (struct go_span_info){ .start = 0xc000030000ULL, .npages = 1,
 				   .limit = 0xc000030000ULL + 8192, .nelems = 512, .elemsize = 16,
 				   .alloc_bits = 0xc000400000ULL, .mark_bits = 0xc000400100ULL,
 				   .sweepgen = 10, .spanclass = (2 << 1) | 1, .state = 1 };
-	CHECK(go_span__obj_state(&t, 10, alloc, mark, 32, t.start + 10 * 16 + 8, 16, false) ==
+	CHECK(obj_state(&t, 10, alloc, mark, 32, t.start + 10 * 16 + 8, 16, false) ==
 	      GO_OBJ_LIVE, "rule: a tiny object 8 bytes into its block: the block's state");
 	/* Malloc headers (Go 1.22+): a scan object over 512 bytes returned 8 bytes in. */
 	t = (struct go_span_info){ .start = 0xc000040000ULL, .npages = 1,
@@ -213,12 +271,12 @@ static void test_rule(void)
 				   .elemsize = 704, .alloc_bits = 0xc000400000ULL,
 				   .mark_bits = 0xc000400100ULL, .sweepgen = 10, .freeindex = 2,
 				   .spanclass = 40 << 1, .state = 1 };
-	CHECK(go_span__obj_state(&t, 10, alloc, mark, 32, t.start + 704 + 8, 704, true) ==
+	CHECK(obj_state(&t, 10, alloc, mark, 32, t.start + 704 + 8, 704, true) ==
 	      GO_OBJ_LIVE, "rule: past a malloc header: the object's state");
-	CHECK(go_span__obj_state(&t, 10, alloc, mark, 32, t.start + 704 + 8, 704, false) ==
+	CHECK(obj_state(&t, 10, alloc, mark, 32, t.start + 704 + 8, 704, false) ==
 	      GO_OBJ_FREE, "rule: 8 bytes in without malloc headers: free");
 	t.spanclass |= 1;	/* noscan: no header */
-	CHECK(go_span__obj_state(&t, 10, alloc, mark, 32, t.start + 704 + 8, 704, true) ==
+	CHECK(obj_state(&t, 10, alloc, mark, 32, t.start + 704 + 8, 704, true) ==
 	      GO_OBJ_FREE, "rule: 8 bytes into a pointer-free object: free");
 }
 
@@ -364,9 +422,10 @@ static void test_check(void)
 		{ 1ULL << 48, 48 },		/* no arena can hold it: free */
 		{ S + 4 * 48, 48 },		/* below freeindex again: one read of the span */
 	};
-	const uint8_t want[] = { GO_OBJ_LIVE, GO_OBJ_LIVE, GO_OBJ_FREE, GO_OBJ_FREE, GO_OBJ_FREE,
-				 GO_OBJ_UNKNOWN, GO_OBJ_FREE, GO_OBJ_FREE, GO_OBJ_FREE,
-				 GO_OBJ_LIVE };
+	/* No history given: a taken slot is "likely live". */
+	const uint8_t want[] = { GO_OBJ_LIKELY_LIVE, GO_OBJ_LIKELY_LIVE, GO_OBJ_FREE, GO_OBJ_FREE,
+				 GO_OBJ_FREE, GO_OBJ_UNKNOWN, GO_OBJ_FREE, GO_OBJ_FREE, GO_OBJ_FREE,
+				 GO_OBJ_LIKELY_LIVE };
 	size_t n = sizeof(objs) / sizeof(objs[0]), i;
 	uint8_t state[16];
 	char note[200] = "";
@@ -387,7 +446,7 @@ static void test_check(void)
 	f.torn_off = lo.off[GO_SPAN_START] + 1;	/* startAddr moves by 16 KiB */
 	f.torn_until = 2;
 	err = go_span__check_with(&lo, MHEAP, fake_readv, &f, objs, n, state, note, sizeof(note));
-	CHECK(!err && state[0] == GO_OBJ_LIVE && state[2] == GO_OBJ_FREE,
+	CHECK(!err && state[0] == GO_OBJ_LIKELY_LIVE && state[2] == GO_OBJ_FREE,
 	      "check: a span that changed once is read again and decided");
 
 	build(&f, &lo);
@@ -421,6 +480,7 @@ int main(void)
 	test_decode();
 	test_sane();
 	test_rule();
+	test_history();
 	test_find_base();
 	test_check();
 	return unit_exit();
