@@ -146,7 +146,9 @@ static const char expected_json[] =
 "    \"failed_allocs\": 18446744073709551615,\n"
 "    \"vm_events_lost\": 0,\n"
 "    \"procs_map_full\": 0,\n"
-"    \"stacks_stored\": 0\n"
+"    \"stacks_stored\": 0,\n"
+"    \"go_samples_map_full\": 0,\n"
+"    \"go_samples\": 0\n"
 "  },\n"
 "  \"maps\": {\n"
 "    \"allocs\": { \"entries\": 12, \"max_entries\": 1048576 },\n"
@@ -417,10 +419,10 @@ static void test_counters(void)
 	static const char *const names[MT_CNT_MAX] = {
 		"allocs_map_full", "stacks_map_full", "stack_truncated", "stack_read_failed",
 		"missed_returns", "unknown_frees", "addr_reused", "failed_allocs", "vm_events_lost",
-		"procs_map_full", "stacks_stored",
+		"procs_map_full", "stacks_stored", "go_samples_map_full", "go_samples",
 	};
 	static const bool loss[MT_CNT_MAX] = { true, true, false, false, true, false, true, false,
-					       true, true, false };
+					       true, true, false, true, false };
 	int c, ok = 1;
 
 	for (c = 0; c < MT_CNT_MAX; c++)
@@ -429,6 +431,7 @@ static void test_counters(void)
 	CHECK(!strcmp(mt_counter_remedy(MT_CNT_ALLOCS_MAP_FULL), "--max-allocs") &&
 	      !strcmp(mt_counter_remedy(MT_CNT_STACKS_MAP_FULL), "--max-stacks") &&
 	      !strcmp(mt_counter_remedy(MT_CNT_VM_EVENTS_LOST), "--vm-buffer") &&
+	      !strcmp(mt_counter_remedy(MT_CNT_GO_SAMPLES_MAP_FULL), "--go-sample-rate") &&
 	      !mt_counter_remedy(MT_CNT_MISSED_RETURNS) && !mt_counter_remedy(MT_CNT_ADDR_REUSED),
 	      "counters: remedies");
 }
