@@ -113,7 +113,8 @@ include tests/fuzz/fuzz.mk
 GO ?= go
 TEST_TOOLS := $(OUTPUT)/tests/go_span_check
 GO_WORKLOADS := $(OUTPUT)/tests/goretain $(OUTPUT)/tests/goretain_stripped $(OUTPUT)/tests/gohot \
-	$(OUTPUT)/tests/goinuse $(OUTPUT)/tests/goinuse_stripped $(OUTPUT)/tests/gospan \
+	$(OUTPUT)/tests/goinuse $(OUTPUT)/tests/goinuse_stripped $(OUTPUT)/tests/goinuse_pie_stripped \
+	$(OUTPUT)/tests/gospan \
 	$(OUTPUT)/tests/gospan_stripped $(OUTPUT)/tests/goallocbench
 GO_SRCS := $(wildcard tests/workloads/go/*/*.go) tests/workloads/go/go.mod
 GO_BUILD = cd tests/workloads/go && GOCACHE=$(abspath $(OUTPUT))/gocache GOFLAGS=-mod=mod \
@@ -158,6 +159,11 @@ $(OUTPUT)/tests/go_span_check: tests/tools/go_span_check.c $(SPAN_CHECK_OBJS)
 $(OUTPUT)/tests/goinuse_stripped: $(GO_SRCS)
 	$(call msg,GO,$@)
 	$(Q)$(GO_BUILD) -ldflags="-s -w" -o $(abspath $@) ./inuse
+
+# A stripped PIE keeps its function table in .data.rel.ro.gopclntab, not .gopclntab.
+$(OUTPUT)/tests/goinuse_pie_stripped: $(GO_SRCS)
+	$(call msg,GO,$@)
+	$(Q)$(GO_BUILD) -buildmode=pie -ldflags="-s -w" -o $(abspath $@) ./inuse
 
 $(OUTPUT)/tests/goallocbench: $(GO_SRCS)
 	$(call msg,GO,$@)

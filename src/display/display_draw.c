@@ -283,7 +283,7 @@ static void vm_pairs(const struct display *d, uint64_t rss, bool vm_known, bool 
 static void draw_proc_figures(const struct display *d, const struct mt_proc_report *p)
 {
 	struct hist_stats st;
-	char b[64], c[32];
+	char b[96], c[32], rate[32];
 	struct row r = { .p = p };
 
 	at(1, 0);
@@ -296,6 +296,13 @@ static void draw_proc_figures(const struct display *d, const struct mt_proc_repo
 	if (p->live_unknown) {
 		mt_human_bytes(p->heap.alloc_bytes_total, c, sizeof(c));
 		pair(d, "allocated", c);
+	} else if (p->sampled) {
+		/* Go: the runtime's or memtrace's sample, scaled: an estimate. */
+		mt_human_bytes(p->heap.live_bytes, c, sizeof(c));
+		mt_human_bytes((double)p->sample_rate, rate, sizeof(rate));
+		snprintf(b, sizeof(b), "%s (%" PRId64 " objects, sampled 1 per %s)", c,
+			 p->heap.live_allocs, rate);
+		pair(d, "live", b);
 	} else {
 		mt_human_bytes(p->heap.live_bytes, c, sizeof(c));
 		snprintf(b, sizeof(b), "%s (%" PRId64 " blocks)", c, p->heap.live_allocs);
@@ -503,7 +510,7 @@ static void draw_list(struct display *d, int y)
 static void draw_frames_info(const struct display *d, int y)
 {
 	const struct mt_stack_report *s = &d->fr.s;
-	char b[256], c1[32], c2[32], age[32];
+	char b[256], c1[32], c2[32], age[32], rate[32];
 
 	at(y, 0);
 	attron(A_BOLD);
@@ -514,6 +521,13 @@ static void draw_frames_info(const struct display *d, int y)
 	mt_human_bytes(s->alloc_bytes_total, c2, sizeof(c2));
 	if (d->fr.live_unknown) {
 		snprintf(b, sizeof(b), ": allocated %s in %" PRIu64 " calls", c2, s->allocs_total);
+	} else if (d->fr.sample_rate) {
+		/* No frees are seen, so no ages: the sample says what is live. */
+		mt_human_bytes(s->live_bytes, c1, sizeof(c1));
+		mt_human_bytes((double)d->fr.sample_rate, rate, sizeof(rate));
+		snprintf(b, sizeof(b), ": live %s in %" PRId64 " objects (sampled 1 per %s); "
+			 "allocated %s in %" PRIu64 " calls", c1, s->live_allocs, rate, c2,
+			 s->allocs_total);
 	} else {
 		mt_human_bytes(s->live_bytes, c1, sizeof(c1));
 		rows__age(s->oldest_age_s, age, sizeof(age));

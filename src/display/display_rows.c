@@ -702,6 +702,7 @@ int rows__copy_frames(struct display *d, const struct mt_proc_report *p,
 	d->fr.pid = p->pid;
 	memcpy(d->fr.comm, p->comm, sizeof(d->fr.comm));
 	d->fr.live_unknown = p->live_unknown;
+	d->fr.sample_rate = p->sampled ? p->sample_rate : 0;
 	d->fr.gone = false;
 	d->fr_valid = true;
 	return 0;

@@ -62,6 +62,7 @@ struct frames_copy {
 	uint32_t pid;
 	char comm[32];
 	bool live_unknown;
+	int64_t sample_rate;	/* live figures estimated, 1 sample per so many bytes */
 	bool gone;		/* no longer in the latest report */
 	struct mt_stack_report s;
 };

@@ -239,6 +239,7 @@ int go_heap__read_stable(go_heap_read_fn read, void *ctx, uint64_t base,
 
 /* ---------------------------------------------------------------- the file */
 
+/* The section named want; NULL: the one holding Go's function table. */
 static Elf_Scn *find_section(Elf *elf, const char *want, GElf_Shdr *sh)
 {
 	Elf_Scn *scn = NULL;
@@ -251,7 +252,7 @@ static Elf_Scn *find_section(Elf *elf, const char *want, GElf_Shdr *sh)
 		if (!gelf_getshdr(scn, sh))
 			continue;
 		name = elf_strptr(elf, shstrndx, sh->sh_name);
-		if (name && !strcmp(name, want))
+		if (name && (want ? !strcmp(name, want) : go_pclntab__section_name(name)))
 			return scn;
 	}
 	return NULL;
@@ -425,9 +426,7 @@ int go_heap__func_targets(Elf *elf, const char *func, uint64_t **targets, size_t
 {
 	struct func_find ff = { .name = func };
 	GElf_Shdr sh;
-	/* A PIE's table sits in a relro section of its own. */
-	Elf_Scn *scn = find_section(elf, ".gopclntab", &sh) ?:
-		       find_section(elf, ".data.rel.ro.gopclntab", &sh);
+	Elf_Scn *scn = find_section(elf, NULL, &sh);
 	Elf_Data *d;
 	const uint8_t *code;
 	struct x86_insn in;

@@ -45,7 +45,8 @@ static const struct json_field stack_fields[] = {
 };
 static const struct json_field proc_fields[] = {
 	PR(pid, U32), PR(exe, STR), PR(allocator, STR), PR(allocator_path, STR),
-	PR(rss_bytes, U64), PR(exited, BOOL), PR(unresolved_frames, U64),
+	PR(rss_bytes, U64), PR(exited, BOOL), PR(unresolved_frames, U64), PR(sampled, BOOL),
+	PR(sample_rate, I64),
 };
 static const struct json_field heap_fields[] = {
 	HP(live_bytes, I64), HP(live_allocs, I64), HP(alloc_bytes_total, U64),
@@ -114,9 +115,9 @@ static int proc_from_json(const struct json_read_err *e, const struct json_value
 		err = json_value__read_fields(heap, heap_fields, NR(heap_fields), &p->heap, &se);
 	if (err)
 		return err;
-	/* Go's live figures are null: unknown. */
+	/* Go's live figures are null, unknown, unless a heap sample estimated them. */
 	p->live_unknown = json_value__type(json_value__get(heap, "live_bytes")) == JSON_NULL ||
-			  !strcmp(p->runtime, "go");
+			  (!strcmp(p->runtime, "go") && !p->sampled);
 	n = json_value__len(stacks);
 	if (n && !(p->stacks = calloc(n, sizeof(*p->stacks))))
 		return bad(e, -ENOMEM, "out of memory");

@@ -26,11 +26,50 @@ static const char *delta_bytes(int64_t v, char *buf, size_t len)
 	return buf;
 }
 
-static const char *units(bool by_alloc, int64_t n)
+static bool is_go(const struct diff_proc *dp)
 {
-	if (by_alloc)
-		return n == 1 || n == -1 ? "call" : "calls";
-	return n == 1 || n == -1 ? "allocation" : "allocations";
+	const struct mt_proc_report *p = dp->new ? dp->new : dp->old;
+
+	return p->runtime && !strcmp(p->runtime, "go");
+}
+
+static const char *units(const struct diff_proc *dp, int64_t n)
+{
+	bool one = n == 1 || n == -1;
+
+	if (dp->by_alloc)
+		return one ? "call" : "calls";
+	/* Go's live figures are objects the garbage collector has not freed. */
+	if (is_go(dp))
+		return one ? "object" : "objects";
+	return one ? "allocation" : "allocations";
+}
+
+static bool estimated(const struct mt_proc_report *p)
+{
+	/* A sample of every allocation (rate 1: MemProfileRate = 1) is exact. */
+	return p && p->sampled && p->sample_rate > 1;
+}
+
+/* Live figures scaled from a heap sample are estimates: say so, and at what rate. */
+static void write_sampled_note(FILE *f, const struct diff_proc *dp)
+{
+	bool old = estimated(dp->old), new = estimated(dp->new);
+	char b1[32], b2[32];
+
+	if (dp->by_alloc || (!old && !new))
+		return;
+	if (old)
+		mt_human_bytes((double)dp->old->sample_rate, b1, sizeof(b1));
+	if (new)
+		mt_human_bytes((double)dp->new->sample_rate, b2, sizeof(b2));
+	if (old && new && dp->old->sample_rate == dp->new->sample_rate)
+		fprintf(f, "; sampled estimates (1 sample per %s)", b2);
+	else if (old && new)
+		fprintf(f, "; sampled estimates (OLD 1 sample per %s, NEW 1 per %s)", b1, b2);
+	else
+		fprintf(f, "; %s's are sampled estimates (1 sample per %s)", old ? "OLD" : "NEW",
+			old ? b1 : b2);
 }
 
 /* Live bytes and blocks, or bytes and calls allocated, of p (0 when NULL). */
@@ -51,15 +90,17 @@ static void write_proc_header(FILE *f, const struct diff_proc *dp)
 		fprintf(f, "%" PRIu32 " -> ", dp->old->pid);
 	fprintf(f, "%" PRIu32 " (", any->pid);
 	mt_fput_clean(f, any->comm, sizeof(any->comm), MT_CLEAN_TERMINAL);
-	fprintf(f, ")%s%s\n", dp->by_alloc ? "  runtime: go" : "",
+	fprintf(f, ")%s%s\n", is_go(dp) ? "  runtime: go" : "",
 		!dp->old ? "  only in NEW" : !dp->new ? "  only in OLD: gone" : "");
 	proc_figures(dp->old, dp->by_alloc, o);
 	proc_figures(dp->new, dp->by_alloc, n);
-	fprintf(f, "  %s %s -> %s (%s), %" PRId64 " -> %" PRId64 " %s (%+" PRId64 ")%s\n",
+	fprintf(f, "  %s %s -> %s (%s), %" PRId64 " -> %" PRId64 " %s (%+" PRId64 ")%s",
 		dp->by_alloc ? "allocated" : "live", mt_human_bytes(o[0], b1, sizeof(b1)),
 		mt_human_bytes(n[0], b2, sizeof(b2)), delta_bytes(n[0] - o[0], b3, sizeof(b3)),
-		o[1], n[1], units(dp->by_alloc, n[1]), n[1] - o[1],
+		o[1], n[1], units(dp, n[1]), n[1] - o[1],
 		dp->by_alloc ? "; live figures unknown, bytes allocated compared" : "");
+	write_sampled_note(f, dp);
+	fputc('\n', f);
 }
 
 static int64_t growth(const struct diff_stack *s)
@@ -72,13 +113,13 @@ static int64_t growth(const struct diff_stack *s)
 }
 
 /* "+1.0 KiB, +10 allocations (0 B in 0 -> 1.0 KiB in 10, new)" */
-static void write_change(FILE *f, const struct diff_stack *s, bool by_alloc)
+static void write_change(FILE *f, const struct diff_stack *s, const struct diff_proc *dp)
 {
 	char b1[40], b2[32], b3[32];
 	int64_t da = s->new_allocs - s->old_allocs;
 
 	fprintf(f, "%s, %+" PRId64 " %s (%s in %" PRId64 " -> %s in %" PRId64 "%s)",
-		delta_bytes(s->new_bytes - s->old_bytes, b1, sizeof(b1)), da, units(by_alloc, da),
+		delta_bytes(s->new_bytes - s->old_bytes, b1, sizeof(b1)), da, units(dp, da),
 		mt_human_bytes(s->old_bytes, b2, sizeof(b2)), s->old_allocs,
 		mt_human_bytes(s->new_bytes, b3, sizeof(b3)), s->new_allocs,
 		!s->old ? ", new" : !s->new ? ", gone" : "");
@@ -104,7 +145,7 @@ static void write_proc(FILE *f, const struct diff_proc *dp, size_t top_n)
 	/* Stacks are sorted by growth: those that grew first, shrank last. */
 	for (i = 0; i < grew && i < top_n; i++) {
 		fprintf(f, "  #%zu  ", i + 1);
-		write_change(f, &dp->stacks[i], dp->by_alloc);
+		write_change(f, &dp->stacks[i], dp);
 		fputc('\n', f);
 		st = dp->stacks[i].new ? dp->stacks[i].new : dp->stacks[i].old;
 		for (k = 0; k < st->nr_frames; k++) {
@@ -120,7 +161,7 @@ static void write_proc(FILE *f, const struct diff_proc *dp, size_t top_n)
 		const struct diff_stack *s = &dp->stacks[dp->nr_stacks - 1 - i];
 
 		fputs("    ", f);
-		write_change(f, s, dp->by_alloc);
+		write_change(f, s, dp);
 		st = s->old ? s->old : s->new;
 		/* The innermost frames say enough in a short list. */
 		for (k = 0; k < st->nr_frames && k < 3; k++) {

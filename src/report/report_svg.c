@@ -5,6 +5,9 @@
  * single SVG file with its style and script inline, so that it opens in any
  * browser with no network and can be mailed around as it is.
  *
+ * Live bytes of Go processes are estimates scaled from a heap sample; the
+ * subtitle says so, and at what rate.
+ *
  * The root frame is "all"; above it one frame per process, named "comm" when
  * there is one process (as the folded output names it) and "comm (pid)" when
  * there are several; then the stack, outermost frame first. Stacks are
@@ -337,6 +340,31 @@ static int walk(struct graph *g, FILE *f)
 	return 0;
 }
 
+/* Go's live bytes from a sample (the runtime's, or memtrace's) are scaled
+ * estimates; a rate of 1 sampled every allocation, which is exact. */
+static void put_sampled(FILE *f, const struct mt_report *r)
+{
+	int64_t rate = 0;
+	bool mixed = false;
+	char b[32];
+	size_t i;
+
+	for (i = 0; i < r->nr_procs; i++) {
+		const struct mt_proc_report *p = &r->procs[i];
+
+		if (!p->sampled || p->sample_rate <= 1)
+			continue;
+		mixed |= rate && rate != p->sample_rate;
+		rate = p->sample_rate;
+	}
+	if (!rate)
+		return;
+	fputs("Go live bytes are sampled estimates", f);
+	if (!mixed)
+		fprintf(f, " (1 sample per %s)", mt_human_bytes((double)rate, b, sizeof(b)));
+	fputs(". ", f);
+}
+
 static void put_subtitles(FILE *f, const struct graph *g)
 {
 	const struct mt_report *r = g->r;
@@ -363,6 +391,7 @@ static void put_subtitles(FILE *f, const struct graph *g)
 		fprintf(f, "%zu %s under 0.1%% not drawn (%s bytes). ", g->nr_elided,
 			g->nr_elided == 1 ? "frame" : "frames",
 			mt_count_str(g->elided_bytes, b1, sizeof(b1)));
+	put_sampled(f, r);
 	if (r->lost_events)
 		fprintf(f, "Incomplete: %s events lost (see the text report). ",
 			mt_count_str(r->lost_events, b1, sizeof(b1)));

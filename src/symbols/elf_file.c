@@ -187,10 +187,12 @@ static int scan_sections(Elf *elf, uint64_t size, struct scan *sc)
 			name = have_names ? elf_strptr(elf, shstrndx, sh.sh_name) : NULL;
 			if (name && !strcmp(name, ".gnu_debuglink"))
 				sc->debuglink = scn;
-			if (name && (!strcmp(name, ".go.buildinfo") || !strcmp(name, ".gopclntab")))
+			if (name && !strcmp(name, ".go.buildinfo"))
 				sc->is_go = true;
-			if (name && !strcmp(name, ".gopclntab"))
+			if (name && go_pclntab__section_name(name) && !sc->gopclntab) {
+				sc->is_go = true;
 				sc->gopclntab = scn;
+			}
 			break;
 		}
 	}
@@ -268,7 +270,7 @@ static int add_go_func(void *ctx, uint64_t addr, uint64_t size, const char *name
 	return add_sym(ef, &e);
 }
 
-/* A stripped Go binary still names its functions in .gopclntab. */
+/* A stripped Go binary still names its functions in its pclntab. */
 static int load_gopclntab(struct elf_file *ef, Elf_Scn *scn)
 {
 	Elf_Data *data = elf_handle__section_data(scn);

@@ -23,6 +23,11 @@ static uint64_t rd64(const uint8_t *p)
 	return v;
 }
 
+bool go_pclntab__section_name(const char *name)
+{
+	return !strcmp(name, ".gopclntab") || !strcmp(name, ".data.rel.ro.gopclntab");
+}
+
 int go_pclntab__parse(const uint8_t *data, size_t len, go_func_fn fn, void *ctx)
 {
 	uint64_t nfunc, text_start, funcname_off, pcln_off, i;

@@ -8,10 +8,16 @@
 #ifndef MEMTRACE_GO_PCLNTAB_H
 #define MEMTRACE_GO_PCLNTAB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 typedef int (*go_func_fn)(void *ctx, uint64_t addr, uint64_t size, const char *name, size_t name_len);
+
+/* Whether a section of that name holds the table: ".gopclntab", or in a PIE,
+ * whose linker puts it among the relocated read-only data,
+ * ".data.rel.ro.gopclntab" (the only one a stripped PIE has). */
+bool go_pclntab__section_name(const char *name);
 
 /* Calls fn for each function. Returns 0, -ENOEXEC for data it does not
  * understand (every offset is checked), or what fn returned if not 0. */

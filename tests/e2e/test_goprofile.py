@@ -164,6 +164,25 @@ def test_go_sampled_attached():
 
 
 @mtlib.timeout(90)
+def test_go_sampled_pie_stripped():
+    """-- mode on a stripped PIE (-buildmode=pie -ldflags='-s -w'), whose
+    function table is in .data.rel.ro.gopclntab, not .gopclntab: a Go
+    program, its frames named, the same per-site figures as the others."""
+    name = "goinuse_pie_stripped"
+    run = mtlib.run_command(name, timeout=60, mt_args=SAMPLED)
+    proc = mtlib.find_process(run.report, exe_name=name)
+    c = Checks()
+    c.eq(proc["runtime"], "go", "runtime")
+    for fn in ("main.allocBig", "main.allocSmall"):
+        stacks = mtlib.stacks_with_innermost(proc, fn)
+        c.true(any([mtlib.frame_name(f) for f in s["frames"][:3]] ==
+                   [fn, "main.allocate", "main.main"] for s in stacks),
+               "a stack %s <- main.allocate <- main.main" % fn)
+    c.finish(mtlib.describe_stacks(proc))
+    check_sampled(proc, parse_inuse(run.mt_stdout.splitlines()), "-- " + name, 16 << 10)
+
+
+@mtlib.timeout(90)
 def test_go_profile_default_rate():
     """MemProfileRate at Go's default 512 KiB: memtrace scales the samples as
     runtime/pprof does, so its figures are the program's own pprof figures."""

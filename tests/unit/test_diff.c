@@ -373,11 +373,82 @@ out:
 	mt_report__free(&new);
 }
 
+/* A Go program's report: live figures from a heap sample, or (live null) none. */
+#define GO_REPORT(sampled, rate, live, objs, alloc, calls)				\
+	"{\"version\": 1, \"processes\": [{\"pid\": 5, \"comm\": \"gosrv\","		\
+	" \"runtime\": \"go\", \"sampled\": " sampled ", \"sample_rate\": " rate ","	\
+	" \"heap\": {\"live_bytes\": " live ", \"live_allocs\": " objs ","		\
+	" \"alloc_bytes_total\": " alloc ", \"allocs_total\": " calls "},"		\
+	" \"stacks\": [{\"live_bytes\": " live ", \"live_allocs\": " objs ","		\
+	" \"alloc_bytes_total\": " alloc ", \"allocs_total\": " calls ","		\
+	" \"frames\": [{\"function\": \"main.allocBig\"}]}]}]}"
+
+static const char want_go_sampled[] =
+	"\n"
+	"PID 5 (gosrv)  runtime: go\n"
+	"  live 1.0 MiB -> 3.0 MiB (+2.0 MiB), 1 -> 3 objects (+2); "
+	"sampled estimates (1 sample per 16.0 KiB)\n"
+	"  grew: 1 call path, top 1 by live bytes:\n"
+	"  #1  +2.0 MiB, +2 objects (1.0 MiB in 1 -> 3.0 MiB in 3)\n"
+	"        main.allocBig\n";
+
+static const char want_go_unknown[] =
+	"\n"
+	"PID 5 (gosrv)  runtime: go\n"
+	"  allocated 4.0 MiB -> 6.0 MiB (+2.0 MiB), 4 -> 6 calls (+2); "
+	"live figures unknown, bytes allocated compared\n"
+	"  grew: 1 call path, top 1 by bytes allocated:\n"
+	"  #1  +2.0 MiB, +2 calls (4.0 MiB in 4 -> 6.0 MiB in 6)\n"
+	"        main.allocBig\n";
+
+/* Go: a sampled report's live figures are compared, and called estimates;
+ * without them, bytes allocated are. */
+static void test_go(void)
+{
+	static const char *const reports[2][2] = {
+		{ GO_REPORT("true", "16384", "1048576", "1", "4194304", "4"),
+		  GO_REPORT("true", "16384", "3145728", "3", "6291456", "6") },
+		{ GO_REPORT("false", "null", "null", "null", "4194304", "4"),
+		  GO_REPORT("false", "null", "null", "null", "6291456", "6") },
+	};
+	static const char *const want[2] = { want_go_sampled, want_go_unknown };
+	struct mt_report old, new;
+	struct diff_result d;
+	char why[160], *text;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (load(reports[i][0], &old, why, sizeof(why)) ||
+		    load(reports[i][1], &new, why, sizeof(why))) {
+			CHECK(0, "the Go reports load: %s", why);
+			return;
+		}
+		CHECK(old.procs[0].sampled == !i && old.procs[0].sample_rate == (i ? 0 : 16384) &&
+		      old.procs[0].live_unknown == !!i,
+		      "Go report %d: sampled, rate, live known", i);
+		if (diff__match(&old, &new, &d)) {
+			CHECK(0, "diff__match");
+		} else {
+			CHECK(d.procs[0].by_alloc == !!i,
+			      "Go report %d: compared by bytes allocated", i);
+			text = capture(&d, 0, false);
+			CHECK(text && !strcmp(text, want[i]), "Go report %d: text output", i);
+			if (text && strcmp(text, want[i]))
+				printf("# got:\n%s# want:\n%s", text, want[i]);
+			free(text);
+			diff_result__free(&d);
+		}
+		mt_report__free(&old);
+		mt_report__free(&new);
+	}
+}
+
 int main(void)
 {
 	test_round_trip();
 	test_refused();
 	test_process_pairing();
 	test_stacks_and_output();
+	test_go();
 	return unit_exit();
 }

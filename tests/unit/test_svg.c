@@ -490,6 +490,19 @@ static void test_labels_and_units(void)
 	      "mixed: live bytes and Go's bytes allocated");
 	mt_report__free(&r);
 	free_parsed(&ps);
+
+	p = add_proc(&r, 1, "go");
+	p->sampled = true;
+	p->sample_rate = 16384;
+	add_stack(p, "main.main;main.keep", 3 << 20, 4 << 20);
+	ret = render(&r, &ps, NULL);
+	CHECK(ret == 0 && ps.ok &&
+	      has_title(&ps, "main.keep (3,145,728 bytes, 3.0 MiB, 100.00%)") &&
+	      strstr(ps.texts, "memtrace: live bytes|") &&
+	      strstr(ps.texts, "Go live bytes are sampled estimates (1 sample per 16.0 KiB)."),
+	      "go, sampled: live bytes, called estimates");
+	mt_report__free(&r);
+	free_parsed(&ps);
 }
 
 static void test_empty_and_errors(void)

@@ -9,6 +9,8 @@
 //
 // INUSE_RATE=N in the environment sets that MemProfileRate instead of 1;
 // the figures are then scaled as runtime/pprof scales heap samples.
+// INUSE_BIG=N keeps N blocks of 1 MiB from allocBig instead of 64 (two
+// runs that keep different amounts, for --diff).
 //
 // With --wait (memtrace -p tests): allocates first, so that memtrace
 // attaches to data it never saw allocated, prints "ready PID", waits for
@@ -97,8 +99,8 @@ func report() {
 	pprof.WriteHeapProfile(io.Discard)
 }
 
-func allocate() {
-	for i := 0; i < 64; i++ {
+func allocate(nbig int) {
+	for i := 0; i < nbig; i++ {
 		bigKept = append(bigKept, allocBig(1<<20))
 	}
 	for i := 0; i < 256; i++ {
@@ -120,8 +122,12 @@ func main() {
 	}
 	wait := len(os.Args) > 1 && os.Args[1] == "--wait"
 	after := os.Getenv("INUSE_ALLOC_AFTER") == "1"
+	nbig := 64
+	if n, err := strconv.Atoi(os.Getenv("INUSE_BIG")); err == nil && n >= 0 {
+		nbig = n
+	}
 	if !after {
-		allocate()
+		allocate(nbig)
 	}
 	var sigs chan os.Signal
 	if wait {
@@ -135,7 +141,7 @@ func main() {
 		}
 	}
 	if after {
-		allocate()
+		allocate(nbig)
 	}
 	report()
 	fmt.Println("done")
