@@ -115,7 +115,7 @@ TEST_TOOLS := $(OUTPUT)/tests/go_span_check
 GO_WORKLOADS := $(OUTPUT)/tests/goretain $(OUTPUT)/tests/goretain_stripped $(OUTPUT)/tests/gohot \
 	$(OUTPUT)/tests/goinuse $(OUTPUT)/tests/goinuse_stripped $(OUTPUT)/tests/goinuse_pie_stripped \
 	$(OUTPUT)/tests/gospan \
-	$(OUTPUT)/tests/gospan_stripped $(OUTPUT)/tests/goallocbench
+	$(OUTPUT)/tests/gospan_stripped $(OUTPUT)/tests/goallocbench $(OUTPUT)/tests/gochurn
 GO_SRCS := $(wildcard tests/workloads/go/*/*.go) tests/workloads/go/go.mod
 GO_BUILD = cd tests/workloads/go && GOCACHE=$(abspath $(OUTPUT))/gocache GOFLAGS=-mod=mod \
 	$(GO) build
@@ -164,6 +164,10 @@ $(OUTPUT)/tests/goinuse_stripped: $(GO_SRCS)
 $(OUTPUT)/tests/goinuse_pie_stripped: $(GO_SRCS)
 	$(call msg,GO,$@)
 	$(Q)$(GO_BUILD) -buildmode=pie -ldflags="-s -w" -o $(abspath $@) ./inuse
+
+$(OUTPUT)/tests/gochurn: $(GO_SRCS)
+	$(call msg,GO,$@)
+	$(Q)$(GO_BUILD) -o $(abspath $@) ./churn
 
 $(OUTPUT)/tests/goallocbench: $(GO_SRCS)
 	$(call msg,GO,$@)

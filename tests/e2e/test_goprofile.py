@@ -189,3 +189,26 @@ def test_go_profile_default_rate():
     run = mtlib.run_command("goinuse", timeout=60, env={"INUSE_RATE": "524288"})
     proc = mtlib.find_process(run.report, exe_name="goinuse")
     check_inuse(proc, parse_inuse(run.mt_stdout.splitlines()), "-- 512 KiB", rate=524288)
+
+
+@mtlib.timeout(90)
+def test_go_sampled_churn():
+    """A call site churning objects through many GCs, in the size class of
+    the kept ones: freed slots are taken again by newer objects, and the
+    churned site must not read as live (nor grow like a leak), while the kept
+    site stays near its 8 MiB."""
+    run = mtlib.run_command("gochurn", timeout=60, mt_args=SAMPLED)
+    proc = mtlib.find_process(run.report, exe_name="gochurn")
+    own = {k: int(v) for k, v in (kv.split("=") for kv in
+                                  next(l for l in run.mt_stdout.splitlines()
+                                       if l.startswith("kept=")).split())}
+    c = Checks()
+    kept = site_live(proc, "main.allocKept")
+    c.true(abs(kept - own["kept"]) <= TOLERANCE * own["kept"],
+           "main.allocKept live %d vs the %d it keeps" % (kept, own["kept"]))
+    churn = mtlib.stacks_containing(proc, "main.allocChurn")
+    made = sum(s["alloc_bytes_total"] for s in churn)
+    c.true(made >= 64 << 20, "the churned site allocated %d (the GC ran many times)" % made)
+    live = site_live(proc, "main.allocChurn")
+    c.true(live < 1 << 20, "main.allocChurn live %d: near its 64 KiB, not its garbage" % live)
+    c.finish(mtlib.describe_stacks(proc))
