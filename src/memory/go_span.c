@@ -1032,6 +1032,14 @@ static int pid_readv(void *ctx, struct go_span_read *r, size_t n)
 	return 0;
 }
 
+int go_span__heap_sweepgen(const struct go_span *gs, pid_t pid, uint64_t bias, uint32_t *sg)
+{
+	struct go_span_read r = { gs->lo.mheap + bias + gs->lo.mheap_sweepgen, sg, 4, 0 };
+	int err = pid_readv(&pid, &r, 1);
+
+	return err ? err : r.err;
+}
+
 int go_span__check(const struct go_span *gs, pid_t pid, uint64_t bias, struct go_obj *objs,
 		   size_t n, uint8_t *state, char *note, size_t note_len)
 {

@@ -171,6 +171,11 @@ int go_span__bias(const struct go_span *gs, const struct proc_maps *maps, const 
  * go_heap__bias gives it. 0, or -errno with note (every state then
  * GO_OBJ_UNKNOWN). Reads each span once, twice to confirm.
  */
+/*
+ * mheap_.sweepgen now: it moves on by 2 at each GC, and nothing is freed
+ * without one. 0 or -errno.
+ */
+int go_span__heap_sweepgen(const struct go_span *gs, pid_t pid, uint64_t bias, uint32_t *sg);
 int go_span__check(const struct go_span *gs, pid_t pid, uint64_t bias, struct go_obj *objs,
 		   size_t n, uint8_t *state, char *note, size_t note_len);
 

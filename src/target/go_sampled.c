@@ -3,10 +3,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "memory/go_span.h"
 #include "probe/loader.h"
 #include "target/go_sampled.h"
 #include "util/log.h"
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 
 /* What one refresh reads: the process's samples. */
 struct sample_set {
@@ -127,10 +136,20 @@ void go_sampled__update(struct target *t, struct loader *l, uint64_t rate)
 	uint8_t *state = NULL;
 	char note[GO_HEAP_NOTE_MAX] = "";
 	size_t i, ng = 0;
-	uint64_t bias;
+	uint64_t bias, t0;
+	uint32_t heap_sg = 0;
 	int err;
 
 	if (t->exited || open_span(t) || go_span__bias(t->go_span, t->maps, t->alloc.path, &bias))
+		return;
+	/*
+	 * Objects are freed only by a GC's sweep, and those allocated since the
+	 * last GC are not counted until the next: with no GC since the last
+	 * check, that check's figures stand.
+	 */
+	t0 = now_ns();
+	if (!go_span__heap_sweepgen(t->go_span, (pid_t)t->pid, bias, &heap_sg) &&
+	    t->go_own.read && heap_sg == t->go_checked_sweepgen)
 		return;
 	err = loader__for_each_go_sample(l, collect, &ss);
 	if (!err)
@@ -207,6 +226,8 @@ void go_sampled__update(struct target *t, struct loader *l, uint64_t rate)
 		p.nr++;
 	}
 	p.read = true;
+	t->go_checked_sweepgen = heap_sg;
+	t->go_check_cost_ns = now_ns() - t0;
 	qsort(gens, nr_gens, sizeof(*gens), cmp_gen);
 	free(t->go_gens);
 	t->go_gens = gens;

@@ -23,7 +23,9 @@ struct loader;
 int go_sampled__layout(struct target *t, struct loader_go_layout *out);
 /*
  * Read t's samples, forget those freed, and rebuild t->go_own from those
- * still allocated; rate is the sampling's mean distance in bytes.
+ * still allocated; rate is the sampling's mean distance in bytes. Nothing
+ * is read when no GC ran since the last call (t->go_check_cost_ns says what
+ * the last check cost).
  */
 void go_sampled__update(struct target *t, struct loader *l, uint64_t rate);
 

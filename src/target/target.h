@@ -78,6 +78,8 @@ struct target {
 	uint64_t go_own_unverified;	/* live samples not seen at every sweep since allocated */
 	uint64_t go_own_young;	/* samples allocated since the last GC: not counted yet */
 	struct go_sample_gen *go_gens;	/* per sample, the sweep it was last seen live at */
+	uint32_t go_checked_sweepgen;	/* mheap_.sweepgen at the last check */
+	uint64_t go_check_cost_ns;	/* how long the last check took */
 	size_t nr_go_gens;
 };
 
