@@ -146,8 +146,10 @@ static __always_inline void record_block(__u32 tgid, __u64 addr, struct mt_pendi
 static __always_inline int on_entry(struct pt_regs *ctx, __u32 kind, __u64 size, __u64 old_ptr,
 				    __u64 memptr)
 {
+	struct mt_stack_window *w = NULL;
 	struct mt_pending *p;
 	__u64 sp, ret_addr;
+	bool want_stack;
 	__u32 tgid;
 
 	if (empty_probes)
@@ -159,7 +161,13 @@ static __always_inline int on_entry(struct pt_regs *ctx, __u32 kind, __u64 size,
 	if (!p)
 		return 0;
 	sp = PT_REGS_SP(ctx);
-	if (bpf_probe_read_user(&ret_addr, sizeof(ret_addr), (void *)sp))
+	/* The stack's first window, read from sp, holds the return address too. */
+	want_stack = size >= min_size && size <= max_size;
+	if (want_stack) {
+		w = &p->win;
+		stack_window_reset(w);
+	}
+	if (stack_read(w, sp, &ret_addr, 1))
 		ret_addr = 0;
 	if (p->active) {
 		/*
@@ -189,11 +197,11 @@ static __always_inline int on_entry(struct pt_regs *ctx, __u32 kind, __u64 size,
 		else
 			count(MT_CNT_UNKNOWN_FREES);
 	}
-	if (size < min_size || size > max_size) {
+	if (!want_stack) {
 		p->stack_id = 0;
 		return 0;
 	}
-	p->stack_id = capture_stack(ctx, ret_addr, &p->stack);
+	p->stack_id = capture_stack_win(ctx, ret_addr, &p->stack, w);
 	return 0;
 }
 
