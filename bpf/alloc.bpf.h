@@ -154,7 +154,7 @@ static __always_inline int on_entry(struct pt_regs *ctx, __u32 kind, __u64 size,
 
 	if (empty_probes)
 		return 0;
-	if (!traced(&tgid))
+	if (!probe_traced(&tgid))
 		return 0;
 	p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0,
 				 BPF_LOCAL_STORAGE_GET_F_CREATE);
@@ -254,7 +254,7 @@ int BPF_KRETPROBE(mt_alloc_ret, __u64 ret)
 
 	if (empty_probes)
 		return 0;
-	if (!traced(&tgid))
+	if (!probe_traced(&tgid))
 		return 0;
 	p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0, 0);
 	if (!p || !p->active)
@@ -298,7 +298,7 @@ int BPF_KPROBE(mt_free, __u64 ptr)
 	/* free may be probed past its NULL test, where NULL also passes. */
 	if (!ptr)
 		return 0;
-	if (!traced(&tgid))
+	if (!probe_traced(&tgid))
 		return 0;
 	if (!forget_block(tgid, ptr, &old))
 		count(MT_CNT_UNKNOWN_FREES);

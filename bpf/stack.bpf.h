@@ -166,6 +166,27 @@ static __always_inline void stack_window_reset(struct mt_stack_window *w)
 	w->limit = bpf_get_current_task_btf()->mm->start_stack;
 }
 
+/* words 8-byte words of the user stack at addr from the window: 0, or -1 when it does not hold them. */
+static __always_inline int window_get(const struct mt_stack_window *w, __u64 addr, __u64 *out,
+				      __u32 words)
+{
+	__u64 off, idx;
+
+	if (!w)
+		return -1;
+	/* Else clang computes &w->w before the test, which the verifier refuses. */
+	barrier_var(w);
+	off = addr - w->base;
+	/* off < len first: an address below the window wraps to a huge off. */
+	if ((addr & 7) || off >= w->len || off + words * 8 > w->len)
+		return -1;
+	idx = (off >> 3) & (MT_STACK_WINDOW / 8 - 1);
+	out[0] = w->w[idx];
+	if (words > 1)
+		out[1] = w->w[idx + 1];
+	return 0;
+}
+
 /*
  * words 8-byte words of the user stack at addr into out: from the window
  * when it holds them, else from a new window read at addr. A bpf_probe_read_user
@@ -178,35 +199,32 @@ static __always_inline void stack_window_reset(struct mt_stack_window *w)
 static __always_inline long stack_read(struct mt_stack_window *w, __u64 addr, __u64 *out,
 				       __u32 words)
 {
-	__u64 off, n, idx;
+	__u64 n;
 
+	if (!window_get(w, addr, out, words))
+		return 0;
 	if (!w || (addr & 7))
 		return bpf_probe_read_user(out, words * 8, (void *)addr);
-	off = addr - w->base;
-	/* off < len first: an address below the window wraps to a huge off. */
-	if (off >= w->len || off + words * 8 > w->len) {
+	barrier_var(w);
+	n = MT_STACK_WINDOW;
+	/* The main thread's stack ends a little above where it started. */
+	if (addr < w->limit && w->limit - addr < n)
+		n = w->limit - addr;
+	if (n < words * 8 || w->failed >= 2)
+		return bpf_probe_read_user(out, words * 8, (void *)addr);
+	w->len = 0;
+	barrier_var(n);
+	if (n > MT_STACK_WINDOW)
 		n = MT_STACK_WINDOW;
-		/* The main thread's stack ends a little above where it started. */
-		if (addr < w->limit && w->limit - addr < n)
-			n = w->limit - addr;
-		if (n < words * 8 || w->failed >= 2)
-			return bpf_probe_read_user(out, words * 8, (void *)addr);
-		w->len = 0;
-		barrier_var(n);
-		if (n > MT_STACK_WINDOW)
-			n = MT_STACK_WINDOW;
-		if (bpf_probe_read_user(w->w, n, (void *)addr)) {
-			w->failed++;
-			return bpf_probe_read_user(out, words * 8, (void *)addr);
-		}
-		w->base = addr;
-		w->len = n;
-		off = 0;
+	if (bpf_probe_read_user(w->w, n, (void *)addr)) {
+		w->failed++;
+		return bpf_probe_read_user(out, words * 8, (void *)addr);
 	}
-	idx = (off >> 3) & (MT_STACK_WINDOW / 8 - 1);
-	out[0] = w->w[idx];
+	w->base = addr;
+	w->len = n;
+	out[0] = w->w[0];
 	if (words > 1)
-		out[1] = w->w[idx + 1];
+		out[1] = w->w[1];
 	return 0;
 }
 
@@ -230,29 +248,89 @@ static __always_inline int fp_step(struct walk_regs *r, struct mt_stack_window *
 	return 0;
 }
 
-enum { FP_STEPPED, FP_END, FP_NOT_IN_WINDOW };
+/*
+ * The CFA by a row's rule: 0; 1 when the return address is undefined (the
+ * outermost frame); -1 for a rule the frame pointer must stand in for.
+ */
+static __always_inline int row_cfa(const struct mt_unwind_row *row, const struct walk_regs *r,
+				   __u64 *cfa)
+{
+	switch (row->cfa_reg) {
+	case MT_CFA_RSP:
+		*cfa = r->sp + row->cfa_off;
+		return 0;
+	case MT_CFA_RBP:
+		*cfa = r->bp + row->cfa_off;
+		return 0;
+	case MT_CFA_PLT:
+		/* The PLT expression: 8 more once the stub has pushed its index. */
+		*cfa = r->sp + row->cfa_off + ((r->ip & 15) >= row->plt_lim ? 8 : 0);
+		return 0;
+	case MT_CFA_UNDEFINED:
+		return 1;
+	}
+	return -1;
+}
 
-/* fp_step's common case, inline in the walk's loop: the frame lies in the window. */
+/*
+ * The common cases of a step, inline in walk_batch, from what is at hand:
+ * the window, the last frame's module, the row cache. STEP_SLOW leaves r
+ * as it was, for frame_step.
+ */
+enum { STEP_DONE, STEP_END, STEP_SLOW };
+
+/* fp_step when the frame record lies in the window. */
 static __always_inline int fp_step_in_window(struct walk_regs *r, const struct mt_stack_window *w)
 {
-	__u64 bp = r->bp, off, idx, ra;
+	__u64 frame[2];
 
-	if (!bp)
-		return FP_END;
-	if (!w)
-		return FP_NOT_IN_WINDOW;
-	barrier_var(w);
-	off = bp - w->base;
-	if ((bp & 7) || off >= w->len || off + 16 > w->len)
-		return FP_NOT_IN_WINDOW;
-	idx = (off >> 3) & (MT_STACK_WINDOW / 8 - 1);
-	ra = w->w[idx + 1];
-	if (!ra)
-		return FP_END;
-	r->sp = bp + 16;
-	r->bp = w->w[idx] > bp ? w->w[idx] : 0;
+	if (!r->bp)
+		return STEP_END;
+	if (window_get(w, r->bp, frame, 2))
+		return STEP_SLOW;
+	if (!frame[1])
+		return STEP_END;
+	r->sp = r->bp + 16;
+	r->bp = frame[0] > r->bp ? frame[0] : 0;
+	r->ip = frame[1];
+	return STEP_DONE;
+}
+
+/* frame_step's CFA rule when the module, the row and the saved words are at hand. */
+static __always_inline int cfa_step_in_window(struct walk_regs *r, const struct mt_proc_modules *mods,
+					      const struct mt_stack_window *w)
+{
+	const struct mt_unwind_row *row;
+	const struct mt_module *mod;
+	__u64 pc = r->ip - 1, cfa, ra, bp = r->bp;
+	int m = (int)r->mod - 1, rule;
+	__u32 key;
+
+	if (m < 0)
+		return STEP_SLOW;
+	mod = &mods->m[m & (MT_MAX_MODULES - 1)];
+	if (mod->start > pc || mod->end <= pc || !mod->row_count || pc < mod->bias)
+		return STEP_SLOW;
+	key = cached_row(mod->row_first, pc - mod->bias);
+	if (!key)
+		return STEP_SLOW;
+	key--;
+	row = bpf_map_lookup_elem(&cfi_rows, &key);
+	if (!row)
+		return STEP_SLOW;
+	rule = row_cfa(row, r, &cfa);
+	if (rule)
+		return rule > 0 ? STEP_END : STEP_SLOW;
+	if (row->rbp_rule == MT_RBP_AT_CFA && window_get(w, cfa + 8 * (__s64)row->rbp_off, &bp, 1))
+		return STEP_SLOW;
+	if (window_get(w, cfa - 8, &ra, 1))
+		return STEP_SLOW;
+	if (!ra || cfa <= r->sp)
+		return STEP_END;
+	r->bp = bp;
+	r->sp = cfa;
 	r->ip = ra;
-	return FP_STEPPED;
+	return STEP_DONE;
 }
 
 /*
@@ -267,7 +345,7 @@ __noinline int frame_step(struct walk_regs *r, const struct mt_proc_modules *mod
 	const struct mt_module *mod;
 	__u64 cfa, ra, pc;
 	__u32 key;
-	int m;
+	int m, rule;
 
 	if (!r)
 		return 1;
@@ -297,22 +375,11 @@ __noinline int frame_step(struct walk_regs *r, const struct mt_proc_modules *mod
 	row = bpf_map_lookup_elem(&cfi_rows, &key);
 	if (!row)
 		return fp_step(r, w);
-	switch (row->cfa_reg) {
-	case MT_CFA_RSP:
-		cfa = r->sp + row->cfa_off;
-		break;
-	case MT_CFA_RBP:
-		cfa = r->bp + row->cfa_off;
-		break;
-	case MT_CFA_PLT:
-		/* The PLT expression: 8 more once the stub has pushed its index. */
-		cfa = r->sp + row->cfa_off + ((r->ip & 15) >= row->plt_lim ? 8 : 0);
-		break;
-	case MT_CFA_UNDEFINED:
+	rule = row_cfa(row, r, &cfa);
+	if (rule > 0)
 		return 1;
-	default:
+	if (rule < 0)
 		return fp_step(r, w);
-	}
 	/*
 	 * The saved rbp (below the return address) first: a window read for
 	 * it holds the return address too. Either read failing ends the walk.
@@ -347,11 +414,10 @@ struct walk_state {
 
 /*
  * Up to WALK_BATCH frames of a walk: each recorded, then stepped from. 1
- * when the walk is over. A frame below every module with rows (see
- * frame_step) whose frame record lies in the window is stepped inline;
- * any other goes through frame_step. Global, and its loop short: the
- * verifier goes through WALK_BATCH frames once, and a walk costs a call
- * per WALK_BATCH frame-pointer frames (a call costs ~13 ns here).
+ * when the walk is over. A frame whose step needs neither a read nor a
+ * search is stepped inline; any other goes through frame_step. Global, and
+ * its loop short: the verifier goes through WALK_BATCH frames once, and a
+ * walk costs a call per WALK_BATCH frames (a call costs ~13 ns here).
  */
 __noinline int walk_batch(struct walk_state *s, const struct mt_proc_modules *mods,
 			  struct mt_stack_window *w, struct mt_stack *st)
@@ -372,13 +438,14 @@ __noinline int walk_batch(struct walk_state *s, const struct mt_proc_modules *mo
 			s->r.flags |= MT_STACK_F_TRUNCATED;
 			return 1;
 		}
-		if (!mods || !mods->nr || s->r.ip - 1 < mods->m[0].start) {
+		if (!mods || !mods->nr || s->r.ip - 1 < mods->m[0].start)
 			step = fp_step_in_window(&s->r, w);
-			if (step == FP_STEPPED)
-				continue;
-			if (step == FP_END)
-				return 1;
-		}
+		else
+			step = cfa_step_in_window(&s->r, mods, w);
+		if (step == STEP_DONE)
+			continue;
+		if (step == STEP_END)
+			return 1;
 		if (frame_step(&s->r, mods, w))
 			return 1;
 	}
