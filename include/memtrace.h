@@ -217,6 +217,9 @@ struct mt_pending {
 	struct mt_stack stack;
 	struct mt_stack vm_stack;
 	struct mt_stack_window win;	/* the stack walker's scratch */
+	/* The clock read last by this thread, and the tick it was read in (bpf_jiffies64). */
+	__u64 clock_ns;
+	__u64 clock_jiffies;
 };
 
 #endif /* MEMTRACE_H */
