@@ -106,12 +106,32 @@ static __always_inline struct mt_stat *stat_for(__u32 tgid, __u64 stack_id, stru
 	return bpf_map_lookup_elem(&stats, &skey);
 }
 
+/*
+ * CLOCK_MONOTONIC for a block's birth, read at most once per tick per
+ * thread: bpf_ktime_get_ns costs ~90 ns here (a third of mt_alloc_ret's own
+ * work), bpf_jiffies64 a fraction of it. Within a tick the time read first
+ * stands for the tick, so that a block looks at most one tick (4 ms at
+ * HZ=250) older than it is; ages are shown in tenths of seconds, and
+ * --min-age is in seconds. Per thread: a per-CPU copy could be torn by
+ * preemption.
+ */
+static __always_inline __u64 birth_time(struct mt_pending *p)
+{
+	__u64 j = bpf_jiffies64();
+
+	if (j != p->clock_jiffies || !p->clock_ns) {
+		p->clock_ns = bpf_ktime_get_ns();
+		p->clock_jiffies = j;
+	}
+	return p->clock_ns;
+}
+
 static __always_inline void record_block(__u32 tgid, __u64 addr, struct mt_pending *p)
 {
 	struct mt_alloc_key key = { .addr = addr, .pid = tgid };
 	struct mt_alloc_info info = {
 		.size = p->size,
-		.ts_ns = bpf_ktime_get_ns(),
+		.ts_ns = birth_time(p),
 		.stack_id = p->stack_id,
 	};
 	struct mt_alloc_info old;
@@ -146,20 +166,28 @@ static __always_inline void record_block(__u32 tgid, __u64 addr, struct mt_pendi
 static __always_inline int on_entry(struct pt_regs *ctx, __u32 kind, __u64 size, __u64 old_ptr,
 				    __u64 memptr)
 {
+	struct mt_stack_window *w = NULL;
 	struct mt_pending *p;
 	__u64 sp, ret_addr;
+	bool want_stack;
 	__u32 tgid;
 
 	if (empty_probes)
 		return 0;
-	if (!traced(&tgid))
+	if (!probe_traced(&tgid))
 		return 0;
 	p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0,
 				 BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!p)
 		return 0;
 	sp = PT_REGS_SP(ctx);
-	if (bpf_probe_read_user(&ret_addr, sizeof(ret_addr), (void *)sp))
+	/* The stack's first window, read from sp, holds the return address too. */
+	want_stack = size >= min_size && size <= max_size;
+	if (want_stack) {
+		w = &p->win;
+		stack_window_reset(w);
+	}
+	if (stack_read(w, sp, &ret_addr, 1))
 		ret_addr = 0;
 	if (p->active) {
 		/*
@@ -189,11 +217,11 @@ static __always_inline int on_entry(struct pt_regs *ctx, __u32 kind, __u64 size,
 		else
 			count(MT_CNT_UNKNOWN_FREES);
 	}
-	if (size < min_size || size > max_size) {
+	if (!want_stack) {
 		p->stack_id = 0;
 		return 0;
 	}
-	p->stack_id = capture_stack(ctx, ret_addr, &p->stack);
+	p->stack_id = capture_stack_win(ctx, ret_addr, &p->stack, w);
 	return 0;
 }
 
@@ -246,7 +274,7 @@ int BPF_KRETPROBE(mt_alloc_ret, __u64 ret)
 
 	if (empty_probes)
 		return 0;
-	if (!traced(&tgid))
+	if (!probe_traced(&tgid))
 		return 0;
 	p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0, 0);
 	if (!p || !p->active)
@@ -290,7 +318,7 @@ int BPF_KPROBE(mt_free, __u64 ptr)
 	/* free may be probed past its NULL test, where NULL also passes. */
 	if (!ptr)
 		return 0;
-	if (!traced(&tgid))
+	if (!probe_traced(&tgid))
 		return 0;
 	if (!forget_block(tgid, ptr, &old))
 		count(MT_CNT_UNKNOWN_FREES);

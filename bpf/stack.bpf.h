@@ -22,16 +22,8 @@
 struct walk_regs {
 	__u64 ip, sp, bp;
 	__u32 flags;		/* MT_STACK_F_* */
-	__u32 pad;
-};
-
-struct unwind_ctx {
-	struct mt_stack *st;
-	const struct mt_proc_modules *mods;
-	struct walk_regs r;
-	__u64 hash;
-	__u32 n;
-	__u32 pad;
+	/* The module of the last frame, index + 1 (0: none): frames come in runs. */
+	__u32 mod;
 };
 
 /*
@@ -84,25 +76,41 @@ __noinline int find_module(const struct mt_proc_modules *mods, __u64 pc)
 	return (int)lo;
 }
 
+static __always_inline struct mt_row_cache_ent *row_cache_ent(__u32 first, __u64 rel)
+{
+	/* A file's rows are written once, at first: (first, rel) names one row. */
+	__u32 slot = (__u32)((rel ^ (rel >> 9) ^ ((__u64)first << 3)) & (MT_ROW_CACHE_SIZE - 1));
+
+	return bpf_map_lookup_elem(&row_cache, &slot);
+}
+
+/* find_row's answer from the row cache, or 0: inline, no call when it hits. */
+static __always_inline __u32 cached_row(__u32 first, __u64 rel)
+{
+	struct mt_row_cache_ent *ce = row_cache_ent(first, rel);
+
+	if (ce && ce->row_plus1 && ce->rel == (__u32)rel && ce->row_first == first &&
+	    rel <= 0xffffffffULL)
+		return ce->row_plus1;
+	return 0;
+}
+
 /*
  * The row of a module's table (rows [first, first + count) in cfi_rows)
  * that covers rel, the address less the module's bias: its index plus one,
  * or 0. Global, so that the verifier walks its 24-step search once, not
- * once for every state of the module search before it.
+ * once for every state of the module search before it. Its caller has
+ * looked in the row cache first (cached_row); the row found goes there.
  */
 __noinline __u32 find_row(__u32 first, __u32 count, __u64 rel)
 {
-	__u32 lo = first, hi = first + count, k, slot;
+	__u32 lo = first, hi = first + count, k;
 	const struct mt_unwind_row *r;
 	struct mt_row_cache_ent *ce;
 
 	if (rel > 0xffffffffULL)
 		return 0;
-	/* A file's rows are written once, at first: (first, rel) names one row. */
-	slot = (__u32)((rel ^ (rel >> 9) ^ ((__u64)first << 3)) & (MT_ROW_CACHE_SIZE - 1));
-	ce = bpf_map_lookup_elem(&row_cache, &slot);
-	if (ce && ce->row_plus1 && ce->rel == (__u32)rel && ce->row_first == first)
-		return ce->row_plus1;
+	ce = row_cache_ent(first, rel);
 	/* The last row whose pc is at or below rel: find the first above it, step back. */
 	for (k = 0; k < 24 && lo < hi; k++) {
 		__u32 mid = lo + (hi - lo) / 2;
@@ -145,14 +153,89 @@ static __noinline __u64 lookup_real_return(__u64 ra, __u64 slot)
 	return ra;
 }
 
+/*
+ * Before a walk: the window is empty (the stack has changed since the last
+ * one). NULL: no window, each frame is read alone.
+ */
+static __always_inline void stack_window_reset(struct mt_stack_window *w)
+{
+	if (!w)
+		return;
+	w->len = 0;
+	w->failed = 0;
+	w->limit = bpf_get_current_task_btf()->mm->start_stack;
+}
+
+/* words 8-byte words of the user stack at addr from the window: 0, or -1 when it does not hold them. */
+static __always_inline int window_get(const struct mt_stack_window *w, __u64 addr, __u64 *out,
+				      __u32 words)
+{
+	__u64 off, idx;
+
+	if (!w)
+		return -1;
+	/* Else clang computes &w->w before the test, which the verifier refuses. */
+	barrier_var(w);
+	off = addr - w->base;
+	/* off < len first: an address below the window wraps to a huge off. */
+	if ((addr & 7) || off >= w->len || off + words * 8 > w->len)
+		return -1;
+	idx = (off >> 3) & (MT_STACK_WINDOW / 8 - 1);
+	out[0] = w->w[idx];
+	if (words > 1)
+		out[1] = w->w[idx + 1];
+	return 0;
+}
+
+/*
+ * words 8-byte words of the user stack at addr into out: from the window
+ * when it holds them, else from a new window read at addr. A bpf_probe_read_user
+ * costs about the same for 8 bytes as for a KiB, and the frames of a walk lie
+ * close together: most come from the first window or two. A window that cannot
+ * be read (it would reach unmapped or never-touched stack) leaves the words to
+ * a read of their own, as without a window, so that a walk reads exactly the
+ * frames it did before and fails where it did. 0, or the read's error.
+ */
+static __always_inline long stack_read(struct mt_stack_window *w, __u64 addr, __u64 *out,
+				       __u32 words)
+{
+	__u64 n;
+
+	if (!window_get(w, addr, out, words))
+		return 0;
+	if (!w || (addr & 7))
+		return bpf_probe_read_user(out, words * 8, (void *)addr);
+	barrier_var(w);
+	n = MT_STACK_WINDOW;
+	/* The main thread's stack ends a little above where it started. */
+	if (addr < w->limit && w->limit - addr < n)
+		n = w->limit - addr;
+	if (n < words * 8 || w->failed >= 2)
+		return bpf_probe_read_user(out, words * 8, (void *)addr);
+	w->len = 0;
+	barrier_var(n);
+	if (n > MT_STACK_WINDOW)
+		n = MT_STACK_WINDOW;
+	if (bpf_probe_read_user(w->w, n, (void *)addr)) {
+		w->failed++;
+		return bpf_probe_read_user(out, words * 8, (void *)addr);
+	}
+	w->base = addr;
+	w->len = n;
+	out[0] = w->w[0];
+	if (words > 1)
+		out[1] = w->w[1];
+	return 0;
+}
+
 /* One frame up by the frame pointer: [bp] is the caller's bp, [bp + 8] its return address. */
-static __always_inline int fp_step(struct walk_regs *r)
+static __always_inline int fp_step(struct walk_regs *r, struct mt_stack_window *w)
 {
 	__u64 frame[2];
 
 	if (!r->bp)
 		return 1;
-	if (bpf_probe_read_user(frame, sizeof(frame), (void *)r->bp)) {
+	if (stack_read(w, r->bp, frame, 2)) {
 		r->flags |= MT_STACK_F_READ_FAILED;
 		return 1;
 	}
@@ -166,57 +249,147 @@ static __always_inline int fp_step(struct walk_regs *r)
 }
 
 /*
+ * The CFA by a row's rule: 0; 1 when the return address is undefined (the
+ * outermost frame); -1 for a rule the frame pointer must stand in for.
+ */
+static __always_inline int row_cfa(const struct mt_unwind_row *row, const struct walk_regs *r,
+				   __u64 *cfa)
+{
+	switch (row->cfa_reg) {
+	case MT_CFA_RSP:
+		*cfa = r->sp + row->cfa_off;
+		return 0;
+	case MT_CFA_RBP:
+		*cfa = r->bp + row->cfa_off;
+		return 0;
+	case MT_CFA_PLT:
+		/* The PLT expression: 8 more once the stub has pushed its index. */
+		*cfa = r->sp + row->cfa_off + ((r->ip & 15) >= row->plt_lim ? 8 : 0);
+		return 0;
+	case MT_CFA_UNDEFINED:
+		return 1;
+	}
+	return -1;
+}
+
+/*
+ * The common cases of a step, inline in walk_batch, from what is at hand:
+ * the window, the last frame's module, the row cache. STEP_SLOW leaves r
+ * as it was, for frame_step.
+ */
+enum { STEP_DONE, STEP_END, STEP_SLOW };
+
+/* fp_step when the frame record lies in the window. */
+static __always_inline int fp_step_in_window(struct walk_regs *r, const struct mt_stack_window *w)
+{
+	__u64 frame[2];
+
+	if (!r->bp)
+		return STEP_END;
+	if (window_get(w, r->bp, frame, 2))
+		return STEP_SLOW;
+	if (!frame[1])
+		return STEP_END;
+	r->sp = r->bp + 16;
+	r->bp = frame[0] > r->bp ? frame[0] : 0;
+	r->ip = frame[1];
+	return STEP_DONE;
+}
+
+/* frame_step's CFA rule when the module, the row and the saved words are at hand. */
+static __always_inline int cfa_step_in_window(struct walk_regs *r, const struct mt_proc_modules *mods,
+					      const struct mt_stack_window *w)
+{
+	const struct mt_unwind_row *row;
+	const struct mt_module *mod;
+	__u64 pc = r->ip - 1, cfa, ra, bp = r->bp;
+	int m = (int)r->mod - 1, rule;
+	__u32 key;
+
+	if (m < 0)
+		return STEP_SLOW;
+	mod = &mods->m[m & (MT_MAX_MODULES - 1)];
+	if (mod->start > pc || mod->end <= pc || !mod->row_count || pc < mod->bias)
+		return STEP_SLOW;
+	key = cached_row(mod->row_first, pc - mod->bias);
+	if (!key)
+		return STEP_SLOW;
+	key--;
+	row = bpf_map_lookup_elem(&cfi_rows, &key);
+	if (!row)
+		return STEP_SLOW;
+	rule = row_cfa(row, r, &cfa);
+	if (rule)
+		return rule > 0 ? STEP_END : STEP_SLOW;
+	if (row->rbp_rule == MT_RBP_AT_CFA && window_get(w, cfa + 8 * (__s64)row->rbp_off, &bp, 1))
+		return STEP_SLOW;
+	if (window_get(w, cfa - 8, &ra, 1))
+		return STEP_SLOW;
+	if (!ra || cfa <= r->sp)
+		return STEP_END;
+	r->bp = bp;
+	r->sp = cfa;
+	r->ip = ra;
+	return STEP_DONE;
+}
+
+/*
  * One frame up from r: 0 when r is the caller's frame, 1 when the walk
  * ends. Global, so that it is verified once per program whatever the
- * walk's state, instead of once per state of every bpf_loop iteration.
+ * walk's state, instead of once per state of every frame of walk_batch.
  */
-__noinline int frame_step(struct walk_regs *r, const struct mt_proc_modules *mods)
+__noinline int frame_step(struct walk_regs *r, const struct mt_proc_modules *mods,
+			  struct mt_stack_window *w)
 {
 	const struct mt_unwind_row *row;
 	const struct mt_module *mod;
 	__u64 cfa, ra, pc;
 	__u32 key;
-	int m;
+	int m, rule;
 
 	if (!r)
 		return 1;
 	/* A return address points after the call: its frame is that of ip - 1. */
 	pc = r->ip - 1;
-	m = find_module(mods, pc);
-	if (m < 0 || !mods)
-		return fp_step(r);
+	/* Below every module with rows (an executable mapped low, with frame pointers). */
+	if (!mods || !mods->nr || pc < mods->m[0].start)
+		return fp_step(r, w);
+	/* The last frame's module, else a search. */
+	m = (int)r->mod - 1;
 	mod = &mods->m[m & (MT_MAX_MODULES - 1)];
+	if (m < 0 || mod->start > pc || mod->end <= pc) {
+		m = find_module(mods, pc);
+		r->mod = m + 1;
+		if (m < 0)
+			return fp_step(r, w);
+		mod = &mods->m[m & (MT_MAX_MODULES - 1)];
+	}
 	if (!mod->row_count || pc < mod->bias)
-		return fp_step(r);
-	key = find_row(mod->row_first, mod->row_count, pc - mod->bias);
+		return fp_step(r, w);
+	key = cached_row(mod->row_first, pc - mod->bias);
 	if (!key)
-		return fp_step(r);
+		key = find_row(mod->row_first, mod->row_count, pc - mod->bias);
+	if (!key)
+		return fp_step(r, w);
 	key--;
 	row = bpf_map_lookup_elem(&cfi_rows, &key);
 	if (!row)
-		return fp_step(r);
-	switch (row->cfa_reg) {
-	case MT_CFA_RSP:
-		cfa = r->sp + row->cfa_off;
-		break;
-	case MT_CFA_RBP:
-		cfa = r->bp + row->cfa_off;
-		break;
-	case MT_CFA_PLT:
-		/* The PLT expression: 8 more once the stub has pushed its index. */
-		cfa = r->sp + row->cfa_off + ((r->ip & 15) >= row->plt_lim ? 8 : 0);
-		break;
-	case MT_CFA_UNDEFINED:
+		return fp_step(r, w);
+	rule = row_cfa(row, r, &cfa);
+	if (rule > 0)
 		return 1;
-	default:
-		return fp_step(r);
-	}
-	if (bpf_probe_read_user(&ra, sizeof(ra), (void *)(cfa - 8))) {
+	if (rule < 0)
+		return fp_step(r, w);
+	/*
+	 * The saved rbp (below the return address) first: a window read for
+	 * it holds the return address too. Either read failing ends the walk.
+	 */
+	if (row->rbp_rule == MT_RBP_AT_CFA &&
+	    stack_read(w, cfa + 8 * (__s64)row->rbp_off, &r->bp, 1)) {
 		r->flags |= MT_STACK_F_READ_FAILED;
 		return 1;
 	}
-	if (row->rbp_rule == MT_RBP_AT_CFA &&
-	    bpf_probe_read_user(&r->bp, sizeof(r->bp), (void *)(cfa + 8 * (__s64)row->rbp_off))) {
+	if (stack_read(w, cfa - 8, &ra, 1)) {
 		r->flags |= MT_STACK_F_READ_FAILED;
 		return 1;
 	}
@@ -228,68 +401,120 @@ __noinline int frame_step(struct walk_regs *r, const struct mt_proc_modules *mod
 	return 0;
 }
 
-static long unwind_one(__u32 i, void *data)
-{
-	struct unwind_ctx *c = data;
+/* A walk in progress: what walk_batch carries from one call to the next. */
+struct walk_state {
+	struct walk_regs r;
+	__u64 hash;
+	__u32 n;		/* frames recorded */
+	__u32 pad;
+};
 
-	if (i >= MT_MAX_FRAMES)
+/* Frames per walk_batch call: MT_MAX_FRAMES is a multiple of it. */
+#define WALK_BATCH 8
+
+/*
+ * Up to WALK_BATCH frames of a walk: each recorded, then stepped from. 1
+ * when the walk is over. A frame whose step needs neither a read nor a
+ * search is stepped inline; any other goes through frame_step. Global, and
+ * its loop short: the verifier goes through WALK_BATCH frames once, and a
+ * walk costs a call per WALK_BATCH frames (a call costs ~13 ns here).
+ */
+__noinline int walk_batch(struct walk_state *s, const struct mt_proc_modules *mods,
+			  struct mt_stack_window *w, struct mt_stack *st)
+{
+	__u32 k, i;
+	int step;
+
+	if (!s || !st)
 		return 1;
-	c->st->ips[i] = c->r.ip;
-	c->hash = (c->hash ^ c->r.ip) * 0x100000001b3ULL;
-	c->n = i + 1;
-	if (i == MT_MAX_FRAMES - 1) {
-		c->r.flags |= MT_STACK_F_TRUNCATED;
-		return 1;
+	for (k = 0; k < WALK_BATCH; k++) {
+		i = s->n;
+		if (i >= MT_MAX_FRAMES)
+			return 1;
+		st->ips[i & (MT_MAX_FRAMES - 1)] = s->r.ip;
+		s->hash = (s->hash ^ s->r.ip) * 0x100000001b3ULL;
+		s->n = i + 1;
+		if (i == MT_MAX_FRAMES - 1) {
+			s->r.flags |= MT_STACK_F_TRUNCATED;
+			return 1;
+		}
+		if (!mods || !mods->nr || s->r.ip - 1 < mods->m[0].start)
+			step = fp_step_in_window(&s->r, w);
+		else
+			step = cfa_step_in_window(&s->r, mods, w);
+		if (step == STEP_DONE)
+			continue;
+		if (step == STEP_END)
+			return 1;
+		if (frame_step(&s->r, mods, w))
+			return 1;
 	}
-	/* A global function's result is any int to the verifier; bpf_loop wants 0 or 1. */
-	return frame_step(&c->r, c->mods) ? 1 : 0;
+	return 0;
 }
 
 /*
  * A global function: the verifier checks it once per program instead of
  * once for every path into every probe, which keeps loading fast.
  */
-__noinline __u64 capture_stack_at(__u64 ip, __u64 sp, __u64 bp, __u32 ip_is_return,
-				  struct mt_stack *st)
+__noinline __u64 capture_stack_at(const struct walk_regs *start, __u32 ip_is_return,
+				  struct mt_stack *st, struct mt_stack_window *w)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct unwind_ctx c = {
-		.st = st,
-		.r = { .ip = ip, .sp = sp, .bp = bp },
-		.hash = 0xcbf29ce484222325ULL,
-	};
+	const struct mt_proc_modules *mods;
+	struct walk_state s = { .hash = 0xcbf29ce484222325ULL };
 	__u64 tramp;
+	__u32 b;
 
-	if (!st)
+	if (!st || !start)
 		return 1;
-	c.mods = bpf_map_lookup_elem(&proc_modules, &tgid);
+	s.r.ip = start->ip;
+	s.r.sp = start->sp;
+	s.r.bp = start->bp;
+	mods = bpf_map_lookup_elem(&proc_modules, &tgid);
 	/* At an entry probe, the caller's return address was read from sp - 8. */
 	if (ip_is_return) {
-		/* Published with the modules; read from the task (three loads) only until then. */
-		if (c.mods && c.mods->tramp)
-			tramp = c.mods->tramp;
+		/* Published with the modules; read from the task until then. */
+		if (mods && mods->tramp)
+			tramp = mods->tramp;
 		else
-			tramp = BPF_CORE_READ(bpf_get_current_task_btf(), mm,
-					      uprobes_state.xol_area, vaddr);
-		if (tramp && ip == tramp)
-			c.r.ip = lookup_real_return(ip, sp - 8);
+			tramp = bpf_get_current_task_btf()->mm->uprobes_state.xol_area->vaddr;
+		if (tramp && s.r.ip == tramp)
+			s.r.ip = lookup_real_return(s.r.ip, s.r.sp - 8);
 	}
-	if (!c.r.ip) {
+	if (!s.r.ip) {
 		st->flags = MT_STACK_F_READ_FAILED;
 		st->nr_frames = 0;
 		return 1;
 	}
-	bpf_loop(MT_MAX_FRAMES, unwind_one, &c, 0);
-	st->flags = c.r.flags;
-	st->nr_frames = c.n;
-	c.hash ^= c.n;
-	return c.hash ? c.hash : 1;
+	for (b = 0; b < MT_MAX_FRAMES / WALK_BATCH; b++)
+		if (walk_batch(&s, mods, w, st))
+			break;
+	st->flags = s.r.flags;
+	st->nr_frames = s.n;
+	s.hash ^= s.n;
+	return s.hash ? s.hash : 1;
 }
 
-/* At an entry probe: the caller's frame is the first. */
+/*
+ * At an entry probe: the caller's frame is the first. w: a window reset
+ * before ret_addr was read through it (stack_window_reset), or NULL.
+ */
+static __always_inline __u64 capture_stack_win(struct pt_regs *ctx, __u64 ret_addr,
+					       struct mt_stack *st, struct mt_stack_window *w)
+{
+	struct walk_regs start = {
+		.ip = ret_addr,
+		.sp = PT_REGS_SP(ctx) + 8,
+		.bp = PT_REGS_FP(ctx),
+	};
+
+	return capture_stack_at(&start, 1, st, w);
+}
+
+/* The same, each frame read alone. */
 static __always_inline __u64 capture_stack(struct pt_regs *ctx, __u64 ret_addr, struct mt_stack *st)
 {
-	return capture_stack_at(ret_addr, PT_REGS_SP(ctx) + 8, PT_REGS_FP(ctx), 1, st);
+	return capture_stack_win(ctx, ret_addr, st, NULL);
 }
 
 /*

@@ -51,11 +51,15 @@ int BPF_PROG(mt_sys_enter, struct pt_regs *regs, long id)
 		p->vm_stack_id = 0;
 		return 0;
 	}
-	if (id == MT_NR_MMAP || id == MT_NR_BRK || id == MT_NR_MREMAP)
+	if (id == MT_NR_MMAP || id == MT_NR_BRK || id == MT_NR_MREMAP) {
 		/* Inside the syscall wrapper: its own frame first, from the user registers. */
-		p->vm_stack_id = capture_stack_at(regs->ip, regs->sp, regs->bp, 0, &p->vm_stack);
-	else
+		struct walk_regs start = { .ip = regs->ip, .sp = regs->sp, .bp = regs->bp };
+
+		stack_window_reset(&p->win);
+		p->vm_stack_id = capture_stack_at(&start, 0, &p->vm_stack, &p->win);
+	} else {
 		p->vm_stack_id = 0;
+	}
 	return 0;
 }
 

@@ -225,6 +225,22 @@ struct mt_proc_modules {
 	struct mt_module m[MT_MAX_MODULES];	/* sorted by start */
 };
 
+/*
+ * A window of the user stack, read with one bpf_probe_read_user: the
+ * walker takes the frames inside it from there, and reads the window again
+ * at the first frame it leaves. A power of 2, in bytes.
+ */
+#define MT_STACK_WINDOW 1024
+
+struct mt_stack_window {
+	__u64 base;		/* user address of w[0] */
+	__u64 limit;		/* the main thread's stack start: no window reaches above it */
+	__u32 len;		/* bytes read at base; 0: empty */
+	__u32 failed;		/* reads of the window that failed in this walk */
+	/* One word more than the window: a two-word read at the last index stays in bounds. */
+	__u64 w[MT_STACK_WINDOW / 8 + 1];
+};
+
 /* Per-thread hand-off from an entry probe to its return probe. */
 struct mt_pending {
 	__u64 entry_sp;		/* sp at entry; the return sees entry_sp + 8 */
@@ -245,6 +261,10 @@ struct mt_pending {
 	__u32 vm_active;
 	struct mt_stack stack;
 	struct mt_stack vm_stack;
+	struct mt_stack_window win;	/* the stack walker's scratch */
+	/* The clock read last by this thread, and the tick it was read in (bpf_jiffies64). */
+	__u64 clock_ns;
+	__u64 clock_jiffies;
 };
 
 #endif /* MEMTRACE_H */
