@@ -31,7 +31,7 @@ int BPF_KPROBE(mt_go_mallocgc)
 
 	if (empty_probes)
 		return 0;
-	if (!traced(&tgid) || go_call_restarts(ctx))
+	if (!probe_traced(&tgid) || go_call_restarts(ctx))
 		return 0;
 	if (size < min_size || size > max_size)
 		return 0;
@@ -39,9 +39,11 @@ int BPF_KPROBE(mt_go_mallocgc)
 				 BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!p)
 		return 0;
-	if (bpf_probe_read_user(&ret_addr, sizeof(ret_addr), (void *)PT_REGS_SP(ctx)))
+	/* The stack's first window, read from sp, holds the return address too. */
+	stack_window_reset(&p->win);
+	if (stack_read(&p->win, PT_REGS_SP(ctx), &ret_addr, 1))
 		ret_addr = 0;
-	stack_id = capture_stack(ctx, ret_addr, &p->stack);
+	stack_id = capture_stack_win(ctx, ret_addr, &p->stack, &p->win);
 	st = stat_for(tgid, stack_id, &p->stack);
 	if (!st)
 		return 0;
@@ -71,7 +73,7 @@ int BPF_KPROBE(mt_go_alloc_span)
 	if (empty_probes)
 		return 0;
 	/* spanAllocHeap is 0; stack and other manual spans are not heap. */
-	if (!traced(&tgid) || go_call_restarts(ctx) || (ctx->cx & 0xff) != 0)
+	if (!probe_traced(&tgid) || go_call_restarts(ctx) || (ctx->cx & 0xff) != 0)
 		return 0;
 	g = go_stat(tgid);
 	if (!g)
@@ -91,7 +93,7 @@ int BPF_KPROBE(mt_go_free_span)
 
 	if (empty_probes)
 		return 0;
-	if (!traced(&tgid) || go_call_restarts(ctx))
+	if (!probe_traced(&tgid) || go_call_restarts(ctx))
 		return 0;
 	if (bpf_probe_read_user(&npages, sizeof(npages), (void *)(ctx->bx + MT_GO_MSPAN_NPAGES_OFF)))
 		return 0;
@@ -129,6 +131,7 @@ int BPF_KPROBE(mt_go_publish)
 	struct mt_go_sample_key key = {};
 	struct mt_go_sample val = {};
 	struct mt_go_sample_next *next;
+	struct walk_regs start = {};
 	__u64 span = 0, size = 0, frame[2], stack_id;
 	struct mt_pending *p;
 	struct mt_stat *st;
@@ -136,7 +139,7 @@ int BPF_KPROBE(mt_go_publish)
 
 	if (empty_probes)
 		return 0;
-	if (!traced(&tgid))
+	if (!probe_traced(&tgid))
 		return 0;
 	if (bpf_probe_read_user(&span, sizeof(span), (void *)(sp + MT_GO_PUB_SPAN_SLOT(cookie))) ||
 	    bpf_probe_read_user(&size, sizeof(size),
@@ -148,9 +151,14 @@ int BPF_KPROBE(mt_go_publish)
 				 BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!p)
 		return 0;
-	if (bpf_probe_read_user(frame, sizeof(frame), (void *)bp))
+	/* mallocgc's frame: [rbp] its caller's rbp, [rbp + 8] the return address into it. */
+	stack_window_reset(&p->win);
+	if (stack_read(&p->win, bp, frame, 2))
 		return 0;
-	stack_id = capture_stack_at(frame[1], bp + 16, frame[0], 0, &p->stack);
+	start.ip = frame[1];
+	start.sp = bp + 16;
+	start.bp = frame[0];
+	stack_id = capture_stack_at(&start, 0, &p->stack, &p->win);
 	st = stat_for(tgid, stack_id, &p->stack);
 	if (!st)
 		return 0;
