@@ -18,10 +18,19 @@ static __always_inline __u64 array_bytes(__u64 nmemb, __u64 size)
 	return nmemb * size;
 }
 
-static __always_inline void stat_add(struct mt_stat *s, __s64 bytes, __s64 allocs)
+/*
+ * Per stack, BPF counts only what userspace cannot see afterwards: calls
+ * and bytes allocated, and blocks it could not keep. Live blocks are the
+ * allocs map itself (userspace sums them per stack at each look), and frees
+ * are the blocks counted that are no longer there: free deletes and is done.
+ */
+static __always_inline void not_recorded(__u32 tgid, __u64 stack_id)
 {
-	__sync_fetch_and_add(&s->live_bytes, bytes);
-	__sync_fetch_and_add(&s->live_allocs, allocs);
+	struct mt_stat_key skey = { .pid = tgid, .stack_id = stack_id };
+	struct mt_stat *s = bpf_map_lookup_elem(&stats, &skey);
+
+	if (s)
+		__sync_fetch_and_add(&s->not_recorded, 1);
 }
 
 /* Forget a live block; returns false when the address was never recorded. */
@@ -29,40 +38,23 @@ static __always_inline bool forget_block(__u32 tgid, __u64 addr, struct mt_alloc
 {
 	struct mt_alloc_key key = { .addr = addr, .pid = tgid };
 	struct mt_alloc_info *info;
-	struct mt_stat_key skey = { .pid = tgid };
-	struct mt_stat *s;
 
 	info = bpf_map_lookup_elem(&allocs, &key);
 	if (!info)
 		return false;
 	*out = *info;
 	/* Two frees of one block race here; only the one that deletes it counts. */
-	if (bpf_map_delete_elem(&allocs, &key))
-		return false;
-	skey.stack_id = out->stack_id;
-	s = bpf_map_lookup_elem(&stats, &skey);
-	if (s) {
-		stat_add(s, -(__s64)out->size, -1);
-		__sync_fetch_and_add(&s->frees_total, 1);
-	}
-	return true;
+	return bpf_map_delete_elem(&allocs, &key) == 0;
 }
 
 /* Put back a block that realloc failed to move (it is still the program's). */
 static __always_inline void restore_block(__u32 tgid, __u64 addr, struct mt_alloc_info *info)
 {
 	struct mt_alloc_key key = { .addr = addr, .pid = tgid };
-	struct mt_stat_key skey = { .pid = tgid, .stack_id = info->stack_id };
-	struct mt_stat *s;
 
 	if (bpf_map_update_elem(&allocs, &key, info, BPF_NOEXIST)) {
 		count(MT_CNT_ALLOCS_MAP_FULL);
-		return;
-	}
-	s = bpf_map_lookup_elem(&stats, &skey);
-	if (s) {
-		stat_add(s, info->size, 1);
-		__sync_fetch_and_sub(&s->frees_total, 1);
+		not_recorded(tgid, info->stack_id);
 	}
 }
 
@@ -153,9 +145,8 @@ static __always_inline void record_block(__u32 tgid, __u64 addr, struct mt_pendi
 	}
 	if (err) {
 		count(MT_CNT_ALLOCS_MAP_FULL);
-		return;
+		__sync_fetch_and_add(&s->not_recorded, 1);
 	}
-	stat_add(s, p->size, 1);
 }
 
 /*
@@ -310,7 +301,7 @@ int BPF_KRETPROBE(mt_alloc_ret, __u64 ret)
 SEC("uprobe")
 int BPF_KPROBE(mt_free, __u64 ptr)
 {
-	struct mt_alloc_info old;
+	struct mt_alloc_key key = { .addr = ptr };
 	__u32 tgid;
 
 	if (empty_probes)
@@ -320,7 +311,8 @@ int BPF_KPROBE(mt_free, __u64 ptr)
 		return 0;
 	if (!probe_traced(&tgid))
 		return 0;
-	if (!forget_block(tgid, ptr, &old))
+	key.pid = tgid;
+	if (bpf_map_delete_elem(&allocs, &key))
 		count(MT_CNT_UNKNOWN_FREES);
 	return 0;
 }

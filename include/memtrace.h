@@ -69,12 +69,15 @@ struct mt_stat_key {
 	__u32 pad;
 };
 
+/*
+ * Per (process, stack): what was allocated. What is live is the allocs map;
+ * what was freed, allocs_total - not_recorded - the live blocks.
+ */
 struct mt_stat {
-	__s64 live_bytes;
-	__s64 live_allocs;
 	__u64 alloc_bytes_total;
 	__u64 allocs_total;
-	__u64 frees_total;
+	__u64 not_recorded;	/* counted, but the allocs map could not keep the block */
+	__u64 pad;
 };
 
 struct mt_stack {

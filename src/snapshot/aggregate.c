@@ -91,10 +91,6 @@ int agg_table__add_stat(struct agg_table *t, const struct mt_stat_key *key, cons
 		*e = (struct agg_entry){ .pid = key->pid, .stack_id = key->stack_id };
 	}
 	e->stat = *stat;
-	if (!t->min_age_ns) {
-		e->live_bytes = stat->live_bytes;
-		e->live_allocs = stat->live_allocs;
-	}
 	return 0;
 }
 
@@ -114,15 +110,27 @@ void agg_table__add_block(struct agg_table *t, const struct mt_alloc_key *key,
 		return;
 	}
 	e = &t->entries[*slot - 1];
-	if (t->min_age_ns) {
-		/* Blocks younger than --min-age are left out, as memleak's --older does. */
-		if (info->ts_ns > t->now_ns || t->now_ns - info->ts_ns < t->min_age_ns)
-			return;
-		e->live_bytes += (int64_t)info->size;
-		e->live_allocs++;
-	}
+	e->blocks++;
+	/* Blocks younger than --min-age are left out, as memleak's --older does. */
+	if (t->min_age_ns &&
+	    (info->ts_ns > t->now_ns || t->now_ns - info->ts_ns < t->min_age_ns))
+		return;
+	e->live_bytes += (int64_t)info->size;
+	e->live_allocs++;
 	if (!e->oldest_ts_ns || info->ts_ns < e->oldest_ts_ns)
 		e->oldest_ts_ns = info->ts_ns;
+}
+
+void agg_table__finish(struct agg_table *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->nr; i++) {
+		struct agg_entry *e = &t->entries[i];
+		uint64_t kept = e->stat.not_recorded + e->blocks;
+
+		e->frees_total = e->stat.allocs_total > kept ? e->stat.allocs_total - kept : 0;
+	}
 }
 
 size_t agg_table__entries(const struct agg_table *t, uint32_t pid, struct agg_entry ***out)

@@ -17,6 +17,8 @@ struct agg_entry {
 	struct mt_stat stat;	/* as counted in BPF */
 	int64_t live_bytes;	/* live figures after the age filter */
 	int64_t live_allocs;
+	uint64_t blocks;	/* live blocks, whatever their age */
+	uint64_t frees_total;	/* counted blocks no longer live (agg_table__finish) */
 	uint64_t oldest_ts_ns;	/* 0: nothing live */
 };
 
@@ -27,6 +29,12 @@ int agg_table__add_stat(struct agg_table *t, const struct mt_stat_key *key, cons
 /* A live block; blocks whose (pid, stack) has no stat entry are counted as orphans. */
 void agg_table__add_block(struct agg_table *t, const struct mt_alloc_key *key,
 			  const struct mt_alloc_info *info);
+/*
+ * Once every stat and block is in: each stack's frees, the blocks it was
+ * counted for that are no longer live (a block allocated between the two
+ * reads makes that one short for a moment, never negative).
+ */
+void agg_table__finish(struct agg_table *t);
 /* Entries of pid (all pids when pid == 0), in insertion order. */
 size_t agg_table__entries(const struct agg_table *t, uint32_t pid, struct agg_entry ***out);
 uint64_t agg_table__orphans(const struct agg_table *t);

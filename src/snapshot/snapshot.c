@@ -443,7 +443,7 @@ static int build_proc(struct mt_proc_report *pr, const struct target *t, struct 
 
 		pr->heap.alloc_bytes_total += e->stat.alloc_bytes_total;
 		pr->heap.allocs_total += e->stat.allocs_total;
-		pr->heap.frees_total += e->stat.frees_total;
+		pr->heap.frees_total += e->frees_total;
 	}
 	err = make_rows(gp, entries, n, l, &rows, &nr_rows);
 	if (err) {
@@ -475,7 +475,7 @@ static int build_proc(struct mt_proc_report *pr, const struct target *t, struct 
 		if (e) {
 			sr->alloc_bytes_total = e->stat.alloc_bytes_total;
 			sr->allocs_total = e->stat.allocs_total;
-			sr->frees_total = e->stat.frees_total;
+			sr->frees_total = e->frees_total;
 			if (!sampled)
 				sr->oldest_age_s = e->oldest_ts_ns && e->live_allocs > 0 ?
 						   (double)(now_ns - e->oldest_ts_ns) / 1e9 : -1.0;
@@ -571,6 +571,8 @@ int snapshot__read(struct loader *l, const struct snapshot_opts *o, snapshot_blo
 	err = loader__for_each_stat(l, add_stat, &stats_walk);
 	if (!err)
 		err = loader__for_each_alloc(l, add_block, &blocks_walk);
+	if (!err)
+		agg_table__finish(s->agg);
 	r->maps[MT_MAP_STATS].entries = stats_walk.entries;
 	r->maps[MT_MAP_ALLOCS].entries = blocks_walk.entries;
 	if (err)
