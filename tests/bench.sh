@@ -52,17 +52,21 @@ prog_costs() {	# label workload [memtrace options]
 	shift 2
 	was=$(sysctl -n kernel.bpf_stats_enabled 2>/dev/null) || return 0
 	sysctl -qw kernel.bpf_stats_enabled=1 || return 0
+	# Only the programs this run loads: another memtrace may be running.
+	before=$(bpftool -j prog show 2>/dev/null | python3 -c '
+import json, sys
+print(" ".join(str(p["id"]) for p in json.load(sys.stdin)))') || before=
 	"$MEMTRACE" --batch -i 1000 "$@" -- "$w" 1 $((PAIRS * 10)) >/dev/null 2>&1 &
 	mt=$!
 	sleep 3
 	bpftool -j prog show 2>/dev/null | python3 -c '
 import json, sys
-label = sys.argv[1]
+label, old = sys.argv[1], set(sys.argv[2].split())
 for p in json.load(sys.stdin):
     n, cnt = p.get("name", ""), p.get("run_cnt", 0)
-    if n.startswith("mt_") and cnt:
+    if n.startswith("mt_") and cnt and str(p["id"]) not in old:
         print("%-6s %-18s %8.0f ns per call  (%d calls)" % (label, n, p["run_time_ns"] / cnt, cnt))
-' "$label" || true
+' "$label" "$before" || true
 	wait $mt || true
 	sysctl -qw kernel.bpf_stats_enabled="$was"
 }

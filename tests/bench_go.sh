@@ -39,17 +39,22 @@ awk -v c="${res[count-only]}" -v s="${res[sampled]}" -v f="${res[floor]}" \
 was=$(sysctl -n kernel.bpf_stats_enabled 2>/dev/null) || exit 0
 sysctl -qw kernel.bpf_stats_enabled=1 || exit 0
 for opts in "--go-sample-rate 0" ""; do
+	# Only the programs this run loads: another memtrace may be running.
+	before=$(bpftool -j prog show 2>/dev/null | python3 -c '
+import json, sys
+print(" ".join(str(p["id"]) for p in json.load(sys.stdin)))') || before=
 	# shellcheck disable=SC2086
 	"$MEMTRACE" --batch -i 1000 $opts -- "$WORKLOAD" $((ALLOCS * 10)) >/dev/null 2>&1 &
 	mt=$!
 	sleep 3
 	bpftool -j prog show 2>/dev/null | python3 -c '
 import json, sys
+old = set(sys.argv[1].split())
 for p in json.load(sys.stdin):
     n, cnt = p.get("name", ""), p.get("run_cnt", 0)
-    if n.startswith("mt_go") and cnt:
+    if n.startswith("mt_go") and cnt and str(p["id"]) not in old:
         print("go     %-18s %8.0f ns per call  (%d calls)" % (n, p["run_time_ns"] / cnt, cnt))
-' || true
+' "$before" || true
 	wait $mt || true
 done
 sysctl -qw kernel.bpf_stats_enabled="$was"
