@@ -2,8 +2,9 @@
 /*
  * memtrace's per-event path: uprobes on the allocator's entry points and
  * one shared uretprobe. Every allocation is recorded by address with its
- * size, time and call stack; per (process, stack) counters are kept here so
- * userspace never has to replay events.
+ * size, time and call stack, and counted per (process, stack); a free
+ * deletes the record. Userspace never replays events: what is live is the
+ * records, what was freed the counted ones no longer there.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
