@@ -183,7 +183,7 @@ void go_sampled__update(struct target *t, struct loader *l, uint64_t rate)
 			loader__delete_go_sample(l, &ss.keys[i]);
 			continue;
 		}
-		/* Unknown (its span is being swept): still counted, as it was last time. */
+		/* Unknown: its span is being swept, or was cached across the GC. */
 		if (state[i] == GO_OBJ_UNKNOWN)
 			t->go_own_unknown++;
 		if (state[i] == GO_OBJ_LIKELY_LIVE)
@@ -191,8 +191,12 @@ void go_sampled__update(struct target *t, struct loader *l, uint64_t rate)
 		gens[nr_gens++] = (struct go_sample_gen){ .addr = ss.keys[i].addr,
 			.ts_ns = ss.vals[i].ts_ns, .gen = objs[i].gen,
 			.through_gc = objs[i].through_gc };
-		/* Live as of the last GC, as the runtime's own profile: the young wait for one. */
-		if (state[i] == GO_OBJ_YOUNG) {
+		/*
+		 * Live as of the last GC, as the runtime's own profile: the young
+		 * wait for one; one unknown now counts as it was last seen.
+		 */
+		if (state[i] == GO_OBJ_YOUNG ||
+		    (state[i] == GO_OBJ_UNKNOWN && !objs[i].through_gc)) {
 			t->go_own_young++;
 			continue;
 		}
