@@ -197,7 +197,7 @@ void go_sampled__update(struct target *t, struct loader *l, uint64_t rate)
 		 */
 		if (state[i] == GO_OBJ_YOUNG ||
 		    (state[i] == GO_OBJ_UNKNOWN && !objs[i].through_gc)) {
-			t->go_own_young++;
+			t->go_own_young += state[i] == GO_OBJ_YOUNG;
 			continue;
 		}
 		groups[ng].stack_id = ss.vals[i].stack_id;
