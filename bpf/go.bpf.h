@@ -20,13 +20,31 @@ static __always_inline bool go_call_restarts(struct pt_regs *ctx)
 	       (ctx->flags & (X86_CF | X86_ZF));
 }
 
+/*
+ * Count an allocation of size bytes on the stack whose first frame is
+ * start, runtime.mallocgc's caller (p->win reset and holding the words
+ * read so far). Returns the stack's id, 0 when it was not counted.
+ */
+static __always_inline __u64 go_count(__u32 tgid, struct mt_pending *p,
+				      const struct walk_regs *start, __u64 size)
+{
+	__u64 stack_id = capture_stack_at(start, 0, &p->stack, &p->win);
+	struct mt_stat *st = stat_for(tgid, stack_id, &p->stack);
+
+	if (!st)
+		return 0;
+	__sync_fetch_and_add(&st->allocs_total, 1);
+	__sync_fetch_and_add(&st->alloc_bytes_total, size);
+	return stack_id;
+}
+
 /* runtime.mallocgc(size uintptr, typ *_type, needzero bool): size in RAX (Go register ABI). */
 SEC("uprobe")
 int BPF_KPROBE(mt_go_mallocgc)
 {
+	struct walk_regs start = { .sp = PT_REGS_SP(ctx) + 8, .bp = PT_REGS_FP(ctx) };
 	struct mt_pending *p;
-	struct mt_stat *st;
-	__u64 size = ctx->ax, ret_addr, stack_id;
+	__u64 size = ctx->ax;
 	__u32 tgid;
 
 	if (empty_probes)
@@ -41,14 +59,9 @@ int BPF_KPROBE(mt_go_mallocgc)
 		return 0;
 	/* The stack's first window, read from sp, holds the return address too. */
 	stack_window_reset(&p->win);
-	if (stack_read(&p->win, PT_REGS_SP(ctx), &ret_addr, 1))
-		ret_addr = 0;
-	stack_id = capture_stack_win(ctx, ret_addr, &p->stack, &p->win);
-	st = stat_for(tgid, stack_id, &p->stack);
-	if (!st)
-		return 0;
-	__sync_fetch_and_add(&st->allocs_total, 1);
-	__sync_fetch_and_add(&st->alloc_bytes_total, size);
+	if (stack_read(&p->win, PT_REGS_SP(ctx), &start.ip, 1))
+		start.ip = 0;
+	go_count(tgid, p, &start, size);
 	return 0;
 }
 
@@ -134,7 +147,6 @@ int BPF_KPROBE(mt_go_publish)
 	struct walk_regs start = {};
 	__u64 span = 0, size = 0, frame[2], stack_id;
 	struct mt_pending *p;
-	struct mt_stat *st;
 	__u32 tgid, zero = 0;
 
 	if (empty_probes)
@@ -158,12 +170,9 @@ int BPF_KPROBE(mt_go_publish)
 	start.ip = frame[1];
 	start.sp = bp + 16;
 	start.bp = frame[0];
-	stack_id = capture_stack_at(&start, 0, &p->stack, &p->win);
-	st = stat_for(tgid, stack_id, &p->stack);
-	if (!st)
+	stack_id = go_count(tgid, p, &start, size);
+	if (!stack_id)
 		return 0;
-	__sync_fetch_and_add(&st->allocs_total, 1);
-	__sync_fetch_and_add(&st->alloc_bytes_total, size);
 
 	next = bpf_map_lookup_elem(&go_sample_next, &zero);
 	if (!next)

@@ -605,7 +605,7 @@ int go_heap__bias(const struct go_heap *gh, const struct proc_maps *maps, const 
 	return go_heap__base_bias(&gh->base, maps, path, bias);
 }
 
-static int pid_read(void *ctx, uint64_t addr, void *buf, size_t len)
+int go_heap__pid_read(void *ctx, uint64_t addr, void *buf, size_t len)
 {
 	pid_t pid = *(const pid_t *)ctx;
 	struct iovec local = { buf, len }, remote = { (void *)(uintptr_t)addr, len };
@@ -621,7 +621,7 @@ int go_heap__read(const struct go_heap *gh, pid_t pid, uint64_t bias, uint64_t a
 {
 	int err;
 
-	err = go_heap__read_stable(pid_read, &pid, gh->lo.addr + bias, &gh->lo, f);
+	err = go_heap__read_stable(go_heap__pid_read, &pid, gh->lo.addr + bias, &gh->lo, f);
 	if (err == -EAGAIN) {
 		snprintf(note, note_len, "the runtime's heap words kept changing while read");
 		return err;

@@ -68,6 +68,8 @@ int go_heap__find_base(const uint64_t *targets, size_t n, const struct go_heap_l
 
 /* Reads len bytes of the target at addr into buf: 0 or -errno. */
 typedef int (*go_heap_read_fn)(void *ctx, uint64_t addr, void *buf, size_t len);
+/* The go_heap_read_fn of a live process: ctx points to its pid_t (process_vm_readv). */
+int go_heap__pid_read(void *ctx, uint64_t addr, void *buf, size_t len);
 /*
  * The three words at base + the layout's offsets, read until two reads in a
  * row agree (the runtime updates them without a lock memtrace could take).

@@ -283,17 +283,6 @@ void go_mprof__profile_clear(struct go_mprof_profile *p)
 	p->read = false;
 }
 
-static int pid_read(void *ctx, uint64_t addr, void *buf, size_t len)
-{
-	pid_t pid = *(const pid_t *)ctx;
-	struct iovec local = { buf, len }, remote = { (void *)(uintptr_t)addr, len };
-	ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
-
-	if (n < 0)
-		return -errno;
-	return (size_t)n == len ? 0 : -EIO;
-}
-
 int go_mprof__read(const struct go_mprof *gm, pid_t pid, uint64_t bias,
 		   struct go_mprof_profile *p)
 {
@@ -305,11 +294,11 @@ int go_mprof__read(const struct go_mprof *gm, pid_t pid, uint64_t bias,
 
 	go_mprof__profile_clear(p);
 	p->note[0] = '\0';
-	err = pid_read(&pid, gm->rate + bias, &rate, 8);
+	err = go_heap__pid_read(&pid, gm->rate + bias, &rate, 8);
 	if (!err)
-		err = pid_read(&pid, gm->cycle + bias, &cycle, 4);
+		err = go_heap__pid_read(&pid, gm->cycle + bias, &cycle, 4);
 	if (!err)
-		err = pid_read(&pid, gm->mbuckets + bias, &head, 8);
+		err = go_heap__pid_read(&pid, gm->mbuckets + bias, &head, 8);
 	if (err) {
 		snprintf(p->note, sizeof(p->note), "cannot read the runtime's heap profile: %s",
 			 strerror(-err));
@@ -320,7 +309,7 @@ int go_mprof__read(const struct go_mprof *gm, pid_t pid, uint64_t bias,
 			 "never uses runtime/pprof heap profiles): no live bytes per stack");
 		return -ENOENT;
 	}
-	err = go_mprof__walk(pid_read, &pid, head, GO_MPROF_MAX_BUCKETS, &b, &n);
+	err = go_mprof__walk(go_heap__pid_read, &pid, head, GO_MPROF_MAX_BUCKETS, &b, &n);
 	if (err) {
 		snprintf(p->note, sizeof(p->note), "cannot walk runtime.mbuckets: %s",
 			 strerror(-err));
