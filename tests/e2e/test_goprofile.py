@@ -198,15 +198,17 @@ def test_go_sampled_churn():
     """A call site churning objects through many GCs, in the size class of
     the kept ones: freed slots are taken again by newer objects, and the
     churned site must not read as live (nor grow like a leak), while the kept
-    site stays near its 8 MiB."""
+    site stays near its 8 MiB (within 20%)."""
     run = mtlib.run_command("gochurn", timeout=60, mt_args=SAMPLED)
     proc = mtlib.find_process(run.report, exe_name="gochurn")
     own = {k: int(v) for k, v in (kv.split("=") for kv in
                                   next(l for l in run.mt_stdout.splitlines()
                                        if l.startswith("kept=")).split())}
     c = Checks()
+    # 8192 objects of 1 KiB, each sampled with probability 1 - e^(-1/16):
+    # ~500 samples, sd ~4.4%; 20% is 4.5 sd.
     kept = site_live(proc, "main.allocKept")
-    c.true(abs(kept - own["kept"]) <= TOLERANCE * own["kept"],
+    c.true(abs(kept - own["kept"]) <= 0.20 * own["kept"],
            "main.allocKept live %d vs the %d it keeps" % (kept, own["kept"]))
     churn = mtlib.stacks_containing(proc, "main.allocChurn")
     made = sum(s["alloc_bytes_total"] for s in churn)
