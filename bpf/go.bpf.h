@@ -20,6 +20,17 @@ static __always_inline bool go_call_restarts(struct pt_regs *ctx)
 	       (ctx->flags & (X86_CF | X86_ZF));
 }
 
+/* The thread's scratch record, its stack window emptied for a new walk. */
+static __always_inline struct mt_pending *go_pending(void)
+{
+	struct mt_pending *p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0,
+						    BPF_LOCAL_STORAGE_GET_F_CREATE);
+
+	if (p)
+		stack_window_reset(&p->win);
+	return p;
+}
+
 /*
  * Count an allocation of size bytes on the stack whose first frame is
  * start, runtime.mallocgc's caller (p->win reset and holding the words
@@ -53,12 +64,10 @@ int BPF_KPROBE(mt_go_mallocgc)
 		return 0;
 	if (size < min_size || size > max_size)
 		return 0;
-	p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0,
-				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	p = go_pending();
 	if (!p)
 		return 0;
 	/* The stack's first window, read from sp, holds the return address too. */
-	stack_window_reset(&p->win);
 	if (stack_read(&p->win, PT_REGS_SP(ctx), &start.ip, 1))
 		start.ip = 0;
 	go_count(tgid, p, &start, size);
@@ -159,12 +168,10 @@ int BPF_KPROBE(mt_go_publish)
 		return 0;
 	if (size < min_size || size > max_size)
 		return 0;
-	p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0,
-				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	p = go_pending();
 	if (!p)
 		return 0;
 	/* mallocgc's frame: [rbp] its caller's rbp, [rbp + 8] the return address into it. */
-	stack_window_reset(&p->win);
 	if (stack_read(&p->win, bp, frame, 2))
 		return 0;
 	start.ip = frame[1];

@@ -21,6 +21,17 @@ def site_live(proc, fn):
     return sum(s["live_bytes"] or 0 for s in mtlib.stacks_containing(proc, fn))
 
 
+def check_dropped_and_top(c, proc, own, mode):
+    """The dropped site near 0 live on both sides; main.allocBig ranked first."""
+    garbage = site_live(proc, "main.allocGarbage")
+    c.true(garbage < 1 << 20 and own["garbage"] < 1 << 20,
+           "%s: the dropped site is near 0 live (%d; program %d)"
+           % (mode, garbage, own["garbage"]))
+    top = proc["stacks"][0]
+    c.eq(mtlib.frame_name(top["frames"][0]), "main.allocBig",
+         "%s: stacks ranked by live bytes" % mode)
+
+
 def check_inuse(proc, own, mode, rate=1):
     c = Checks()
     c.eq(proc["runtime"], "go", "runtime")
@@ -39,13 +50,7 @@ def check_inuse(proc, own, mode, rate=1):
         # the exact profile is held to the allocated figure.
         c.true(rate > 1 or abs(own[key] - want) <= TOLERANCE * want,
                "%s: the program's own %s inuse %d near %d" % (mode, key, own[key], want))
-    garbage = site_live(proc, "main.allocGarbage")
-    c.true(garbage < 1 << 20 and own["garbage"] < 1 << 20,
-           "%s: the dropped site is near 0 live (%d; program %d)"
-           % (mode, garbage, own["garbage"]))
-    top = proc["stacks"][0]
-    c.eq(mtlib.frame_name(top["frames"][0]), "main.allocBig",
-         "%s: stacks ranked by live bytes" % mode)
+    check_dropped_and_top(c, proc, own, mode)
     c.finish(mtlib.describe_stacks(proc))
 
 
@@ -122,13 +127,7 @@ def check_sampled(proc, own, mode, rate):
         got = site_live(proc, fn)
         c.true(own[key] > 0 and abs(got - own[key]) <= TOLERANCE * own[key],
                "%s: %s live %d vs the program's inuse %d" % (mode, fn, got, own[key]))
-    garbage = site_live(proc, "main.allocGarbage")
-    c.true(garbage < 1 << 20 and own["garbage"] < 1 << 20,
-           "%s: the dropped site is near 0 live (%d; program %d)"
-           % (mode, garbage, own["garbage"]))
-    top = proc["stacks"][0]
-    c.eq(mtlib.frame_name(top["frames"][0]), "main.allocBig",
-         "%s: stacks ranked by live bytes" % mode)
+    check_dropped_and_top(c, proc, own, mode)
     c.finish(mtlib.describe_stacks(proc))
 
 
