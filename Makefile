@@ -110,14 +110,20 @@ unit: $(UNIT_BINS)
 include tests/workloads/build.mk
 include tests/fuzz/fuzz.mk
 
-GO ?= go
+# Go workloads are built with a named toolchain, never whatever `go` is on
+# PATH: memtrace's Go support is per runtime release, and a test must know
+# which one it traces. Debian 12's golang-1.19 is the one the suite runs.
+GO ?= /usr/lib/go-1.19/bin/go
+GO_VERSION := go1.19
 TEST_TOOLS := $(OUTPUT)/tests/go_span_check
 GO_WORKLOADS := $(OUTPUT)/tests/goretain $(OUTPUT)/tests/goretain_stripped $(OUTPUT)/tests/gohot \
 	$(OUTPUT)/tests/goinuse $(OUTPUT)/tests/goinuse_stripped $(OUTPUT)/tests/goinuse_pie_stripped \
 	$(OUTPUT)/tests/gospan \
 	$(OUTPUT)/tests/gospan_stripped $(OUTPUT)/tests/goallocbench $(OUTPUT)/tests/gochurn
 GO_SRCS := $(wildcard tests/workloads/go/*/*.go) tests/workloads/go/go.mod
-GO_BUILD = cd tests/workloads/go && GOCACHE=$(abspath $(OUTPUT))/gocache GOFLAGS=-mod=mod \
+GO_BUILD = $(GO) version | grep -q ' $(GO_VERSION)[. ]' || \
+	{ echo "memtrace: $(GO) is not $(GO_VERSION): $$($(GO) version)" >&2; exit 1; }; \
+	cd tests/workloads/go && GOCACHE=$(abspath $(OUTPUT))/gocache GOFLAGS=-mod=mod GOTOOLCHAIN=local \
 	$(GO) build
 
 workloads: $(WORKLOADS) $(GO_WORKLOADS) $(TEST_TOOLS)

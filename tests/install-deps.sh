@@ -12,7 +12,7 @@
 # checks that this list covers every header and static library the build uses.
 set -e
 PKGS="make gcc g++ clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev libzstd-dev \
-liblzma-dev libbz2-dev libncurses-dev libclang-rt-14-dev libjemalloc-dev libjemalloc2 libgoogle-perftools-dev redis-server golang-go \
+liblzma-dev libbz2-dev libncurses-dev libclang-rt-14-dev libjemalloc-dev libjemalloc2 libgoogle-perftools-dev redis-server golang-go golang-1.19 \
 python3 binutils procps util-linux tmux chromium heaptrack"
 if [ "${1:-}" = "--list" ]; then
 	printf '%s\n' $PKGS
