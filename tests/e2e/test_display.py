@@ -57,6 +57,8 @@ class Screen:
         self.socket = "mt-e2e-%d-%d" % (os.getpid(), _sessions)
         self.stderr_path = os.path.join(self.tmpdir, "stderr")
         self.argv = [mtlib.memtrace_path()] + [str(a) for a in mt_args] + ["-d", str(SAFETY_S)]
+        # memtrace starts after this: its uptime at any moment is at most the time since.
+        self.started = time.monotonic()
         if command:
             self.argv += ["--"] + [str(a) for a in command]
         self.run = mtlib.Run(self.argv, self.tmpdir)
@@ -126,6 +128,20 @@ class Screen:
                 continue
             out.append("%s %d in the kernel at: %s" % (comm, pid, stack or "(running)"))
         return "\n".join(out)
+
+    @staticmethod
+    def uptime(text):
+        """Seconds of the title's "up H:MM:SS", or -1."""
+        m = re.search(r"\bup\s+(\d+):(\d\d):(\d\d)", text.split("\n")[0])
+        return int(m.group(1)) * 3600 + int(m.group(2)) * 60 + int(m.group(3)) if m else -1
+
+    def wait_drawn_after(self, what, cond, moment, settle=2.0, timeout=20):
+        """Wait for a screen drawn at least `settle` seconds after `moment`
+        (time.monotonic()) on which cond holds: the screen shown at a moment
+        was drawn at the last refresh before it, from figures older still."""
+        least = moment - self.started + settle
+        return self.wait(what + " (drawn %.1f s after the moment)" % settle,
+                         lambda t: self.uptime(t) >= least and cond(t), timeout)
 
     def wait_attached(self, timeout=30):
         end = time.monotonic() + mtlib.remaining(timeout)
