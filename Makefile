@@ -126,7 +126,33 @@ GO_BUILD = $(GO) version | grep -q ' $(GO_VERSION)[. ]' || \
 	cd tests/workloads/go && GOCACHE=$(abspath $(OUTPUT))/gocache GOFLAGS=-mod=mod GOTOOLCHAIN=local \
 	$(GO) build
 
-workloads: $(WORKLOADS) $(GO_WORKLOADS) $(TEST_TOOLS)
+# Rust workloads (tests/workloads/rust), built as `cargo build --release` builds
+# a service, from the crates Cargo.lock names (crates.io): once per global
+# allocator, and the system-allocator one again with v0 symbol names. Flags
+# from the environment are not let in: the build must be the default one.
+CARGO ?= cargo
+RUST_DIR := tests/workloads/rust
+RUST_SRCS := $(wildcard $(RUST_DIR)/src/*.rs $(RUST_DIR)/src/bin/*.rs) $(RUST_DIR)/Cargo.toml \
+	$(RUST_DIR)/Cargo.lock
+RUST_BINS := rust_leak rust_leak_jemalloc rust_leak_mimalloc
+RUST_WORKLOADS := $(addprefix $(OUTPUT)/tests/,$(RUST_BINS)) $(OUTPUT)/tests/rust_leak_v0
+CARGO_ENV := env -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS -u CARGO_BUILD_RUSTFLAGS
+CARGO_BUILD = $(CARGO) build --release --locked --quiet --manifest-path $(RUST_DIR)/Cargo.toml
+
+$(addprefix $(OUTPUT)/tests/,$(RUST_BINS)) &: $(RUST_SRCS)
+	$(call msg,CARGO,$(RUST_BINS))
+	$(Q)mkdir -p $(OUTPUT)/tests
+	$(Q)$(CARGO_ENV) $(CARGO_BUILD) --features jemalloc,mimalloc --target-dir $(abspath $(OUTPUT))/cargo
+	$(Q)for b in $(RUST_BINS); do cp $(OUTPUT)/cargo/release/$$b $(OUTPUT)/tests/$$b; done
+
+$(OUTPUT)/tests/rust_leak_v0: $(RUST_SRCS)
+	$(call msg,CARGO,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CARGO_ENV) RUSTFLAGS='-C symbol-mangling-version=v0' $(CARGO_BUILD) --bin rust_leak \
+		--target-dir $(abspath $(OUTPUT))/cargo-v0
+	$(Q)cp $(OUTPUT)/cargo-v0/release/rust_leak $@
+
+workloads: $(WORKLOADS) $(GO_WORKLOADS) $(RUST_WORKLOADS) $(TEST_TOOLS)
 
 $(OUTPUT)/tests/goretain: $(GO_SRCS)
 	$(call msg,GO,$@)

@@ -74,6 +74,8 @@ static __always_inline bool store_stack(__u64 stack_id, const struct mt_stack *s
 		count(MT_CNT_STACK_TRUNCATED);
 	if (st->flags & MT_STACK_F_READ_FAILED)
 		count(MT_CNT_STACK_READ_FAILED);
+	if (st->flags & MT_STACK_F_CUT)
+		count(MT_CNT_STACK_CUT);
 	return true;
 }
 
@@ -221,12 +223,46 @@ static __always_inline int on_entry(struct pt_regs *ctx, __u32 kind, __u64 size,
  * which one it is. (One program also means the stack walker is verified
  * once, not once per entry point.)
  */
+/*
+ * The registers by x86 number (MT_COOKIE_ARG_REG), copied out: the verifier
+ * refuses a context load at a computed offset, which a switch compiles to.
+ */
+static __always_inline void regs_by_number(const struct pt_regs *ctx, __u64 *r)
+{
+	r[0] = ctx->ax;
+	r[1] = ctx->cx;
+	r[2] = ctx->dx;
+	r[3] = ctx->bx;
+	r[4] = ctx->sp;
+	r[5] = ctx->bp;
+	r[6] = ctx->si;
+	r[7] = ctx->di;
+	r[8] = ctx->r8;
+	r[9] = ctx->r9;
+	r[10] = ctx->r10;
+	r[11] = ctx->r11;
+	r[12] = ctx->r12;
+	r[13] = ctx->r13;
+	r[14] = ctx->r14;
+	r[15] = ctx->r15;
+}
+
 SEC("uprobe")
 int BPF_KPROBE(mt_alloc_entry)
 {
-	__u64 kind = bpf_get_attach_cookie(ctx);
+	__u64 cookie = bpf_get_attach_cookie(ctx), kind = MT_COOKIE_KIND(cookie);
 	__u64 a0 = PT_REGS_PARM1(ctx), a1 = PT_REGS_PARM2(ctx), a2 = PT_REGS_PARM3(ctx);
-	__u64 size = a0, old_ptr = 0, memptr = 0;
+	__u64 size, old_ptr = 0, memptr = 0;
+
+	if (cookie & MT_COOKIE_ARGS_MOVED) {
+		__u64 r[16];
+
+		regs_by_number(ctx, r);
+		a0 = r[MT_COOKIE_ARG_REG(cookie, 0)];
+		a1 = r[MT_COOKIE_ARG_REG(cookie, 1)];
+		a2 = r[MT_COOKIE_ARG_REG(cookie, 2)];
+	}
+	size = a0;
 
 	switch (kind) {
 	case MT_KIND_MALLOC:
@@ -298,8 +334,21 @@ int BPF_KRETPROBE(mt_alloc_ret, __u64 ret)
 	return 0;
 }
 
-SEC("uprobe")
-int BPF_KPROBE(mt_free, __u64 ptr)
+/*
+ * A free whose block is not known: counted, unless it runs inside a traced
+ * allocating call (mimalloc's realloc calls mi_free on the old block, which
+ * the realloc's entry already took out).
+ */
+static __always_inline void unknown_free(struct pt_regs *ctx)
+{
+	struct mt_pending *p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0, 0);
+
+	if (p && p->active && PT_REGS_SP(ctx) < p->entry_sp)
+		return;
+	count(MT_CNT_UNKNOWN_FREES);
+}
+
+static __always_inline int on_free(struct pt_regs *ctx, __u64 ptr)
 {
 	struct mt_alloc_key key = { .addr = ptr };
 	__u32 tgid;
@@ -313,6 +362,22 @@ int BPF_KPROBE(mt_free, __u64 ptr)
 		return 0;
 	key.pid = tgid;
 	if (bpf_map_delete_elem(&allocs, &key))
-		count(MT_CNT_UNKNOWN_FREES);
+		unknown_free(ctx);
 	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(mt_free, __u64 ptr)
+{
+	return on_free(ctx, ptr);
+}
+
+/* free past a register shuffle: the cookie says where the pointer is (MT_COOKIE_ARG_REG). */
+SEC("uprobe")
+int BPF_KPROBE(mt_free_moved)
+{
+	__u64 r[16];
+
+	regs_by_number(ctx, r);
+	return on_free(ctx, r[MT_COOKIE_ARG_REG(bpf_get_attach_cookie(ctx), 0)]);
 }

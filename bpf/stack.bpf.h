@@ -54,12 +54,10 @@ __noinline int find_module(const struct mt_proc_modules *mods, __u64 pc)
 	hi = mods->nr;
 	if (hi > MT_MAX_MODULES)
 		hi = MT_MAX_MODULES;
-	/* Below every module with rows (an executable mapped low, walked with frame
-	 * pointers): no search. */
 	if (!hi || pc < mods->m[0].start)
 		return -1;
 	/* The first module whose end is above pc. Indexes are masked for the verifier. */
-	for (k = 0; k < 6 && lo < hi; k++) {
+	for (k = 0; k < MT_MODULE_SEARCH_STEPS && lo < hi; k++) {
 		mid = (lo + hi) / 2;
 		barrier_var(mid);
 		mid &= MT_MAX_MODULES - 1;
@@ -228,13 +226,33 @@ static __always_inline long stack_read(struct mt_stack_window *w, __u64 addr, __
 	return 0;
 }
 
+/*
+ * rbp after a frame-pointer step whose saved rbp did not lie above the
+ * frame: not a frame pointer. Misaligned, so a frame-pointer step from it
+ * stops the walk as cut; a CFA step that restores rbp replaces it.
+ */
+#define BP_BROKEN 1
+
+/* The saved rbp of a frame record at bp: the caller's frame lies above. */
+static __always_inline __u64 fp_caller_bp(__u64 saved, __u64 bp)
+{
+	if (!saved)
+		return 0;	/* the outermost frame's: _start zeroes rbp */
+	return saved > bp ? saved : BP_BROKEN;
+}
+
 /* One frame up by the frame pointer: [bp] is the caller's bp, [bp + 8] its return address. */
 static __always_inline int fp_step(struct walk_regs *r, struct mt_stack_window *w)
 {
 	__u64 frame[2];
 
+	/* 0: the end of the chain, as the ABI marks it. */
 	if (!r->bp)
 		return 1;
+	if (r->bp & 7) {
+		r->flags |= MT_STACK_F_CUT;
+		return 1;
+	}
 	if (stack_read(w, r->bp, frame, 2)) {
 		r->flags |= MT_STACK_F_READ_FAILED;
 		return 1;
@@ -242,17 +260,18 @@ static __always_inline int fp_step(struct walk_regs *r, struct mt_stack_window *
 	if (!frame[1])
 		return 1;
 	r->sp = r->bp + 16;
-	/* A saved frame pointer that does not move up ends the chain after this frame. */
-	r->bp = frame[0] > r->bp ? frame[0] : 0;
+	r->bp = fp_caller_bp(frame[0], r->bp);
 	r->ip = frame[1];
 	return 0;
 }
 
 /*
- * The CFA by a row's rule: 0; 1 when the return address is undefined (the
- * outermost frame); -1 for a rule the frame pointer must stand in for.
+ * The CFA by a row's rule: 0; 1 when the row ends the walk: the return
+ * address is undefined (the outermost frame), or a rule the walker cannot
+ * follow (marked cut); -1 where no CFI covers the pc, for the frame
+ * pointer to stand in.
  */
-static __always_inline int row_cfa(const struct mt_unwind_row *row, const struct walk_regs *r,
+static __always_inline int row_cfa(const struct mt_unwind_row *row, struct walk_regs *r,
 				   __u64 *cfa)
 {
 	switch (row->cfa_reg) {
@@ -268,14 +287,18 @@ static __always_inline int row_cfa(const struct mt_unwind_row *row, const struct
 		return 0;
 	case MT_CFA_UNDEFINED:
 		return 1;
+	case MT_CFA_NONE:
+		return -1;
 	}
-	return -1;
+	/* Signal frames, longjmp, expressions: guessing would make up a caller. */
+	r->flags |= MT_STACK_F_CUT;
+	return 1;
 }
 
 /*
  * The common cases of a step, inline in walk_batch, from what is at hand:
- * the window, the last frame's module, the row cache. STEP_SLOW leaves r
- * as it was, for frame_step.
+ * the window, the frame's module, the row cache. STEP_SLOW leaves r as it
+ * was, for frame_step.
  */
 enum { STEP_DONE, STEP_END, STEP_SLOW };
 
@@ -291,25 +314,25 @@ static __always_inline int fp_step_in_window(struct walk_regs *r, const struct m
 	if (!frame[1])
 		return STEP_END;
 	r->sp = r->bp + 16;
-	r->bp = frame[0] > r->bp ? frame[0] : 0;
+	r->bp = fp_caller_bp(frame[0], r->bp);
 	r->ip = frame[1];
 	return STEP_DONE;
 }
 
-/* frame_step's CFA rule when the module, the row and the saved words are at hand. */
+/* frame_step's CFA rule when the row and the saved words are at hand. */
 static __always_inline int cfa_step_in_window(struct walk_regs *r, const struct mt_proc_modules *mods,
 					      const struct mt_stack_window *w)
 {
 	const struct mt_unwind_row *row;
 	const struct mt_module *mod;
 	__u64 pc = r->ip - 1, cfa, ra, bp = r->bp;
-	int m = (int)r->mod - 1, rule;
+	int m = (int)r->mod - 1;
 	__u32 key;
 
 	if (m < 0)
 		return STEP_SLOW;
 	mod = &mods->m[m & (MT_MAX_MODULES - 1)];
-	if (mod->start > pc || mod->end <= pc || !mod->row_count || pc < mod->bias)
+	if (!mod->row_count || pc < mod->bias)
 		return STEP_SLOW;
 	key = cached_row(mod->row_first, pc - mod->bias);
 	if (!key)
@@ -318,15 +341,20 @@ static __always_inline int cfa_step_in_window(struct walk_regs *r, const struct 
 	row = bpf_map_lookup_elem(&cfi_rows, &key);
 	if (!row)
 		return STEP_SLOW;
-	rule = row_cfa(row, r, &cfa);
-	if (rule)
-		return rule > 0 ? STEP_END : STEP_SLOW;
+	/* The rules that end the walk, or hand it to the frame pointer, are frame_step's. */
+	if (row->cfa_reg != MT_CFA_RSP && row->cfa_reg != MT_CFA_RBP)
+		return STEP_SLOW;
+	cfa = (row->cfa_reg == MT_CFA_RSP ? r->sp : r->bp) + row->cfa_off;
 	if (row->rbp_rule == MT_RBP_AT_CFA && window_get(w, cfa + 8 * (__s64)row->rbp_off, &bp, 1))
 		return STEP_SLOW;
 	if (window_get(w, cfa - 8, &ra, 1))
 		return STEP_SLOW;
-	if (!ra || cfa <= r->sp)
+	if (!ra)
 		return STEP_END;
+	if (cfa <= r->sp) {
+		r->flags |= MT_STACK_F_CUT;
+		return STEP_END;
+	}
 	r->bp = bp;
 	r->sp = cfa;
 	r->ip = ra;
@@ -334,9 +362,14 @@ static __always_inline int cfa_step_in_window(struct walk_regs *r, const struct 
 }
 
 /*
- * One frame up from r: 0 when r is the caller's frame, 1 when the walk
- * ends. Global, so that it is verified once per program whatever the
- * walk's state, instead of once per state of every frame of walk_batch.
+ * One frame up from r, whose module walk_batch has found (r->mod): 0 when
+ * r is the caller's frame, 1 when the walk ends. Code with CFI is walked
+ * by its rows wherever they exist, whatever else the file holds (Rust's
+ * std keeps frame pointers, a crate's own code does not); the frame
+ * pointer is followed only where no CFI covers the pc, or in a module
+ * without any. Global, so that it is verified once per program whatever
+ * the walk's state, instead of once per state of every frame of
+ * walk_batch.
  */
 __noinline int frame_step(struct walk_regs *r, const struct mt_proc_modules *mods,
 			  struct mt_stack_window *w)
@@ -351,24 +384,16 @@ __noinline int frame_step(struct walk_regs *r, const struct mt_proc_modules *mod
 		return 1;
 	/* A return address points after the call: its frame is that of ip - 1. */
 	pc = r->ip - 1;
-	/* Below every module with rows (an executable mapped low, with frame pointers). */
-	if (!mods || !mods->nr || pc < mods->m[0].start)
-		return fp_step(r, w);
-	/* The last frame's module, else a search. */
 	m = (int)r->mod - 1;
+	if (!mods || m < 0)
+		return fp_step(r, w);
 	mod = &mods->m[m & (MT_MAX_MODULES - 1)];
-	if (m < 0 || mod->start > pc || mod->end <= pc) {
-		m = find_module(mods, pc);
-		r->mod = m + 1;
-		if (m < 0)
-			return fp_step(r, w);
-		mod = &mods->m[m & (MT_MAX_MODULES - 1)];
-	}
 	if (!mod->row_count || pc < mod->bias)
 		return fp_step(r, w);
 	key = cached_row(mod->row_first, pc - mod->bias);
 	if (!key)
 		key = find_row(mod->row_first, mod->row_count, pc - mod->bias);
+	/* Below the module's first row: no CFI there. */
 	if (!key)
 		return fp_step(r, w);
 	key--;
@@ -393,9 +418,13 @@ __noinline int frame_step(struct walk_regs *r, const struct mt_proc_modules *mod
 		r->flags |= MT_STACK_F_READ_FAILED;
 		return 1;
 	}
-	/* Each frame lies above the last: anything else is a broken unwind. */
-	if (!ra || cfa <= r->sp)
+	if (!ra)
 		return 1;
+	/* Each frame lies above the last: anything else is a broken unwind. */
+	if (cfa <= r->sp) {
+		r->flags |= MT_STACK_F_CUT;
+		return 1;
+	}
 	r->sp = cfa;
 	r->ip = ra;
 	return 0;
@@ -413,11 +442,38 @@ struct walk_state {
 #define WALK_BATCH 8
 
 /*
+ * Whether r's pc lies in executable code the process has mapped: r->mod
+ * is its module (index + 1), from the last frame's when the pc is still in
+ * it, else from a search.
+ */
+static __always_inline bool frame_module(struct walk_regs *r, const struct mt_proc_modules *mods)
+{
+	const struct mt_module *mod;
+	__u64 pc = r->ip - 1;
+	int m = (int)r->mod - 1;
+
+	if (m >= 0) {
+		mod = &mods->m[m & (MT_MAX_MODULES - 1)];
+		if (mod->start <= pc && pc < mod->end)
+			return true;
+	}
+	m = find_module(mods, pc);
+	r->mod = m + 1;
+	return m >= 0;
+}
+
+/*
  * Up to WALK_BATCH frames of a walk: each recorded, then stepped from. 1
  * when the walk is over. A frame whose step needs neither a read nor a
  * search is stepped inline; any other goes through frame_step. Global, and
  * its loop short: the verifier goes through WALK_BATCH frames once, and a
  * walk costs a call per WALK_BATCH frames (a call costs ~13 ns here).
+ *
+ * With the process's modules known, a return address outside every
+ * executable mapping is not a frame: a step went wrong (or the code was
+ * mapped after the modules were published). It is not recorded, and the
+ * stack is marked cut; only the first frame, the caller's return address
+ * read at the probe, is kept whatever it is.
  */
 __noinline int walk_batch(struct walk_state *s, const struct mt_proc_modules *mods,
 			  struct mt_stack_window *w, struct mt_stack *st)
@@ -431,14 +487,21 @@ __noinline int walk_batch(struct walk_state *s, const struct mt_proc_modules *mo
 		i = s->n;
 		if (i >= MT_MAX_FRAMES)
 			return 1;
+		if (mods && !frame_module(&s->r, mods)) {
+			s->r.flags |= MT_STACK_F_CUT;
+			if (i)
+				return 1;
+		}
 		st->ips[i & (MT_MAX_FRAMES - 1)] = s->r.ip;
 		s->hash = (s->hash ^ s->r.ip) * 0x100000001b3ULL;
 		s->n = i + 1;
+		if (s->r.flags & MT_STACK_F_CUT)
+			return 1;
 		if (i == MT_MAX_FRAMES - 1) {
 			s->r.flags |= MT_STACK_F_TRUNCATED;
 			return 1;
 		}
-		if (!mods || !mods->nr || s->r.ip - 1 < mods->m[0].start)
+		if (!mods)
 			step = fp_step_in_window(&s->r, w);
 		else
 			step = cfa_step_in_window(&s->r, mods, w);

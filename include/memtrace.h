@@ -22,6 +22,18 @@
 #define MT_DEFAULT_MAX_STACKS (1u << 15)
 #define MT_DEFAULT_MAX_GO_SAMPLES (1u << 16)	/* sampled Go objects kept at once */
 
+/*
+ * The cookie of an allocator probe: for an allocating entry point its kind
+ * (enum mt_alloc_kind); and, when the probe sits past instructions that
+ * moved its arguments into other registers (a shim that shuffles them
+ * before jumping on), the register (x86 ModRM number: 0 rax, 1 rcx, 2 rdx,
+ * 3 rbx, 6 rsi, 7 rdi, 8-15 r8-r15) each argument is in at the site.
+ */
+#define MT_COOKIE_KIND(c)		((c) & 0xff)
+#define MT_COOKIE_ARGS_MOVED		(1ull << 8)
+#define MT_COOKIE_ARG_REG(c, i)		(((c) >> (12 + 4 * (i))) & 15)
+#define MT_COOKIE_ARG(i, reg)		((__u64)((reg) & 15) << (12 + 4 * (i)))
+
 /* Which allocator entry point a probe sits on. */
 enum mt_alloc_kind {
 	MT_KIND_MALLOC = 0,	/* size in arg0 (also valloc, operator new) */
@@ -48,6 +60,7 @@ enum mt_counter {
 	MT_CNT_STACKS_STORED,		/* call stacks stored (not a loss: the map's use) */
 	MT_CNT_GO_SAMPLES_MAP_FULL,	/* Go allocation sampled but not kept: --go-sample-rate */
 	MT_CNT_GO_SAMPLES,		/* Go allocations sampled (not a loss) */
+	MT_CNT_STACK_CUT,		/* a stack's walk stopped before its outermost frame */
 	MT_CNT_MAX,
 };
 
@@ -88,6 +101,13 @@ struct mt_stack {
 
 #define MT_STACK_F_TRUNCATED	(1u << 0)
 #define MT_STACK_F_READ_FAILED	(1u << 1)
+/*
+ * The walk stopped before the outermost frame: no rule it can follow (a
+ * signal frame, a CFI expression), a frame that does not lie above the
+ * last, a broken frame-pointer chain, or a return address in no code the
+ * process has mapped (not recorded: never a made-up frame).
+ */
+#define MT_STACK_F_CUT		(1u << 2)
 
 /* Syscalls that change a process's memory map, as the kernel numbers them on x86_64. */
 #define MT_NR_MMAP	9
@@ -166,13 +186,14 @@ struct mt_go_sample_next {
 #define MT_GO_MSPAN_NPAGES_OFF 32
 
 /*
- * Unwinding code built without frame pointers: userspace turns each
- * module's .eh_frame into rows of CFA rules (struct mt_unwind_row, sorted by
- * pc, each valid up to the next one) in one big array, and tells the BPF
- * side, per process, which module occupies which addresses and where its
- * rows are. A module without rows is walked with frame pointers.
+ * Unwinding: userspace turns each module's .eh_frame into rows of CFA
+ * rules (struct mt_unwind_row, sorted by pc, each valid up to the next one)
+ * in one big array, and tells the BPF side, per process, every executable
+ * mapping (which addresses are code) and where its rows are. A module
+ * without rows is walked with frame pointers; a pc in no module is no frame.
  */
-#define MT_MAX_MODULES		32	/* executable mappings per process with tables */
+#define MT_MAX_MODULES		256	/* executable mappings per process; a power of 2 */
+#define MT_MODULE_SEARCH_STEPS	9	/* log2(MT_MAX_MODULES) + 1 */
 #define MT_DEFAULT_CFI_ROWS	(1u << 20)	/* rows over all modules: 16 MiB */
 
 /* mt_unwind_row.cfa_reg: how the CFA (the caller's rsp) is found. */

@@ -529,7 +529,8 @@ static int attach_targets(struct run *r, const char *cmd_cxx)
 		struct target *t = &r->set.targets[i];
 		char buf[PATH_MAX + 64];
 		const char *cxx, *cxx_path = NULL;
-		int n = 0, ncxx = 0;
+		int n = 0, ncxx = 0, nalso = 0;
+		char also[PATH_MAX + 64];
 
 		struct loader_go_layout go_layout;
 		bool go_known = false;
@@ -538,13 +539,28 @@ static int attach_targets(struct run *r, const char *cmd_cxx)
 		/* Go: where mspan keeps what the sampling probe reads. */
 		if (!err && t->alloc.is_go && loader__go_sampling(r->loader))
 			go_known = go_sampled__layout(t, &go_layout) == 0;
-		if (!err)
+		if (!err && t->alloc.is_go)
 			err = loader__attach(r->loader, (int)t->pid, t->alloc.path, t->alloc.open_path,
-					     t->alloc.is_go, go_known ? &go_layout : NULL, &n);
+					     true, go_known ? &go_layout : NULL, &n);
+		else if (!err)
+			err = loader__attach_allocator(r->loader, (int)t->pid, t->alloc.path,
+						       t->alloc.open_path, t->alloc.api,
+						       t->alloc.prefix, &n);
 		if (err) {
 			mt_err("cannot attach to pid %u (%s): %s\n", t->pid, t->alloc.path,
 			       err == -ESRCH ? "no such process" : strerror(-err));
 			return err;
+		}
+		if (t->alloc.also) {
+			const struct allocator_obj *a = t->alloc.also;
+
+			err = loader__attach_allocator(r->loader, (int)t->pid, a->path, a->open_path,
+						       a->api, a->prefix, &nalso);
+			if (err) {
+				mt_err("cannot attach to pid %u (%s): %s\n", t->pid, a->path,
+				       err == -ESRCH ? "no such process" : strerror(-err));
+				return err;
+			}
 		}
 		/* The command's libstdc++ is known before it maps it. */
 		if (i == r->set.command)
@@ -554,8 +570,14 @@ static int attach_targets(struct run *r, const char *cmd_cxx)
 		if (cxx && loader__attach_cxx(r->loader, (int)t->pid, cxx_path, cxx, &ncxx))
 			mt_warn("cannot probe operator new in %s: C++ stacks start in libstdc++\n",
 				cxx_path);
-		mt_info("attached to pid %u: %d probes on %s (%s)%s\n", t->pid, n + ncxx, t->alloc.path,
-			t->alloc.name, ncxx ? " and libstdc++" : "");
+		also[0] = '\0';
+		if (t->alloc.also)
+			snprintf(also, sizeof(also), " and %s (%s)", t->alloc.also->path,
+				 t->alloc.also->name);
+		mt_info("attached to pid %u: %d probes on %s (%s%s%s%s)%s%s\n", t->pid,
+			n + nalso + ncxx, t->alloc.path, t->alloc.name,
+			t->alloc.prefix ? ", its " : "", t->alloc.prefix ? t->alloc.prefix : "",
+			t->alloc.prefix ? "* functions" : "", also, ncxx ? " and libstdc++" : "");
 	}
 	return 0;
 }

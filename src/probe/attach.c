@@ -23,7 +23,7 @@
 
 enum prog_id {
 	P_ALLOC_ENTRY,		/* every allocating entry point; its kind is in the cookie */
-	P_FREE, P_GO_MALLOCGC, P_GO_ALLOC_SPAN, P_GO_FREE_SPAN,
+	P_FREE, P_FREE_MOVED, P_GO_MALLOCGC, P_GO_ALLOC_SPAN, P_GO_FREE_SPAN,
 	P_MAX
 };
 
@@ -64,6 +64,35 @@ static const struct probe_spec alloc_specs[] = {
 	{ "memalign", P_ALLOC_ENTRY, MT_KIND_MEMALIGN, true, 2 },
 	{ "valloc", P_ALLOC_ENTRY, MT_KIND_MALLOC, true, 1 },
 	{ "pvalloc", P_ALLOC_ENTRY, MT_KIND_MALLOC, true, 1 },
+	{ "free", P_FREE, 0, false, 1 },
+};
+
+/* jemalloc's own API, beside the names above (tikv-jemallocator's GlobalAlloc calls them). */
+static const struct probe_spec jemalloc_specs[] = {
+	{ "mallocx", P_ALLOC_ENTRY, MT_KIND_MALLOC, true, 1 },
+	{ "rallocx", P_ALLOC_ENTRY, MT_KIND_REALLOC, true, 2 },
+	{ "sdallocx", P_FREE, 0, false, 1 },
+	{ "dallocx", P_FREE, 0, false, 1 },
+};
+
+/*
+ * mimalloc's own API, for an executable that links it without its
+ * malloc overrides (the mimalloc crate's GlobalAlloc calls the aligned
+ * ones). Calls nested inside another (mi_realloc_aligned freeing the old
+ * block with mi_free) are left to the outermost.
+ */
+static const struct probe_spec mimalloc_specs[] = {
+	{ "malloc", P_ALLOC_ENTRY, MT_KIND_MALLOC, true, 1 },
+	{ "zalloc", P_ALLOC_ENTRY, MT_KIND_MALLOC, true, 1 },
+	{ "calloc", P_ALLOC_ENTRY, MT_KIND_CALLOC, true, 2 },
+	{ "mallocn", P_ALLOC_ENTRY, MT_KIND_CALLOC, true, 2 },
+	{ "realloc", P_ALLOC_ENTRY, MT_KIND_REALLOC, true, 2 },
+	{ "rezalloc", P_ALLOC_ENTRY, MT_KIND_REALLOC, true, 2 },
+	{ "reallocn", P_ALLOC_ENTRY, MT_KIND_REALLOCARRAY, true, 3 },
+	{ "malloc_aligned", P_ALLOC_ENTRY, MT_KIND_MALLOC, true, 1 },
+	{ "zalloc_aligned", P_ALLOC_ENTRY, MT_KIND_MALLOC, true, 1 },
+	{ "calloc_aligned", P_ALLOC_ENTRY, MT_KIND_CALLOC, true, 2 },
+	{ "realloc_aligned", P_ALLOC_ENTRY, MT_KIND_REALLOC, true, 2 },
 	{ "free", P_FREE, 0, false, 1 },
 };
 
@@ -109,6 +138,9 @@ _Static_assert(__builtin_offsetof(struct uprobe_multi_attr, pid) == 56, "uprobe_
 #define MAX_BATCH 16
 _Static_assert(sizeof(alloc_specs) / sizeof(alloc_specs[0]) <= MAX_BATCH, "alloc_specs");
 _Static_assert(sizeof(cxx_specs) / sizeof(cxx_specs[0]) <= MAX_BATCH, "cxx_specs");
+_Static_assert(sizeof(alloc_specs) / sizeof(alloc_specs[0]) +
+	       sizeof(jemalloc_specs) / sizeof(jemalloc_specs[0]) <= MAX_BATCH, "jemalloc_specs");
+_Static_assert(sizeof(mimalloc_specs) / sizeof(mimalloc_specs[0]) <= MAX_BATCH, "mimalloc_specs");
 _Static_assert(sizeof(go_specs) / sizeof(go_specs[0]) <= MAX_BATCH, "go_specs");
 
 static struct bpf_program *prog_of(struct loader *l, enum prog_id id)
@@ -116,6 +148,7 @@ static struct bpf_program *prog_of(struct loader *l, enum prog_id id)
 	switch (id) {
 	case P_ALLOC_ENTRY: return l->skel->progs.mt_alloc_entry;
 	case P_FREE: return l->skel->progs.mt_free;
+	case P_FREE_MOVED: return l->skel->progs.mt_free_moved;
 	case P_GO_MALLOCGC: return l->skel->progs.mt_go_mallocgc;
 	case P_GO_ALLOC_SPAN: return l->skel->progs.mt_go_alloc_span;
 	case P_GO_FREE_SPAN: return l->skel->progs.mt_go_free_span;
@@ -236,6 +269,8 @@ static int attach_batch(struct loader *l, int pid, const char *path, struct bpf_
 struct chosen_site {
 	uint64_t offset;
 	bool go_stack_check;	/* on the branch of a Go function's stack-bound check */
+	bool args_moved;	/* the arguments are in arg_reg, not where the ABI puts them */
+	uint8_t arg_reg[PROBE_SITE_MAX_ARGS];
 };
 
 /* Keep what was chosen for a function, once per (path, function), for the report. */
@@ -275,53 +310,70 @@ static int note_site(struct loader *l, const char *path, const char *func, uint6
  */
 static int choose_site(struct loader *l, struct elf_file *ef, const char *shown,
 		       const struct elf_sym *sym, uint64_t off, const struct probe_spec *spec,
-		       bool go, struct chosen_site *out)
+		       const char *func, bool go, struct chosen_site *out)
 {
 	struct probe_site ps = { .why = "the code cannot be read" };
 	size_t len = sym->size ? (size_t)sym->size : 64;
-	uint32_t keep = 0;
+	size_t nr_args = go ? 0 : spec->nr_args;
 	uint8_t *code;
-	size_t i;
 
 	if (len > MAX_FUNC_CODE)
 		len = MAX_FUNC_CODE;
-	if (go)
-		keep = GO_ARG_REGS;
-	for (i = 0; !go && i < spec->nr_args && i < sizeof(sysv_args); i++)
-		keep |= 1u << sysv_args[i];
+	if (nr_args > PROBE_SITE_MAX_ARGS)
+		nr_args = PROBE_SITE_MAX_ARGS;
 	code = malloc(len);
 	if (!code)
 		return -ENOMEM;
+	/* Go's register ABI: its argument registers stay as they are (no moves followed). */
 	if (!elf_file__read(ef, off, code, len))
-		probe_site__choose(code, len, sym->addr, keep, &ps);
+		probe_site__choose(code, len, sym->addr, go ? GO_ARG_REGS : 0, sysv_args, nr_args,
+				   &ps);
 	out->offset = ps.offset;
+	out->args_moved = ps.emulated && ps.args_moved;
+	memcpy(out->arg_reg, ps.arg_reg, sizeof(out->arg_reg));
 	/* jbe, the stack-bound check's branch to morestack */
 	out->go_stack_check = go && ps.offset && ps.offset + 1 < len &&
 			      (code[ps.offset] == 0x76 ||
 			       (code[ps.offset] == 0x0f && code[ps.offset + 1] == 0x86));
 	free(code);
 	if (ps.emulated)
-		mt_debug("probe %s at %s+0x%llx (start+%llu, emulated)\n", spec->func, shown,
-			 (unsigned long long)(off + ps.offset), (unsigned long long)ps.offset);
+		mt_debug("probe %s at %s+0x%llx (start+%llu, emulated%s)\n", func, shown,
+			 (unsigned long long)(off + ps.offset), (unsigned long long)ps.offset,
+			 out->args_moved ? ", arguments read where the code moved them" : "");
 	else
 		mt_debug("probe %s at %s+0x%llx: single-stepped on every call (%s)\n",
-			 spec->func, shown, (unsigned long long)off, ps.why);
-	return note_site(l, shown, spec->func, off, &ps);
+			 func, shown, (unsigned long long)off, ps.why);
+	return note_site(l, shown, func, off, &ps);
+}
+
+/* The cookie of an allocator probe at site (MT_COOKIE_*). */
+static uint64_t alloc_cookie(const struct probe_spec *spec, const struct chosen_site *site)
+{
+	uint64_t c = spec->prog == P_ALLOC_ENTRY ? spec->kind : 0;
+	size_t i;
+
+	if (!site->args_moved)
+		return c;
+	c |= MT_COOKIE_ARGS_MOVED;
+	for (i = 0; i < PROBE_SITE_MAX_ARGS; i++)
+		c |= MT_COOKIE_ARG(i, site->arg_reg[i]);
+	return c;
 }
 
 /*
  * Attach the probes of specs found in the ELF file at path (named shown in
- * messages): each program's probes on the file together, in one link when
- * uprobe_multi links are made.
+ * messages), each function named prefix + its name: each program's probes
+ * on the file together, in one link when uprobe_multi links are made.
  */
 static int attach_specs(struct loader *l, int pid, const char *path, const char *shown,
-			const struct probe_spec *specs,
+			const char *prefix, const struct probe_spec *specs,
 			size_t nr_specs, bool dynamic_only, bool go, int *nr_probes)
 {
 	struct probe_batch *entry, *ret;
 	uint64_t done[32];
 	size_t nr_done = 0, i, j;
 	struct elf_file *ef;
+	char func[128];
 	int err;
 
 	entry = calloc(P_MAX + 1, sizeof(*entry));
@@ -332,12 +384,14 @@ static int attach_specs(struct loader *l, int pid, const char *path, const char 
 	if (err)
 		goto out_free;
 	for (i = 0; i < nr_specs; i++) {
-		const struct elf_sym *sym = elf_file__find_func(ef, specs[i].func, dynamic_only);
-		struct probe_batch *b = &entry[specs[i].prog];
+		const struct elf_sym *sym;
+		struct probe_batch *b;
 		struct chosen_site site;
 		uint64_t off;
 		bool dup = false;
 
+		snprintf(func, sizeof(func), "%s%s", prefix ? prefix : "", specs[i].func);
+		sym = elf_file__find_func(ef, func, dynamic_only);
 		if (!sym)
 			continue;
 		err = elf_file__vaddr_to_offset(ef, sym->addr, &off);
@@ -349,16 +403,18 @@ static int attach_specs(struct loader *l, int pid, const char *path, const char 
 			continue;
 		if (nr_done < sizeof(done) / sizeof(done[0]))
 			done[nr_done++] = off;
-		err = choose_site(l, ef, shown, sym, off, &specs[i], go, &site);
+		err = choose_site(l, ef, shown, sym, off, &specs[i], func, go, &site);
 		if (err)
 			goto out;
+		/* A free whose pointer moved to another register: the program that reads it there. */
+		b = &entry[specs[i].prog == P_FREE && site.args_moved ? P_FREE_MOVED : specs[i].prog];
 		/*
 		 * The cookie: for the allocating entry points, which one it is; in Go,
 		 * that the probe sits on the stack-bound check's branch (BPF skips restarts).
 		 */
 		b->offsets[b->nr] = off + site.offset;
 		b->cookies[b->nr++] = go ? (site.go_stack_check ? MT_COOKIE_GO_STACK_CHECK : 0) :
-				      specs[i].kind;
+				      alloc_cookie(&specs[i], &site);
 		if (specs[i].ret) {
 			/* At the same site: the return address is still at the stack pointer. */
 			ret->offsets[ret->nr] = off + site.offset;
@@ -483,7 +539,7 @@ int loader__attach(struct loader *l, int pid, const char *path, const char *open
 			mt_info("%s: runtime.mallocgc's sampling site not found (unknown code or "
 				"runtime layout): Go allocations are counted, not sampled\n", path);
 		if (err == -ENOENT)
-			err = attach_specs(l, pid, open_path, path, go_specs, 1, false, true,
+			err = attach_specs(l, pid, open_path, path, NULL, go_specs, 1, false, true,
 					   nr_probes);
 		/* runtime.mallocgc is the allocations; without it there is nothing to trace. */
 		if (!err && *nr_probes < 1)
@@ -494,7 +550,7 @@ int loader__attach(struct loader *l, int pid, const char *path, const char *open
 		 * The span functions only back the retained figure when the runtime's
 		 * own words cannot be read; newer runtimes inline freeSpan (Go 1.23).
 		 */
-		err = attach_specs(l, pid, open_path, path, go_specs + 1,
+		err = attach_specs(l, pid, open_path, path, NULL, go_specs + 1,
 				   sizeof(go_specs) / sizeof(go_specs[0]) - 1, false, true, &spans);
 		*nr_probes += spans;
 		if (!err && spans < 2) {
@@ -504,9 +560,28 @@ int loader__attach(struct loader *l, int pid, const char *path, const char *open
 		}
 		return err;
 	}
+	return loader__attach_allocator(l, pid, path, open_path, ALLOC_API_LIBC, NULL, nr_probes);
+}
+
+int loader__attach_allocator(struct loader *l, int pid, const char *path, const char *open_path,
+			     enum alloc_api api, const char *prefix, int *nr_probes)
+{
+	int err;
+
+	*nr_probes = 0;
 	/* A static executable's malloc is in .symtab only; libraries export theirs. */
-	err = attach_specs(l, pid, open_path, path, alloc_specs,
-			   sizeof(alloc_specs) / sizeof(alloc_specs[0]), false, false, nr_probes);
+	if (api == ALLOC_API_MIMALLOC)
+		err = attach_specs(l, pid, open_path, path, prefix, mimalloc_specs,
+				   sizeof(mimalloc_specs) / sizeof(mimalloc_specs[0]), false, false,
+				   nr_probes);
+	else
+		err = attach_specs(l, pid, open_path, path, prefix, alloc_specs,
+				   sizeof(alloc_specs) / sizeof(alloc_specs[0]), false, false,
+				   nr_probes);
+	if (!err && api == ALLOC_API_JEMALLOC)
+		err = attach_specs(l, pid, open_path, path, prefix, jemalloc_specs,
+				   sizeof(jemalloc_specs) / sizeof(jemalloc_specs[0]), false, false,
+				   nr_probes);
 	if (err)
 		return err;
 	if (!*nr_probes)
@@ -517,7 +592,8 @@ int loader__attach(struct loader *l, int pid, const char *path, const char *open
 int loader__attach_cxx(struct loader *l, int pid, const char *path, const char *open_path,
 		       int *nr_probes)
 {
-	return attach_specs(l, pid, open_path, path, cxx_specs, sizeof(cxx_specs) / sizeof(cxx_specs[0]), true,
+	return attach_specs(l, pid, open_path, path, NULL, cxx_specs,
+			    sizeof(cxx_specs) / sizeof(cxx_specs[0]), true,
 			    false, nr_probes);
 }
 

@@ -17,6 +17,7 @@ static const char *const counter_names[MT_CNT_MAX] = {
 	[MT_CNT_STACKS_STORED]		= "stacks_stored",
 	[MT_CNT_GO_SAMPLES_MAP_FULL]	= "go_samples_map_full",
 	[MT_CNT_GO_SAMPLES]		= "go_samples",
+	[MT_CNT_STACK_CUT]		= "stack_cut",
 };
 
 const char *mt_counter_name(enum mt_counter c)

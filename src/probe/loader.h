@@ -46,6 +46,20 @@ struct loader_go_layout {
  */
 int loader__attach(struct loader *l, int pid, const char *path, const char *open_path, bool go,
 		   const struct loader_go_layout *go_layout, int *nr_probes);
+/*
+ * Which entry points an allocator has, by name: malloc's family under
+ * libc's names, or an allocator's own API (which an executable links
+ * privately: Rust's tikv-jemallocator with its `_rjem_` prefix, the
+ * mimalloc crate), each name with the allocator's prefix.
+ */
+enum alloc_api {
+	ALLOC_API_LIBC,		/* malloc, calloc, realloc, ..., free */
+	ALLOC_API_JEMALLOC,	/* the same, and mallocx, rallocx, sdallocx, dallocx */
+	ALLOC_API_MIMALLOC,	/* malloc, zalloc, ..., malloc_aligned, realloc_aligned, free */
+};
+/* A native allocator's probes, its functions named prefix + name (prefix NULL: none). */
+int loader__attach_allocator(struct loader *l, int pid, const char *path, const char *open_path,
+			     enum alloc_api api, const char *prefix, int *nr_probes);
 /* operator new in libstdc++ at path, when the process maps it. */
 int loader__attach_cxx(struct loader *l, int pid, const char *path, const char *open_path,
 		       int *nr_probes);

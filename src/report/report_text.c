@@ -82,6 +82,8 @@ static void write_stack(FILE *f, size_t rank, const struct mt_stack_report *s)
 		fputs("  [truncated]", f);
 	if (s->flags & MT_STACK_F_READ_FAILED)
 		fputs("  [partial: stack read failed]", f);
+	if (s->flags & MT_STACK_F_CUT)
+		fputs("  [partial: walk stopped]", f);
 	fputc('\n', f);
 	if (!s->nr_frames)
 		fputs("        (no frames)\n", f);
@@ -379,6 +381,7 @@ static void write_warnings(const struct mt_report *r, FILE *f)
 	}
 
 	if (!any && (cnt[MT_CNT_STACK_TRUNCATED] || cnt[MT_CNT_STACK_READ_FAILED] ||
+		     cnt[MT_CNT_STACK_CUT] ||
 		     cnt[MT_CNT_UNKNOWN_FREES] || cnt[MT_CNT_FAILED_ALLOCS] || unresolved))
 		fputc('\n', f);
 	info(f, cnt[MT_CNT_STACK_TRUNCATED],
@@ -386,6 +389,9 @@ static void write_warnings(const struct mt_report *r, FILE *f)
 	     "call stacks deeper than " MAX_FRAMES_STR " frames were truncated");
 	info(f, cnt[MT_CNT_STACK_READ_FAILED], "call stack could only be read in part",
 	     "call stacks could only be read in part");
+	info(f, cnt[MT_CNT_STACK_CUT],
+	     "call stack's walk stopped before its outermost frame (no unwind rule to follow)",
+	     "call stacks' walks stopped before their outermost frame (no unwind rule to follow)");
 	info(f, cnt[MT_CNT_UNKNOWN_FREES],
 	     "free of a block allocated before tracing began (or never seen)",
 	     "frees of blocks allocated before tracing began (or never seen)");

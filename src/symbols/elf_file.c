@@ -19,6 +19,7 @@
 
 struct load_seg {
 	uint64_t off, vaddr, filesz, memsz;
+	bool exec;
 };
 
 struct sym_ent {
@@ -224,7 +225,7 @@ static int load_phdrs(struct elf_file *ef, Elf *elf, struct scan *sc)
 			    ph.p_filesz > ph.p_memsz || ph.p_vaddr > UINT64_MAX - ph.p_memsz)
 				return -ENOEXEC;
 			ef->segs[n++] = (struct load_seg){ ph.p_offset, ph.p_vaddr, ph.p_filesz,
-							   ph.p_memsz };
+							   ph.p_memsz, ph.p_flags & PF_X };
 			break;
 		case PT_NOTE:
 			if (sc->build_id[0] || !range_ok(ef->size, ph.p_offset, ph.p_filesz))
@@ -673,6 +674,28 @@ static int translate(const struct elf_file *ef, uint64_t x, bool from_vaddr, uin
 int elf_file__offset_to_vaddr(const struct elf_file *ef, uint64_t off, uint64_t *vaddr)
 {
 	return translate(ef, off, false, vaddr);
+}
+
+int elf_file__code_mapping_vaddr(const struct elf_file *ef, uint64_t pgoff, uint64_t *vaddr)
+{
+	size_t i;
+
+	/*
+	 * The loader maps a segment from its offset rounded down to a page, so
+	 * a mapping's first page can hold the end of the segment before it in
+	 * the file (lld packs them so): that page is mapped twice, at two
+	 * addresses. An executable mapping is its executable segment's.
+	 */
+	for (i = 0; i < ef->nr_segs; i++) {
+		const struct load_seg *s = &ef->segs[i];
+		uint64_t first = s->off & ~(uint64_t)4095;
+
+		if (s->exec && pgoff >= first && pgoff < s->off + s->filesz) {
+			*vaddr = s->vaddr + pgoff - s->off;
+			return 0;
+		}
+	}
+	return translate(ef, pgoff, false, vaddr);
 }
 
 int elf_file__vaddr_to_offset(const struct elf_file *ef, uint64_t vaddr, uint64_t *off)

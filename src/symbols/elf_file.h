@@ -55,6 +55,12 @@ size_t elf_file__nr_syms(const struct elf_file *ef);
 /* File offset -> virtual address through PT_LOAD headers; -ERANGE if no segment covers it. */
 int elf_file__offset_to_vaddr(const struct elf_file *ef, uint64_t off, uint64_t *vaddr);
 int elf_file__vaddr_to_offset(const struct elf_file *ef, uint64_t vaddr, uint64_t *off);
+/*
+ * The virtual address of an executable mapping's first byte, the mapping
+ * made at file offset pgoff: through the executable PT_LOAD whose pages
+ * hold it, else as elf_file__offset_to_vaddr.
+ */
+int elf_file__code_mapping_vaddr(const struct elf_file *ef, uint64_t pgoff, uint64_t *vaddr);
 
 /* The function symbol covering vaddr (size 0 symbols cover up to the next one),
  * or NULL. *sym_off gets vaddr - sym->addr. O(log n). */

@@ -201,10 +201,18 @@ static void one_byte_effects(struct x86_insn *in, uint8_t op, const uint8_t *mod
 		return;				/* test, cmp */
 	case 0x63: case 0x8b: case 0x8a: case 0x8d: case 0x69: case 0x6b:
 		set_dest(in, reg, op == 0x8a, rex);	/* movsxd, mov, lea, imul */
+		if (op == 0x8b && rm_is_reg && (rex & 8)) {
+			in->copy_from = (int8_t)rm;
+			in->copy_to = (int8_t)reg;
+		}
 		return;
 	case 0x88: case 0x89: case 0xc6: case 0xc7:
 		if (rm_is_reg)
 			set_dest(in, rm, op == 0x88 || op == 0xc6, rex);
+		if (op == 0x89 && rm_is_reg && (rex & 8)) {
+			in->copy_from = (int8_t)reg;
+			in->copy_to = (int8_t)rm;
+		}
 		return;				/* a store writes memory, not registers */
 	case 0x80: case 0x81: case 0x83:
 		if (((modrm >> 3) & 7) != 7 && rm_is_reg)
@@ -247,6 +255,7 @@ int x86_insn__decode(const uint8_t *code, size_t avail, uint64_t addr, struct x8
 	const uint8_t *modrm_p = NULL;
 
 	memset(in, 0, sizeof(*in));
+	in->copy_from = in->copy_to = -1;
 	/* Legacy prefixes, at most 14 (an instruction is at most 15 bytes). */
 	while (i < avail && i < 14) {
 		uint8_t b = code[i];

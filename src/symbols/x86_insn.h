@@ -24,6 +24,8 @@ struct x86_insn {
 	bool effects_known;	/* writes lists every register it writes */
 	uint32_t writes;	/* bit per register (X86_*) */
 	uint64_t target;	/* branch target address */
+	/* A 64-bit register-to-register mov: copy_from's value is in copy_to (else both -1). */
+	int8_t copy_from, copy_to;
 	bool rip_rel;		/* a memory operand relative to rip: mem_target is set */
 	uint64_t mem_target;	/* the address that operand names */
 };

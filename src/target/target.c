@@ -306,7 +306,7 @@ static int allocator_set(struct allocator_obj *a, const char *path, const char *
 	return 0;
 }
 
-int target__find_allocator(struct target *t, const char *lib)
+static int find_allocator(struct target *t, const char *lib)
 {
 	char open_path[PATH_MAX + 64];
 	const struct vma *libc_vma = NULL;
@@ -460,8 +460,8 @@ out:
 	return err;
 }
 
-int target__find_allocator_for_exec(const char *exe_path, const char *lib, struct allocator_obj *out,
-				    char **libstdcxx, char **ld_so)
+static int find_allocator_for_exec(const char *exe_path, const char *lib, struct allocator_obj *out,
+				   char **libstdcxx, char **ld_so)
 {
 	char *listing = NULL, *line, *save = NULL;
 	char libc_path[PATH_MAX] = "";
@@ -552,8 +552,74 @@ void allocator_obj__clear(struct allocator_obj *a)
 	free(a->path);
 	free(a->open_path);
 	free(a->name);
-	a->path = a->open_path = a->name = NULL;
-	a->is_go = false;
+	free(a->prefix);
+	if (a->also) {
+		allocator_obj__clear(a->also);
+		free(a->also);
+	}
+	memset(a, 0, sizeof(*a));
+}
+
+/*
+ * Allocators an executable links privately, under their own names, beside
+ * the libc malloc its C code (and the C library itself) still calls: Rust's
+ * tikv-jemallocator (`_rjem_` names), a prefixed jemalloc built into a C
+ * program (`je_`, as redis bundles it), the mimalloc crate (`mi_` API
+ * without its malloc overrides). Each is known by two functions it defines.
+ */
+static const struct private_allocator {
+	const char *mark, *mark2;
+	enum alloc_api api;
+	const char *prefix, *name;
+} private_allocators[] = {
+	{ "_rjem_malloc", "_rjem_sdallocx", ALLOC_API_JEMALLOC, "_rjem_", "jemalloc" },
+	{ "_rjem_malloc", "_rjem_free", ALLOC_API_JEMALLOC, "_rjem_", "jemalloc" },
+	{ "je_malloc", "je_free", ALLOC_API_JEMALLOC, "je_", "jemalloc" },
+	{ "mi_malloc_aligned", "mi_free", ALLOC_API_MIMALLOC, "mi_", "mimalloc" },
+	{ "mi_malloc", "mi_free", ALLOC_API_MIMALLOC, "mi_", "mimalloc" },
+};
+
+/*
+ * When the executable at open_path (path as the process names it) links
+ * an allocator privately, make it a's allocator and keep what a was (the
+ * library allocator) as a->also. 0 when there is none, or -ENOMEM.
+ */
+static int add_private_allocator(struct allocator_obj *a, const char *path, const char *open_path)
+{
+	const struct private_allocator *p = NULL;
+	struct allocator_obj *also;
+	struct elf_file *ef;
+	size_t i;
+
+	if (a->is_go || (a->path && !strcmp(a->path, path)))
+		return 0;
+	if (elf_file__open(open_path, &(struct elf_file_opts){ .no_debug_files = true }, &ef))
+		return 0;
+	for (i = 0; i < sizeof(private_allocators) / sizeof(private_allocators[0]) && !p; i++)
+		if (elf_file__find_func(ef, private_allocators[i].mark, false) &&
+		    elf_file__find_func(ef, private_allocators[i].mark2, false))
+			p = &private_allocators[i];
+	elf_file__free(ef);
+	if (!p)
+		return 0;
+	also = malloc(sizeof(*also));
+	if (!also)
+		return -ENOMEM;
+	*also = *a;
+	memset(a, 0, sizeof(*a));
+	a->also = also->path ? also : NULL;
+	if (!a->also)
+		free(also);
+	a->path = strdup(path);
+	a->open_path = strdup(open_path);
+	a->name = strdup(p->name);
+	a->prefix = strdup(p->prefix);
+	a->api = p->api;
+	if (!a->path || !a->open_path || !a->name || !a->prefix) {
+		allocator_obj__clear(a);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 void target__init(struct target *t, uint32_t pid)
@@ -598,4 +664,29 @@ const struct go_mprof_profile *target__go_profile(const struct target *t, bool *
 		return &t->go_own;
 	}
 	return NULL;
+}
+
+int target__find_allocator(struct target *t, const char *lib)
+{
+	char exe_open[64];
+	int err = find_allocator(t, lib);
+
+	if (lib || !t->exe || (err && err != -ENOENT))
+		return err;
+	snprintf(exe_open, sizeof(exe_open), "/proc/%u/exe", t->pid);
+	if (add_private_allocator(&t->alloc, t->exe, exe_open))
+		return -ENOMEM;
+	return t->alloc.path ? 0 : err;
+}
+
+int target__find_allocator_for_exec(const char *exe_path, const char *lib, struct allocator_obj *out,
+				    char **libstdcxx, char **ld_so)
+{
+	int err = find_allocator_for_exec(exe_path, lib, out, libstdcxx, ld_so);
+
+	if (lib || (err && err != -ENOENT))
+		return err;
+	if (add_private_allocator(out, exe_path, exe_path))
+		return -ENOMEM;
+	return out->path ? 0 : err;
 }

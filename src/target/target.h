@@ -9,12 +9,21 @@
 #include "memory/vmtrack.h"
 #include "memory/go_heap.h"
 #include "memory/go_mprof.h"
+#include "probe/loader.h"
 
 struct allocator_obj {
 	char *path;		/* path as the target sees it (as in its maps) */
 	char *open_path;	/* path memtrace opens: /proc/PID/root/<path>, or the file itself */
 	char *name;		/* "glibc", "jemalloc", "tcmalloc", "go", or the file name */
 	bool is_go;		/* the Go runtime (in the executable) */
+	/* Its entry points' names: libc's, or its own API with prefix (in an executable). */
+	enum alloc_api api;
+	char *prefix;
+	/*
+	 * Probed too: the library allocator beside an executable's private one
+	 * (a Rust program's jemalloc serves Rust, libc's malloc its C code). Owned.
+	 */
+	struct allocator_obj *also;
 };
 
 /* Where a Go program's live bytes per stack come from (--go-live). */

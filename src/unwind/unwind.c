@@ -97,7 +97,7 @@ static struct file_table *load_file(struct unwinder *u, uint32_t pid, const stru
 		 (unsigned long long)v->start, (unsigned long long)v->end);
 	err = elf_file__open(path, &(struct elf_file_opts){ .no_debug_files = true }, &ef);
 	if (!err)
-		err = elf_file__offset_to_vaddr(ef, v->pgoff, &f->vaddr_at_pgoff);
+		err = elf_file__code_mapping_vaddr(ef, v->pgoff, &f->vaddr_at_pgoff);
 	elf_file__free(ef);
 	if (!err)
 		err = unwind_table__build_from_file(path, &t);
@@ -108,11 +108,14 @@ static struct file_table *load_file(struct unwinder *u, uint32_t pid, const stru
 		return f;
 	}
 	f->base = t.base;
-	if (t.mostly_fp) {
-		/* Frame pointers are cheaper to follow, and valid here. */
+	/*
+	 * Rows even where most of the file keeps frame pointers: one function
+	 * built without them (a Rust crate's code beside its std, a C file built
+	 * -O2 beside -fno-omit-frame-pointer ones) breaks a frame-pointer walk.
+	 */
+	if (t.mostly_fp)
 		u->stats.files_fp++;
-		mt_debug("%s keeps frame pointers: walked with them\n", v->path);
-	} else if (u->rows_used + t.nr > u->rows_max) {
+	if (u->rows_used + t.nr > u->rows_max) {
 		u->stats.rows_full++;
 		mt_warn("unwind tables full: %s is walked with frame pointers only\n", v->path);
 	} else {
@@ -122,7 +125,8 @@ static struct file_table *load_file(struct unwinder *u, uint32_t pid, const stru
 		u->rows_used += t.nr;
 		u->stats.rows_used = u->rows_used;
 		u->stats.files++;
-		mt_debug("unwind table for %s: %zu rows\n", v->path, t.nr);
+		mt_debug("unwind table for %s: %zu rows%s\n", v->path, t.nr,
+			 t.mostly_fp ? " (most of its code keeps frame pointers)" : "");
 	}
 	unwind_table__free(&t);
 	return f;
@@ -135,39 +139,66 @@ static int cmp_modules(const void *a, const void *b)
 	return x->start < y->start ? -1 : x->start > y->start;
 }
 
+/* Code the process runs: file mappings, the vdso, JIT code, the uretprobe trampoline. */
+static bool is_code(const struct vma *v)
+{
+	return v->perms[2] == 'x' && !v->deleted && (!v->path || strcmp(v->path, "[vsyscall]"));
+}
+
 int unwinder__update(struct unwinder *u, const struct target *t)
 {
-	struct mt_proc_modules mods = { 0 };
-	size_t i;
+	struct mt_proc_modules *mods;
+	size_t i, skipped = 0;
+	int err;
 
 	if (!t->maps || t->alloc.is_go)
 		return 0;
-	for (i = 0; i < t->maps->nr && mods.nr < MT_MAX_MODULES; i++) {
+	mods = calloc(1, sizeof(*mods));
+	if (!mods)
+		return -ENOMEM;
+	/*
+	 * Every executable mapping is listed, with rows or without (walked with
+	 * frame pointers): the walker takes a return address outside all of
+	 * them for a step gone wrong.
+	 */
+	for (i = 0; i < t->maps->nr; i++) {
 		const struct vma *v = &t->maps->vmas[i];
-		struct file_table *f;
+		struct file_table *f = NULL;
+		struct mt_module *m;
 
 		if (v->path && !strcmp(v->path, "[uprobes]"))
-			mods.tramp = v->start;
-		if (!vma__is_file(v) || v->deleted || v->perms[2] != 'x')
+			mods->tramp = v->start;
+		if (!is_code(v))
 			continue;
-		f = cached(u, v);
-		if (!f)
-			f = load_file(u, t->pid, v);
-		if (!f)
-			return -ENOMEM;
-		if (f->status || !f->row_count)
+		if (mods->nr == MT_MAX_MODULES) {
+			skipped++;
+			continue;
+		}
+		if (vma__is_file(v)) {
+			f = cached(u, v);
+			if (!f)
+				f = load_file(u, t->pid, v);
+			if (!f) {
+				free(mods);
+				return -ENOMEM;
+			}
+		}
+		m = &mods->m[mods->nr++];
+		*m = (struct mt_module){ .start = v->start, .end = v->end };
+		if (!f || f->status || !f->row_count)
 			continue;
 		/* address - start + pgoff is the file offset; vaddr_at_pgoff maps it. */
-		mods.m[mods.nr++] = (struct mt_module){
-			.start = v->start,
-			.end = v->end,
-			.bias = v->start - f->vaddr_at_pgoff + f->base,
-			.row_first = f->row_first,
-			.row_count = f->row_count,
-		};
+		m->bias = v->start - f->vaddr_at_pgoff + f->base;
+		m->row_first = f->row_first;
+		m->row_count = f->row_count;
 	}
-	qsort(mods.m, mods.nr, sizeof(mods.m[0]), cmp_modules);
-	return loader__set_modules(u->loader, t->pid, &mods);
+	if (skipped)
+		mt_debug("pid %u: %zu executable mappings past the first %d: frames in them end "
+			 "the walk\n", t->pid, skipped, MT_MAX_MODULES);
+	qsort(mods->m, mods->nr, sizeof(mods->m[0]), cmp_modules);
+	err = loader__set_modules(u->loader, t->pid, mods);
+	free(mods);
+	return err;
 }
 
 void unwinder__stats(const struct unwinder *u, struct unwinder_stats *out)

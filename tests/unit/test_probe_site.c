@@ -5,16 +5,22 @@
 #include "symbols/x86_insn.h"
 #include "unit.h"
 
-#define ARGS1 (1u << X86_RDI)
-#define ARGS2 (ARGS1 | 1u << X86_RSI)
-#define ARGS3 (ARGS2 | 1u << X86_RDX)
-#define GO_ARGS (1u << X86_RAX | 1u << X86_RBX | 1u << X86_RCX | 1u << X86_RDI | 1u << X86_RSI)
+/* How many SysV arguments the probe reads; GO_ARGS: Go's registers, kept as they are. */
+#define ARGS1 1
+#define ARGS2 2
+#define ARGS3 3
+#define GO_ARGS 100
+#define GO_KEEP (1u << X86_RAX | 1u << X86_RBX | 1u << X86_RCX | 1u << X86_RDI | 1u << X86_RSI)
 
-static struct probe_site site(const uint8_t *code, size_t len, uint32_t keep)
+static struct probe_site site(const uint8_t *code, size_t len, int args)
 {
+	static const uint8_t sysv[] = { X86_RDI, X86_RSI, X86_RDX };
 	struct probe_site ps;
 
-	probe_site__choose(code, len, 0x1000, keep, &ps);
+	if (args == GO_ARGS)
+		probe_site__choose(code, len, 0x1000, GO_KEEP, NULL, 0, &ps);
+	else
+		probe_site__choose(code, len, 0x1000, 0, sysv, (size_t)args, &ps);
 	return ps;
 }
 
@@ -51,6 +57,25 @@ static void test_sites(void)
 	const uint8_t mi_malloc[] = { 0x48, 0x8b, 0x05, 0x49, 0xb4, 0x00, 0x00, 0x48, 0x89, 0xfe,
 				      0x64, 0x48, 0x8b, 0x38, 0x48, 0x81, 0xfe, 0x00, 0x04, 0x00,
 				      0x00, 0x77, 0x00, 0xc3 };
+	/*
+	 * mimalloc 3 mi_malloc_aligned: mov $-0x68,%rax; mov %rsi,%rdx; mov %rdi,%rsi;
+	 * mov %fs:(%rax),%rax; mov %rax,%rdi; jmp rel32
+	 */
+	const uint8_t mi_malloc_aligned[] = { 0x48, 0xc7, 0xc0, 0x98, 0xff, 0xff, 0xff, 0x48, 0x89,
+					      0xf2, 0x48, 0x89, 0xfe, 0x64, 0x48, 0x8b, 0x00, 0x48,
+					      0x89, 0xc7, 0xe9, 0x77, 0xff, 0xff, 0xff };
+	/*
+	 * mimalloc 3 mi_free: mov rip,%rax; mov %rdi,%rdx; mov %rdi,%rsi; shr $0x1d,%rdx;
+	 * mov (%rax,%rdx,8),%rdx; mov %rdi,%rax; shr $0x10,%rax; and $0x1fff,%eax;
+	 * mov (%rdx,%rax,8),%rdi; test %rdi,%rdi; je rel8; ret
+	 */
+	const uint8_t mi_free3[] = { 0x48, 0x8b, 0x05, 0xb9, 0xc0, 0x04, 0x00, 0x48, 0x89, 0xfa,
+				     0x48, 0x89, 0xfe, 0x48, 0xc1, 0xea, 0x1d, 0x48, 0x8b, 0x14,
+				     0xd0, 0x48, 0x89, 0xf8, 0x48, 0xc1, 0xe8, 0x10, 0x25, 0xff,
+				     0x1f, 0x00, 0x00, 0x48, 0x8b, 0x3c, 0xc2, 0x48, 0x85, 0xff,
+				     0x74, 0x00, 0xc3 };
+	/* mov %edi,%esi; mov $0,%edi; jne rel8: a 32-bit copy, then rdi written */
+	const uint8_t mov32_away[] = { 0x89, 0xfe, 0xbf, 0x00, 0x00, 0x00, 0x00, 0x75, 0x00, 0xc3 };
 	/* jemalloc sdallocx: mov %rdi,%r8; cmp $0x1000,%rsi; ja rel8; ret */
 	const uint8_t je_sdallocx[] = { 0x49, 0x89, 0xf8, 0x48, 0x81, 0xfe, 0x00, 0x10, 0x00, 0x00,
 					0x77, 0x00, 0xc3 };
@@ -97,9 +122,23 @@ static void test_sites(void)
 	CHECK(ps.offset == 10 && ps.emulated, "tcmalloc malloc: the jne at +10 (got +%llu)",
 	      (unsigned long long)ps.offset);
 	ps = SITE(mi_malloc, ARGS1);
-	CHECK(ps.offset == 0 && !ps.emulated && ps.why,
-	      "mimalloc malloc overwrites rdi before its branch: the start, single-stepped (%s)",
-	      ps.why ? ps.why : "no reason");
+	CHECK(ps.offset == 21 && ps.emulated && ps.args_moved && ps.arg_reg[0] == X86_RSI,
+	      "mimalloc malloc moves its size to rsi before its branch: the ja at +21, size in rsi "
+	      "(got +%llu, reg %u: %s)", (unsigned long long)ps.offset, ps.arg_reg[0],
+	      ps.why ? ps.why : "");
+	ps = SITE(mi_malloc_aligned, ARGS1);
+	CHECK(ps.offset == 20 && ps.emulated && ps.arg_reg[0] == X86_RSI,
+	      "mimalloc 3 mi_malloc_aligned, a shim: its jmp at +20, the size in rsi (got +%llu, %u)",
+	      (unsigned long long)ps.offset, ps.arg_reg[0]);
+	ps = SITE(mi_free3, ARGS1);
+	CHECK(ps.offset == 40 && ps.emulated && ps.arg_reg[0] == X86_RSI,
+	      "mimalloc 3 mi_free: the je at +40, the pointer in rsi (got +%llu, %u: %s)",
+	      (unsigned long long)ps.offset, ps.arg_reg[0], ps.why ? ps.why : "");
+	ps = SITE(mov32_away, ARGS1);
+	CHECK(ps.offset == 0 && !ps.emulated,
+	      "a 32-bit move does not carry a 64-bit argument: the start");
+	ps = SITE(glibc_free, ARGS1);
+	CHECK(!ps.args_moved && ps.arg_reg[0] == X86_RDI, "glibc free: the pointer stays in rdi");
 	ps = SITE(je_sdallocx, ARGS3);
 	CHECK(ps.offset == 10 && ps.emulated, "jemalloc sdallocx: the ja at +10 (got +%llu)",
 	      (unsigned long long)ps.offset);
@@ -187,6 +226,9 @@ static void test_effects(void)
 	      "push $imm8: single-stepped");
 	CHECK(!x86_insn__decode(mov_rr, sizeof(mov_rr), 0, &in) && in.effects_known &&
 	      in.writes == 1u << X86_RSI, "mov %%rdi,%%rsi writes rsi");
+	CHECK(in.copy_from == X86_RDI && in.copy_to == X86_RSI, "mov %%rdi,%%rsi copies rdi to rsi");
+	CHECK(!x86_insn__decode(mov_store, sizeof(mov_store), 0, &in) && in.copy_from < 0,
+	      "a store copies no register");
 	CHECK(!x86_insn__decode(mov_store, sizeof(mov_store), 0, &in) && in.effects_known &&
 	      in.writes == 0, "a store writes no register");
 	CHECK(!x86_insn__decode(mov_dil_al, sizeof(mov_dil_al), 0, &in) &&

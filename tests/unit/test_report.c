@@ -148,7 +148,8 @@ static const char expected_json[] =
 "    \"procs_map_full\": 0,\n"
 "    \"stacks_stored\": 0,\n"
 "    \"go_samples_map_full\": 0,\n"
-"    \"go_samples\": 0\n"
+"    \"go_samples\": 0,\n"
+"    \"stack_cut\": 0\n"
 "  },\n"
 "  \"maps\": {\n"
 "    \"allocs\": { \"entries\": 12, \"max_entries\": 1048576 },\n"
@@ -419,10 +420,10 @@ static void test_counters(void)
 	static const char *const names[MT_CNT_MAX] = {
 		"allocs_map_full", "stacks_map_full", "stack_truncated", "stack_read_failed",
 		"missed_returns", "unknown_frees", "addr_reused", "failed_allocs", "vm_events_lost",
-		"procs_map_full", "stacks_stored", "go_samples_map_full", "go_samples",
+		"procs_map_full", "stacks_stored", "go_samples_map_full", "go_samples", "stack_cut",
 	};
 	static const bool loss[MT_CNT_MAX] = { true, true, false, false, true, false, true, false,
-					       true, true, false, true, false };
+					       true, true, false, true, false, false };
 	int c, ok = 1;
 
 	for (c = 0; c < MT_CNT_MAX; c++)
