@@ -130,7 +130,8 @@ GO_BUILD = $(GO) version | grep -q ' $(GO_VERSION)[. ]' || \
 # a service, from the crates Cargo.lock names (crates.io): once per global
 # allocator, and the system-allocator one again with v0 symbol names. Flags
 # from the environment are not let in: the build must be the default one.
-CARGO ?= cargo
+# rustup's cargo when it is not on PATH; Debian's (tests/install-deps.sh) otherwise.
+CARGO ?= $(shell command -v cargo 2>/dev/null || ls $(HOME)/.cargo/bin/cargo 2>/dev/null || echo cargo)
 RUST_DIR := tests/workloads/rust
 RUST_SRCS := $(wildcard $(RUST_DIR)/src/*.rs $(RUST_DIR)/src/bin/*.rs) $(RUST_DIR)/Cargo.toml \
 	$(RUST_DIR)/Cargo.lock

@@ -8,12 +8,17 @@
 # tcmalloc, Go, redis-server), the
 # tools end-to-end tests drive (tmux for the display, unshare/setpriv from
 # util-linux, chromium for the SVG, heaptrack to compare stacks with), and
-# clang's libFuzzer runtime for the fuzz smoke test. tests/e2e/test_deps.py
+# clang's libFuzzer runtime for the fuzz smoke test; cargo for the Rust workloads. tests/e2e/test_deps.py
 # checks that this list covers every header and static library the build uses.
 set -e
 PKGS="make gcc g++ clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev libzstd-dev \
 liblzma-dev libbz2-dev libncurses-dev libclang-rt-14-dev libjemalloc-dev libjemalloc2 libgoogle-perftools-dev redis-server golang-go golang-1.19 \
 python3 binutils procps util-linux tmux chromium heaptrack"
+# The Rust workloads: rustup's cargo where there is one, else Debian's (rustc 1.63,
+# which their Cargo.lock is kept buildable with).
+if ! command -v cargo >/dev/null 2>&1 && [ ! -x "${HOME:-/root}/.cargo/bin/cargo" ]; then
+	PKGS="$PKGS cargo"
+fi
 if [ "${1:-}" = "--list" ]; then
 	printf '%s\n' $PKGS
 	exit 0

@@ -14,7 +14,14 @@
 //! SIGTERM or SIGINT; without, do the work, print "done" and exit 0. Protocol
 //! lines are written with write(2) from a stack buffer: nothing else allocates.
 
-use std::hint::black_box;
+/// What std::hint::black_box does (Rust 1.66+), for Debian 12's rustc 1.63: a
+/// value the optimizer cannot see through, so loops and allocations stay.
+#[inline(never)]
+pub fn black_box<T>(x: T) -> T {
+    let y = unsafe { std::ptr::read_volatile(&x) };
+    std::mem::forget(x);
+    y
+}
 
 pub const SESSIONS: usize = 300;
 pub const SESSION_BYTES: usize = 4096;
