@@ -138,15 +138,22 @@ RUST_SRCS := $(wildcard $(RUST_DIR)/src/*.rs $(RUST_DIR)/src/bin/*.rs) $(RUST_DI
 RUST_BINS := rust_leak rust_leak_jemalloc rust_leak_mimalloc
 RUST_WORKLOADS := $(addprefix $(OUTPUT)/tests/,$(RUST_BINS)) $(OUTPUT)/tests/rust_leak_v0
 CARGO_ENV := env -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS -u CARGO_BUILD_RUSTFLAGS
-CARGO_BUILD = $(CARGO) build --release --locked --quiet --manifest-path $(RUST_DIR)/Cargo.toml
+RUST_VENDOR := $(OUTPUT)/cargo-vendor
+CARGO_BUILD = $(CARGO) build --release --locked --offline --quiet \
+	--manifest-path $(RUST_DIR)/Cargo.toml --config 'source.crates-io.replace-with="vendored"' \
+	--config 'source.vendored.directory="$(abspath $(RUST_VENDOR))"'
 
-$(addprefix $(OUTPUT)/tests/,$(RUST_BINS)) &: $(RUST_SRCS)
+$(RUST_VENDOR)/.done: $(RUST_DIR)/Cargo.lock $(RUST_DIR)/vendor.sh
+	$(call msg,VENDOR,$(RUST_VENDOR))
+	$(Q)$(RUST_DIR)/vendor.sh $(RUST_VENDOR) && touch $@
+
+$(addprefix $(OUTPUT)/tests/,$(RUST_BINS)) &: $(RUST_SRCS) $(RUST_VENDOR)/.done
 	$(call msg,CARGO,$(RUST_BINS))
 	$(Q)mkdir -p $(OUTPUT)/tests
 	$(Q)$(CARGO_ENV) $(CARGO_BUILD) --features jemalloc,mimalloc --target-dir $(abspath $(OUTPUT))/cargo
 	$(Q)for b in $(RUST_BINS); do cp $(OUTPUT)/cargo/release/$$b $(OUTPUT)/tests/$$b; done
 
-$(OUTPUT)/tests/rust_leak_v0: $(RUST_SRCS)
+$(OUTPUT)/tests/rust_leak_v0: $(RUST_SRCS) $(RUST_VENDOR)/.done
 	$(call msg,CARGO,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CARGO_ENV) RUSTFLAGS='-C symbol-mangling-version=v0' $(CARGO_BUILD) --bin rust_leak \

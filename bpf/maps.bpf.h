@@ -51,11 +51,13 @@ struct {
 /*
  * The row found last for a (file, address in it), per CPU: the same return
  * addresses come back in stack after stack (the start frames, hot call
- * sites), and a hit costs one lookup instead of a binary search.
+ * sites), and a hit costs one lookup instead of a binary search. A plain
+ * array of MT_ROW_CACHE_SIZE entries per CPU, not a per-CPU array: its
+ * lookup is inlined, a per-CPU array's is a call.
  */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, MT_ROW_CACHE_SIZE);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MT_ROW_CACHE_SIZE); /* times the CPUs; set from user space */
 	__type(key, __u32);
 	__type(value, struct mt_row_cache_ent);
 } row_cache SEC(".maps");

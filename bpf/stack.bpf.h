@@ -79,18 +79,20 @@ static __always_inline struct mt_row_cache_ent *row_cache_ent(__u32 first, __u64
 	/* A file's rows are written once, at first: (first, rel) names one row. */
 	__u32 slot = (__u32)((rel ^ (rel >> 9) ^ ((__u64)first << 3)) & (MT_ROW_CACHE_SIZE - 1));
 
+	/* This CPU's part: a BPF program is not moved to another CPU while it runs. */
+	slot |= bpf_get_smp_processor_id() * MT_ROW_CACHE_SIZE;
 	return bpf_map_lookup_elem(&row_cache, &slot);
 }
 
-/* find_row's answer from the row cache, or 0: inline, no call when it hits. */
-static __always_inline __u32 cached_row(__u32 first, __u64 rel)
+/* find_row's answer from the row cache, or NULL: inline, no call when it hits. */
+static __always_inline const struct mt_unwind_row *cached_row(__u32 first, __u64 rel)
 {
 	struct mt_row_cache_ent *ce = row_cache_ent(first, rel);
 
 	if (ce && ce->row_plus1 && ce->rel == (__u32)rel && ce->row_first == first &&
 	    rel <= 0xffffffffULL)
-		return ce->row_plus1;
-	return 0;
+		return &ce->row;
+	return NULL;
 }
 
 /*
@@ -122,6 +124,13 @@ __noinline __u32 find_row(__u32 first, __u32 count, __u64 rel)
 	if (lo == first)
 		return 0;
 	if (ce) {
+		__u32 key = lo - 1;
+
+		r = bpf_map_lookup_elem(&cfi_rows, &key);
+		if (!r)
+			return 0;
+		ce->row_plus1 = 0;
+		ce->row = *r;
 		ce->rel = (__u32)rel;
 		ce->row_first = first;
 		ce->row_plus1 = lo;
@@ -279,6 +288,11 @@ static __always_inline int row_cfa(const struct mt_unwind_row *row, struct walk_
 		*cfa = r->sp + row->cfa_off;
 		return 0;
 	case MT_CFA_RBP:
+		/* rbp is no frame pointer here: a chain broken below (BP_BROKEN), or none. */
+		if (!r->bp || (r->bp & 7)) {
+			r->flags |= MT_STACK_F_CUT;
+			return 1;
+		}
 		*cfa = r->bp + row->cfa_off;
 		return 0;
 	case MT_CFA_PLT:
@@ -327,20 +341,19 @@ static __always_inline int cfa_step_in_window(struct walk_regs *r, const struct 
 	const struct mt_module *mod;
 	__u64 pc = r->ip - 1, cfa, ra, bp = r->bp;
 	int m = (int)r->mod - 1;
-	__u32 key;
 
 	if (m < 0)
 		return STEP_SLOW;
 	mod = &mods->m[m & (MT_MAX_MODULES - 1)];
 	if (!mod->row_count || pc < mod->bias)
 		return STEP_SLOW;
-	key = cached_row(mod->row_first, pc - mod->bias);
-	if (!key)
-		return STEP_SLOW;
-	key--;
-	row = bpf_map_lookup_elem(&cfi_rows, &key);
+	row = cached_row(mod->row_first, pc - mod->bias);
 	if (!row)
 		return STEP_SLOW;
+	/* The frame-pointer rule (CFA = rbp + 16, rbp at CFA - 16): the frame record at rbp. */
+	if (row->cfa_reg == MT_CFA_RBP && row->cfa_off == 16 && row->rbp_rule == MT_RBP_AT_CFA &&
+	    row->rbp_off == -2)
+		return fp_step_in_window(r, w);
 	/* The rules that end the walk, or hand it to the frame pointer, are frame_step's. */
 	if (row->cfa_reg != MT_CFA_RSP && row->cfa_reg != MT_CFA_RBP)
 		return STEP_SLOW;
@@ -390,16 +403,17 @@ __noinline int frame_step(struct walk_regs *r, const struct mt_proc_modules *mod
 	mod = &mods->m[m & (MT_MAX_MODULES - 1)];
 	if (!mod->row_count || pc < mod->bias)
 		return fp_step(r, w);
-	key = cached_row(mod->row_first, pc - mod->bias);
-	if (!key)
+	row = cached_row(mod->row_first, pc - mod->bias);
+	if (!row) {
 		key = find_row(mod->row_first, mod->row_count, pc - mod->bias);
-	/* Below the module's first row: no CFI there. */
-	if (!key)
-		return fp_step(r, w);
-	key--;
-	row = bpf_map_lookup_elem(&cfi_rows, &key);
-	if (!row)
-		return fp_step(r, w);
+		/* Below the module's first row: no CFI there. */
+		if (!key)
+			return fp_step(r, w);
+		key--;
+		row = bpf_map_lookup_elem(&cfi_rows, &key);
+		if (!row)
+			return fp_step(r, w);
+	}
 	rule = row_cfa(row, r, &cfa);
 	if (rule > 0)
 		return 1;

@@ -232,13 +232,17 @@ struct mt_module {
 	__u32 row_count;	/* 0: walk this module with frame pointers */
 };
 
-/* unwind rows found last, per CPU (row_cache); row_plus1 0: empty */
+/*
+ * Unwind rows found last, per CPU (row_cache), with a copy of the row: a
+ * hit costs one lookup. row_plus1 0: empty.
+ */
 #define MT_ROW_CACHE_SIZE 1024
 struct mt_row_cache_ent {
 	__u32 rel;		/* address - module bias */
 	__u32 row_first;	/* the file's rows */
 	__u32 row_plus1;	/* index of the row, plus one */
 	__u32 pad;
+	struct mt_unwind_row row;
 };
 
 struct mt_proc_modules {

@@ -13,7 +13,7 @@
 set -e
 PKGS="make gcc g++ clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev libzstd-dev \
 liblzma-dev libbz2-dev libncurses-dev libclang-rt-14-dev libjemalloc-dev libjemalloc2 libgoogle-perftools-dev redis-server golang-go golang-1.19 \
-python3 binutils procps util-linux tmux chromium heaptrack"
+python3 binutils procps util-linux tmux chromium heaptrack curl ca-certificates"
 # The Rust workloads: rustup's cargo where there is one, else Debian's (rustc 1.63,
 # which their Cargo.lock is kept buildable with).
 if ! command -v cargo >/dev/null 2>&1 && [ ! -x "${HOME:-/root}/.cargo/bin/cargo" ]; then

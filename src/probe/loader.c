@@ -162,6 +162,9 @@ int loader__new(const struct loader_opts *opts, struct loader **out)
 		bpf_map__set_max_entries(l->skel->maps.traced_pids, opts->max_procs);
 		bpf_map__set_max_entries(l->skel->maps.proc_modules, opts->max_procs);
 	}
+	if (libbpf_num_possible_cpus() > 0)
+		bpf_map__set_max_entries(l->skel->maps.row_cache,
+					 MT_ROW_CACHE_SIZE * (__u32)libbpf_num_possible_cpus());
 	l->rows_max = MT_DEFAULT_CFI_ROWS;
 	bpf_map__set_max_entries(l->skel->maps.cfi_rows, (__u32)l->rows_max);
 	bpf_map__set_max_entries(l->skel->maps.stats, opts->max_stacks);
