@@ -217,3 +217,66 @@ def test_nofp_vs_heaptrack():
     c.eq([n for n in mt_names if n in both], both, "memtrace's order of the frames "
          "heaptrack shows too")
     c.finish("  heaptrack: %s\n  memtrace:  %s" % (ht_names, mt_names))
+
+
+# ------------------------------------------------------------ mixed code
+
+MIXED = {
+    "make_record": (["make_record", "parse_body", "run_requests", "main"], 20 * 640, 20),
+    "cache_alloc": (["cache_alloc", "cache_fill", "run_requests", "main"], 8 * 2048, 8),
+}
+
+
+def check_mixedfp(mode):
+    """mixedfp links code with and without frame pointers in one executable
+    (most of it, by bytes, with): every frame is unwound by its own rule, so
+    no frame of the chain is skipped, and the stacks are whole."""
+    if mode == "pid":
+        run = mtlib.run_attached("mixedfp")
+        proc = mtlib.find_process(run.report, pid=run.wl_pid)
+    else:
+        run = mtlib.run_command("mixedfp")
+        proc = mtlib.find_process(run.report, exe_name="mixedfp")
+    c = Checks()
+    for fn, (chain, live_bytes, live_allocs) in MIXED.items():
+        s = c.run(mtlib.one_stack, proc, fn)
+        if s is None:
+            continue
+        names = outer_names(s)
+        c.eq(names[:4], chain, "%s's stack, first 4 functions" % fn)
+        c.eq(names[-1:], ["_start"], "%s's stack ends at _start" % fn)
+        c.eq(s.get("truncated"), False, "%s's stack truncated" % fn)
+        c.eq((s.get("live_bytes"), s.get("live_allocs")), (live_bytes, live_allocs),
+             "%s live bytes/allocs" % fn)
+    c.eq((run.report.get("counters") or {}).get("stack_cut"), 0, "counters.stack_cut")
+    c.finish(mtlib.describe_stacks(proc))
+
+
+def test_mixedfp_command():
+    check_mixedfp("cmd")
+
+
+def test_mixedfp_attached():
+    check_mixedfp("pid")
+
+
+def test_signal_frame_cut():
+    """Allocations in a signal handler: the walk reaches the kernel's signal
+    frame (libc's __restore_rt, whose CFI rule is an expression) and stops
+    there; the stack keeps the handler's frame and the signal frame's,
+    nothing made up past it, and says it was cut (JSON truncated,
+    counters.stack_cut)."""
+    run = mtlib.run_command("sigalloc")
+    proc = mtlib.find_process(run.report, exe_name="sigalloc")
+    c = Checks()
+    s = c.run(mtlib.one_stack, proc, "alloc_in_handler")
+    if s is not None:
+        frames = s.get("frames") or []
+        c.eq((s.get("live_bytes"), s.get("live_allocs")), (999, 3), "live bytes/allocs")
+        c.eq(s.get("truncated"), True, "the stack is marked truncated")
+        c.eq(len(frames), 2, "frames: the handler and the signal frame")
+        if len(frames) == 2:
+            c.true(os.path.basename(frames[1].get("module") or "").startswith("libc.so"),
+                   "the signal frame is in libc: %r" % frames[1])
+    c.eq((run.report.get("counters") or {}).get("stack_cut"), 1, "counters.stack_cut")
+    c.finish(mtlib.describe_stacks(proc))

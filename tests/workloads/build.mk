@@ -29,14 +29,15 @@ WL_CFLAGS := -O2 -g -Wall -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer \
 WL_CXXFLAGS := $(WL_CFLAGS) -std=c++17
 
 WL_FAMILY := family_pie family_nopie family_static family_jemalloc family_tcmalloc
-WL_PLAIN  := exitleak exitcode agedleak fragment lines execer forker mapfill vmchurn
+WL_PLAIN  := exitleak exitcode agedleak fragment lines execer forker mapfill vmchurn sigalloc
 WL_PTHREAD := threads churn
 WL_CXXPROGS := cxx
 # Built without frame pointers: only .eh_frame unwinding finds their stacks.
 WL_NOFP := nofp nofp_cxx
 WL_NOFP_CFLAGS := -O2 -g -Wall -fomit-frame-pointer -fno-optimize-sibling-calls
 
-WORKLOADS := $(addprefix $(WL_OUT)/,$(WL_FAMILY) $(WL_PLAIN) $(WL_PTHREAD) $(WL_CXXPROGS) $(WL_NOFP))
+WORKLOADS := $(addprefix $(WL_OUT)/,$(WL_FAMILY) $(WL_PLAIN) $(WL_PTHREAD) $(WL_CXXPROGS) $(WL_NOFP) \
+	mixedfp)
 
 WL_HDR := $(WL_DIR)/wl_common.h
 
@@ -93,6 +94,15 @@ $(WL_OUT)/nofp: $(WL_DIR)/nofp.c $(WL_HDR)
 $(WL_OUT)/nofp_cxx: $(WL_DIR)/nofp_cxx.cpp $(WL_HDR)
 	@mkdir -p $(@D)
 	$(WL_CXX) $(WL_NOFP_CFLAGS) -std=c++17 -o $@ $<
+
+# One executable of two objects, one built with frame pointers, one without.
+$(WL_OUT)/mixedfp: $(WL_DIR)/mixedfp.c $(WL_DIR)/mixedfp_nofp.c $(WL_HDR)
+	@mkdir -p $(@D)
+	$(WL_CC) $(WL_CFLAGS) -c -o $@.fp.o $(WL_DIR)/mixedfp.c
+	$(WL_CC) $(WL_NOFP_CFLAGS) -fno-inline-functions-called-once -c -o $@.nofp.o \
+		$(WL_DIR)/mixedfp_nofp.c
+	$(WL_CC) -o $@ $@.fp.o $@.nofp.o
+	@rm -f $@.fp.o $@.nofp.o
 
 ifeq ($(WL_STANDALONE),1)
 .DEFAULT_GOAL := all-workloads
