@@ -45,7 +45,8 @@ ASAN_OBJS := $(patsubst $(SRCDIR)/%.c,$(ASAN_OUTPUT)/obj/%.o,$(SRCS))
 # Unit tests link the pure layers only: nothing that loads or reads the BPF
 # object, so they build without clang, bpftool or the skeleton.
 UNIT_EXCLUDE := main.o app/% probe/loader.o probe/attach.o probe/stack_gc.o target/sysview.o \
-	target/target_set.o target/vmstats.o target/go_sampled.o snapshot/snapshot.o unwind/unwind.o
+	target/target_set.o target/vmstats.o target/go_sampled.o snapshot/snapshot.o unwind/unwind.o \
+	unwind/deferred.o unwind/feeder.o
 UNIT_OBJS := $(filter-out $(addprefix $(ASAN_OUTPUT)/obj/,$(UNIT_EXCLUDE)),$(ASAN_OBJS))
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)

@@ -39,7 +39,7 @@ static __always_inline struct mt_pending *go_pending(void)
 static __always_inline __u64 go_count(__u32 tgid, struct mt_pending *p,
 				      const struct walk_regs *start, __u64 size)
 {
-	__u64 stack_id = capture_stack_at(start, 0, &p->stack, &p->win);
+	__u64 stack_id = capture_stack_at(start, 0, &p->stack, &p->win, 0);
 	struct mt_stat *st = stat_for(tgid, stack_id, &p->stack);
 
 	if (!st)

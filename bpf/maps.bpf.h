@@ -81,6 +81,28 @@ struct {
 	__type(value, struct mt_go_stat);
 } go_stats SEC(".maps");
 
+/* What the unwinding side needs at once (struct mt_uev_*): its own thread reads it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20); /* bytes; set from user space */
+} unwind_events SEC(".maps");
+
+/* Walks handed over, by where they stopped: their provisional ids (reused for the same). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MT_DEFER_DEDUP_ENTRIES);
+	__type(key, struct mt_defer_key);
+	__type(value, __u64);
+} defer_dedup SEC(".maps");
+
+/* Provisional stack ids: a sequence number per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} defer_seq SEC(".maps");
+
 /* Sampled Go objects, by address, until userspace finds them freed. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -22,6 +22,12 @@ const volatile __u64 max_size = ~0ULL;
 const volatile bool trace_all = false;
 const volatile __u32 self_tgid = 0;	/* memtrace itself, never traced */
 const volatile __u32 stop_pid = 0;	/* a command memtrace follows with ptrace */
+/*
+ * Userspace finishes stacks that reach code whose unwind table it has not
+ * published yet (unwind tables in use: not --fp-only); system-wide, also
+ * those of processes it has published nothing for yet.
+ */
+const volatile bool defer_stacks = false;
 /* Go: mean bytes between sampled allocations (0: no sampling), and Exp(1)'s steps. */
 const volatile __u64 go_sample_rate = 0;
 const volatile __u32 go_exp_table[MT_GO_EXP_STEPS] = {};

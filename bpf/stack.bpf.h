@@ -345,7 +345,7 @@ static __always_inline int cfa_step_in_window(struct walk_regs *r, const struct 
 	if (m < 0)
 		return STEP_SLOW;
 	mod = &mods->m[m & (MT_MAX_MODULES - 1)];
-	if (!mod->row_count || pc < mod->bias)
+	if (!mod->row_count || mod->row_count == MT_ROWS_PENDING || pc < mod->bias)
 		return STEP_SLOW;
 	row = cached_row(mod->row_first, pc - mod->bias);
 	if (!row)
@@ -401,6 +401,11 @@ __noinline int frame_step(struct walk_regs *r, const struct mt_proc_modules *mod
 	if (!mods || m < 0)
 		return fp_step(r, w);
 	mod = &mods->m[m & (MT_MAX_MODULES - 1)];
+	/* A table not there yet, and the walk not to be finished in userspace. */
+	if (mod->row_count == MT_ROWS_PENDING) {
+		r->flags |= MT_STACK_F_CUT;
+		return 1;
+	}
 	if (!mod->row_count || pc < mod->bias)
 		return fp_step(r, w);
 	row = cached_row(mod->row_first, pc - mod->bias);
@@ -449,8 +454,11 @@ struct walk_state {
 	struct walk_regs r;
 	__u64 hash;
 	__u32 n;		/* frames recorded */
-	__u32 pad;
+	__u32 may_defer;	/* a frame in unpublished code hands the walk to userspace */
 };
+
+/* walk_regs.flags, the walker's own: the rest of the walk goes to userspace. */
+#define WALK_DEFER (1u << 31)
 
 /* Frames per walk_batch call: MT_MAX_FRAMES is a multiple of it. */
 #define WALK_BATCH 8
@@ -501,10 +509,19 @@ __noinline int walk_batch(struct walk_state *s, const struct mt_proc_modules *mo
 		i = s->n;
 		if (i >= MT_MAX_FRAMES)
 			return 1;
-		if (mods && !frame_module(&s->r, mods)) {
-			s->r.flags |= MT_STACK_F_CUT;
-			if (i)
+		if (mods && (!frame_module(&s->r, mods) ||
+			     mods->m[(s->r.mod - 1) & (MT_MAX_MODULES - 1)].row_count ==
+			     MT_ROWS_PENDING)) {
+			/* Code mapped, or a table built, since the modules were published. */
+			if (s->may_defer) {
+				s->r.flags |= WALK_DEFER;
 				return 1;
+			}
+			if (!s->r.mod) {
+				s->r.flags |= MT_STACK_F_CUT;
+				if (i)
+					return 1;
+			}
 		}
 		st->ips[i & (MT_MAX_FRAMES - 1)] = s->r.ip;
 		s->hash = (s->hash ^ s->r.ip) * 0x100000001b3ULL;
@@ -530,16 +547,72 @@ __noinline int walk_batch(struct walk_state *s, const struct mt_proc_modules *mo
 }
 
 /*
+ * The rest of a walk for userspace to finish (MT_STACK_F_DEFERRED): the
+ * frame at r, not walked, and a copy of the stack above its stack pointer,
+ * up to MT_DEFER_STACK_BYTES (less when the read would leave the stack:
+ * halved until it succeeds). Returns the provisional id the allocation is
+ * filed under, or 0 when the ring buffer is full (counted). Global: the
+ * verifier checks it once.
+ */
+__noinline __u64 defer_walk(const struct walk_regs *r, const struct mt_stack *st, __u32 nr_frames,
+			   __u64 limit)
+{
+	struct mt_uev_deferred *e;
+	__u32 zero = 0, len, k;
+	__u64 *seq, id;
+
+	if (!r || !st)
+		return 0;
+	seq = bpf_map_lookup_elem(&defer_seq, &zero);
+	if (!seq)
+		return 0;
+	e = bpf_ringbuf_reserve(&unwind_events, sizeof(*e), 0);
+	if (!e) {
+		count(MT_CNT_STACK_DEFER_LOST);
+		return 0;
+	}
+	len = MT_DEFER_STACK_BYTES;
+	if (limit > r->sp && limit - r->sp < len)
+		len = (__u32)(limit - r->sp);
+	for (k = 0; k < 4; k++) {
+		len &= MT_DEFER_STACK_BYTES * 2 - 1;
+		if (len > MT_DEFER_STACK_BYTES)
+			len = MT_DEFER_STACK_BYTES;
+		if (len && !bpf_probe_read_user(e->data, len, (void *)r->sp))
+			break;
+		len /= 2;
+	}
+	if (k == 4)
+		len = 0;
+	id = MT_STACK_ID_DEFERRED(bpf_get_smp_processor_id(), ++*seq);
+	e->type = MT_UEV_DEFERRED;
+	e->pid = bpf_get_current_pid_tgid() >> 32;
+	e->prov_id = id;
+	e->ip = r->ip;
+	e->sp = r->sp;
+	e->bp = r->bp;
+	e->nr_frames = nr_frames;
+	e->len = len;
+	__builtin_memcpy(e->ips, st->ips, sizeof(e->ips));
+	bpf_ringbuf_submit(e, 0);
+	count(MT_CNT_STACK_DEFERRED);
+	return id;
+}
+
+/*
  * A global function: the verifier checks it once per program instead of
  * once for every path into every probe, which keeps loading fast.
+ * may_defer: a frame in code whose table is not published yet hands the
+ * rest of the walk to userspace (defer_walk) instead of cutting it.
  */
 __noinline __u64 capture_stack_at(const struct walk_regs *start, __u32 ip_is_return,
-				  struct mt_stack *st, struct mt_stack_window *w)
+				  struct mt_stack *st, struct mt_stack_window *w, __u32 may_defer)
 {
+	struct task_struct *task = bpf_get_current_task_btf();
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	const struct mt_proc_modules *mods;
 	struct walk_state s = { .hash = 0xcbf29ce484222325ULL };
-	__u64 tramp;
+	__u64 tramp, id;
 	__u32 b;
 
 	if (!st || !start)
@@ -547,6 +620,7 @@ __noinline __u64 capture_stack_at(const struct walk_regs *start, __u32 ip_is_ret
 	s.r.ip = start->ip;
 	s.r.sp = start->sp;
 	s.r.bp = start->bp;
+	s.may_defer = may_defer && defer_stacks;
 	mods = bpf_map_lookup_elem(&proc_modules, &tgid);
 	/* At an entry probe, the caller's return address was read from sp - 8. */
 	if (ip_is_return) {
@@ -554,7 +628,7 @@ __noinline __u64 capture_stack_at(const struct walk_regs *start, __u32 ip_is_ret
 		if (mods && mods->tramp)
 			tramp = mods->tramp;
 		else
-			tramp = bpf_get_current_task_btf()->mm->uprobes_state.xol_area->vaddr;
+			tramp = task->mm->uprobes_state.xol_area->vaddr;
 		if (tramp && s.r.ip == tramp)
 			s.r.ip = lookup_real_return(s.r.ip, s.r.sp - 8);
 	}
@@ -563,11 +637,32 @@ __noinline __u64 capture_stack_at(const struct walk_regs *start, __u32 ip_is_ret
 		st->nr_frames = 0;
 		return 1;
 	}
-	for (b = 0; b < MT_MAX_FRAMES / WALK_BATCH; b++)
+	if (mods && (mods->flags & MT_MODS_F_FP_ONLY))
+		mods = NULL;
+	/* System-wide, a process userspace has published nothing for yet. */
+	else if (!mods && trace_all && s.may_defer)
+		s.r.flags |= WALK_DEFER;
+	for (b = 0; b < MT_MAX_FRAMES / WALK_BATCH && !(s.r.flags & WALK_DEFER); b++)
 		if (walk_batch(&s, mods, w, st))
 			break;
-	st->flags = s.r.flags;
 	st->nr_frames = s.n;
+	if (s.r.flags & WALK_DEFER) {
+		struct mt_defer_key dk = { .walked = s.hash, .ip = s.r.ip, .sp = s.r.sp, .pid = tgid };
+		__u64 *known = bpf_map_lookup_elem(&defer_dedup, &dk);
+
+		st->flags = (s.r.flags & ~WALK_DEFER) | MT_STACK_F_DEFERRED;
+		if (known)
+			return *known;
+		id = defer_walk(&s.r, st, s.n, w ? w->limit : task->mm->start_stack);
+		if (id) {
+			bpf_map_update_elem(&defer_dedup, &dk, &id, BPF_ANY);
+			return id;
+		}
+		/* No room to defer: the frames walked, marked cut. */
+		st->flags = (st->flags & ~MT_STACK_F_DEFERRED) | MT_STACK_F_CUT;
+	} else {
+		st->flags = s.r.flags;
+	}
 	s.hash ^= s.n;
 	return s.hash ? s.hash : 1;
 }
@@ -585,7 +680,7 @@ static __always_inline __u64 capture_stack_win(struct pt_regs *ctx, __u64 ret_ad
 		.bp = PT_REGS_FP(ctx),
 	};
 
-	return capture_stack_at(&start, 1, st, w);
+	return capture_stack_at(&start, 1, st, w, 1);
 }
 
 /* The same, each frame read alone. */

@@ -56,10 +56,40 @@ int BPF_PROG(mt_sys_enter, struct pt_regs *regs, long id)
 		struct walk_regs start = { .ip = regs->ip, .sp = regs->sp, .bp = regs->bp };
 
 		stack_window_reset(&p->win);
-		p->vm_stack_id = capture_stack_at(&start, 0, &p->vm_stack, &p->win);
+		p->vm_stack_id = capture_stack_at(&start, 0, &p->vm_stack, &p->win, 0);
 	} else {
 		p->vm_stack_id = 0;
 	}
+	return 0;
+}
+
+/* A process whose executable mappings changed: userspace publishes its modules. */
+static __always_inline void modules_changed(__u32 tgid)
+{
+	struct mt_uev_modules *e;
+
+	if (!defer_stacks)
+		return;
+	e = bpf_ringbuf_reserve(&unwind_events, sizeof(*e), 0);
+	if (!e)
+		return;	/* the next refresh publishes them; frames until then are deferred */
+	e->type = MT_UEV_MODULES;
+	e->pid = tgid;
+	bpf_ringbuf_submit(e, 0);
+}
+
+/*
+ * A traced process (system-wide: any process) runs a new program: its
+ * executable and dynamic linker are mapped, the rest follows by mmap.
+ */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(mt_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u32 tgid;
+
+	if (empty_probes || !traced(&tgid))
+		return 0;
+	modules_changed(tgid);
 	return 0;
 }
 
@@ -104,5 +134,9 @@ int BPF_PROG(mt_sys_exit, struct pt_regs *regs, long ret)
 	e->pad = 0;
 	__builtin_memcpy(e->args, p->vm_args, sizeof(e->args));
 	bpf_ringbuf_submit(e, 0);
+	/* Code mapped (a library loaded, dlopen): PROT_EXEC, and no error. */
+	if ((p->vm_nr == MT_NR_MMAP || p->vm_nr == MT_NR_MPROTECT) && (p->vm_args[2] & 4) &&
+	    (__u64)ret < (__u64)-4095)
+		modules_changed(tgid);
 	return 0;
 }

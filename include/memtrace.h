@@ -61,6 +61,8 @@ enum mt_counter {
 	MT_CNT_GO_SAMPLES_MAP_FULL,	/* Go allocation sampled but not kept: --go-sample-rate */
 	MT_CNT_GO_SAMPLES,		/* Go allocations sampled (not a loss) */
 	MT_CNT_STACK_CUT,		/* a stack's walk stopped before its outermost frame */
+	MT_CNT_STACK_DEFERRED,		/* stacks finished in userspace from a copy (not a loss) */
+	MT_CNT_STACK_DEFER_LOST,	/* a stack that needed that, cut: the ring buffer was full */
 	MT_CNT_MAX,
 };
 
@@ -108,6 +110,20 @@ struct mt_stack {
  * process has mapped (not recorded: never a made-up frame).
  */
 #define MT_STACK_F_CUT		(1u << 2)
+/*
+ * The walk reached code whose unwind table was not there yet (a process
+ * or library mapped since userspace last published the modules): the
+ * frames so far are kept under a provisional id (MT_STACK_ID_DEFERRED),
+ * and a copy of the rest of the stack goes to userspace, which unwinds it
+ * once the table is there and files the allocation under the whole
+ * stack's id.
+ */
+#define MT_STACK_F_DEFERRED	(1u << 3)
+
+/* A provisional stack id: bit 62, the CPU, a per-CPU sequence number. */
+#define MT_STACK_ID_DEFERRED_BIT	(1ull << 62)
+#define MT_STACK_ID_DEFERRED(cpu, seq)	(MT_STACK_ID_DEFERRED_BIT | ((__u64)(cpu) & 0x3fff) << 48 | \
+					 ((seq) & 0xffffffffffffull))
 
 /* Syscalls that change a process's memory map, as the kernel numbers them on x86_64. */
 #define MT_NR_MMAP	9
@@ -245,9 +261,15 @@ struct mt_row_cache_ent {
 	struct mt_unwind_row row;
 };
 
+/* mt_module.row_count: the file's table is being built; a frame in it is deferred. */
+#define MT_ROWS_PENDING 0xffffffffu
+
+/* mt_proc_modules.flags */
+#define MT_MODS_F_FP_ONLY	1u	/* walk with frame pointers only (a Go program) */
+
 struct mt_proc_modules {
 	__u32 nr;
-	__u32 pad;
+	__u32 flags;		/* MT_MODS_F_* */
 	/* The uretprobe trampoline ([uprobes] in maps; 0 until the kernel maps it). */
 	__u64 tramp;
 	struct mt_module m[MT_MAX_MODULES];	/* sorted by start */
@@ -293,6 +315,49 @@ struct mt_pending {
 	/* The clock read last by this thread, and the tick it was read in (bpf_jiffies64). */
 	__u64 clock_ns;
 	__u64 clock_jiffies;
+};
+
+/*
+ * What the unwinding side of userspace needs at once, on its own ring
+ * buffer (unwind_events): a process whose executable mappings changed, and
+ * stacks to finish (MT_STACK_F_DEFERRED).
+ */
+enum mt_unwind_event_type {
+	MT_UEV_MODULES = 1,	/* exec, or an executable mapping: publish its modules */
+	MT_UEV_DEFERRED = 2,	/* a stack copy to unwind */
+};
+
+struct mt_uev_modules {
+	__u32 type;
+	__u32 pid;
+};
+
+/*
+ * A walk handed over is known by where it stopped: the frames so far, the
+ * frame's pc and stack pointer. The same again (a loop allocating before the
+ * tables are in) reuses its provisional id instead of sending another copy.
+ */
+struct mt_defer_key {
+	__u64 walked;		/* hash of the frames walked */
+	__u64 ip, sp;
+	__u32 pid;
+	__u32 pad;
+};
+#define MT_DEFER_DEDUP_ENTRIES 4096
+
+/* The most of a stack copied for userspace to unwind (perf record --call-graph dwarf: 8 KiB). */
+#define MT_DEFER_STACK_BYTES 16384
+
+struct mt_uev_deferred {
+	__u32 type;
+	__u32 pid;
+	__u64 prov_id;		/* the provisional stack id the allocation was filed under */
+	/* The first frame not walked: its pc (a return address), stack and frame pointers. */
+	__u64 ip, sp, bp;
+	__u32 nr_frames;	/* frames walked before it: ips[0..nr_frames) */
+	__u32 len;		/* bytes of stack copied from sp */
+	__u64 ips[MT_MAX_FRAMES];
+	__u8 data[MT_DEFER_STACK_BYTES];
 };
 
 #endif /* MEMTRACE_H */

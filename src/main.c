@@ -20,6 +20,8 @@
 #include "target/launch.h"
 #include "target/target_set.h"
 #include "unwind/unwind.h"
+#include "unwind/feeder.h"
+#include "util/stack_remap.h"
 #include "util/log.h"
 #include "util/output_file.h"
 
@@ -219,6 +221,8 @@ int main(int argc, char **argv)
 		.go = any_go_target(&r),
 		.go_sample_rate = o.go_live == GO_LIVE_RUNTIME ? 0 : o.go_sample_rate,
 		.max_go_samples = MT_DEFAULT_MAX_GO_SAMPLES,
+		/* Walks through code not yet published finish in userspace: tables are in use. */
+		.defer_stacks = !o.fp_only,
 	};
 	r.startup.targets_done = mono_ms();
 	err = loader__new(&lo, &r.loader);
@@ -249,7 +253,9 @@ int main(int argc, char **argv)
 		exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 	}
 cleanup:
+	feeder__stop(r.feeder);
 	unwinder__free(r.unwinder);
+	stack_remap__free(r.remap);
 	stack_gc__free(r.stack_gc);
 	loader__free(r.loader);
 	symbolizer__free(r.sym);

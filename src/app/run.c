@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /* The run loops: plain-text reports, and the refreshes behind the display. */
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +21,8 @@
 #include "snapshot/snapshot.h"
 #include "probe/stack_gc.h"
 #include "unwind/unwind.h"
+#include "unwind/feeder.h"
+#include "util/stack_remap.h"
 #include "target/vmstats.h"
 #include "target/sysview.h"
 
@@ -192,6 +195,7 @@ static struct snapshot_opts snapshot_opts(struct run *r, size_t top_n)
 		so.unwind_rows_used = us.rows_used;
 		so.unwind_rows_max = us.rows_max;
 	}
+	so.remap = r->remap;
 	return so;
 }
 
@@ -370,7 +374,7 @@ void main_loop(struct run *r)
 				update_vm(r);
 			next_maps = now + maps_period(r, now);
 			if (r->system_wide)
-				sysview__refresh(&r->set, r->loader, r->stack_gc);
+				sysview__refresh(&r->set, r->loader, r->stack_gc, r->remap);
 			else if (!r->cmd_mode && target_set__all_exited(&r->set))
 				break;
 		}
@@ -484,7 +488,7 @@ int live_loop(struct run *r)
 			if (display__paused(d) || now < next_refresh)
 				update_vm(r);
 			if (r->system_wide)
-				sysview__refresh(&r->set, r->loader, r->stack_gc);
+				sysview__refresh(&r->set, r->loader, r->stack_gc, r->remap);
 			next_maps = now + maps_period(r, now);
 		}
 		if (!display__paused(d) && now >= next_refresh) {
@@ -602,6 +606,43 @@ static void print_startup(const struct run *r)
 		r->startup.attached - r->startup.unwind_done, r->startup.attached - r->startup.main);
 }
 
+/*
+ * System-wide: the tables of what nearly every process maps (libc, the
+ * dynamic linker, libstdc++, libgcc, the allocators), built before the
+ * probes go live, so that a process started later needs only its own.
+ */
+static void preload_common_tables(struct unwinder *u)
+{
+	uint32_t self = (uint32_t)getpid();
+	struct dirent *de;
+	DIR *dir = opendir("/proc");
+
+	if (!dir)
+		return;
+	while ((de = readdir(dir))) {
+		struct proc_maps *maps = NULL;
+		char *end;
+		unsigned long pid = strtoul(de->d_name, &end, 10);
+		size_t i;
+
+		if (*end || !pid || pid == self || proc_maps__read((uint32_t)pid, &maps))
+			continue;
+		for (i = 0; i < maps->nr; i++) {
+			const struct vma *v = &maps->vmas[i];
+			const char *base = v->path ? strrchr(v->path, '/') : NULL;
+			enum lib_kind k;
+
+			if (!vma__is_file(v) || v->perms[2] != 'x')
+				continue;
+			k = target__lib_kind(v->path);
+			if (k != LIB_OTHER || (base && !strncmp(base + 1, "libgcc_s.so", 11)))
+				unwinder__preload(u, (uint32_t)pid, v);
+		}
+		proc_maps__free(maps);
+	}
+	closedir(dir);
+}
+
 int run__start(struct run *r, const char *cmd_cxx, const char *cmd_ld_so)
 {
 	size_t i;
@@ -620,6 +661,15 @@ int run__start(struct run *r, const char *cmd_cxx, const char *cmd_ld_so)
 	if (!r->o->fp_only && unwinder__new(r->loader, &r->unwinder) == 0) {
 		for (i = 0; i < r->set.nr; i++)
 			unwinder__update(r->unwinder, &r->set.targets[i]);
+		/* System-wide, what every process maps is ready before anything runs. */
+		if (r->system_wide)
+			preload_common_tables(r->unwinder);
+		r->remap = stack_remap__new();
+		err = r->remap ? feeder__start(r->unwinder, r->loader, r->remap, r->system_wide,
+					       &r->feeder) : -ENOMEM;
+		if (err)
+			mt_warn("cannot follow code as it is mapped (%s): stacks through code mapped "
+				"later wait for the next refresh\n", strerror(-err));
 	}
 	r->startup.unwind_done = mono_ms();
 	err = r->system_wide ? sysview__attach_all(r->loader) : attach_targets(r, cmd_cxx);
@@ -670,6 +720,9 @@ int run__trace(struct run *r)
 		main_loop(r);
 		end_command(r);
 	}
+	/* The walks handed over so far are finished before the final figures. */
+	feeder__stop(r->feeder);
+	r->feeder = NULL;
 	/*
 	 * A target that exited since the last look is reported as such; the
 	 * others' maps are read once more, so the final figures are as of now.

@@ -12,8 +12,10 @@
 #include "target/target.h"
 #include "target/target_set.h"
 
+struct feeder;
 struct loader;
 struct stack_gc;
+struct stack_remap;
 struct unwinder;
 
 extern volatile sig_atomic_t exiting;
@@ -23,6 +25,8 @@ struct run {
 	struct target_set set;	/* set.command: the command in cmd_mode */
 	struct loader *loader;
 	struct unwinder *unwinder;	/* NULL: frame pointers only */
+	struct feeder *feeder;		/* publishes modules as they change; finishes deferred walks */
+	struct stack_remap *remap;	/* provisional stack ids and the stacks they stand for */
 	struct symbolizer *sym;
 	struct stack_gc *stack_gc;	/* system-wide: stacks of forgotten processes go */
 	struct child child;

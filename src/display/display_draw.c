@@ -538,7 +538,7 @@ static void draw_frames_info(const struct display *d, int y)
 	put(d, b);
 	if (s->flags & MT_STACK_F_TRUNCATED)
 		put(d, " [truncated]");
-	if (s->flags & (MT_STACK_F_READ_FAILED | MT_STACK_F_CUT))
+	if (s->flags & (MT_STACK_F_READ_FAILED | MT_STACK_F_CUT | MT_STACK_F_DEFERRED))
 		put(d, " [partial]");
 	if (d->fr.gone) {
 		attron(attr(d, R_WARN));

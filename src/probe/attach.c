@@ -621,6 +621,36 @@ int loader__attach_vm(struct loader *l, loader_vm_event_fn fn, void *ctx)
 	return 0;
 }
 
+int loader__attach_unwind_events(struct loader *l, loader_unwind_event_fn fn, void *ctx)
+{
+	struct bpf_link *link;
+	int err;
+
+	link = bpf_program__attach(l->skel->progs.mt_exec);
+	if (!link)
+		return -errno;
+	err = push_link(l, link);
+	if (err) {
+		bpf_link__destroy(link);
+		return err;
+	}
+	l->unwind_rb = ring_buffer__new(bpf_map__fd(l->skel->maps.unwind_events),
+					(ring_buffer_sample_fn)fn, ctx, NULL);
+	if (!l->unwind_rb)
+		return -errno;
+	return 0;
+}
+
+int loader__poll_unwind(struct loader *l, int timeout_ms)
+{
+	int n;
+
+	if (!l->unwind_rb)
+		return -EINVAL;
+	n = ring_buffer__poll(l->unwind_rb, timeout_ms);
+	return n < 0 && n != -EINTR ? n : 0;
+}
+
 int loader__consume_vm(struct loader *l)
 {
 	int n;

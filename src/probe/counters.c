@@ -18,6 +18,8 @@ static const char *const counter_names[MT_CNT_MAX] = {
 	[MT_CNT_GO_SAMPLES_MAP_FULL]	= "go_samples_map_full",
 	[MT_CNT_GO_SAMPLES]		= "go_samples",
 	[MT_CNT_STACK_CUT]		= "stack_cut",
+	[MT_CNT_STACK_DEFERRED]		= "stack_deferred",
+	[MT_CNT_STACK_DEFER_LOST]	= "stack_defer_lost",
 };
 
 const char *mt_counter_name(enum mt_counter c)

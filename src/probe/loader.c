@@ -185,6 +185,9 @@ int loader__new(const struct loader_opts *opts, struct loader **out)
 	}
 	if (!l->go_sampling)
 		bpf_program__set_autoload(l->skel->progs.mt_go_publish, false);
+	l->skel->rodata->defer_stacks = opts->defer_stacks;
+	if (!opts->defer_stacks)
+		bpf_program__set_autoload(l->skel->progs.mt_exec, false);
 	choose_link_type(l);
 
 	t1 = now_ms();
@@ -374,6 +377,11 @@ static void forget_in(int fd, size_t key_size, size_t value_size, uint32_t pid)
 	free(fc.keys);
 }
 
+void loader__drop_modules(struct loader *l, uint32_t pid)
+{
+	bpf_map__delete_elem(l->skel->maps.proc_modules, &pid, sizeof(pid), 0);
+}
+
 void loader__forget_pid(struct loader *l, uint32_t pid)
 {
 	_Static_assert(__builtin_offsetof(struct mt_alloc_key, pid) == 8, "pid at 8");
@@ -522,6 +530,14 @@ int loader__read_stack(struct loader *l, uint64_t stack_id, struct mt_stack *out
 	return 0;
 }
 
+int loader__store_stack(struct loader *l, uint64_t id, const struct mt_stack *st)
+{
+	if (bpf_map_update_elem(bpf_map__fd(l->skel->maps.stacks), &id, st, BPF_NOEXIST) &&
+	    errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
 int loader__delete_stack(struct loader *l, uint64_t stack_id)
 {
 	if (bpf_map_delete_elem(bpf_map__fd(l->skel->maps.stacks), &stack_id))
@@ -572,6 +588,7 @@ void loader__free(struct loader *l)
 	if (!l)
 		return;
 	ring_buffer__free(l->vm_rb);
+	ring_buffer__free(l->unwind_rb);
 	if (l->rows_mem)
 		munmap(l->rows_mem, l->rows_max * sizeof(struct mt_unwind_row));
 	/*

@@ -24,7 +24,20 @@ struct loader_opts {
 	bool go;		/* load the Go programs: a target is a Go program */
 	uint64_t go_sample_rate;	/* Go: mean bytes between sampled allocations; 0: none */
 	uint32_t max_go_samples;	/* sampled Go objects kept at once */
+	bool defer_stacks;	/* walks reaching unpublished code go to userspace (unwind tables on) */
 };
+
+/* Called for each unwinding event (data is a struct mt_uev_*); returns 0. */
+typedef int (*loader_unwind_event_fn)(void *ctx, void *data, size_t size);
+/*
+ * Deliver unwinding events (exec, code mapped, stacks to finish) to fn,
+ * from loader__poll_unwind: meant for a thread of its own.
+ */
+int loader__attach_unwind_events(struct loader *l, loader_unwind_event_fn fn, void *ctx);
+/* Wait up to timeout_ms for unwinding events and deliver them; -errno on failure. */
+int loader__poll_unwind(struct loader *l, int timeout_ms);
+/* File a stack under id (finished in userspace), unless one is there: 0 or -errno. */
+int loader__store_stack(struct loader *l, uint64_t id, const struct mt_stack *st);
 
 /* Called for each memory-map event (data is a struct mt_vm_event); returns 0. */
 typedef int (*loader_vm_event_fn)(void *ctx, void *data, size_t size);
@@ -100,6 +113,8 @@ bool loader__take_dl_stop(struct loader *l);
 int loader__unwind_rows(struct loader *l, struct mt_unwind_row **rows, size_t *max);
 /* Where process pid's executable mappings and their unwind rows are. */
 int loader__set_modules(struct loader *l, uint32_t pid, const struct mt_proc_modules *mods);
+/* Drop a process's module list (it is gone). */
+void loader__drop_modules(struct loader *l, uint32_t pid);
 /* Drop everything kept for a process that is gone, making room for others. */
 void loader__forget_pid(struct loader *l, uint32_t pid);
 /*

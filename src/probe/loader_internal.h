@@ -17,6 +17,7 @@ struct loader {
 	uint64_t dl_stops_taken;
 	size_t rows_max;
 	struct ring_buffer *vm_rb;
+	struct ring_buffer *unwind_rb;
 	struct bpf_link **links;
 	size_t nr_links;
 	size_t cap_links;

@@ -111,7 +111,8 @@ static void write_stack(FILE *f, const struct mt_stack_report *s, bool live_unkn
 			bool frees_unknown)
 {
 	/* Both flags mean the frames stop before the outermost caller. */
-	bool truncated = s->flags & (MT_STACK_F_TRUNCATED | MT_STACK_F_READ_FAILED | MT_STACK_F_CUT);
+	bool truncated = s->flags & (MT_STACK_F_TRUNCATED | MT_STACK_F_READ_FAILED | MT_STACK_F_CUT |
+				    MT_STACK_F_DEFERRED);
 	size_t i;
 
 	fprintf(f, "        {\n");

@@ -84,6 +84,8 @@ static void write_stack(FILE *f, size_t rank, const struct mt_stack_report *s)
 		fputs("  [partial: stack read failed]", f);
 	if (s->flags & MT_STACK_F_CUT)
 		fputs("  [partial: walk stopped]", f);
+	if (s->flags & MT_STACK_F_DEFERRED)
+		fputs("  [partial: the rest not unwound]", f);
 	fputc('\n', f);
 	if (!s->nr_frames)
 		fputs("        (no frames)\n", f);
@@ -381,7 +383,7 @@ static void write_warnings(const struct mt_report *r, FILE *f)
 	}
 
 	if (!any && (cnt[MT_CNT_STACK_TRUNCATED] || cnt[MT_CNT_STACK_READ_FAILED] ||
-		     cnt[MT_CNT_STACK_CUT] ||
+		     cnt[MT_CNT_STACK_CUT] || cnt[MT_CNT_STACK_DEFER_LOST] ||
 		     cnt[MT_CNT_UNKNOWN_FREES] || cnt[MT_CNT_FAILED_ALLOCS] || unresolved))
 		fputc('\n', f);
 	info(f, cnt[MT_CNT_STACK_TRUNCATED],
@@ -389,6 +391,9 @@ static void write_warnings(const struct mt_report *r, FILE *f)
 	     "call stacks deeper than " MAX_FRAMES_STR " frames were truncated");
 	info(f, cnt[MT_CNT_STACK_READ_FAILED], "call stack could only be read in part",
 	     "call stacks could only be read in part");
+	info(f, cnt[MT_CNT_STACK_DEFER_LOST],
+	     "call stack through code not yet published was cut (its copy found no room)",
+	     "call stacks through code not yet published were cut (their copies found no room)");
 	info(f, cnt[MT_CNT_STACK_CUT],
 	     "call stack's walk stopped before its outermost frame (no unwind rule to follow)",
 	     "call stacks' walks stopped before their outermost frame (no unwind rule to follow)");

@@ -88,9 +88,13 @@ int agg_table__add_stat(struct agg_table *t, const struct mt_stat_key *key, cons
 		}
 		e = &t->entries[t->nr++];
 		*slot = t->nr;
-		*e = (struct agg_entry){ .pid = key->pid, .stack_id = key->stack_id };
+		*e = (struct agg_entry){ .pid = key->pid, .stack_id = key->stack_id, .stat = *stat };
+		return 0;
 	}
-	e->stat = *stat;
+	/* Two entries filed under one stack: a finished deferred walk's and the stack's own. */
+	e->stat.alloc_bytes_total += stat->alloc_bytes_total;
+	e->stat.allocs_total += stat->allocs_total;
+	e->stat.not_recorded += stat->not_recorded;
 	return 0;
 }
 

@@ -25,6 +25,7 @@ struct agg_entry {
 struct agg_table;
 
 struct agg_table *agg_table__new(uint64_t now_ns, uint64_t min_age_ns);
+/* A stat entry; a second one of the same (pid, stack) is added to the first. */
 int agg_table__add_stat(struct agg_table *t, const struct mt_stat_key *key, const struct mt_stat *stat);
 /* A live block; blocks whose (pid, stack) has no stat entry are counted as orphans. */
 void agg_table__add_block(struct agg_table *t, const struct mt_alloc_key *key,

@@ -13,6 +13,7 @@
 #include "snapshot/aggregate.h"
 #include "probe/loader.h"
 #include "util/log.h"
+#include "util/stack_remap.h"
 #include "snapshot/snapshot.h"
 
 struct snapshot {
@@ -25,6 +26,7 @@ struct snapshot {
 
 struct walk {
 	struct agg_table *agg;
+	struct stack_remap *remap;
 	uint64_t entries;
 	snapshot_block_fn fn;	/* the caller's use of the same pass; or NULL */
 	void *ctx;
@@ -33,18 +35,22 @@ struct walk {
 static void add_stat(void *ctx, const struct mt_stat_key *k, const struct mt_stat *st)
 {
 	struct walk *w = ctx;
+	struct mt_stat_key key = *k;
 
-	agg_table__add_stat(w->agg, k, st);
+	key.stack_id = stack_remap__get(w->remap, k->stack_id);
+	agg_table__add_stat(w->agg, &key, st);
 	w->entries++;
 }
 
 static void add_block(void *ctx, const struct mt_alloc_key *k, const struct mt_alloc_info *info)
 {
 	struct walk *w = ctx;
+	struct mt_alloc_info in = *info;
 
-	agg_table__add_block(w->agg, k, info);
+	in.stack_id = stack_remap__get(w->remap, info->stack_id);
+	agg_table__add_block(w->agg, k, &in);
 	if (w->fn)
-		w->fn(w->ctx, k, info);
+		w->fn(w->ctx, k, &in);
 	w->entries++;
 }
 
@@ -568,6 +574,7 @@ int snapshot__read(struct loader *l, const struct snapshot_opts *o, snapshot_blo
 		goto fail;
 	}
 	stats_walk.agg = blocks_walk.agg = s->agg;
+	stats_walk.remap = blocks_walk.remap = o->remap;
 	err = loader__for_each_stat(l, add_stat, &stats_walk);
 	if (!err)
 		err = loader__for_each_alloc(l, add_block, &blocks_walk);

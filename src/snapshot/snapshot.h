@@ -10,12 +10,16 @@
 
 struct loader;
 
+struct stack_remap;
+
 struct snapshot_opts {
 	double duration_s;
 	uint64_t min_age_ns;
 	size_t top_n;		/* stacks kept per process; 0 = all */
 	size_t unwind_rows_used, unwind_rows_max;	/* reported as map usage */
 	uint64_t stacks_removed;	/* stacks memtrace deleted from the map */
+	/* Provisional stack ids (finished deferred walks) and what they stand for; or NULL. */
+	struct stack_remap *remap;
 };
 
 /* What one pass over the BPF maps read: counters, map usage, per-stack figures. */

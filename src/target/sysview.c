@@ -14,6 +14,7 @@
 #include "probe/loader.h"
 #include "probe/stack_gc.h"
 #include "util/log.h"
+#include "util/stack_remap.h"
 #include "target/sysview.h"
 
 struct seen_file {
@@ -116,8 +117,12 @@ static int region_stacks(const struct target_set *s, uint64_t **out, size_t *nr_
 	return 0;
 }
 
-/* Take out the stacks no target refers to any more, when a process was forgotten. */
-static int collect_stacks(struct target_set *s, struct loader *l, struct stack_gc *gc)
+/*
+ * Take out the stacks no target refers to any more, when a process was
+ * forgotten. Those finished deferred walks were filed under are kept.
+ */
+static int collect_stacks(struct target_set *s, struct loader *l, struct stack_gc *gc,
+			  struct stack_remap *remap)
 {
 	uint64_t *ids = NULL;
 	size_t nr;
@@ -127,12 +132,15 @@ static int collect_stacks(struct target_set *s, struct loader *l, struct stack_g
 		return 0;
 	err = region_stacks(s, &ids, &nr);
 	if (!err)
+		err = stack_remap__targets(remap, &ids, &nr);
+	if (!err)
 		err = stack_gc__run(gc, l, ids, nr);
 	free(ids);
 	return err;
 }
 
-int sysview__refresh(struct target_set *s, struct loader *l, struct stack_gc *gc)
+int sysview__refresh(struct target_set *s, struct loader *l, struct stack_gc *gc,
+		     struct stack_remap *remap)
 {
 	uint32_t *pids = NULL;
 	size_t nr = 0, i;
@@ -144,13 +152,14 @@ int sysview__refresh(struct target_set *s, struct loader *l, struct stack_gc *gc
 
 		if (t->exited && t->shown_exited++ > 0) {
 			loader__forget_pid(l, t->pid);
+			stack_remap__forget_pid(remap, t->pid);
 			target_set__remove(s, i);
 			stack_gc__forgot(gc);
 			continue;
 		}
 		i++;
 	}
-	err = collect_stacks(s, l, gc);
+	err = collect_stacks(s, l, gc, remap);
 	if (err)
 		mt_debug("cannot take unused stacks out: %s\n", strerror(-err));
 	err = loader__traced_pids(l, &pids, &nr);
@@ -165,6 +174,7 @@ int sysview__refresh(struct target_set *s, struct loader *l, struct stack_gc *gc
 		/* Gone before we looked: nothing to show, let the BPF side forget it. */
 		if (!err && !added) {
 			loader__forget_pid(l, pids[i]);
+			stack_remap__forget_pid(remap, pids[i]);
 			stack_gc__forgot(gc);
 		}
 	}

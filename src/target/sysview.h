@@ -8,6 +8,8 @@
 
 #include "target/target_set.h"
 
+struct stack_remap;
+
 struct loader;
 struct stack_gc;
 
@@ -18,6 +20,7 @@ int sysview__attach_all(struct loader *l);
  * (with their figures and, through gc, their stacks) those already shown
  * as exited.
  */
-int sysview__refresh(struct target_set *s, struct loader *l, struct stack_gc *gc);
+int sysview__refresh(struct target_set *s, struct loader *l, struct stack_gc *gc,
+		     struct stack_remap *remap);
 
 #endif

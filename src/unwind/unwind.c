@@ -8,29 +8,8 @@
 #include "probe/loader.h"
 #include "util/log.h"
 #include "unwind/unwind.h"
+#include "unwind/unwind_internal.h"
 #include "unwind/unwind_table.h"
-
-/* One file's table, as placed in the rows array. */
-struct file_table {
-	uint32_t dev_major, dev_minor;
-	uint64_t inode;
-	char *path;		/* for files without an inode (rare) */
-	uint64_t pgoff;		/* the mapping offset the vaddr below is for */
-	uint64_t vaddr_at_pgoff;
-	uint64_t base;		/* the table's base vaddr */
-	uint32_t row_first;
-	uint32_t row_count;	/* 0: frame pointers */
-	int status;		/* 0, or why there is no table */
-};
-
-struct unwinder {
-	struct loader *loader;
-	struct mt_unwind_row *rows;	/* the BPF array, mapped */
-	size_t rows_max, rows_used;
-	struct file_table *files;
-	size_t nr_files, cap_files;
-	struct unwinder_stats stats;
-};
 
 int unwinder__new(struct loader *l, struct unwinder **out)
 {
@@ -45,6 +24,7 @@ int unwinder__new(struct loader *l, struct unwinder **out)
 		free(u);
 		return err;
 	}
+	pthread_mutex_init(&u->lock, NULL);
 	u->stats.rows_max = u->rows_max;
 	*out = u;
 	return 0;
@@ -139,52 +119,68 @@ static int cmp_modules(const void *a, const void *b)
 	return x->start < y->start ? -1 : x->start > y->start;
 }
 
-/* Code the process runs: file mappings, the vdso, JIT code, the uretprobe trampoline. */
-static bool is_code(const struct vma *v)
+bool unwinder_is_code(const struct vma *v)
 {
 	return v->perms[2] == 'x' && !v->deleted && (!v->path || strcmp(v->path, "[vsyscall]"));
 }
 
-int unwinder__update(struct unwinder *u, const struct target *t)
+const struct file_table *unwinder_table_locked(struct unwinder *u, uint32_t pid, const struct vma *v)
+{
+	const struct file_table *f = cached(u, v);
+
+	return f ? f : load_file(u, pid, v);
+}
+
+int unwinder__publish(struct unwinder *u, uint32_t pid, const struct proc_maps *maps, bool fp_only,
+		      bool build)
 {
 	struct mt_proc_modules *mods;
 	size_t i, skipped = 0;
-	int err;
+	int err = 0;
 
-	if (!t->maps || t->alloc.is_go)
-		return 0;
 	mods = calloc(1, sizeof(*mods));
 	if (!mods)
 		return -ENOMEM;
+	if (fp_only) {
+		/* Walked with frame pointers (Go keeps them everywhere): nothing to look up. */
+		mods->flags = MT_MODS_F_FP_ONLY;
+		err = loader__set_modules(u->loader, pid, mods);
+		free(mods);
+		return err;
+	}
+	pthread_mutex_lock(&u->lock);
 	/*
 	 * Every executable mapping is listed, with rows or without (walked with
 	 * frame pointers): the walker takes a return address outside all of
-	 * them for a step gone wrong.
+	 * them for a step gone wrong, or for code mapped since.
 	 */
-	for (i = 0; i < t->maps->nr; i++) {
-		const struct vma *v = &t->maps->vmas[i];
-		struct file_table *f = NULL;
+	for (i = 0; i < maps->nr; i++) {
+		const struct vma *v = &maps->vmas[i];
+		const struct file_table *f = NULL;
 		struct mt_module *m;
 
 		if (v->path && !strcmp(v->path, "[uprobes]"))
 			mods->tramp = v->start;
-		if (!is_code(v))
+		if (!unwinder_is_code(v))
 			continue;
 		if (mods->nr == MT_MAX_MODULES) {
 			skipped++;
 			continue;
 		}
-		if (vma__is_file(v)) {
-			f = cached(u, v);
-			if (!f)
-				f = load_file(u, t->pid, v);
-			if (!f) {
-				free(mods);
-				return -ENOMEM;
-			}
-		}
 		m = &mods->m[mods->nr++];
 		*m = (struct mt_module){ .start = v->start, .end = v->end };
+		if (vma__is_file(v)) {
+			f = build ? unwinder_table_locked(u, pid, v) : cached(u, v);
+			/* Not built yet: a walk reaching it goes to userspace, which builds it. */
+			if (!f && !build) {
+				m->row_count = MT_ROWS_PENDING;
+				continue;
+			}
+			if (!f) {
+				err = -ENOMEM;
+				break;
+			}
+		}
 		if (!f || f->status || !f->row_count)
 			continue;
 		/* address - start + pgoff is the file offset; vaddr_at_pgoff maps it. */
@@ -192,18 +188,40 @@ int unwinder__update(struct unwinder *u, const struct target *t)
 		m->row_first = f->row_first;
 		m->row_count = f->row_count;
 	}
+	pthread_mutex_unlock(&u->lock);
 	if (skipped)
 		mt_debug("pid %u: %zu executable mappings past the first %d: frames in them end "
-			 "the walk\n", t->pid, skipped, MT_MAX_MODULES);
-	qsort(mods->m, mods->nr, sizeof(mods->m[0]), cmp_modules);
-	err = loader__set_modules(u->loader, t->pid, mods);
+			 "the walk\n", pid, skipped, MT_MAX_MODULES);
+	if (!err) {
+		qsort(mods->m, mods->nr, sizeof(mods->m[0]), cmp_modules);
+		err = loader__set_modules(u->loader, pid, mods);
+	}
 	free(mods);
 	return err;
 }
 
-void unwinder__stats(const struct unwinder *u, struct unwinder_stats *out)
+int unwinder__preload(struct unwinder *u, uint32_t pid, const struct vma *v)
 {
+	const struct file_table *f;
+
+	pthread_mutex_lock(&u->lock);
+	f = unwinder_table_locked(u, pid, v);
+	pthread_mutex_unlock(&u->lock);
+	return f ? 0 : -ENOMEM;
+}
+
+int unwinder__update(struct unwinder *u, const struct target *t)
+{
+	if (!t->maps)
+		return 0;
+	return unwinder__publish(u, t->pid, t->maps, t->alloc.is_go, true);
+}
+
+void unwinder__stats(struct unwinder *u, struct unwinder_stats *out)
+{
+	pthread_mutex_lock(&u->lock);
 	*out = u->stats;
+	pthread_mutex_unlock(&u->lock);
 }
 
 void unwinder__free(struct unwinder *u)
@@ -215,5 +233,6 @@ void unwinder__free(struct unwinder *u)
 	for (i = 0; i < u->nr_files; i++)
 		free(u->files[i].path);
 	free(u->files);
+	pthread_mutex_destroy(&u->lock);
 	free(u);
 }

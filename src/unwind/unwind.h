@@ -10,7 +10,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "memtrace.h"
 #include "target/target.h"
+#include "util/procmaps.h"
 
 struct loader;
 struct unwinder;
@@ -27,7 +29,27 @@ struct unwinder_stats {
 int unwinder__new(struct loader *l, struct unwinder **out);
 /* (Re)publish the modules of t from its current maps snapshot. */
 int unwinder__update(struct unwinder *u, const struct target *t);
-void unwinder__stats(const struct unwinder *u, struct unwinder_stats *out);
+/*
+ * Publish process pid's executable mappings from maps; fp_only: a program
+ * walked with frame pointers only (Go). build: build the tables of files not
+ * seen yet; else they are published as pending (MT_ROWS_PENDING), and a
+ * walk through one is finished in userspace, which builds it then (only
+ * what stacks go through gets built). Thread-safe.
+ */
+int unwinder__publish(struct unwinder *u, uint32_t pid, const struct proc_maps *maps, bool fp_only,
+		      bool build);
+/*
+ * Finish a walk the BPF side handed over (MT_STACK_F_DEFERRED): the frames
+ * it walked, then the frame in e and those above it, unwound from e's copy
+ * of the stack by the same rules, with pid's mappings (maps) and their
+ * tables. out: the whole stack; *id: its id as the BPF side would have
+ * made it had the tables been there. Thread-safe.
+ */
+int unwinder__finish(struct unwinder *u, uint32_t pid, const struct proc_maps *maps,
+		     const struct mt_uev_deferred *e, struct mt_stack *out, uint64_t *id);
+/* Build the table of the file process pid maps at v, for the processes that map it later. */
+int unwinder__preload(struct unwinder *u, uint32_t pid, const struct vma *v);
+void unwinder__stats(struct unwinder *u, struct unwinder_stats *out);
 void unwinder__free(struct unwinder *u);
 
 #endif

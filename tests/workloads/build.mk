@@ -29,7 +29,7 @@ WL_CFLAGS := -O2 -g -Wall -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer \
 WL_CXXFLAGS := $(WL_CFLAGS) -std=c++17
 
 WL_FAMILY := family_pie family_nopie family_static family_jemalloc family_tcmalloc
-WL_PLAIN  := exitleak exitcode agedleak fragment lines execer forker mapfill vmchurn sigalloc
+WL_PLAIN  := exitleak exitcode agedleak fragment lines execer forker mapfill vmchurn sigalloc drip
 WL_PTHREAD := threads churn
 WL_CXXPROGS := cxx
 # Built without frame pointers: only .eh_frame unwinding finds their stacks.
@@ -37,7 +37,7 @@ WL_NOFP := nofp nofp_cxx
 WL_NOFP_CFLAGS := -O2 -g -Wall -fomit-frame-pointer -fno-optimize-sibling-calls
 
 WORKLOADS := $(addprefix $(WL_OUT)/,$(WL_FAMILY) $(WL_PLAIN) $(WL_PTHREAD) $(WL_CXXPROGS) $(WL_NOFP) \
-	mixedfp)
+	mixedfp dlopener libdlleak.so)
 
 WL_HDR := $(WL_DIR)/wl_common.h
 
@@ -94,6 +94,15 @@ $(WL_OUT)/nofp: $(WL_DIR)/nofp.c $(WL_HDR)
 $(WL_OUT)/nofp_cxx: $(WL_DIR)/nofp_cxx.cpp $(WL_HDR)
 	@mkdir -p $(@D)
 	$(WL_CXX) $(WL_NOFP_CFLAGS) -std=c++17 -o $@ $<
+
+$(WL_OUT)/dlopener: $(WL_DIR)/dlopener.c $(WL_HDR)
+	@mkdir -p $(@D)
+	$(WL_CC) $(WL_CFLAGS) -o $@ $< -ldl
+
+# dlopened by dlopener, from the same directory; no frame pointers.
+$(WL_OUT)/libdlleak.so: $(WL_DIR)/dlleak.c
+	@mkdir -p $(@D)
+	$(WL_CC) $(WL_NOFP_CFLAGS) -fPIC -shared -o $@ $<
 
 # One executable of two objects, one built with frame pointers, one without.
 $(WL_OUT)/mixedfp: $(WL_DIR)/mixedfp.c $(WL_DIR)/mixedfp_nofp.c $(WL_HDR)

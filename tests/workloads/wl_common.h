@@ -6,7 +6,10 @@
  * Without --wait: do the work, print "done", exit 0.
  * With --wait:    print "ready <pid>", block until SIGUSR1, do the work,
  *                 print "done", then block until SIGTERM or SIGINT and
- *                 exit 0.  While blocked after "done", every SIGUSR1 is
+ *                 exit 0.
+ * MT_LINGER=1:    do the work at once, print "done", then block as --wait
+ *                 does (a process that allocates as soon as it starts, for
+ *                 a memtrace already running system-wide).  While blocked after "done", every SIGUSR1 is
  *                 answered with one malloc/free and a "pong" line, so a
  *                 test can check the process still runs (and allocates)
  *                 normally after memtrace detached.
@@ -45,6 +48,7 @@ static volatile int wl_opaque_zero;
 static volatile sig_atomic_t wl_got_usr1;
 static volatile sig_atomic_t wl_got_stop;
 static int wl_wait_mode;
+static int wl_linger_mode;
 static sigset_t wl_unblocked;	/* mask to sleep with: our signals let through */
 
 /* printf-like, straight to fd 1 through a stack buffer (no malloc). */
@@ -86,7 +90,7 @@ static void wl_on_signal(int sig)
  */
 static __attribute__((unused)) void wl_start(int *argc, char **argv)
 {
-	const char *env = getenv("MT_WAIT");
+	const char *env = getenv("MT_WAIT"), *linger = getenv("MT_LINGER");
 	struct sigaction sa;
 	sigset_t block;
 	int i, j;
@@ -101,7 +105,8 @@ static __attribute__((unused)) void wl_start(int *argc, char **argv)
 	argv[j] = NULL;
 	*argc = j;
 
-	if (!wl_wait_mode)
+	wl_linger_mode = linger && strcmp(linger, "1") == 0;
+	if (!wl_wait_mode && !wl_linger_mode)
 		return;
 
 	memset(&sa, 0, sizeof(sa));
@@ -122,6 +127,8 @@ static __attribute__((unused)) void wl_start(int *argc, char **argv)
 	sigdelset(&wl_unblocked, SIGUSR1);
 	sigdelset(&wl_unblocked, SIGTERM);
 	sigdelset(&wl_unblocked, SIGINT);
+	if (!wl_wait_mode)
+		return;
 
 	wl_say("ready %d", (int)getpid());
 	while (!wl_got_usr1 && !wl_got_stop)
@@ -150,7 +157,7 @@ static __attribute__((noinline, unused)) void wl_pong(void)
 static __attribute__((unused)) void wl_done_and_linger(void)
 {
 	wl_say("done");
-	if (!wl_wait_mode)
+	if (!wl_wait_mode && !wl_linger_mode)
 		exit(0);
 	for (;;) {
 		sigsuspend(&wl_unblocked);

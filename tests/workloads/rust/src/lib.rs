@@ -11,7 +11,8 @@
 //! The start/stop protocol is the C workloads' (tests/workloads/wl_common.h):
 //! with --wait (or MT_WAIT=1) print "ready PID", wait for SIGUSR1, do the work,
 //! print "done", answer each SIGUSR1 with one allocation and "pong", exit 0 on
-//! SIGTERM or SIGINT; without, do the work, print "done" and exit 0. Protocol
+//! SIGTERM or SIGINT; with MT_LINGER=1 the same without the waiting before;
+//! without either, do the work, print "done" and exit 0. Protocol
 //! lines are written with write(2) from a stack buffer: nothing else allocates.
 
 /// What std::hint::black_box does (Rust 1.66+), for Debian 12's rustc 1.63: a
@@ -122,6 +123,7 @@ fn pong() {
 pub fn main_with_protocol() {
     let wait = std::env::args().any(|a| a == "--wait")
         || std::env::var_os("MT_WAIT").map_or(false, |v| v == "1");
+    let linger = std::env::var_os("MT_LINGER").map_or(false, |v| v == "1");
     let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
     unsafe {
         libc::sigemptyset(&mut set);
@@ -138,7 +140,7 @@ pub fn main_with_protocol() {
     }
     let kept = black_box(serve());
     say(format_args!("done"));
-    if !wait {
+    if !wait && !linger {
         std::process::exit(0);
     }
     loop {
