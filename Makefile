@@ -29,9 +29,10 @@ DEPFLAGS = -MMD -MP
 
 # Static libbpf, libdw, libelf and the compression libraries they read
 # sections with, so the binary runs where none of the build packages are
-# installed; libc stays dynamic. libdw uses libelf: it comes first.
+# installed; libc stays dynamic. libdw uses libelf: it comes first. Names
+# are demangled by libstdc++ (C++) and libiberty (Rust).
 STATIC_LIBS := -Wl,-Bstatic -lbpf -ldw -lelf -llzma -lbz2 -lzstd -lz -lncursesw -ltinfo -lstdc++ \
-	-Wl,-Bdynamic
+	-liberty -Wl,-Bdynamic
 LDLIBS += $(STATIC_LIBS) -lm -ldl -lpthread
 
 # src/ holds main.c and one folder per layer (README: "How it works").

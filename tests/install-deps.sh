@@ -3,7 +3,8 @@
 #   tests/install-deps.sh          install what is missing (as root)
 #   tests/install-deps.sh --list   print the package list, one a line
 # Build: compilers, libbpf/bpftool, and the -dev packages of every library the
-# binary links statically (libelf, libdw, zlib, zstd, lzma, bz2, ncurses).
+# binary links statically (libelf, libdw, zlib, zstd, lzma, bz2, ncurses,
+# libiberty).
 # Tests: the allocators, runtimes and services the workloads use (jemalloc,
 # tcmalloc, Go, redis-server), the
 # tools end-to-end tests drive (tmux for the display, unshare/setpriv from
@@ -12,7 +13,7 @@
 # checks that this list covers every header and static library the build uses.
 set -e
 PKGS="make gcc g++ clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev libzstd-dev \
-liblzma-dev libbz2-dev libncurses-dev libclang-rt-14-dev libjemalloc-dev libjemalloc2 libgoogle-perftools-dev redis-server golang-go golang-1.19 \
+liblzma-dev libbz2-dev libncurses-dev libiberty-dev libclang-rt-14-dev libjemalloc-dev libjemalloc2 libgoogle-perftools-dev redis-server golang-go golang-1.19 \
 python3 binutils procps util-linux tmux chromium heaptrack curl ca-certificates"
 # The Rust workloads: rustup's cargo where there is one, else Debian's (rustc 1.63,
 # which their Cargo.lock is kept buildable with).

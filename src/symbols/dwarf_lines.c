@@ -459,8 +459,8 @@ static void die_names(struct dwarf_lines *dl, Dwarf_Die *die, struct dwarf_frame
 	name = attr_string(die, DW_AT_name);
 	f->mangled = linkage ? linkage : name;
 	f->function = name ? name : linkage;
-	/* Demangled, C++ names read as the symbol table's do. */
-	if (linkage && linkage[0] == '_' && linkage[1] == 'Z') {
+	/* Demangled, C++ and Rust names read as the symbol table's do. */
+	if (mt_maybe_mangled(linkage)) {
 		d = demangled(dl, linkage);
 		if (d)
 			f->function = d;

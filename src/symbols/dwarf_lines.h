@@ -19,7 +19,7 @@
 struct dwarf_lines;
 
 struct dwarf_frame {
-	const char *function;	/* C++ names demangled; NULL when DWARF names none */
+	const char *function;	/* C++ and Rust names demangled; NULL if DWARF names none */
 	const char *mangled;	/* the linkage name, else the name; NULL when none */
 	const char *file;	/* source file; NULL when unknown */
 	int line;		/* 0 when unknown */

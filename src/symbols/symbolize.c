@@ -279,7 +279,7 @@ static const char *display_name(struct symbolizer *s, const char *mangled)
 	struct hnode *n;
 	struct name_ent *e;
 
-	if (mangled[0] != '_' || mangled[1] != 'Z')
+	if (!mt_maybe_mangled(mangled))
 		return mangled;
 	for (n = htab_first(&s->names, hash); n; n = n->next) {
 		e = hnode_entry(n, struct name_ent);

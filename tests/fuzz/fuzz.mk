@@ -42,7 +42,7 @@ FUZZ_SRCS_vmtrack := memory/vmtrack
 FUZZ_SRCS_json := util/json_read util/utf8
 FUZZ_SRCS_unwind := unwind/unwind_table symbols/elf_handle
 
-FUZZ_LIBS_elf := -lelf -lz -lzstd -lstdc++
+FUZZ_LIBS_elf := -lelf -lz -lzstd -lstdc++ -liberty
 FUZZ_LIBS_json := -lm
 FUZZ_LIBS_unwind := -lelf -lz -lzstd
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * Return addresses to frames: functions of this program (plain and C++
- * mangled), of libc, [vdso] and anonymous memory; a child program stripped
+ * Return addresses to frames: functions of this program (plain, C++ and
+ * Rust mangled), of libc, [vdso] and anonymous memory; a child program stripped
  * with a separate debug file, before and after it exits; a deleted
  * executable reached through map_files; files remembered as unreadable.
  */
@@ -70,6 +70,30 @@ int __attribute__((noinline)) leaker_grow(unsigned long n)
 
 	for (i = 0; i < n; i++)
 		sink -= i;
+	return (int)sink;
+}
+
+/* Rust functions, legacy and v0 mangled (names from a rustc 1.95 release build). */
+#define RUST_LEGACY "_ZN9rust_leak12make_session17h1d6cd1b410e2478fE"
+#define RUST_V0 "_RNvXCsaDboZstmE7A_9rust_leakINtB2_4PoolNtB2_7SessionENtB2_5Store4keep"
+int rust_make_session(unsigned long n) __asm__(RUST_LEGACY);
+int rust_keep(unsigned long n) __asm__(RUST_V0);
+
+int __attribute__((noinline)) rust_make_session(unsigned long n)
+{
+	unsigned long i;
+
+	for (i = 0; i < n; i++)
+		sink += i ^ n;
+	return (int)sink;
+}
+
+int __attribute__((noinline)) rust_keep(unsigned long n)
+{
+	unsigned long i;
+
+	for (i = 0; i < n; i++)
+		sink += i | n;
 	return (int)sink;
 }
 
@@ -144,6 +168,13 @@ static void test_self(void)
 	expect_own(s, m, self, exe, (void *)static_target, "static_target", "static_target");
 	expect_own(s, m, self, exe, (void *)leaker_grow, "_ZN2ns6Leaker4growEm",
 		   "ns::Leaker::grow(unsigned long)");
+	expect_own(s, m, self, exe, (void *)rust_make_session, RUST_LEGACY,
+		   "rust_leak::make_session");
+	expect_own(s, m, self, exe, (void *)rust_keep, RUST_V0,
+		   "<rust_leak::Pool<rust_leak::Session> as rust_leak::Store>::keep");
+	symbolizer__resolve(s, m, (uint64_t)(uintptr_t)rust_keep + 3, &f);
+	check(f.mangled && !strcmp(f.mangled, RUST_V0), "a Rust frame keeps its mangled name",
+	      "%s", s_or_null(f.mangled));
 	symbolizer__resolve(s, m, (uint64_t)(uintptr_t)leaker_grow + 3, &f);
 	first_fn = f.function;
 	first_mod = f.module;
