@@ -45,8 +45,8 @@ ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 ASAN_OBJS := $(patsubst $(SRCDIR)/%.c,$(ASAN_OUTPUT)/obj/%.o,$(SRCS))
 # Unit tests link the pure layers only: nothing that loads or reads the BPF
 # object, so they build without clang, bpftool or the skeleton.
-UNIT_EXCLUDE := main.o app/% probe/loader.o probe/attach.o probe/stack_gc.o target/sysview.o \
-	target/target_set.o target/vmstats.o target/go_sampled.o snapshot/snapshot.o unwind/unwind.o \
+UNIT_EXCLUDE := main.o app/% probe/loader.o probe/attach.o probe/attach_python.o probe/stack_gc.o target/sysview.o \
+	target/target_set.o target/vmstats.o target/go_sampled.o target/py_namer.o snapshot/snapshot.o unwind/unwind.o \
 	unwind/deferred.o unwind/feeder.o
 UNIT_OBJS := $(filter-out $(addprefix $(ASAN_OUTPUT)/obj/,$(UNIT_EXCLUDE)),$(ASAN_OBJS))
 
@@ -84,6 +84,7 @@ $(SKEL): $(BPF_OBJ)
 # Sources that include the skeleton need it generated first.
 $(OUTPUT)/obj/probe/loader.o $(ASAN_OUTPUT)/obj/probe/loader.o: $(SKEL)
 $(OUTPUT)/obj/probe/attach.o $(ASAN_OUTPUT)/obj/probe/attach.o: $(SKEL)
+$(OUTPUT)/obj/probe/attach_python.o $(ASAN_OUTPUT)/obj/probe/attach_python.o: $(SKEL)
 
 $(OUTPUT)/obj/%.o: $(SRCDIR)/%.c | $(OUTPUT)
 	$(call msg,CC,$@)

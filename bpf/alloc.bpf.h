@@ -76,6 +76,10 @@ static __always_inline bool store_stack(__u64 stack_id, const struct mt_stack *s
 		count(MT_CNT_STACK_READ_FAILED);
 	if (st->flags & MT_STACK_F_CUT)
 		count(MT_CNT_STACK_CUT);
+	if (st->py_flags & MT_PY_F_TRUNCATED)
+		count(MT_CNT_PY_STACK_TRUNCATED);
+	if (st->py_flags & MT_PY_F_READ_FAILED)
+		count(MT_CNT_PY_STACK_READ_FAILED);
 	return true;
 }
 
@@ -92,6 +96,9 @@ static __always_inline struct mt_stat *stat_for(__u32 tgid, __u64 stack_id, stru
 	/* First allocation from this stack in this process: store its frames once. */
 	if (!store_stack(stack_id, st))
 		return NULL;
+	/* Its Python frames' code objects, named by userspace while they are alive. */
+	if (st->nr_py)
+		py_stack_event(tgid, st);
 	err = bpf_map_update_elem(&stats, &skey, &zero, BPF_NOEXIST);
 	if (err && err != -EEXIST) {
 		count(MT_CNT_STACKS_MAP_FULL);
@@ -214,7 +221,9 @@ static __always_inline int on_entry(struct pt_regs *ctx, __u32 kind, __u64 size,
 		p->stack_id = 0;
 		return 0;
 	}
-	p->stack_id = capture_stack_win(ctx, ret_addr, &p->stack, w);
+	/* A Python process's frames first: a walk handed to userspace carries them. */
+	py_stack(ctx, tgid, &p->stack);
+	p->stack_id = py_stack_id(capture_stack_win(ctx, ret_addr, &p->stack, w), &p->stack);
 	return 0;
 }
 
@@ -286,6 +295,8 @@ int BPF_KPROBE(mt_alloc_entry)
 		size = a2;
 		memptr = a0;
 		break;
+	case MT_KIND_PY_REFILL:
+		return py_refill_entry(ctx);
 	default:
 		return 0;
 	}
@@ -339,11 +350,13 @@ int BPF_KRETPROBE(mt_alloc_ret, __u64 ret)
  * allocating call (mimalloc's realloc calls mi_free on the old block, which
  * the realloc's entry already took out).
  */
-static __always_inline void unknown_free(struct pt_regs *ctx)
+static __always_inline void unknown_free(struct pt_regs *ctx, __u64 ptr)
 {
 	struct mt_pending *p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0, 0);
 
 	if (p && p->active && PT_REGS_SP(ctx) < p->entry_sp)
+		return;
+	if (py_passed_free(ptr, false))
 		return;
 	count(MT_CNT_UNKNOWN_FREES);
 }
@@ -361,8 +374,15 @@ static __always_inline int on_free(struct pt_regs *ctx, __u64 ptr)
 	if (!probe_traced(&tgid))
 		return 0;
 	key.pid = tgid;
+	/* The interpreter's free: what it passes on to libc's free is not unknown there. */
+	if (python_probes && (bpf_get_attach_cookie(ctx) & MT_COOKIE_PY)) {
+		py_free(tgid, ptr, PT_REGS_SP(ctx));
+		return 0;
+	}
 	if (bpf_map_delete_elem(&allocs, &key))
-		unknown_free(ctx);
+		unknown_free(ctx, ptr);
+	else if (python_probes)
+		py_passed_free(ptr, true);
 	return 0;
 }
 

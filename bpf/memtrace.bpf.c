@@ -32,6 +32,8 @@ const volatile bool defer_stacks = false;
 const volatile __u64 go_sample_rate = 0;
 const volatile __u32 go_exp_table[MT_GO_EXP_STEPS] = {};
 __u64 dl_stops_sent;
+/* Probes on a Python interpreter are attached: Python processes' frames are read. */
+const volatile bool python_probes = false;
 
 /*
  * One translation unit, split by concern: the programs share static
@@ -40,7 +42,9 @@ __u64 dl_stops_sent;
 #include "maps.bpf.h"
 #include "filter.bpf.h"
 #include "stack.bpf.h"
+#include "python.bpf.h"
 #include "alloc.bpf.h"
+#include "python_sites.bpf.h"
 #include "vm.bpf.h"
 #include "go.bpf.h"
 

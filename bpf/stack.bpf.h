@@ -604,6 +604,9 @@ __noinline __u64 defer_walk(const struct walk_regs *r, const struct mt_stack *st
 	e->nr_frames = nr_frames;
 	e->len = len;
 	__builtin_memcpy(e->ips, st->ips, sizeof(e->ips));
+	e->nr_py = st->nr_py;
+	e->py_flags = st->py_flags;
+	__builtin_memcpy(e->py, st->py, sizeof(e->py));
 	bpf_ringbuf_submit(e, 0);
 	count(MT_CNT_STACK_DEFERRED);
 	bpf_map_update_elem(&defer_dedup, &dk, &id, BPF_ANY);

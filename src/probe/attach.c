@@ -248,22 +248,28 @@ struct probe_batch {
 	size_t nr;
 };
 
-static int attach_batch(struct loader *l, int pid, const char *path, struct bpf_program *prog,
-			const struct probe_batch *b, bool retprobe)
+int loader_attach_offsets(struct loader *l, int pid, const char *path, struct bpf_program *prog,
+			  const uint64_t *offsets, const uint64_t *cookies, size_t nr, bool retprobe)
 {
 	size_t i;
 	int err;
 
-	if (!b->nr)
+	if (!nr)
 		return 0;
 	if (l->multi)
-		return attach_multi(l, pid, path, prog, b->offsets, b->cookies, b->nr, retprobe);
-	for (i = 0; i < b->nr; i++) {
-		err = attach_one(l, pid, path, prog, b->offsets[i], retprobe, b->cookies[i]);
+		return attach_multi(l, pid, path, prog, offsets, cookies, nr, retprobe);
+	for (i = 0; i < nr; i++) {
+		err = attach_one(l, pid, path, prog, offsets[i], retprobe, cookies[i]);
 		if (err)
 			return err;
 	}
 	return 0;
+}
+
+static int attach_batch(struct loader *l, int pid, const char *path, struct bpf_program *prog,
+			const struct probe_batch *b, bool retprobe)
+{
+	return loader_attach_offsets(l, pid, path, prog, b->offsets, b->cookies, b->nr, retprobe);
 }
 
 struct chosen_site {
@@ -274,7 +280,7 @@ struct chosen_site {
 };
 
 /* Keep what was chosen for a function, once per (path, function), for the report. */
-static int note_site(struct loader *l, const char *path, const char *func, uint64_t off,
+int loader_note_site(struct loader *l, const char *path, const char *func, uint64_t off,
 		     const struct probe_site *ps)
 {
 	struct mt_probe_site *s, *n;
@@ -343,7 +349,7 @@ static int choose_site(struct loader *l, struct elf_file *ef, const char *shown,
 	else
 		mt_debug("probe %s at %s+0x%llx: single-stepped on every call (%s)\n",
 			 func, shown, (unsigned long long)off, ps.why);
-	return note_site(l, shown, func, off, &ps);
+	return loader_note_site(l, shown, func, off, &ps);
 }
 
 /* The cookie of an allocator probe at site (MT_COOKIE_*). */
@@ -506,7 +512,7 @@ static int attach_go_publish(struct loader *l, int pid, const char *path, const 
 	if (err)
 		goto out;
 	ps.offset = site.offset;
-	err = note_site(l, shown, "runtime.mallocgc (sampling)", off, &ps);
+	err = loader_note_site(l, shown, "runtime.mallocgc (sampling)", off, &ps);
 	(*nr_probes)++;
 out:
 	free(code);

@@ -14,6 +14,7 @@
 #define STR_(x) #x
 #define STR(x) STR_(x)
 #define MAX_FRAMES_STR STR(MT_MAX_FRAMES)
+#define MAX_PY_FRAMES_STR STR(MT_MAX_PY_FRAMES)
 
 /* Width of the function column of a frame; longer names push the module. */
 #define FUNC_COL 20
@@ -384,6 +385,7 @@ static void write_warnings(const struct mt_report *r, FILE *f)
 
 	if (!any && (cnt[MT_CNT_STACK_TRUNCATED] || cnt[MT_CNT_STACK_READ_FAILED] ||
 		     cnt[MT_CNT_STACK_CUT] || cnt[MT_CNT_STACK_DEFER_LOST] ||
+		     cnt[MT_CNT_PY_STACK_TRUNCATED] || cnt[MT_CNT_PY_STACK_READ_FAILED] ||
 		     cnt[MT_CNT_UNKNOWN_FREES] || cnt[MT_CNT_FAILED_ALLOCS] || unresolved))
 		fputc('\n', f);
 	info(f, cnt[MT_CNT_STACK_TRUNCATED],
@@ -397,6 +399,11 @@ static void write_warnings(const struct mt_report *r, FILE *f)
 	info(f, cnt[MT_CNT_STACK_CUT],
 	     "call stack's walk stopped before its outermost frame (no unwind rule to follow)",
 	     "call stacks' walks stopped before their outermost frame (no unwind rule to follow)");
+	info(f, cnt[MT_CNT_PY_STACK_TRUNCATED],
+	     "Python stack deeper than " MAX_PY_FRAMES_STR " frames was truncated (the innermost kept)",
+	     "Python stacks deeper than " MAX_PY_FRAMES_STR " frames were truncated (the innermost kept)");
+	info(f, cnt[MT_CNT_PY_STACK_READ_FAILED], "Python stack could only be read in part",
+	     "Python stacks could only be read in part");
 	info(f, cnt[MT_CNT_UNKNOWN_FREES],
 	     "free of a block allocated before tracing began (or never seen)",
 	     "frees of blocks allocated before tracing began (or never seen)");

@@ -20,6 +20,7 @@ struct snapshot_opts {
 	uint64_t stacks_removed;	/* stacks memtrace deleted from the map */
 	/* Provisional stack ids (finished deferred walks) and what they stand for; or NULL. */
 	struct stack_remap *remap;
+	bool keep_interpreter;	/* Python stacks keep the interpreter's own C frames */
 };
 
 /* What one pass over the BPF maps read: counters, map usage, per-stack figures. */
