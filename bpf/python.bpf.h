@@ -119,6 +119,49 @@ struct {
 	__type(value, struct py_frame_buf);
 } py_frame_bufs SEC(".maps");
 
+/*
+ * An inlined allocation that pymalloc passes on to libc's malloc family
+ * (more than 512 bytes): the call that follows, a little deeper on the
+ * same thread, is the interpreter's API's (MT_PY_F_API), as it is where
+ * pymalloc's functions call malloc themselves.
+ */
+struct py_api_mark {
+	__u64 pid_tgid;
+	__u64 sp;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct py_api_mark);
+} py_api_marks SEC(".maps");
+
+static __always_inline void py_mark_api(__u64 sp)
+{
+	__u32 zero = 0;
+	struct py_api_mark *m = bpf_map_lookup_elem(&py_api_marks, &zero);
+
+	if (m) {
+		m->pid_tgid = bpf_get_current_pid_tgid();
+		m->sp = sp;
+	}
+}
+
+/* Whether libc's call at sp is the one an inlined site passed on (and forget the mark). */
+static __always_inline bool py_passed_api(__u64 sp)
+{
+	__u32 zero = 0;
+	struct py_api_mark *m = bpf_map_lookup_elem(&py_api_marks, &zero);
+	bool mine;
+
+	if (!m || !m->sp)
+		return false;
+	mine = m->pid_tgid == bpf_get_current_pid_tgid() && sp < m->sp && m->sp - sp < 4096;
+	m->sp = 0;
+	return mine;
+}
+
 /* A word of the process at addr; 0 when it cannot be read. */
 static __always_inline __u64 py_word(__u64 addr)
 {
@@ -369,6 +412,8 @@ static __always_inline void py_stack(struct pt_regs *ctx, __u32 tgid, struct mt_
 			return;
 		}
 	}
+	if (!(cookie & MT_COOKIE_PY) && py_passed_api(PT_REGS_SP(ctx)))
+		st->py_flags = MT_PY_F_API;
 	if (proc) {
 		interp = py_walk(proc->layout, proc->bias, proc->interp, st);
 		if (interp && !proc->interp)

@@ -62,8 +62,11 @@ static __always_inline void py_site_alloc(struct pt_regs *ctx, const struct mt_p
 	__u32 layout = site->layout;
 	__u64 pool, next, block = 0;
 
-	if (size - 1 >= MT_PY_SMALL_MAX)
-		return;		/* 0, or more than pymalloc's blocks: libc's malloc, probed */
+	if (size - 1 >= MT_PY_SMALL_MAX) {
+		/* 0, or more than pymalloc's blocks: libc's malloc, probed, for the API. */
+		py_mark_api(PT_REGS_SP(ctx));
+		return;
+	}
 	if (size < min_size || size > max_size)
 		return;
 	lay = bpf_map_lookup_elem(&py_layouts, &layout);
@@ -97,10 +100,15 @@ static __always_inline void py_site_realloc(struct pt_regs *ctx, const struct mt
 	__u32 layout = site->layout, szidx;
 	__u64 cls;
 
-	if (!ptr || size - 1 >= MT_PY_SMALL_MAX)
+	if (!ptr)
 		return;
 	info = bpf_map_lookup_elem(&allocs, &key);
-	if (!info || info->size - 1 >= MT_PY_SMALL_MAX)
+	/* Growing past pymalloc's blocks, or libc's block: libc's realloc, for the API. */
+	if (size - 1 >= MT_PY_SMALL_MAX || (info && info->size - 1 >= MT_PY_SMALL_MAX)) {
+		py_mark_api(PT_REGS_SP(ctx));
+		return;
+	}
+	if (!info)
 		return;
 	lay = bpf_map_lookup_elem(&py_layouts, &layout);
 	if (!lay || !lay->pool_size)

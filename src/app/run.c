@@ -187,6 +187,7 @@ static struct snapshot_opts snapshot_opts(struct run *r, size_t top_n)
 		.min_age_ns = (uint64_t)(r->o->min_age_s * 1e9),
 		.top_n = top_n,
 		.stacks_removed = stack_gc__pruned(r->stack_gc),
+		.keep_interpreter = r->o->interpreter_frames,
 	};
 
 	if (r->vm_enabled)

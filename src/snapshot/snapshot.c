@@ -167,7 +167,7 @@ static int cmp_map_stacks(const void *a, const void *b)
 
 /* Group the still-mapped regions by the call stack that mapped them. */
 static int build_map_stacks(struct mt_proc_report *pr, const struct target *t, struct loader *l,
-			    struct symbolizer *sym, size_t top_n)
+			    struct symbolizer *sym, size_t top_n, const struct py_frames_ctx *pyc)
 {
 	struct mt_map_stack *ms;
 	uint64_t *ids;
@@ -214,7 +214,10 @@ static int build_map_stacks(struct mt_proc_report *pr, const struct target *t, s
 		if (loader__read_stack(l, id, &st))
 			st.flags = MT_STACK_F_READ_FAILED;
 		/* The runtime's own frames are the point here: Go maps its heap itself. */
-		err = fill_frames(&ms[j].stack, &st, t, sym, &pr->unresolved_frames, false);
+		if (pyc)
+			err = py_frames__fill(&ms[j].stack, &st, pyc, &pr->unresolved_frames);
+		else
+			err = fill_frames(&ms[j].stack, &st, t, sym, &pr->unresolved_frames, false);
 	}
 	free(ids);
 	return err;
@@ -448,6 +451,10 @@ static int build_proc(struct mt_proc_report *pr, const struct target *t, struct 
 		pr->python.inlined = t->py_probes.inlined;
 		pr->python.inlined_sites = t->py_probes.sites;
 		pr->python.unresolved_sites = t->py_probes.unresolved;
+		pr->python.arenas = t->vmf.py_arenas;
+		pr->python.arena_bytes = t->vmf.py_arena_bytes;
+		pr->python.arena_resident_bytes = t->vmf.py_arena_resident;
+		pr->python.arena_live_bytes = t->vmf.py_arena_live;
 	}
 	gp = t->alloc.is_go ? target__go_profile(t, &own) : NULL;
 	sampled = gp != NULL;
@@ -568,7 +575,7 @@ static int build_proc(struct mt_proc_report *pr, const struct target *t, struct 
 	free(rows);
 	free(entries);
 	if (!err)
-		err = build_map_stacks(pr, t, l, sym, top_n ? top_n : 20);
+		err = build_map_stacks(pr, t, l, sym, top_n ? top_n : 20, py ? &pyc : NULL);
 	return err;
 }
 

@@ -56,6 +56,8 @@ struct vm_figures {
 	bool retained_upper_bound;	/* -p mode: blocks from before attaching count as free */
 	bool go_read;		/* go holds the runtime's own figures, read this time */
 	struct go_heap_figures go;
+	/* pymalloc's arenas (a Python process): how many, their bytes, resident, live in them. */
+	uint64_t py_arenas, py_arena_bytes, py_arena_resident, py_arena_live;
 };
 
 struct target {
