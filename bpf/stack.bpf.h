@@ -566,7 +566,8 @@ __noinline __u64 defer_walk(const struct walk_regs *r, const struct mt_stack *st
 
 	if (!r || !st)
 		return 0;
-	dk.walked = walked;
+	/* Walks that stop at one place with different Python frames are different stacks. */
+	dk.walked = walked ^ mt_py_frames_hash(st);
 	dk.ip = r->ip;
 	dk.sp = r->sp;
 	dk.pid = bpf_get_current_pid_tgid() >> 32;

@@ -526,21 +526,30 @@ struct mt_py_stack_event {
 	struct mt_py_code_ref f[MT_MAX_PY_FRAMES];
 };
 
-/* The stack id of a stack with Python frames: its native id mixed with them. */
-static inline __u64 mt_py_stack_id(__u64 id, const struct mt_stack *st)
+/* A hash of a stack's Python frames and whether it is the interpreter's API's; 0: neither. */
+static inline __u64 mt_py_frames_hash(const struct mt_stack *st)
 {
 	__u64 h = 0xcbf29ce484222325ULL;
 	__u32 i, n = st->nr_py < MT_MAX_PY_FRAMES ? st->nr_py : MT_MAX_PY_FRAMES;
 
-	/* Provisional ids stay as they are: userspace files them under the whole stack's. */
-	if ((!n && !(st->py_flags & MT_PY_F_API)) || (id & MT_STACK_ID_DEFERRED_BIT))
-		return id;
+	if (!n && !(st->py_flags & MT_PY_F_API))
+		return 0;
 	for (i = 0; i < MT_MAX_PY_FRAMES && i < n; i++)
 		h = (h ^ st->py[i]) * 0x100000001b3ULL;
 	h ^= n | (__u64)(st->py_flags & MT_PY_F_API) << 32;
-	id ^= h * 0x9e3779b97f4a7c15ULL;
-	/* Clear of the provisional bit, and never 0. */
-	id &= ~MT_STACK_ID_DEFERRED_BIT;
+	return h * 0x9e3779b97f4a7c15ULL;
+}
+
+/*
+ * The stack id of a stack with Python frames: its native id mixed with
+ * them. A provisional id (MT_STACK_F_DEFERRED) stays as it is: userspace
+ * files it under the whole stack's.
+ */
+static inline __u64 mt_py_stack_id(__u64 id, const struct mt_stack *st)
+{
+	if (st->flags & MT_STACK_F_DEFERRED)
+		return id;
+	id ^= mt_py_frames_hash(st);
 	return id ? id : 1;
 }
 

@@ -100,7 +100,7 @@ struct mt_py_report {
 	uint64_t inlined_sites;	/* copies probed */
 	uint64_t unresolved_sites;	/* copies not probed: their allocations unseen */
 	/* pymalloc's arenas: mapped, resident, live bytes (blocks memtrace saw) in them. */
-	uint64_t arenas, arena_bytes, arena_resident_bytes, arena_live_bytes;
+	uint64_t arenas, arena_bytes, arena_resident_bytes, arena_live_bytes, arena_live_blocks;
 };
 
 struct mt_proc_report {

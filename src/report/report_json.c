@@ -241,9 +241,10 @@ static void write_python(FILE *f, const struct mt_py_report *py)
 	fprintf(f, ", \"pymalloc_inlined\": %s, \"inlined_sites\": %" PRIu64
 		", \"unresolved_sites\": %" PRIu64 ", \"arenas\": %" PRIu64
 		", \"arena_bytes\": %" PRIu64 ", \"arena_resident_bytes\": %" PRIu64
-		", \"arena_live_bytes\": %" PRIu64 " },\n", json_bool(py->inlined),
-		py->inlined_sites, py->unresolved_sites, py->arenas, py->arena_bytes,
-		py->arena_resident_bytes, py->arena_live_bytes);
+		", \"arena_live_bytes\": %" PRIu64 ", \"arena_live_blocks\": %" PRIu64 " },\n",
+		json_bool(py->inlined), py->inlined_sites, py->unresolved_sites, py->arenas,
+		py->arena_bytes, py->arena_resident_bytes, py->arena_live_bytes,
+		py->arena_live_blocks);
 }
 
 static void write_proc(FILE *f, const struct mt_proc_report *p)

@@ -455,6 +455,7 @@ static int build_proc(struct mt_proc_report *pr, const struct target *t, struct 
 		pr->python.arena_bytes = t->vmf.py_arena_bytes;
 		pr->python.arena_resident_bytes = t->vmf.py_arena_resident;
 		pr->python.arena_live_bytes = t->vmf.py_arena_live;
+		pr->python.arena_live_blocks = t->vmf.py_arena_blocks;
 	}
 	gp = t->alloc.is_go ? target__go_profile(t, &own) : NULL;
 	sampled = gp != NULL;

@@ -57,7 +57,7 @@ struct vm_figures {
 	bool go_read;		/* go holds the runtime's own figures, read this time */
 	struct go_heap_figures go;
 	/* pymalloc's arenas (a Python process): how many, their bytes, resident, live in them. */
-	uint64_t py_arenas, py_arena_bytes, py_arena_resident, py_arena_live;
+	uint64_t py_arenas, py_arena_bytes, py_arena_resident, py_arena_live, py_arena_blocks;
 };
 
 struct target {

@@ -323,6 +323,7 @@ static int update_one(struct target *t, struct loader *l)
 			f.py_arena_bytes += PY_ARENA_SIZE;
 			f.py_arena_resident += present;
 			f.py_arena_live += r->live;
+			f.py_arena_blocks += r->live_blocks;
 		}
 	}
 	for (i = 0; i < t->vm.nr_released; i++) {
