@@ -285,6 +285,8 @@ __noinline __u64 py_walk(__u32 layout, __u64 bias, __u64 interp, struct mt_stack
 	if (!lay || !lay->runtime)
 		return 0;
 	runtime = lay->runtime + bias;
+	st->py_lo = lay->text_lo + bias;
+	st->py_hi = lay->text_hi + bias;
 	ts = py_thread_state(lay, runtime, &interp);
 	if (!ts) {
 		st->py_flags |= MT_PY_F_NO_THREAD;
@@ -394,6 +396,7 @@ static __always_inline void py_stack(struct pt_regs *ctx, __u32 tgid, struct mt_
 
 	st->nr_py = 0;
 	st->py_flags = 0;
+	st->py_lo = st->py_hi = 0;
 	if (!python_probes)
 		return;
 	cookie = bpf_get_attach_cookie(ctx);

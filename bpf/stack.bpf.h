@@ -608,6 +608,8 @@ __noinline __u64 defer_walk(const struct walk_regs *r, const struct mt_stack *st
 	e->nr_py = st->nr_py;
 	e->py_flags = st->py_flags;
 	__builtin_memcpy(e->py, st->py, sizeof(e->py));
+	e->py_lo = st->py_lo;
+	e->py_hi = st->py_hi;
 	bpf_ringbuf_submit(e, 0);
 	count(MT_CNT_STACK_DEFERRED);
 	bpf_map_update_elem(&defer_dedup, &dk, &id, BPF_ANY);

@@ -119,6 +119,8 @@ struct mt_stack {
 	__u32 nr_py;
 	__u32 py_flags;		/* MT_PY_F_* */
 	__u64 py[MT_MAX_PY_FRAMES];
+	/* The interpreter's code in the process, [lo, hi): its C frames are not part of the id. */
+	__u64 py_lo, py_hi;
 };
 
 #define MT_STACK_F_TRUNCATED	(1u << 0)
@@ -384,6 +386,7 @@ struct mt_uev_deferred {
 	__u32 nr_py;
 	__u32 py_flags;
 	__u64 py[MT_MAX_PY_FRAMES];
+	__u64 py_lo, py_hi;
 };
 
 /*
@@ -454,6 +457,7 @@ struct mt_py_layout {
 	__u32 pool_size;	/* pymalloc's pools: a power of 2 */
 	__u16 co_filename, co_qualname, co_linetable;
 	__u16 pad;
+	__u64 text_lo, text_hi;	/* the file's executable segment: the interpreter's code */
 };
 
 /* The bytes of a code object read for its identity: [MT_PY_CODE_FROM, + MT_PY_CODE_READ). */
@@ -541,15 +545,28 @@ static inline __u64 mt_py_frames_hash(const struct mt_stack *st)
 }
 
 /*
- * The stack id of a stack with Python frames: its native id mixed with
- * them. A provisional id (MT_STACK_F_DEFERRED) stays as it is: userspace
- * files it under the whole stack's.
+ * The stack id of a stack with Python frames: its native frames but the
+ * interpreter's own, which the Python frames stand for (two C paths
+ * through the interpreter to one line of Python, an unmarshal's
+ * recursion, are one stack: a process importing its modules would make
+ * tens of thousands otherwise), mixed with them. A provisional id
+ * (MT_STACK_F_DEFERRED) stays as it is: userspace files it under the
+ * whole stack's.
  */
 static inline __u64 mt_py_stack_id(__u64 id, const struct mt_stack *st)
 {
-	if (st->flags & MT_STACK_F_DEFERRED)
+	__u64 h = mt_py_frames_hash(st);
+	__u32 i, n = st->nr_frames < MT_MAX_FRAMES ? st->nr_frames : MT_MAX_FRAMES;
+
+	if ((st->flags & MT_STACK_F_DEFERRED) || !h)
 		return id;
-	id ^= mt_py_frames_hash(st);
+	if (st->nr_py && st->py_lo < st->py_hi) {
+		id = 0xcbf29ce484222325ULL;
+		for (i = 0; i < MT_MAX_FRAMES && i < n; i++)
+			if (st->ips[i] - st->py_lo >= st->py_hi - st->py_lo)
+				id = (id ^ st->ips[i]) * 0x100000001b3ULL;
+	}
+	id ^= h;
 	return id ? id : 1;
 }
 

@@ -220,6 +220,24 @@ static int read_vaddr(struct elf_handle *h, uint64_t vaddr, void *buf, size_t le
 	return -ERANGE;
 }
 
+/* The file's executable segment: the interpreter's own code. */
+static void text_range(struct elf_handle *h, struct mt_py_layout *lay)
+{
+	size_t i, n;
+
+	if (elf_getphdrnum(h->elf, &n))
+		return;
+	for (i = 0; i < n; i++) {
+		GElf_Phdr ph;
+
+		if (gelf_getphdr(h->elf, (int)i, &ph) && ph.p_type == PT_LOAD && (ph.p_flags & PF_X)) {
+			lay->text_lo = ph.p_vaddr;
+			lay->text_hi = ph.p_vaddr + ph.p_memsz;
+			return;
+		}
+	}
+}
+
 int py_interp__open(const char *path, struct py_interp *out)
 {
 	uint64_t runtime, runtime_size, addr, size, version = 0;
@@ -265,6 +283,7 @@ int py_interp__open(const char *path, struct py_interp *out)
 		goto out;
 	}
 	out->bpf.runtime = runtime;
+	text_range(&h, &out->bpf);
 	/* What identifies a code object, for the BPF side to send when a stack is new. */
 	out->bpf.co_firstlineno = out->code.co_firstlineno;
 	out->bpf.co_filename = out->code.co_filename;

@@ -192,6 +192,8 @@ int unwinder__finish(struct unwinder *u, uint32_t pid, const struct proc_maps *m
 	out->nr_py = e->nr_py < MT_MAX_PY_FRAMES ? e->nr_py : MT_MAX_PY_FRAMES;
 	out->py_flags = e->py_flags;
 	memcpy(out->py, e->py, sizeof(out->py));
+	out->py_lo = e->py_lo;
+	out->py_hi = e->py_hi;
 	*id = mt_py_stack_id(hash ? hash : 1, out);
 	return 0;
 }

@@ -1,6 +1,6 @@
 """A Python service's leak: objects kept at known lines, others dropped.
 
-    pykeep.py [--wait] [--records N] [--truth FILE] [--tracemalloc]
+    pykeep.py [--wait] [--records N] [--truth FILE] [--tracemalloc] [--free-all]
 
 What it does, each at a line of its own (the tests find them by name):
 
@@ -11,6 +11,10 @@ What it does, each at a line of its own (the tests find them by name):
                      PyObject_Malloc)
     churn            N tuples made and dropped: nothing kept
 
+--free-all: then drop every record and blob (gc.collect() too): what was
+kept is freed, and the process's live Python objects go back to what the
+interpreter itself holds.
+
 --truth FILE: the program's own figures after the work: a JSON line with
 tracemalloc's per-line size and count of what it keeps (with
 --tracemalloc, started before the work) and sys._debugmallocstats()'s
@@ -18,6 +22,7 @@ arena figures, then a line with sys.getallocatedblocks() (pymalloc's blocks
 in use), taken last: only that int is allocated after it.
 """
 
+import gc
 import json
 import os
 import sys
@@ -53,6 +58,12 @@ def churn(n):
         del t
 
 
+def free_all():
+    KEEP.clear()
+    BLOBS.clear()
+    gc.collect()
+
+
 def arena_figures():
     """sys._debugmallocstats()'s arena lines, read from its output (it writes to stderr)."""
     r, w = os.pipe()
@@ -82,7 +93,7 @@ def arena_figures():
 
 def main():
     args = wl.start()
-    n, truth, trace = 20000, None, False
+    n, truth, trace, drop = 20000, None, False, False
     while args:
         a = args.pop(0)
         if a == "--records":
@@ -91,12 +102,16 @@ def main():
             truth = args.pop(0)
         elif a == "--tracemalloc":
             trace = True
+        elif a == "--free-all":
+            drop = True
     if trace:
         import tracemalloc
         tracemalloc.start()
     fill(n)
     keep_blobs(n // 20)
     churn(n)
+    if drop:
+        free_all()
     out = {}
     if trace:
         snap = tracemalloc.take_snapshot()
