@@ -222,7 +222,7 @@ static __always_inline int on_entry(struct pt_regs *ctx, __u32 kind, __u64 size,
 		return 0;
 	}
 	/* A Python process's frames first: a walk handed to userspace carries them. */
-	py_stack(ctx, tgid, &p->stack);
+	py_stack(ctx, tgid, p);
 	p->stack_id = py_stack_id(capture_stack_win(ctx, ret_addr, &p->stack, w), &p->stack);
 	return 0;
 }
@@ -356,8 +356,11 @@ static __always_inline void unknown_free(struct pt_regs *ctx, __u64 ptr)
 
 	if (p && p->active && PT_REGS_SP(ctx) < p->entry_sp)
 		return;
-	if (py_passed_free(ptr, false))
+	/* The interpreter's free passing it on: that free took it out, or counted it. */
+	if (p && p->py.free_ptr == ptr) {
+		p->py.free_ptr = 0;
 		return;
+	}
 	count(MT_CNT_UNKNOWN_FREES);
 }
 
@@ -381,8 +384,6 @@ static __always_inline int on_free(struct pt_regs *ctx, __u64 ptr)
 	}
 	if (bpf_map_delete_elem(&allocs, &key))
 		unknown_free(ctx, ptr);
-	else if (python_probes)
-		py_passed_free(ptr, true);
 	return 0;
 }
 

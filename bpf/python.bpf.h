@@ -41,126 +41,33 @@ struct {
 	__type(value, struct mt_py_proc);
 } py_procs SEC(".maps");
 
-/*
- * The interpreter's last free on this CPU: libc's free of the same block
- * may follow (pymalloc passes on what it does not own: blocks of more
- * than 512 bytes, those the raw domain took from malloc), and must find
- * it neither missing nor unknown. unknown: memtrace did not know the
- * block; counted once libc's free says it did not either, or, when none
- * follows (a pymalloc block from before tracing), at the next free here.
- */
-struct py_free_mark {
-	__u64 pid_tgid;
-	__u64 ptr;
-	__u64 unknown;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct py_free_mark);
-} py_free_marks SEC(".maps");
-
-static __always_inline void py_mark_free(__u64 ptr, bool unknown)
-{
-	struct py_free_mark *m;
-	__u32 zero = 0;
-
-	m = bpf_map_lookup_elem(&py_free_marks, &zero);
-	if (!m)
-		return;
-	if (m->unknown && m->ptr)
-		count(MT_CNT_UNKNOWN_FREES);
-	m->pid_tgid = bpf_get_current_pid_tgid();
-	m->ptr = ptr;
-	m->unknown = unknown;
-}
-
-/*
- * libc's free of ptr, which memtrace found (known) or not: whether it is
- * the interpreter's last free passed on. The mark is used up either way.
- */
-static __always_inline bool py_passed_free(__u64 ptr, bool known)
-{
-	struct py_free_mark *m;
-	__u32 zero = 0;
-
-	if (!python_probes)
-		return false;
-	m = bpf_map_lookup_elem(&py_free_marks, &zero);
-	if (!m || m->ptr != ptr || m->pid_tgid != bpf_get_current_pid_tgid())
-		return false;
-	/* Neither knew it: one unknown free. */
-	if (m->unknown && !known)
-		count(MT_CNT_UNKNOWN_FREES);
-	m->ptr = 0;
-	m->unknown = 0;
-	return true;
-}
-
 /* New Python stacks' code objects, for userspace to name (struct mt_py_stack_event). */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 4 << 20); /* bytes: ~3,000 events */
 } py_events SEC(".maps");
 
-/* A frame read, per CPU: the fields are picked at offsets only known at run time. */
-struct py_frame_buf {
-	/* A frame, or a code object's fields; a word more: any field's words stay inside. */
-	__u64 w[MT_PY_CODE_READ / 8 + 1];
-	struct walk_regs start;	/* an inlined site's stack walk starts here (python_sites.bpf.h) */
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct py_frame_buf);
-} py_frame_bufs SEC(".maps");
-
 /*
  * An inlined allocation that pymalloc passes on to libc's malloc family
- * (more than 512 bytes): the call that follows, a little deeper on the
- * same thread, is the interpreter's API's (MT_PY_F_API), as it is where
- * pymalloc's functions call malloc themselves.
+ * (more than 512 bytes) marks the thread (mt_py_scratch.api_sp): the
+ * libc call that follows is the interpreter's API's (MT_PY_F_API), as it
+ * is where pymalloc's functions call malloc themselves. Near the site
+ * either way: a little deeper through a call, or above it where the
+ * inlined code's caller tail-calls the raw allocator (its frame popped).
  */
-struct py_api_mark {
-	__u64 pid_tgid;
-	__u64 sp;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct py_api_mark);
-} py_api_marks SEC(".maps");
-
-static __always_inline void py_mark_api(__u64 sp)
+static __always_inline bool py_passed_api(struct mt_pending *p, __u64 sp)
 {
-	__u32 zero = 0;
-	struct py_api_mark *m = bpf_map_lookup_elem(&py_api_marks, &zero);
+	__u64 site = p->py.api_sp;
 
-	if (m) {
-		m->pid_tgid = bpf_get_current_pid_tgid();
-		m->sp = sp;
-	}
-}
-
-/* Whether libc's call at sp is the one an inlined site passed on (and forget the mark). */
-static __always_inline bool py_passed_api(__u64 sp)
-{
-	__u32 zero = 0;
-	struct py_api_mark *m = bpf_map_lookup_elem(&py_api_marks, &zero);
-	bool mine;
-
-	if (!m || !m->sp)
+	if (!site)
 		return false;
-	mine = m->pid_tgid == bpf_get_current_pid_tgid() && sp < m->sp && m->sp - sp < 4096;
-	m->sp = 0;
-	return mine;
+	p->py.api_sp = 0;
+	return sp < site ? site - sp < 4096 : sp - site < 4096;
 }
+
+/* The walk's registers where an inlined site's walk starts: the scratch has their layout. */
+_Static_assert(sizeof(struct walk_regs) == 32 &&
+	       __builtin_offsetof(struct walk_regs, flags) == 24, "mt_py_scratch.start_*");
 
 /* A word of the process at addr; 0 when it cannot be read. */
 static __always_inline __u64 py_word(__u64 addr)
@@ -225,18 +132,16 @@ struct py_walk_state {
  * frame of the walk with every count of frames kept.
  */
 __noinline int py_frame(struct py_walk_state *s, const struct mt_py_layout *lay,
-			struct mt_stack *st)
+			struct mt_pending *p)
 {
-	struct py_frame_buf *fb;
+	struct mt_stack *st;
 	__u64 code, instr, off, *buf;
-	__u32 n, zero = 0;
+	__u32 n;
 
-	if (!s || !lay || !st || !s->frame)
+	if (!s || !lay || !p || !s->frame)
 		return 1;
-	fb = bpf_map_lookup_elem(&py_frame_bufs, &zero);
-	if (!fb)
-		return 1;
-	buf = fb->w;
+	st = &p->stack;
+	buf = p->py.buf;
 	n = s->n;
 	if (n >= MT_MAX_PY_FRAMES) {
 		s->flags |= MT_PY_F_TRUNCATED;
@@ -272,15 +177,17 @@ __noinline int py_frame(struct py_walk_state *s, const struct mt_py_layout *lay,
  * not read yet. Returns the main interpreter (0: none found). Global:
  * verified once per program.
  */
-__noinline __u64 py_walk(__u32 layout, __u64 bias, __u64 interp, struct mt_stack *st)
+__noinline __u64 py_walk(__u32 layout, __u64 bias, __u64 interp, struct mt_pending *p)
 {
 	struct py_walk_state s = {};
 	const struct mt_py_layout *lay;
+	struct mt_stack *st;
 	__u64 ts, runtime;
 	__u32 k;
 
-	if (!st)
+	if (!p)
 		return 0;
+	st = &p->stack;
 	lay = bpf_map_lookup_elem(&py_layouts, &layout);
 	if (!lay || !lay->runtime)
 		return 0;
@@ -298,7 +205,7 @@ __noinline __u64 py_walk(__u32 layout, __u64 bias, __u64 interp, struct mt_stack
 		s.frame = py_word(ts + lay->current_frame);
 	/* Shim frames (3.12+) take a step each: twice the frames kept, at most. */
 	for (k = 0; k < 2 * MT_MAX_PY_FRAMES; k++)
-		if (py_frame(&s, lay, st))
+		if (py_frame(&s, lay, p))
 			break;
 	if (k == 2 * MT_MAX_PY_FRAMES && s.frame)
 		s.flags |= MT_PY_F_TRUNCATED;
@@ -331,8 +238,8 @@ __noinline int py_stack_event(__u32 tgid, const struct mt_stack *st)
 	struct mt_py_stack_event *e;
 	const struct mt_py_layout *lay;
 	struct mt_py_proc *proc;
-	struct py_frame_buf *fb;
-	__u32 zero = 0, i, n;
+	struct mt_pending *p;
+	__u32 i, n;
 
 	if (!st)
 		return 0;
@@ -341,8 +248,8 @@ __noinline int py_stack_event(__u32 tgid, const struct mt_stack *st)
 	if (!n || !proc)
 		return 0;
 	lay = bpf_map_lookup_elem(&py_layouts, &proc->layout);
-	fb = bpf_map_lookup_elem(&py_frame_bufs, &zero);
-	if (!lay || !fb)
+	p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0, 0);
+	if (!lay || !p)
 		return 0;
 	e = bpf_ringbuf_reserve(&py_events, sizeof(*e), 0);
 	if (!e) {
@@ -359,12 +266,12 @@ __noinline int py_stack_event(__u32 tgid, const struct mt_stack *st)
 		r->filename = r->qualname = r->linetable = 0;
 		r->firstlineno = 0;
 		r->pad = 0;
-		if (bpf_probe_read_user(fb->w, MT_PY_CODE_READ, (void *)(code + MT_PY_CODE_FROM)))
+		if (bpf_probe_read_user(p->py.buf, MT_PY_CODE_READ, (void *)(code + MT_PY_CODE_FROM)))
 			continue;
-		r->filename = code_word(fb->w, lay->co_filename);
-		r->qualname = code_word(fb->w, lay->co_qualname);
-		r->linetable = code_word(fb->w, lay->co_linetable);
-		r->firstlineno = (__s32)code_word(fb->w, lay->co_firstlineno);
+		r->filename = code_word(p->py.buf, lay->co_filename);
+		r->qualname = code_word(p->py.buf, lay->co_qualname);
+		r->linetable = code_word(p->py.buf, lay->co_linetable);
+		r->firstlineno = (__s32)code_word(p->py.buf, lay->co_firstlineno);
 	}
 	bpf_ringbuf_submit(e, 0);
 	return 0;
@@ -388,8 +295,9 @@ static __always_inline const struct mt_py_site *py_site_of(struct pt_regs *ctx, 
  * remembered as a Python one); for the others (libc's malloc), when the
  * process is known to be one.
  */
-static __always_inline void py_stack(struct pt_regs *ctx, __u32 tgid, struct mt_stack *st)
+static __always_inline void py_stack(struct pt_regs *ctx, __u32 tgid, struct mt_pending *p)
 {
+	struct mt_stack *st = &p->stack;
 	const struct mt_py_site *site;
 	struct mt_py_proc *proc, np = {};
 	__u64 cookie, bias = 0, interp;
@@ -407,18 +315,20 @@ static __always_inline void py_stack(struct pt_regs *ctx, __u32 tgid, struct mt_
 			return;
 		/* Allocated through the interpreter's own API: a stack apart from libc's. */
 		st->py_flags = MT_PY_F_API;
+		/* A mark an inlined site left is this call's: it must not stay for a later one. */
+		p->py.api_sp = 0;
 		if (!proc || proc->bias != bias || proc->layout != site->layout) {
 			np.bias = bias;
 			np.layout = site->layout;
-			np.interp = py_walk(site->layout, bias, 0, st);
+			np.interp = py_walk(site->layout, bias, 0, p);
 			bpf_map_update_elem(&py_procs, &tgid, &np, BPF_ANY);
 			return;
 		}
 	}
-	if (!(cookie & MT_COOKIE_PY) && py_passed_api(PT_REGS_SP(ctx)))
+	if (!(cookie & MT_COOKIE_PY) && py_passed_api(p, PT_REGS_SP(ctx)))
 		st->py_flags = MT_PY_F_API;
 	if (proc) {
-		interp = py_walk(proc->layout, proc->bias, proc->interp, st);
+		interp = py_walk(proc->layout, proc->bias, proc->interp, p);
 		if (interp && !proc->interp)
 			proc->interp = interp;
 	}
@@ -434,23 +344,29 @@ __noinline __u64 py_stack_id(__u64 id, const struct mt_stack *st)
 
 /*
  * A free by the interpreter (pymalloc's, inlined or its function): the
- * block leaves the live ones. One memtrace did not know is unknown unless
- * libc's free of it follows and knows it (py_free_mark), or it is freed
- * inside a traced call (a reallocation freeing the block it moved).
+ * block leaves the live ones. One memtrace did not know is unknown, unless
+ * it is freed inside a traced call (a reallocation freeing the block it
+ * moved). Either way the thread remembers it: pymalloc passes on to libc's
+ * free what it does not own (blocks of more than 512 bytes, those the raw
+ * domain took from malloc, one a reallocation shrank in place), and that
+ * free must find it neither missing nor unknown. Per thread, not per CPU:
+ * another thread's probe can run between the two on the same CPU.
  */
 static __always_inline void py_free(__u32 tgid, __u64 ptr, __u64 sp)
 {
 	struct mt_alloc_key key = { .addr = ptr, .pid = tgid };
 	struct mt_pending *p;
+	bool known;
 
 	if (!ptr)
 		return;
-	if (!bpf_map_delete_elem(&allocs, &key)) {
-		py_mark_free(ptr, false);
-		return;
-	}
-	p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0, 0);
-	py_mark_free(ptr, !p || !p->active || sp >= p->entry_sp);
+	known = !bpf_map_delete_elem(&allocs, &key);
+	p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0,
+				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (p)
+		p->py.free_ptr = ptr;
+	if (!known && (!p || !p->active || sp >= p->entry_sp))
+		count(MT_CNT_UNKNOWN_FREES);
 }
 
 /*

@@ -7,6 +7,16 @@
  * allocation accounting.
  */
 
+/* The next libc malloc-family call of this thread, near sp, is the API's (py_passed_api). */
+static __always_inline void py_mark_api(__u64 sp)
+{
+	struct mt_pending *p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0,
+						    BPF_LOCAL_STORAGE_GET_F_CREATE);
+
+	if (p)
+		p->py.api_sp = sp;
+}
+
 /* ZF: the comparison before the site found pymalloc's own function. */
 #define X86_EFLAGS_ZF (1ull << 6)
 
@@ -20,25 +30,22 @@
 __noinline int py_site_record(struct pt_regs *ctx, __u32 tgid, __u64 size, __u64 block)
 {
 	struct mt_pending *p;
-	struct py_frame_buf *fb;
 	struct walk_regs *start;
-	__u32 zero = 0;
 
 	if (!ctx)
 		return 0;
 	p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0,
 				 BPF_LOCAL_STORAGE_GET_F_CREATE);
-	fb = bpf_map_lookup_elem(&py_frame_bufs, &zero);
-	if (!p || !fb)
+	if (!p)
 		return 0;
 	/* Inside a traced call: the outer call's. */
 	if (p->active && PT_REGS_SP(ctx) < p->entry_sp)
 		return 0;
 	p->size = size;
-	py_stack(ctx, tgid, &p->stack);
+	py_stack(ctx, tgid, p);
 	stack_window_reset(&p->win);
-	/* The walk's start in per-CPU scratch: the chain of calls the walk makes has no stack to spare. */
-	start = &fb->start;
+	/* The walk's start in the thread's scratch: the walk's chain of calls has no stack to spare. */
+	start = (struct walk_regs *)&p->py.start_ip;
 	start->ip = PT_REGS_IP(ctx);
 	start->sp = PT_REGS_SP(ctx);
 	start->bp = PT_REGS_FP(ctx);

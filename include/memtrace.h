@@ -313,6 +313,26 @@ struct mt_stack_window {
 	__u64 w[MT_STACK_WINDOW / 8 + 1];
 };
 
+/* The bytes of a code object read for its identity: [MT_PY_CODE_FROM, + MT_PY_CODE_READ). */
+#define MT_PY_CODE_FROM		64
+#define MT_PY_CODE_READ		80
+
+/*
+ * A thread's Python scratch (bpf/python.bpf.h): per thread, never per
+ * CPU, since a uprobe's program can be preempted by another thread's.
+ */
+struct mt_py_scratch {
+	/* A _PyInterpreterFrame, or a code object's fields, read; a word more. */
+	__u64 buf[MT_PY_CODE_READ / 8 + 1];
+	/* An inlined site's stack walk starts here (the walker's struct walk_regs). */
+	__u64 start_ip, start_sp, start_bp;
+	__u32 start_flags, start_mod;
+	/* The interpreter's last free, which libc's free of the block may follow (py_free). */
+	__u64 free_ptr;
+	/* An inlined allocation passed on to libc's malloc family: the site's sp (0: none). */
+	__u64 api_sp;
+};
+
 /* Per-thread hand-off from an entry probe to its return probe. */
 struct mt_pending {
 	__u64 entry_sp;		/* sp at entry; the return sees entry_sp + 8 */
@@ -339,6 +359,7 @@ struct mt_pending {
 	__u64 clock_jiffies;
 	/* An inlined pymalloc allocation left to allocate_from_new_pool: the site's sp (0: none). */
 	__u64 py_refill_sp;
+	struct mt_py_scratch py;
 };
 
 /*
@@ -460,9 +481,6 @@ struct mt_py_layout {
 	__u64 text_lo, text_hi;	/* the file's executable segment: the interpreter's code */
 };
 
-/* The bytes of a code object read for its identity: [MT_PY_CODE_FROM, + MT_PY_CODE_READ). */
-#define MT_PY_CODE_FROM		64
-#define MT_PY_CODE_READ		80
 
 /* The bytes of a _PyInterpreterFrame read per frame: every field above lies in them. */
 #define MT_PY_FRAME_READ	72

@@ -303,27 +303,41 @@ def test_python_free_all():
 
 def test_python_threads():
     """Two threads allocating in functions of their own: their lines' figures equal
-    tracemalloc's, and their stacks go through threading's Thread.run."""
+    tracemalloc's, and their stacks go through threading's Thread.run. Then without
+    tracemalloc, where Debian's inlined pymalloc copies are the probes (the threads' scratch
+    apart): each thread's line has the same figures as under tracemalloc."""
     exe = interpreter("debian")
     tmp = tempfile.mkdtemp(prefix="mt-py-")
     try:
         run = mtlib.run_command("python/pythreads.py", ["--truth", truth_path(tmp)], interp=exe,
                                 timeout=240)
         truth = read_truth(truth_path(tmp))
+        bare = mtlib.run_command("python/pythreads.py", ["--no-tracemalloc"], interp=exe,
+                                 timeout=240)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     proc = run.report["processes"][0]
     c = Checks()
     check_process(c, proc, exe, run)
     check_against_tracemalloc(c, proc, truth, "pythreads.py")
-    for fn, worker, text in (("make_a", "worker_a", "return [i, i, i]"),
+    bare_proc = bare.report["processes"][0]
+    check_process(c, bare_proc, exe, bare)
+    want = {t["line"]: (t["size"], t["count"]) for t in truth.get("lines") or []}
+    got = by_line(bare_proc, "pythreads.py")
+    for fn, worker, text in (("make_a", "worker_a", "return Three(i)"),
                              ("make_b", "worker_b", "return bytearray(40)")):
-        st = stacks_at(proc, "pythreads.py", line_of("pythreads.py", text))
-        c.true(st and all(py_names(s)[:2] == [fn, worker] and "Thread.run" in py_names(s) and
-                          "Thread._bootstrap" in py_names(s) for s in st),
-               "%s's stacks: %s <- %s <- ... Thread.run ... Thread._bootstrap: %s"
-               % (fn, fn, worker, [py_names(s) for s in st]))
-    c.finish(mtlib.describe_stacks(proc))
+        line = line_of("pythreads.py", text)
+        for label, p in (("tracemalloc", proc), ("no tracemalloc", bare_proc)):
+            st = stacks_at(p, "pythreads.py", line)
+            c.true(st and all(py_names(s)[:2] == [fn, worker] and "Thread.run" in py_names(s) and
+                              "Thread._bootstrap" in py_names(s) for s in st),
+                   "%s, %s's stacks: %s <- %s <- ... Thread.run ... Thread._bootstrap: %s"
+                   % (label, fn, fn, worker, [py_names(s) for s in st]))
+        c.eq(want.get(line, (0, 0))[1], 5000 * (1 if fn == "make_a" else 2),
+             "%s: tracemalloc's blocks (an object each, and a bytearray's buffer)" % fn)
+        c.eq(tuple(got.get(line, [0, 0])), want.get(line),
+             "no tracemalloc, %s: live bytes and blocks as tracemalloc's" % fn)
+    c.finish(mtlib.describe_stacks(bare_proc))
 
 
 # ---------------------------------------------------------------- a C extension

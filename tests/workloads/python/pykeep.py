@@ -18,8 +18,8 @@ interpreter itself holds.
 --truth FILE: the program's own figures after the work: a JSON line with
 tracemalloc's per-line size and count of what it keeps (with
 --tracemalloc, started before the work) and sys._debugmallocstats()'s
-arena figures, then a line with sys.getallocatedblocks() (pymalloc's blocks
-in use), taken last: only that int is allocated after it.
+arena figures, then a line with sys.getallocatedblocks() (the blocks the
+interpreter's API holds), taken last: the int that says it is freed again.
 """
 
 import gc
@@ -125,11 +125,12 @@ def main():
     if truth:
         os.write(fd, json.dumps(out).encode())
     del out
-    # Last: pymalloc's blocks in use now (this int is one more once returned).
+    # Last: the blocks the API holds now; the int that says so is freed again below.
     blocks = sys.getallocatedblocks()
     if truth:
         os.write(fd, b"\n%d\n" % blocks)
         os.close(fd)
+    del blocks
     wl.done()
 
 
