@@ -30,10 +30,13 @@ DEPFLAGS = -MMD -MP
 # Static libbpf, libdw, libelf and the compression libraries they read
 # sections with, so the binary runs where none of the build packages are
 # installed; libc stays dynamic. libdw uses libelf: it comes first. Names
-# are demangled by libstdc++ (C++) and libiberty (Rust).
-STATIC_LIBS := -Wl,-Bstatic -lbpf -ldw -lelf -llzma -lbz2 -lzstd -lz -lncursesw -ltinfo -lstdc++ \
-	-liberty -Wl,-Bdynamic
-LDLIBS += $(STATIC_LIBS) -lm -ldl -lpthread
+# are demangled by libstdc++ (C++) and libiberty (Rust). libmicrohttpd
+# (--serve) is static too; the TLS library its archive calls, GnuTLS, is
+# dynamic: Debian ships no static archive of GnuTLS's own p11-kit and
+# libunistring (README: "What it needs at run time").
+STATIC_LIBS := -Wl,-Bstatic -lmicrohttpd -lbpf -ldw -lelf -llzma -lbz2 -lzstd -lz -lncursesw \
+	-ltinfo -lstdc++ -liberty -Wl,-Bdynamic
+LDLIBS += $(STATIC_LIBS) -lgnutls -lm -ldl -lpthread
 
 # src/ holds main.c and one folder per layer (README: "How it works").
 SRCS := $(wildcard $(SRCDIR)/*.c $(SRCDIR)/*/*.c)

@@ -41,6 +41,9 @@ struct options {
 	bool display;		/* full-screen display: stdout is a terminal and no --batch */
 	enum go_live go_live;
 	uint64_t go_sample_rate;	/* bytes; 0: Go allocations are not sampled */
+	const char *serve_addr;	/* --serve: NULL when not serving */
+	size_t metrics_top;	/* stacks given as series on /metrics */
+	bool quiet;		/* serving, no display and no --batch: no text reports */
 };
 
 /* Parse argv into o. Prints one line and returns -EINVAL on bad input; exits on --help. */

@@ -16,7 +16,9 @@
 #include "util/log.h"
 #include "util/output_file.h"
 #include "report/report.h"
+#include "report/report_ref.h"
 #include "app/run.h"
+#include "serve/serve.h"
 #include "target/go_sampled.h"
 #include "snapshot/snapshot.h"
 #include "probe/stack_gc.h"
@@ -39,6 +41,8 @@
 #define GO_CHECK_S 0.1
 /* How long a command has to exit once the trace is over and it got SIGTERM. */
 #define DURATION_GRACE_S 5.0
+/* How often the loop asks the server whether it waits for a report. */
+#define SERVE_POLL_S 0.1
 /* A live view refreshes faster than periodic text reports. */
 #define LIVE_DEFAULT_INTERVAL_S 2.0
 /* How long the display waits for a key before the loop looks at the trace again. */
@@ -229,19 +233,49 @@ static int build_report(struct run *r, size_t top_n, struct mt_report *rep)
 	return err;
 }
 
+static double real_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Hand rep (every stack of every process) to the server; rep is left empty. */
+static void publish(struct run *r, struct mt_report *rep, double t_mono, double t_real)
+{
+	struct mt_report_ref *ref = mt_report_ref__new(rep, t_mono, t_real);
+
+	if (ref)
+		serve__publish(r->server, ref);
+}
+
+/* A report out of turn, for the server only (it waits for one). */
+static void publish_now(struct run *r)
+{
+	double t_mono = mono_ms() / 1e3, t_real = real_s();
+	struct mt_report rep;
+
+	if (!build_report(r, 0, &rep))
+		publish(r, &rep, t_mono, t_real);
+}
+
 int report(struct run *r, bool final)
 {
 	struct options *o = r->o;
+	bool serving = r->server && !final;
+	double t_mono = mono_ms() / 1e3, t_real = real_s();
 	struct mt_report rep;
 	int err, ret = 0;
 
-	err = build_report(r, o->top_n, &rep);
+	/* The server gets every stack; the text report shows --top of them. */
+	err = build_report(r, serving ? 0 : o->top_n, &rep);
 	if (err) {
 		mt_err("cannot read the trace maps: %s\n", strerror(-err));
 		return err;
 	}
 	/* After the display the terminal is left as it was: files only. */
-	if (!(o->json_path && !strcmp(o->json_path, "-") && final) && !o->display) {
+	if (!(o->json_path && !strcmp(o->json_path, "-") && final) && !o->display && !o->quiet) {
 		report_text__write(&rep, stdout, o->top_n ? o->top_n : DEFAULT_TEXT_TOP);
 		fflush(stdout);
 	}
@@ -257,6 +291,8 @@ int report(struct run *r, bool final)
 		if (o->svg_path && write_report_file(o->svg_path, &rep, report_svg__write, "SVG"))
 			ret = -EIO;
 	}
+	if (serving)
+		publish(r, &rep, t_mono, t_real);
 	mt_report__free(&rep);
 	return ret;
 }
@@ -346,6 +382,8 @@ void main_loop(struct run *r)
 		/* Memory-map events are drained often so the ring buffer never fills. */
 		if (r->vm_enabled && wait > now + VM_DRAIN_S)
 			wait = now + VM_DRAIN_S;
+		if (r->server && wait > now + SERVE_POLL_S)
+			wait = now + SERVE_POLL_S;
 		if (o->duration_s && !forwarded && o->duration_s < wait)
 			wait = o->duration_s;
 		wait -= now;
@@ -368,6 +406,8 @@ void main_loop(struct run *r)
 			break;
 		now = elapsed_s(r);
 		check_go_samples(r, now, &next_go);
+		if (serve__wants_report(r->server))
+			publish_now(r);
 		if (now >= next_maps) {
 			refresh_maps(r, true);
 			if (now < next_report)	/* else the report does it */
@@ -452,7 +492,8 @@ int live_loop(struct run *r)
 		.system_wide = r->system_wide,
 		.interval_s = o->interval_given ? o->interval_s : LIVE_DEFAULT_INTERVAL_S,
 	};
-	struct mt_report rep = { 0 }, next;
+	struct mt_report_ref *shown = NULL;
+	struct mt_report next;
 	double next_refresh = 0, next_maps = MAPS_FAST_PERIOD_S, next_go = 0, now, last_t = 0;
 	uint64_t last_events = 0;
 	struct history *h;
@@ -482,6 +523,8 @@ int live_loop(struct run *r)
 		if (o->duration_s && now >= o->duration_s)
 			break;
 		check_go_samples(r, now, &next_go);
+		if (serve__wants_report(r->server))
+			publish_now(r);
 		if (now >= next_maps) {
 			refresh_maps(r, true);
 			/* A refresh of the display does it. */
@@ -492,21 +535,34 @@ int live_loop(struct run *r)
 			next_maps = now + maps_period(r, now);
 		}
 		if (!display__paused(d) && now >= next_refresh) {
-			if (!build_report(r, 0, &next)) {
-				uint64_t ev = events_total(&next);
-				double rate = now > last_t && last_t > 0 ?
-					      (double)(ev - last_events) / (now - last_t) : 0;
+			double t_mono = mono_ms() / 1e3, t_real = real_s();
+			struct mt_report_ref *ref = NULL;
+			uint64_t ev = 0;
+			double rate = 0;
 
+			if (!build_report(r, 0, &next)) {
+				ev = events_total(&next);
+				rate = now > last_t && last_t > 0 ?
+				       (double)(ev - last_events) / (now - last_t) : 0;
 				history__add(h, &next, now);
-				/* The display keeps pointers into the snapshot it was given. */
-				mt_report__free(&rep);
-				rep = next;
-				display__update(d, &rep, h, now, rate);
+				ref = mt_report_ref__new(&next, t_mono, t_real);
+			}
+			if (ref) {
+				/* The display keeps pointers into the report it was given. */
+				display__update(d, mt_report_ref__report(ref), h, now, rate);
+				mt_report_ref__put(shown);
+				shown = ref;
+				if (r->server)
+					serve__publish(r->server, mt_report_ref__get(ref));
 				last_events = ev;
 				last_t = now;
 				if (o->iterations && ++r->refreshes >= o->iterations)
 					break;
 			}
+			next_refresh = now + display__interval(d);
+		} else if (display__paused(d) && r->server && now >= next_refresh) {
+			/* The screen holds still; the server's figures go on. */
+			publish_now(r);
 			next_refresh = now + display__interval(d);
 		}
 		if (display__take_snapshot_request(d)) {
@@ -518,7 +574,7 @@ int live_loop(struct run *r)
 	}
 	display__close(d);
 	mt_log_hold(false);
-	mt_report__free(&rep);
+	mt_report_ref__put(shown);
 	history__free(h);
 	return 0;
 }

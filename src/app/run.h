@@ -14,6 +14,7 @@
 
 struct feeder;
 struct loader;
+struct server;
 struct stack_gc;
 struct stack_remap;
 struct unwinder;
@@ -29,6 +30,7 @@ struct run {
 	struct stack_remap *remap;	/* provisional stack ids and the stacks they stand for */
 	struct symbolizer *sym;
 	struct stack_gc *stack_gc;	/* system-wide: stacks of forgotten processes go */
+	struct server *server;		/* --serve: reports are published to it */
 	struct child child;
 	struct launch_hooks hooks;	/* for child */
 	bool cmd_mode;

@@ -90,6 +90,8 @@ struct mt_proc_report {
 	uint32_t pid;
 	char comm[32];
 	char *exe;		/* may be NULL */
+	char *cgroup;		/* may be NULL */
+	char container_id[65];	/* "" when it runs in no container */
 	const char *runtime;	/* "native" */
 	char *allocator;	/* "glibc", "jemalloc", "tcmalloc", or the object's file name */
 	char *allocator_path;
@@ -137,6 +139,15 @@ int report_text__write(const struct mt_report *r, FILE *f, size_t top_n);
 int report_folded__write(const struct mt_report *r, FILE *f);
 /* gzip-compressed profile.proto heap profile, as Go's pprof writes it. */
 int report_pprof__write(const struct mt_report *r, FILE *f);
+
+struct pprof_opts {
+	const char *default_sample_type;	/* NULL: inuse_space (alloc_space without live figures) */
+	/* Every sample labelled pid, comm, exe, cgroup, container_id (where
+	 * known); else pid and comm, when there are several processes. */
+	bool all_labels;
+	int64_t time_ns;	/* the profile's time, ns since the epoch; 0: now */
+};
+int report_pprof__write_opts(const struct mt_report *r, FILE *f, const struct pprof_opts *o);
 /* A self-contained interactive flame graph of live bytes. */
 int report_svg__write(const struct mt_report *r, FILE *f);
 

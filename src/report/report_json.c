@@ -227,6 +227,10 @@ static void write_proc(FILE *f, const struct mt_proc_report *p)
 	json_strn(f, p->comm, comm_len(p));
 	fputs(",\n      \"exe\": ", f);
 	json_str(f, p->exe);
+	fputs(",\n      \"cgroup\": ", f);
+	json_str(f, p->cgroup);
+	fputs(",\n      \"container_id\": ", f);
+	json_str(f, p->container_id[0] ? p->container_id : NULL);
 	fputs(",\n      \"runtime\": ", f);
 	json_str(f, p->runtime);
 	fputs(",\n      \"allocator\": ", f);

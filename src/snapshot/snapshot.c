@@ -396,6 +396,8 @@ static int build_proc(struct mt_proc_report *pr, const struct target *t, struct 
 	pr->pid = t->pid;
 	snprintf(pr->comm, sizeof(pr->comm), "%s", t->comm);
 	pr->exe = dup_or_null(t->exe);
+	pr->cgroup = dup_or_null(t->cgroup);
+	snprintf(pr->container_id, sizeof(pr->container_id), "%s", t->container_id);
 	pr->runtime = t->alloc.is_go ? "go" : "native";
 	gp = t->alloc.is_go ? target__go_profile(t, &own) : NULL;
 	sampled = gp != NULL;

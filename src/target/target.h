@@ -59,6 +59,8 @@ struct target {
 	uint32_t pid;
 	char comm[32];
 	char *exe;		/* readlink of /proc/PID/exe, NULL if unreadable */
+	char *cgroup;		/* its cgroup (v2, or v1's memory controller), NULL if unknown */
+	char container_id[65];	/* the container's id in that path, "" when none */
 	struct allocator_obj alloc;
 	struct proc_maps *maps;	/* last snapshot taken while the process lived */
 	uint64_t rss_bytes;	/* last value read while the process lived */
