@@ -51,8 +51,6 @@
 #define MAX_DELTA_S	3600
 /* Out-of-turn reports at most this often. */
 #define DEMAND_GAP_S	0.25
-/* A delta's first look may be a report this recent rather than a new one. */
-#define FRESH_S		0.5
 #define PAGE_TOP	20
 #define SERVER_NICE	10
 
@@ -518,7 +516,6 @@ static enum MHD_Result start_delta(struct server *s, struct MHD_Connection *c,
 {
 	struct delta_wait *w;
 	double now = mono_s();
-	enum MHD_Result ret = MHD_YES;
 
 	w = calloc(1, sizeof(*w));
 	if (!w)
@@ -536,11 +533,7 @@ static enum MHD_Result start_delta(struct server *s, struct MHD_Connection *c,
 		return reply_error(s, c, 429, "%d profiles over time are being taken already; "
 				   "try again later", MAX_DELTAS);
 	}
-	if (s->latest && now - mt_report_ref__mono(s->latest) <= FRESH_S) {
-		w->base = mt_report_ref__get(s->latest);
-		w->end_at = mt_report_ref__mono(w->base) + seconds;
-		w->state = W_END;
-	}
+	/* Both looks are new reports: the change is over the next N seconds, not before. */
 	w->next = s->waiters;
 	s->waiters = w;
 	s->nr_waiters++;
@@ -549,7 +542,7 @@ static enum MHD_Result start_delta(struct server *s, struct MHD_Connection *c,
 	MHD_suspend_connection(c);
 	w->suspended = true;
 	pthread_mutex_unlock(&s->lock);
-	return ret;
+	return MHD_YES;
 }
 
 /* The delta's connection was resumed: its two reports are there, or memtrace stops. */

@@ -173,6 +173,8 @@ static const char expected_json[] =
 "      \"pid\": 1,\n"
 "      \"comm\": \"x\",\n"
 "      \"exe\": \"/path/x\",\n"
+"      \"cgroup\": null,\n"
+"      \"container_id\": null,\n"
 "      \"runtime\": \"native\",\n"
 "      \"allocator\": \"glibc\",\n"
 "      \"allocator_path\": \"/usr/lib/x86_64-linux-gnu/libc.so.6\",\n"
