@@ -60,7 +60,7 @@ BPF_OBJ := $(OUTPUT)/memtrace.bpf.o
 SKEL := $(OUTPUT)/memtrace.skel.h
 
 .DELETE_ON_ERROR:
-.PHONY: all clean test unit e2e demo bench soak asan vmlinux deps workloads
+.PHONY: all clean test unit e2e demo bench soak asan vmlinux deps workloads parca
 
 all: $(OUTPUT)/memtrace
 
@@ -240,12 +240,21 @@ $(OUTPUT)/tests/bench_alloc_nofp: tests/bench/bench_alloc.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D) && $(CC) -O2 -g -fomit-frame-pointer -fno-optimize-sibling-calls -pthread $< -o $@
 
+# Parca's server for tests/e2e/test_fleet.py, built once from the Go module proxy
+# (tests/build-parca.sh) and never again while it is there; a failed build fails
+# that test, which quotes the build's log, not the whole run.
+PARCA := $(OUTPUT)/parca/bin/parca
+$(PARCA):
+	$(Q)tests/build-parca.sh $(OUTPUT)/parca || true
+
+parca: $(PARCA)
+
 # Installs what a fresh Debian 12 machine lacks; a no-op when all is there.
 deps:
 	$(Q)tests/install-deps.sh
 
 test: deps
-	$(Q)$(MAKE) --no-print-directory all asan unit workloads
+	$(Q)$(MAKE) --no-print-directory all asan unit workloads parca
 	$(Q)$(PYTHON) tests/run.py --memtrace $(abspath $(OUTPUT)/memtrace) \
 		--asan-memtrace $(abspath $(ASAN_OUTPUT)/memtrace) \
 		--workloads $(abspath $(OUTPUT)/tests) --unit $(abspath $(OUTPUT)/unit)

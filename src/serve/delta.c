@@ -88,7 +88,8 @@ static int delta_proc(const struct mt_proc_report *bp, const struct mt_proc_repo
 	}
 	for (i = 0; i < nb; i++)
 		by_id[i] = &bp->stacks[i];
-	qsort(by_id, nb, sizeof(*by_id), cmp_stack_id);
+	if (nb)
+		qsort(by_id, nb, sizeof(*by_id), cmp_stack_id);
 	for (i = 0; i < ep->nr_stacks; i++) {
 		const struct mt_stack_report *key = &ep->stacks[i], **hit;
 		struct mt_stack_report *d = &out->stacks[n];

@@ -178,6 +178,19 @@ def free_port():
     return port
 
 
+_sanitized = {}
+
+
+def sanitized():
+    """Whether the memtrace under test is the sanitizer build, whose
+    quarantine keeps freed memory: its RSS says nothing about leaks."""
+    path = mtlib.memtrace_path()
+    if path not in _sanitized:
+        with open(path, "rb") as f:
+            _sanitized[path] = b"AddressSanitizer" in f.read()
+    return _sanitized[path]
+
+
 def artifacts_dir(name):
     """Where a test keeps what it produced for people to look at: beside the
     binary under test (.output/test-artifacts/NAME, or .output/asan/...)."""
@@ -355,3 +368,65 @@ def profile_stacks(p):
         old = out.get(key, [0] * len(s["value"]))
         out[key] = [a + b for a, b in zip(old, s["value"])]
     return out
+
+
+# ---------------------------------------------------------------- gRPC-web (Parca's API)
+
+def pb_varint(v):
+    out = b""
+    while True:
+        b, v = v & 0x7f, v >> 7
+        if not v:
+            return out + bytes([b])
+        out += bytes([b | 0x80])
+
+
+def pb_int(field, v):
+    return pb_varint(field << 3) + pb_varint(v)
+
+
+def pb_bytes(field, b):
+    return pb_varint(field << 3 | 2) + pb_varint(len(b)) + b
+
+
+def pb_timestamp(t):
+    """google.protobuf.Timestamp of t (seconds since the epoch)."""
+    ns = int(round((t % 1) * 1e9))
+    return pb_int(1, int(t)) + (pb_int(2, ns) if ns else b"")
+
+
+def pb_message(data):
+    """{field: [values]} of a message."""
+    out = {}
+    for f, _, v in _fields(data):
+        out.setdefault(f, []).append(v)
+    return out
+
+
+def grpc_web(base, method, request, timeout=20):
+    """One unary call over gRPC-web (what Parca's UI speaks): the response
+    message's bytes; AssertionError with the grpc-message when it fails."""
+    import urllib.request
+    body = b"\x00" + len(request).to_bytes(4, "big") + request
+    req = urllib.request.Request(base.rstrip("/") + "/" + method, data=body, headers={
+        "Content-Type": "application/grpc-web+proto", "X-Grpc-Web": "1"})
+    with urllib.request.urlopen(req, timeout=mtlib.remaining(timeout)) as resp:
+        data = resp.read()
+        status = resp.headers.get("grpc-status")
+        message = resp.headers.get("grpc-message")
+    i, msgs = 0, []
+    while i + 5 <= len(data):
+        flag, n = data[i], int.from_bytes(data[i + 1:i + 5], "big")
+        chunk, i = data[i + 5:i + 5 + n], i + 5 + n
+        if flag & 0x80:
+            for line in chunk.decode("utf-8", "replace").splitlines():
+                k, _, v = line.partition(":")
+                if k.strip().lower() == "grpc-status":
+                    status = v.strip()
+                elif k.strip().lower() == "grpc-message":
+                    message = v.strip()
+        else:
+            msgs.append(chunk)
+    if status not in (None, "0"):
+        raise AssertionError("%s: gRPC status %s: %s" % (method, status, message))
+    return msgs[0] if msgs else b""

@@ -439,7 +439,10 @@ def test_serve_hostile_clients():
         c.true(rep["duration_s"] > time.monotonic() - t0 - 3,
                "the last report is recent: the main loop kept publishing")
         rss1 = st.s.rss_kb()
-        c.true(rss1 - rss0 < 8 * 1024, "memtrace's RSS went from %d to %d kB" % (rss0, rss1))
+        if servelib.sanitized():
+            mtlib.note("the sanitizer build: RSS (%d -> %d kB) not checked" % (rss0, rss1))
+        else:
+            c.true(rss1 - rss0 < 8 * 1024, "memtrace's RSS went from %d to %d kB" % (rss0, rss1))
         c.finish()
     finally:
         for sock in socks:
