@@ -165,7 +165,50 @@ static bool figure_of(const struct mt_proc_report *p, enum figure fig, uint64_t 
 	}
 }
 
-static void write_info(FILE *f, const struct mt_report *r)
+/*
+ * A pid twice in one report (system-wide, a pid reused while its exited
+ * process is still shown) would make two series with the same labels, and
+ * Prometheus refuses a scrape with twins: the live process is written, or
+ * the first of them.
+ */
+static int cmp_pid_live(const void *a, const void *b)
+{
+	const struct mt_proc_report *x = *(const struct mt_proc_report *const *)a;
+	const struct mt_proc_report *y = *(const struct mt_proc_report *const *)b;
+
+	if (x->pid != y->pid)
+		return x->pid < y->pid ? -1 : 1;
+	if (x->exited != y->exited)
+		return x->exited ? 1 : -1;
+	return x < y ? -1 : x > y;
+}
+
+static int skip_twins(const struct mt_report *r, bool **out)
+{
+	const struct mt_proc_report **by_pid;
+	bool *skip;
+	size_t i;
+
+	skip = calloc(r->nr_procs + 1, sizeof(*skip));
+	by_pid = malloc((r->nr_procs + 1) * sizeof(*by_pid));
+	if (!skip || !by_pid) {
+		free(skip);
+		free(by_pid);
+		return -ENOMEM;
+	}
+	for (i = 0; i < r->nr_procs; i++)
+		by_pid[i] = &r->procs[i];
+	if (r->nr_procs)
+		qsort(by_pid, r->nr_procs, sizeof(*by_pid), cmp_pid_live);
+	for (i = 1; i < r->nr_procs; i++)
+		if (by_pid[i]->pid == by_pid[i - 1]->pid)
+			skip[by_pid[i] - r->procs] = true;
+	free(by_pid);
+	*out = skip;
+	return 0;
+}
+
+static void write_info(FILE *f, const struct mt_report *r, const bool *skip)
 {
 	size_t i;
 
@@ -174,6 +217,8 @@ static void write_info(FILE *f, const struct mt_report *r)
 	for (i = 0; i < r->nr_procs; i++) {
 		const struct mt_proc_report *p = &r->procs[i];
 
+		if (skip[i])
+			continue;
 		fprintf(f, "memtrace_process_info{pid=\"%" PRIu32 "\",comm=\"", p->pid);
 		put_comm(f, p);
 		fputs("\",exe=\"", f);
@@ -190,7 +235,7 @@ static void write_info(FILE *f, const struct mt_report *r)
 	}
 }
 
-static void write_procs(FILE *f, const struct mt_report *r)
+static void write_procs(FILE *f, const struct mt_report *r, const bool *skip)
 {
 	enum figure fig;
 	uint64_t v;
@@ -199,11 +244,11 @@ static void write_procs(FILE *f, const struct mt_report *r)
 	fputs("# HELP memtrace_processes Processes traced (exited ones while still shown).\n"
 	      "# TYPE memtrace_processes gauge\n", f);
 	fprintf(f, "memtrace_processes %zu\n", r->nr_procs);
-	write_info(f, r);
+	write_info(f, r, skip);
 	for (fig = 0; fig < FIG_MAX; fig++) {
 		family(f, figures[fig].name, figures[fig].type, figures[fig].help);
 		for (i = 0; i < r->nr_procs; i++)
-			if (figure_of(&r->procs[i], fig, &v))
+			if (!skip[i] && figure_of(&r->procs[i], fig, &v))
 				proc_sample(f, figures[fig].name, &r->procs[i], v);
 	}
 }
@@ -276,14 +321,14 @@ static int cmp_top(const void *a, const void *b)
  * differed in what was not symbolized) are one series: Prometheus takes no
  * two series with the same labels.
  */
-static int top_stacks(const struct mt_report *r, size_t top, struct top_stack **out,
-		      size_t *nr)
+static int top_stacks(const struct mt_report *r, const bool *skip, size_t top,
+		      struct top_stack **out, size_t *nr)
 {
 	struct top_stack *t;
 	size_t i, j, n = 0, cap = 0;
 
 	for (i = 0; i < r->nr_procs; i++)
-		if (!r->procs[i].live_unknown)
+		if (!r->procs[i].live_unknown && !skip[i])
 			cap += r->procs[i].nr_stacks < top ? r->procs[i].nr_stacks : top;
 	t = calloc(cap + 1, sizeof(*t));
 	if (!t)
@@ -292,7 +337,7 @@ static int top_stacks(const struct mt_report *r, size_t top, struct top_stack **
 		const struct mt_proc_report *p = &r->procs[i];
 		size_t first = n;
 
-		if (p->live_unknown)
+		if (p->live_unknown || skip[i])
 			continue;
 		for (j = 0; j < p->nr_stacks && n - first < top; j++) {
 			const struct mt_stack_report *s = &p->stacks[j];
@@ -333,13 +378,13 @@ static void stack_labels(FILE *f, const struct top_stack *t)
 	fputs("\"}", f);
 }
 
-static int write_stacks(FILE *f, const struct mt_report *r, size_t top)
+static int write_stacks(FILE *f, const struct mt_report *r, const bool *skip, size_t top)
 {
 	struct top_stack *t = NULL;
 	size_t i, n = 0;
 	int err;
 
-	err = top_stacks(r, top, &t, &n);
+	err = top_stacks(r, skip, top, &t, &n);
 	if (err)
 		return err;
 	family(f, "memtrace_stack_live_bytes", "gauge",
@@ -364,10 +409,15 @@ static int write_stacks(FILE *f, const struct mt_report *r, size_t top)
 
 int metrics__write(const struct mt_report *r, FILE *f, const struct metrics_opts *o)
 {
+	bool *skip;
 	int err;
 
-	write_procs(f, r);
-	err = write_stacks(f, r, o->top);
+	err = skip_twins(r, &skip);
+	if (err)
+		return err;
+	write_procs(f, r, skip);
+	err = write_stacks(f, r, skip, o->top);
+	free(skip);
 	if (err)
 		return err;
 	write_counters(f, r);

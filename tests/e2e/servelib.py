@@ -403,6 +403,12 @@ def pb_message(data):
     return out
 
 
+class GrpcError(AssertionError):
+    def __init__(self, method, status, message):
+        AssertionError.__init__(self, "%s: gRPC status %s: %s" % (method, status, message))
+        self.status = status
+
+
 def grpc_web(base, method, request, timeout=20):
     """One unary call over gRPC-web (what Parca's UI speaks): the response
     message's bytes; AssertionError with the grpc-message when it fails."""
@@ -428,5 +434,5 @@ def grpc_web(base, method, request, timeout=20):
         else:
             msgs.append(chunk)
     if status not in (None, "0"):
-        raise AssertionError("%s: gRPC status %s: %s" % (method, status, message))
+        raise GrpcError(method, status, message)
     return msgs[0] if msgs else b""

@@ -142,11 +142,17 @@ INUSE = "memory:inuse_space:bytes:space:bytes:delta"
 
 
 def parca_range(base, query, start, end):
-    """QueryRange: [(timestamp s, value)] of the one series of query."""
+    """QueryRange: [(timestamp s, value)] of the one series of query; [] when
+    Parca has none (its NotFound)."""
     req = (servelib.pb_bytes(1, query.encode()) + servelib.pb_bytes(2, servelib.pb_timestamp(start))
            + servelib.pb_bytes(3, servelib.pb_timestamp(end))
            + servelib.pb_bytes(5, servelib.pb_int(1, 1)))
-    resp = servelib.pb_message(servelib.grpc_web(base, QUERY + "QueryRange", req))
+    try:
+        resp = servelib.pb_message(servelib.grpc_web(base, QUERY + "QueryRange", req))
+    except servelib.GrpcError as e:
+        if e.status == "5":
+            return []
+        raise
     out = []
     for series in resp.get(1, []):
         for sample in servelib.pb_message(series).get(2, []):

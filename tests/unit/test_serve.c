@@ -325,6 +325,17 @@ static void test_metrics(void)
 	CHECK(strstr(text, line) && count(text, "memtrace_stack_live_bytes{") == 2,
 	      "metrics: stacks alike merged into one series");
 	free(text);
+
+	/* A pid reused while the exited process is still shown: the live one only. */
+	r.procs[1].pid = 42;
+	snprintf(r.procs[1].comm, sizeof(r.procs[1].comm), "%s", r.procs[0].comm);
+	r.procs[0].exited = true;
+	text = write_to_string(metrics_fn, &r, &mo);
+	CHECK(count(text, "memtrace_process_info{pid=\"42\"") == 1 &&
+	      strstr(text, "memtrace_process_exited{pid=\"42\",comm=\"srv \\\"x\\\"\"} 0\n") &&
+	      count(text, "memtrace_stack_live_bytes{") == 0,
+	      "metrics: a pid twice: the live process's series only");
+	free(text);
 	mt_report__free(&r);
 }
 
