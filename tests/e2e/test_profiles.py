@@ -206,9 +206,10 @@ def test_pprof_family():
         c.true(re.search(r"^PeriodType: space bytes$", raw, re.M) and
                re.search(r"^Period: 1$", raw, re.M), "period: space/bytes, 1")
         exe = proc.get("exe") or ""
-        c.true(re.search(r"^\d+: 0x0/0x10000000000/0x0 %s [0-9a-f]* ?\[FN\]$"
+        c.true(re.search(r"^\d+: 0x0/0x10000000000/0x0 %s [0-9a-f]* ?\[FN\]\[FL\]\[LN\]\[IN\]$"
                          % re.escape(exe), raw, re.M),
-               "first mapping is the executable, at 0, with functions")
+               "first mapping is the executable, at 0, symbolized (functions, files, lines, "
+               "inlined frames)")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     c.finish(mtlib.describe_stacks(proc) + "\n" + (raw if c.errors else ""))
