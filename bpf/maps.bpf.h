@@ -84,7 +84,7 @@ struct {
 /* What the unwinding side needs at once (struct mt_uev_*): its own thread reads it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 4 << 20); /* bytes; set from user space */
+	__uint(max_entries, 16 << 20); /* bytes: ~950 stack copies */
 } unwind_events SEC(".maps");
 
 /* Walks handed over, by where they stopped: their provisional ids (reused for the same). */

@@ -550,19 +550,29 @@ __noinline int walk_batch(struct walk_state *s, const struct mt_proc_modules *mo
  * The rest of a walk for userspace to finish (MT_STACK_F_DEFERRED): the
  * frame at r, not walked, and a copy of the stack above its stack pointer,
  * up to MT_DEFER_STACK_BYTES (less when the read would leave the stack:
- * halved until it succeeds). Returns the provisional id the allocation is
- * filed under, or 0 when the ring buffer is full (counted). Global: the
- * verifier checks it once.
+ * halved until it succeeds). A walk that stopped where one already did
+ * (walked: the hash of its frames) reuses that one's id. Returns the
+ * provisional id the allocation is filed under, or 0 when the ring buffer is
+ * full (counted). Global: the verifier checks it once, and its stack is not
+ * on the walker's deepest chain of calls.
  */
 __noinline __u64 defer_walk(const struct walk_regs *r, const struct mt_stack *st, __u32 nr_frames,
-			   __u64 limit)
+			   __u64 walked, __u64 limit)
 {
+	struct mt_defer_key dk = {};
 	struct mt_uev_deferred *e;
 	__u32 zero = 0, len, k;
-	__u64 *seq, id;
+	__u64 *seq, *known, id;
 
 	if (!r || !st)
 		return 0;
+	dk.walked = walked;
+	dk.ip = r->ip;
+	dk.sp = r->sp;
+	dk.pid = bpf_get_current_pid_tgid() >> 32;
+	known = bpf_map_lookup_elem(&defer_dedup, &dk);
+	if (known)
+		return *known;
 	seq = bpf_map_lookup_elem(&defer_seq, &zero);
 	if (!seq)
 		return 0;
@@ -596,6 +606,7 @@ __noinline __u64 defer_walk(const struct walk_regs *r, const struct mt_stack *st
 	__builtin_memcpy(e->ips, st->ips, sizeof(e->ips));
 	bpf_ringbuf_submit(e, 0);
 	count(MT_CNT_STACK_DEFERRED);
+	bpf_map_update_elem(&defer_dedup, &dk, &id, BPF_ANY);
 	return id;
 }
 
@@ -647,17 +658,10 @@ __noinline __u64 capture_stack_at(const struct walk_regs *start, __u32 ip_is_ret
 			break;
 	st->nr_frames = s.n;
 	if (s.r.flags & WALK_DEFER) {
-		struct mt_defer_key dk = { .walked = s.hash, .ip = s.r.ip, .sp = s.r.sp, .pid = tgid };
-		__u64 *known = bpf_map_lookup_elem(&defer_dedup, &dk);
-
 		st->flags = (s.r.flags & ~WALK_DEFER) | MT_STACK_F_DEFERRED;
-		if (known)
-			return *known;
-		id = defer_walk(&s.r, st, s.n, w ? w->limit : task->mm->start_stack);
-		if (id) {
-			bpf_map_update_elem(&defer_dedup, &dk, &id, BPF_ANY);
+		id = defer_walk(&s.r, st, s.n, s.hash, w ? w->limit : task->mm->start_stack);
+		if (id)
 			return id;
-		}
 		/* No room to defer: the frames walked, marked cut. */
 		st->flags = (st->flags & ~MT_STACK_F_DEFERRED) | MT_STACK_F_CUT;
 	} else {

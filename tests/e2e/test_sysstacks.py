@@ -117,7 +117,7 @@ def test_system_wide_started_after():
             proc = c.run(lambda: mtlib.find_process(rep, pid=wl.pid))
             if proc is not None:
                 check_process(c, proc, name)
-        c.eq((rep.get("counters") or {}).get("stack_defer_lost"), 0, "counters.stack_defer_lost")
+        # (Counters are the whole machine's: other processes' walks may have lost copies.)
         c.true((rep.get("counters") or {}).get("stack_deferred", 0) > 0,
                "no walk was handed over: the test no longer tests what it says")
         c.finish("\n".join(mtlib.describe_stacks(mtlib.find_process(rep, pid=wl.pid))
