@@ -698,3 +698,54 @@ def test_serve_memory_flat():
     finally:
         stop.set()
         s.close()
+
+
+# ---------------------------------------------------------------- Go, sampled
+
+@mtlib.timeout(120)
+def test_serve_go_sampled():
+    """A Go program whose live bytes memtrace samples (1 per 16 KiB): the
+    served profile keeps the rate as its period, as Go's heap profiles do,
+    and its stacks and figures are /report.json's."""
+    from test_goprofile import SAMPLED
+    wl = mtlib.start_workload("goinuse", env={"INUSE_ALLOC_AFTER": "1"})
+    s = None
+    c = Checks()
+    tmp = pprof_env_dir()
+    try:
+        s = Served(["-i", "0.5"] + SAMPLED + ["-p", wl.pid])
+        s.mt.wait_line("stderr", lambda l: l.startswith("memtrace: attached"), 30,
+                       '"memtrace: attached" line')
+        wl.signal(signal.SIGUSR1)
+        wl.wait_line("stdout", lambda l: l == "done", 60, '"done"')
+
+        def big_live(rep):
+            p = proc_of(rep, wl.pid)
+            return p and p.get("sampled") and any(
+                mtlib.innermost(st) == "main.allocBig" and (st["live_bytes"] or 0) > 32 << 20
+                for st in p["stacks"])
+
+        s.wait_report(big_live, 30, "main.allocBig's sampled live bytes")
+        # Figures move with the program's GCs: a profile read between two equal reports.
+        for _ in range(20):
+            before = json_by_path(proc_of(s.report(), wl.pid))
+            _, body = s.get_ok("/debug/pprof/heap")
+            after = json_by_path(proc_of(s.report(), wl.pid))
+            if before == after:
+                break
+            time.sleep(0.5)
+        prof_path = os.path.join(tmp, "go.pb.gz")
+        with open(prof_path, "wb") as f:
+            f.write(body)
+        raw = pprof(["-raw", prof_path], tmp)
+        c.true(re.search(r"^Period: 16384$", raw, re.M), "the period is the sample rate: %s"
+               % re.findall(r"^Period: .*$", raw, re.M))
+        types, got = raw_samples(raw)
+        c.eq(got, after, "-raw stacks and figures vs /report.json")
+        c.eq(servelib.parca_rules(servelib.decode_profile(body)), [], "Parca's rules")
+        c.finish()
+    finally:
+        if s:
+            s.close()
+        wl.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
