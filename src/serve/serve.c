@@ -26,7 +26,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <math.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -51,26 +50,7 @@
 #define MAX_DELTA_S	3600
 /* Out-of-turn reports at most this often. */
 #define DEMAND_GAP_S	0.25
-#define PAGE_TOP	20
 #define SERVER_NICE	10
-
-enum endpoint { EP_PAGE, EP_METRICS, EP_HEAP, EP_ALLOCS, EP_SVG, EP_JSON, EP_INDEX, EP_MAX };
-
-static const struct route {
-	const char *path;
-	enum endpoint ep;
-	const char *type;
-	bool takes_pid;
-} routes[] = {
-	{ "/", EP_PAGE, "text/html; charset=utf-8", true },
-	{ "/metrics", EP_METRICS, "text/plain; version=0.0.4; charset=utf-8", false },
-	{ "/debug/pprof/heap", EP_HEAP, "application/octet-stream", true },
-	{ "/debug/pprof/allocs", EP_ALLOCS, "application/octet-stream", true },
-	{ "/flamegraph.svg", EP_SVG, "image/svg+xml", true },
-	{ "/report.json", EP_JSON, "application/json", true },
-	{ "/debug/pprof/", EP_INDEX, "text/html; charset=utf-8", false },
-	{ "/debug/pprof", EP_INDEX, "text/html; charset=utf-8", false },
-};
 
 static const unsigned int codes[] = { 200, 400, 404, 405, 429, 500, 503 };
 #define NR_CODES (sizeof(codes) / sizeof(codes[0]))
@@ -267,123 +247,9 @@ static enum MHD_Result reply_blob(struct server *s, struct MHD_Connection *c,
 	return queue(s, c, 200, resp);
 }
 
-/* --------------------------------------------------------------- rendering */
-
-struct render_ctx {
-	struct server *s;
-	const struct route *rt;
-	const struct mt_report *r;	/* the whole report */
-	const struct mt_report *view;	/* what the endpoint shows: r, or one process */
-	double time_real;
-	uint32_t pid;
-};
-
-static int write_pprof(const struct render_ctx *x, FILE *f)
-{
-	struct pprof_opts po = {
-		/* allocs is the same profile, read by default for what was allocated. */
-		.default_sample_type = x->rt->ep == EP_ALLOCS ? "alloc_space" : NULL,
-		.all_labels = true,
-		.time_ns = (int64_t)llround(x->time_real * 1e9),
-	};
-
-	return report_pprof__write_opts(x->view, f, &po);
-}
-
-static int write_index(FILE *f)
-{
-	fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-	      "<title>/debug/pprof/</title></head><body>\n<p>Profiles (memtrace: the heap of "
-	      "every traced process; <code>?pid=N</code> for one, <code>?seconds=N</code> for "
-	      "the change over the next N seconds):</p>\n<ul>\n"
-	      "<li><a href=\"allocs\">allocs</a>: the heap profile, bytes allocated by "
-	      "default</li>\n"
-	      "<li><a href=\"heap\">heap</a>: the heap profile, live bytes by default</li>\n"
-	      "</ul>\n<p><a href=\"/\">memtrace</a></p>\n</body></html>\n", f);
-	return ferror(f) ? -EIO : 0;
-}
-
 static int render_fn(void *ctx, FILE *f)
 {
-	const struct render_ctx *x = ctx;
-
-	switch (x->rt->ep) {
-	case EP_PAGE: {
-		struct page_opts po = {
-			.title = x->s->title, .interval_s = x->s->interval_s,
-			.time_real = x->time_real, .pid = x->pid, .top = PAGE_TOP,
-		};
-
-		return page__write(x->r, f, &po);
-	}
-	case EP_METRICS: {
-		struct metrics_opts mo = { .top = x->s->metrics_top, .time_real = x->time_real };
-
-		return metrics__write(x->r, f, &mo);
-	}
-	case EP_HEAP:
-	case EP_ALLOCS:
-		return write_pprof(x, f);
-	case EP_SVG:
-		return report_svg__write(x->view, f);
-	case EP_JSON:
-		return report_json__write(x->view, f);
-	case EP_INDEX:
-		return write_index(f);
-	default:
-		return -EINVAL;
-	}
-}
-
-/* One process of r as a report of its own; NULL when pid is not traced. */
-static const struct mt_report *one_process(const struct mt_report *r, uint32_t pid,
-					   struct mt_report *view)
-{
-	size_t i;
-
-	for (i = 0; i < r->nr_procs; i++) {
-		if (r->procs[i].pid != pid)
-			continue;
-		*view = *r;
-		view->procs = &r->procs[i];
-		view->nr_procs = 1;
-		return view;
-	}
-	return NULL;
-}
-
-/* -------------------------------------------------------- the server's own */
-
-/* memtrace's own figures, as every Prometheus client library gives them. */
-static void write_self(struct server *s, FILE *f)
-{
-	unsigned long long size = 0, resident = 0;
-	struct rusage ru;
-	size_t i;
-	FILE *statm;
-
-	fputs("# HELP memtrace_http_requests_total Requests memtrace's server answered, by "
-	      "status code.\n# TYPE memtrace_http_requests_total counter\n", f);
-	for (i = 0; i < NR_CODES; i++)
-		fprintf(f, "memtrace_http_requests_total{code=\"%u\"} %lu\n", codes[i],
-			atomic_load_explicit(&s->answered[i], memory_order_relaxed));
-	statm = fopen("/proc/self/statm", "re");
-	if (statm) {
-		if (fscanf(statm, "%llu %llu", &size, &resident) != 2)
-			resident = 0;
-		fclose(statm);
-	}
-	fprintf(f, "# HELP process_resident_memory_bytes memtrace's resident memory.\n"
-		"# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %llu\n",
-		resident * (unsigned long long)sysconf(_SC_PAGESIZE));
-	if (!getrusage(RUSAGE_SELF, &ru))
-		fprintf(f, "# HELP process_cpu_seconds_total memtrace's CPU time, user and system.\n"
-			"# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total %.3f\n",
-			(double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-			(double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6);
-	fprintf(f, "# HELP process_start_time_seconds When memtrace started, s since the epoch.\n"
-		"# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds %.3f\n",
-		s->start_real);
+	return endpoint__write(ctx, f);
 }
 
 struct metrics_ctx {
@@ -391,13 +257,31 @@ struct metrics_ctx {
 	struct blob *report_part;
 };
 
+/* The report's part of /metrics, then the server's own figures, as of now. */
 static int metrics_fn(void *ctx, FILE *f)
 {
 	const struct metrics_ctx *m = ctx;
+	unsigned long answered[NR_CODES];
+	struct self_figures sf = {
+		.codes = codes, .answered = answered, .nr_codes = NR_CODES,
+		.start_real = m->s->start_real,
+	};
+	size_t i;
 
+	for (i = 0; i < NR_CODES; i++)
+		answered[i] = atomic_load_explicit(&m->s->answered[i], memory_order_relaxed);
 	fwrite(m->report_part->data, 1, m->report_part->len, f);
-	write_self(m->s, f);
+	endpoint__write_self(f, &sf);
 	return ferror(f) ? -EIO : 0;
+}
+
+static struct endpoint_ctx endpoint_ctx(struct server *s, const struct route *rt,
+					const struct mt_report *r, double time_real, uint32_t pid)
+{
+	return (struct endpoint_ctx){
+		.rt = rt, .r = r, .view = r, .time_real = time_real, .pid = pid,
+		.title = s->title, .interval_s = s->interval_s, .metrics_top = s->metrics_top,
+	};
 }
 
 /* ---------------------------------------------------------------- requests */
@@ -417,10 +301,8 @@ static struct mt_report_ref *latest(struct server *s)
 static int cached(struct server *s, const struct route *rt, struct mt_report_ref *ref,
 		  struct blob **out)
 {
-	struct render_ctx x = {
-		.s = s, .rt = rt, .r = mt_report_ref__report(ref),
-		.view = mt_report_ref__report(ref), .time_real = mt_report_ref__real(ref),
-	};
+	struct endpoint_ctx x = endpoint_ctx(s, rt, mt_report_ref__report(ref),
+					     mt_report_ref__real(ref), 0);
 	int i, err;
 
 	if (s->cache_of != ref) {
@@ -445,16 +327,13 @@ static enum MHD_Result answer(struct server *s, struct MHD_Connection *c, const 
 {
 	const struct mt_report *r = mt_report_ref__report(ref);
 	struct mt_report view;
-	struct render_ctx x = {
-		.s = s, .rt = rt, .r = r, .view = r, .time_real = mt_report_ref__real(ref),
-		.pid = pid,
-	};
+	struct endpoint_ctx x = endpoint_ctx(s, rt, r, mt_report_ref__real(ref), pid);
 	struct blob *b = NULL, *part;
 	enum MHD_Result ret;
 	int err;
 
 	if (pid) {
-		x.view = one_process(r, pid, &view);
+		x.view = endpoint__one_process(r, pid, &view);
 		if (!x.view)
 			return reply_error(s, c, 404, "pid %" PRIu32 " is not traced", pid);
 		err = render_blob(render_fn, &x, &b);
@@ -551,7 +430,7 @@ static enum MHD_Result finish_delta(struct server *s, struct MHD_Connection *c,
 {
 	const struct mt_report *r, *base;
 	struct mt_report view_end, view_base, delta;
-	struct render_ctx x = { .s = s, .rt = w->route, .pid = w->pid };
+	struct endpoint_ctx x;
 	enum wait_state state;
 	struct blob *b = NULL;
 	enum MHD_Result ret;
@@ -565,11 +444,11 @@ static enum MHD_Result finish_delta(struct server *s, struct MHD_Connection *c,
 	r = mt_report_ref__report(w->end);
 	base = mt_report_ref__report(w->base);
 	if (w->pid) {
-		r = one_process(r, w->pid, &view_end);
+		r = endpoint__one_process(r, w->pid, &view_end);
 		if (!r)
 			return reply_error(s, c, 404, "pid %" PRIu32 " is not traced", w->pid);
 		/* A process the first look did not have: all of it is the change. */
-		base = one_process(base, w->pid, &view_base);
+		base = endpoint__one_process(base, w->pid, &view_base);
 		if (!base) {
 			view_base = (struct mt_report){ 0 };
 			base = &view_base;
@@ -579,8 +458,7 @@ static enum MHD_Result finish_delta(struct server *s, struct MHD_Connection *c,
 			   &delta);
 	if (err)
 		return reply_error(s, c, 500, "cannot compute the change: %s", strerror(-err));
-	x.r = x.view = &delta;
-	x.time_real = mt_report_ref__real(w->base);
+	x = endpoint_ctx(s, w->route, &delta, mt_report_ref__real(w->base), w->pid);
 	err = render_blob(render_fn, &x, &b);
 	delta__free(&delta);
 	if (err)
@@ -588,16 +466,6 @@ static enum MHD_Result finish_delta(struct server *s, struct MHD_Connection *c,
 	ret = reply_blob(s, c, w->route, b);
 	blob__put(b);
 	return ret;
-}
-
-static const struct route *route_of(const char *url)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
-		if (!strcmp(url, routes[i].path))
-			return &routes[i];
-	return NULL;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -624,7 +492,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	}
 	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
 		return reply_error(s, c, 405, "%s is not supported: the server is read-only", method);
-	rt = route_of(url);
+	rt = endpoint__route(url);
 	if (!rt) {
 		printable(url, shown, sizeof(shown));
 		return reply_error(s, c, 404, "no such page: %s (see /)", shown);

@@ -10,6 +10,47 @@
 #include <sys/socket.h>
 #include "report/report.h"
 
+/* ----------------------------------------------------------- endpoints.c */
+
+enum endpoint { EP_PAGE, EP_METRICS, EP_HEAP, EP_ALLOCS, EP_SVG, EP_JSON, EP_INDEX, EP_MAX };
+
+struct route {
+	const char *path;
+	enum endpoint ep;
+	const char *type;	/* Content-Type */
+	bool takes_pid;		/* ?pid= narrows it to one process */
+};
+
+/* The route of a path, or NULL. */
+const struct route *endpoint__route(const char *path);
+
+struct endpoint_ctx {
+	const struct route *rt;
+	const struct mt_report *r;	/* the whole report */
+	const struct mt_report *view;	/* what the endpoint shows: r, or one process */
+	double time_real;		/* when the report was read, s since the epoch */
+	uint32_t pid;			/* ?pid=, 0 when none */
+	const char *title;		/* what is traced */
+	double interval_s;		/* reports are published this often */
+	size_t metrics_top;
+};
+
+/* What rt serves, from x's report. */
+int endpoint__write(const struct endpoint_ctx *x, FILE *f);
+/* One process of r as a report of its own (view), or NULL when pid is not traced. */
+const struct mt_report *endpoint__one_process(const struct mt_report *r, uint32_t pid,
+					      struct mt_report *view);
+
+/* The server's own figures, at the end of /metrics. */
+struct self_figures {
+	const unsigned int *codes;	/* status codes answered ... */
+	const unsigned long *answered;	/* ... and how often */
+	size_t nr_codes;
+	double start_real;		/* when memtrace started */
+};
+
+void endpoint__write_self(FILE *f, const struct self_figures *sf);
+
 /* ---------------------------------------------------------------- addr.c */
 
 struct serve_addr {
