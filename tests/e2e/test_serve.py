@@ -229,6 +229,49 @@ def test_serve_delta():
 
 
 @mtlib.timeout(90)
+def test_serve_delta_limits():
+    """At most 4 profiles over time wait at once: the fifth gets a 429 at
+    once; memtrace stopping answers the waiting ones with a 503 and exits 0
+    without waiting their N seconds."""
+    st = Setup()
+    c = Checks()
+    results = []
+    lock = threading.Lock()
+
+    def fetch():
+        try:
+            status, headers, body = st.s.get("/debug/pprof/heap?seconds=60", timeout=40)
+        except OSError as e:
+            status, body = "error", repr(e).encode()
+        with lock:
+            results.append((time.monotonic(), status, body))
+
+    try:
+        threads = [threading.Thread(target=fetch) for _ in range(5)]
+        for t in threads:
+            t.start()
+            time.sleep(0.3)
+        end = time.monotonic() + 10
+        while time.monotonic() < end and not results:
+            time.sleep(0.1)
+        c.eq([(s, b) for _, s, b in results],
+             [(429, b"4 profiles over time are being taken already; try again later\n")],
+             "the fifth profile over time")
+        t0 = time.monotonic()
+        st.s.stop()
+        for t in threads:
+            t.join(10)
+        late = sorted((round(t - t0, 1), s, b) for t, s, b in results[1:])
+        c.eq([(s, b) for _, s, b in late], [(503, b"memtrace is stopping\n")] * 4,
+             "the four waiting when memtrace stops")
+        c.true(all(t < 5 for t, _, _ in late), "answered %s s after SIGINT"
+               % [t for t, _, _ in late])
+        c.finish()
+    finally:
+        st.close()
+
+
+@mtlib.timeout(90)
 def test_serve_requests():
     """Each endpoint's Content-Type; bad parameters get a 400 with a
     text/plain reason; an untraced pid and an unknown path a 404; POST a 405;
