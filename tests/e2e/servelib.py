@@ -187,7 +187,7 @@ def sanitized():
     path = mtlib.memtrace_path()
     if path not in _sanitized:
         with open(path, "rb") as f:
-            _sanitized[path] = b"AddressSanitizer" in f.read()
+            _sanitized[path] = b"__asan_init" in f.read()
     return _sanitized[path]
 
 
