@@ -419,6 +419,8 @@ static int build_proc(struct mt_proc_report *pr, const struct target *t, struct 
 		pr->go.heap_inuse_bytes = t->vmf.go.inuse;
 		pr->go.heap_free_bytes = t->vmf.go.free;
 		pr->go.heap_released_bytes = t->vmf.go.released;
+		pr->go.live_read = t->vmf.go_read;
+		pr->go.heap_live_bytes = t->vmf.go.live;
 		snprintf(pr->go.note, sizeof(pr->go.note), "%s", t->go_note);
 		pr->go.live_source = !gp ? NULL : own ? "memtrace" : "runtime";
 		/* Why there are no live bytes per stack: the last source tried says. */
@@ -454,6 +456,9 @@ static int build_proc(struct mt_proc_report *pr, const struct target *t, struct 
 		pr->heap.live_bytes += rows[i].live_bytes;
 		pr->heap.live_allocs += rows[i].live_allocs;
 	}
+	/* Go: the runtime's own live heap when read, whatever the stacks' figures are. */
+	if (pr->go.live_read)
+		pr->heap.live_bytes = (int64_t)pr->go.heap_live_bytes;
 	keep = top_n && top_n < nr_rows ? top_n : nr_rows;
 	pr->nr_stacks_total = nr_rows;
 	pr->stacks = calloc(keep ? keep : 1, sizeof(*pr->stacks));

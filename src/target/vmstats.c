@@ -18,7 +18,16 @@
 
 bool vmstats__is_go_arena(uint64_t addr)
 {
-	return addr < (0x80ULL << 40) && ((addr >> 32) & 0xff) == 0xc0;
+	/*
+	 * The runtime maps its arenas at hints: up to Go 1.25 0x00c0 << 32
+	 * plus i << 40 (i < 0x80; user arenas from 0x40); from 1.26 at a
+	 * random base below 1 << 46 (malloc.go, randomizeHeapBase). The
+	 * kernel's own picks sit near the top of the 47-bit space, and a
+	 * fixed-address executable's data below 4 GiB.
+	 */
+	if (addr < (0x80ULL << 40) && ((addr >> 32) & 0xff) == 0xc0)
+		return true;
+	return addr >= (4ULL << 30) && addr < (1ULL << 46);
 }
 
 static struct target *find_target(struct target *targets, size_t nr, uint32_t pid)

@@ -39,8 +39,8 @@ def check_inuse(proc, own, mode, rate=1):
     c.eq(proc.get("sample_rate"), rate, "sample_rate is the program's MemProfileRate")
     c.eq((proc.get("go") or {}).get("profile_note"), None, "no profile note")
     live = proc["heap"]["live_bytes"]
-    c.true(live is not None and live >= own["big"] + own["small"],
-           "heap.live_bytes %s covers both live sites" % live)
+    c.true(live is not None and live >= (64 + 16) << 20,
+           "heap.live_bytes %s (the runtime's) covers the 80 MiB both sites keep" % live)
     for fn, key, want in (("main.allocBig", "big", 64 << 20),
                           ("main.allocSmall", "small", 16 << 20)):
         got = site_live(proc, fn)
@@ -55,9 +55,10 @@ def check_inuse(proc, own, mode, rate=1):
 
 
 @mtlib.timeout(90)
-def test_go_profile_command():
+@mtlib.per_go
+def test_go_profile_command(go):
     """-- mode: the runtime's records and memtrace's stacks are the same stacks."""
-    run = mtlib.run_command("goinuse", timeout=60)
+    run = mtlib.run_command(go.w("goinuse"), timeout=60)
     proc = mtlib.find_process(run.report, exe_name="goinuse")
     check_inuse(proc, parse_inuse(run.mt_stdout.splitlines()), "--")
     c = Checks()
@@ -68,7 +69,8 @@ def test_go_profile_command():
 
 
 @mtlib.timeout(90)
-def test_go_profile_attached():
+@mtlib.per_go
+def test_go_profile_attached(go):
     """-p mode, attached after the data was allocated: no probe saw it, the
     runtime's records still do; the program runs on and exits 0."""
     alive = []
@@ -76,7 +78,7 @@ def test_go_profile_attached():
     def while_attached(run, mt, wl):
         alive.append(wl.alive())
 
-    run = mtlib.run_attached("goinuse", while_attached=while_attached)
+    run = mtlib.run_attached(go.w("goinuse"), while_attached=while_attached)
     proc = mtlib.find_process(run.report, pid=run.wl_pid)
     check_inuse(proc, parse_inuse(run.wl_stdout), "-p")
     c = Checks()
@@ -85,11 +87,12 @@ def test_go_profile_attached():
 
 
 @mtlib.timeout(90)
-def test_go_profile_off():
+@mtlib.per_go
+def test_go_profile_off(go):
     """MemProfileRate 0 (no heap profile in the runtime): memtrace samples
     by itself at the runtime's default rate; --go-live runtime keeps live
     null, with a note saying why."""
-    run = mtlib.run_command("goinuse", timeout=60, env={"INUSE_RATE": "0"})
+    run = mtlib.run_command(go.w("goinuse"), timeout=60, env={"INUSE_RATE": "0"})
     proc = mtlib.find_process(run.report, exe_name="goinuse")
     c = Checks()
     c.eq(proc.get("sampled"), True, "sampled")
@@ -106,12 +109,17 @@ def test_go_profile_off():
     c.true("estimated from memtrace's sample" in run.mt_stdout, "text says it is an estimate")
     c.finish(mtlib.describe_stacks(proc))
 
-    run = mtlib.run_command("goinuse", timeout=60, env={"INUSE_RATE": "0"},
+    run = mtlib.run_command(go.w("goinuse"), timeout=60, env={"INUSE_RATE": "0"},
                             mt_args=["--go-live", "runtime"])
     proc = mtlib.find_process(run.report, exe_name="goinuse")
     c = Checks()
     c.eq(proc.get("sampled"), False, "--go-live runtime: not sampled")
-    c.eq(proc["heap"]["live_bytes"], None, "--go-live runtime: live null")
+    c.true(all(s["live_bytes"] is None for s in proc["stacks"]),
+           "--go-live runtime: no live bytes per stack")
+    live = proc["heap"]["live_bytes"]
+    c.true(live is not None and live >= 80 << 20,
+           "--go-live runtime: heap.live_bytes %s, the runtime's own, covers the 80 MiB kept"
+           % live)
     note = (proc.get("go") or {}).get("profile_note") or ""
     c.true("MemProfileRate is 0" in note, "note says why: %r" % note)
     c.finish()
@@ -135,18 +143,20 @@ SAMPLED = ["--go-live", "memtrace", "--go-sample-rate", "16k"]
 
 
 @mtlib.timeout(120)
-def test_go_sampled_command():
+@mtlib.per_go
+def test_go_sampled_command(go):
     """-- mode, memtrace's own sample (1 per 16 KiB) of a program that also
     keeps an exact profile: per-site live bytes within 15% of it, the
     dropped site near 0; stripped and not."""
     for name in ("goinuse", "goinuse_stripped"):
-        run = mtlib.run_command(name, timeout=60, mt_args=SAMPLED)
+        run = mtlib.run_command(go.w(name), timeout=60, mt_args=SAMPLED)
         proc = mtlib.find_process(run.report, exe_name=name)
         check_sampled(proc, parse_inuse(run.mt_stdout.splitlines()), "-- " + name, 16 << 10)
 
 
 @mtlib.timeout(120)
-def test_go_sampled_attached():
+@mtlib.per_go
+def test_go_sampled_attached(go):
     """-p mode: the program allocates once memtrace is attached; memtrace's
     sample against its exact profile; the program runs on unharmed."""
     for name in ("goinuse", "goinuse_stripped"):
@@ -155,7 +165,7 @@ def test_go_sampled_attached():
         def while_attached(run, mt, wl):
             alive.append(wl.alive())
 
-        run = mtlib.run_attached(name, mt_args=SAMPLED, while_attached=while_attached,
+        run = mtlib.run_attached(go.w(name), mt_args=SAMPLED, while_attached=while_attached,
                                  env={"INUSE_ALLOC_AFTER": "1"})
         proc = mtlib.find_process(run.report, pid=run.wl_pid)
         check_sampled(proc, parse_inuse(run.wl_stdout), "-p " + name, 16 << 10)
@@ -165,12 +175,14 @@ def test_go_sampled_attached():
 
 
 @mtlib.timeout(90)
-def test_go_sampled_pie_stripped():
+@mtlib.per_go
+def test_go_sampled_pie_stripped(go):
     """-- mode on a stripped PIE (-buildmode=pie -ldflags='-s -w'), whose
-    function table is in .data.rel.ro.gopclntab, not .gopclntab: a Go
-    program, its frames named, the same per-site figures as the others."""
+    function table is in .data.rel.ro.gopclntab (up to Go 1.25; .gopclntab
+    from 1.26, its text start in .go.module): a Go program, its frames
+    named, the same per-site figures as the others."""
     name = "goinuse_pie_stripped"
-    run = mtlib.run_command(name, timeout=60, mt_args=SAMPLED)
+    run = mtlib.run_command(go.w(name), timeout=60, mt_args=SAMPLED)
     proc = mtlib.find_process(run.report, exe_name=name)
     c = Checks()
     c.eq(proc["runtime"], "go", "runtime")
@@ -184,21 +196,23 @@ def test_go_sampled_pie_stripped():
 
 
 @mtlib.timeout(90)
-def test_go_profile_default_rate():
+@mtlib.per_go
+def test_go_profile_default_rate(go):
     """MemProfileRate at Go's default 512 KiB: memtrace scales the samples as
     runtime/pprof does, so its figures are the program's own pprof figures."""
-    run = mtlib.run_command("goinuse", timeout=60, env={"INUSE_RATE": "524288"})
+    run = mtlib.run_command(go.w("goinuse"), timeout=60, env={"INUSE_RATE": "524288"})
     proc = mtlib.find_process(run.report, exe_name="goinuse")
     check_inuse(proc, parse_inuse(run.mt_stdout.splitlines()), "-- 512 KiB", rate=524288)
 
 
 @mtlib.timeout(90)
-def test_go_sampled_churn():
+@mtlib.per_go
+def test_go_sampled_churn(go):
     """A call site churning objects through many GCs, in the size class of
     the kept ones: freed slots are taken again by newer objects, and the
     churned site must not read as live (nor grow like a leak), while the kept
     site stays near its 8 MiB (within 20%)."""
-    run = mtlib.run_command("gochurn", timeout=60, mt_args=SAMPLED)
+    run = mtlib.run_command(go.w("gochurn"), timeout=60, mt_args=SAMPLED)
     proc = mtlib.find_process(run.report, exe_name="gochurn")
     own = {k: int(v) for k, v in (kv.split("=") for kv in
                                   next(l for l in run.mt_stdout.splitlines()
@@ -215,3 +229,6 @@ def test_go_sampled_churn():
     live = site_live(proc, "main.allocChurn")
     c.true(live < 1 << 20, "main.allocChurn live %d: near its 64 KiB, not its garbage" % live)
     c.finish(mtlib.describe_stacks(proc))
+
+
+mtlib.for_each_go(globals())

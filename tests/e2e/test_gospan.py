@@ -75,12 +75,17 @@ def check_workload(name, want_source):
 
 
 @mtlib.not_asan("memtrace is not run: go_span_check is built with the sanitizers already")
-def test_gospan_states():
+@mtlib.per_go
+def test_gospan_states(go):
     """DWARF offsets, mheap_ from the symbol table."""
-    check_workload("gospan", ["dwarf", "symtab"])
+    check_workload(go.w("gospan"), ["dwarf", "symtab"])
 
 
 @mtlib.not_asan("memtrace is not run: go_span_check is built with the sanitizers already")
-def test_gospan_states_stripped():
+@mtlib.per_go
+def test_gospan_states_stripped(go):
     """-s -w: the per-version table, mheap_ from runtime.(*sweepLocked).sweep's code."""
-    check_workload("gospan_stripped", ["table", "code"])
+    check_workload(go.w("gospan_stripped"), ["table", "code"])
+
+
+mtlib.for_each_go(globals())

@@ -1,6 +1,7 @@
 """Retained-but-unreleased memory: memtrace's figures against the
 allocator's own (glibc's mallinfo2, Go's runtime.MemStats)."""
 
+import os
 import re
 import time
 
@@ -107,7 +108,7 @@ GO_SERVICE_ENV = {"GOGC": "off", "GOMEMLIMIT": "8GiB"}
 def go_retain(name):
     run = mtlib.run_command(name, env=GO_SERVICE_ENV, timeout=90)
     ms = parse_kv(run.mt_stdout.splitlines(), "memstats")
-    proc = mtlib.find_process(run.report, exe_name=name)
+    proc = mtlib.find_process(run.report, exe_name=os.path.basename(name))
     return run, ms, proc
 
 
@@ -146,33 +147,35 @@ def check_go_retain(name):
 
 
 @mtlib.timeout(120)
-def test_go_retained():
-    check_go_retain("goretain")
+@mtlib.per_go
+def test_go_retained(go):
+    check_go_retain(go.w("goretain"))
 
 
 @mtlib.timeout(120)
-def test_go_stripped():
+@mtlib.per_go
+def test_go_stripped(go):
     """The same program built with -ldflags=-s: found and named through .gopclntab."""
-    check_go_retain("goretain_stripped")
+    check_go_retain(go.w("goretain_stripped"))
 
 
 GO_EXACT = 0.05
 
 
-def check_go_exact(c, proc, ms, source):
+def check_go_exact(c, proc, ms, source, go):
     """memtrace's figures read from the runtime against ReadMemStats' own."""
-    go, vm = proc.get("go") or {}, proc["vm"]
+    gor, vm = proc.get("go") or {}, proc["vm"]
     want = ms["heap_idle"] - ms["heap_released"]
-    c.eq(go.get("note"), None, "no note: the runtime's figures were read")
-    c.eq((go.get("version") or "")[:6], "go1.19", "go.version")
-    c.eq(go.get("source"), source, "go.source")
+    c.eq(gor.get("note"), None, "no note: the runtime's figures were read")
+    c.eq((gor.get("version") or "")[:6], go.name, "go.version")
+    c.eq(gor.get("source"), source, "go.source")
     c.eq(vm["retained_upper_bound"], False, "retained is exact")
     got = vm["retained_bytes"]
     c.true(got is not None and want > 0 and abs(got - want) <= GO_EXACT * want,
            "retained %s vs HeapIdle - HeapReleased %d (allowed %d%%)"
            % (got, want, GO_EXACT * 100))
-    c.eq(go.get("heap_free_bytes"), got, "go.heap_free_bytes is retained")
-    inuse = go.get("heap_inuse_bytes") or 0
+    c.eq(gor.get("heap_free_bytes"), got, "go.heap_free_bytes is retained")
+    inuse = gor.get("heap_inuse_bytes") or 0
     c.true(abs(inuse - ms["heap_inuse"]) <= GO_EXACT * ms["heap_inuse"] + (1 << 20),
            "go.heap_inuse_bytes %d vs HeapInuse %d" % (inuse, ms["heap_inuse"]))
 
@@ -184,28 +187,31 @@ def go_attached(name):
 
 
 @mtlib.timeout(120)
-def test_go_exact_command():
+@mtlib.per_go
+def test_go_exact_command(go):
     """-- mode: retained is the runtime's own heapFree, within 5%."""
     for name, source in (("goretain", "dwarf"), ("goretain_stripped", "table")):
-        run, ms, proc = go_retain(name)
+        run, ms, proc = go_retain(go.w(name))
         c = Checks()
-        check_go_exact(c, proc, ms, source)
+        check_go_exact(c, proc, ms, source, go)
         c.finish(name)
 
 
 @mtlib.timeout(120)
-def test_go_exact_attached():
+@mtlib.per_go
+def test_go_exact_attached(go):
     """-p mode, attached after the heap grew: no probe saw the spans, the
     runtime's own words still give exact figures (null before)."""
     for name, source in (("goretain", "dwarf"), ("goretain_stripped", "table")):
-        run, ms, proc = go_attached(name)
+        run, ms, proc = go_attached(go.w(name))
         c = Checks()
-        check_go_exact(c, proc, ms, source)
+        check_go_exact(c, proc, ms, source, go)
         c.finish(name)
 
 
-def test_go_hot_path_is_top():
-    run = mtlib.run_command("gohot", timeout=60)
+@mtlib.per_go
+def test_go_hot_path_is_top(go):
+    run = mtlib.run_command(go.w("gohot"), timeout=60)
     proc = mtlib.find_process(run.report, exe_name="gohot")
     c = Checks()
     top = proc["stacks"][0]
@@ -254,3 +260,6 @@ def test_mapped_command():
     c.true((vm.get("reconciled_bytes") or 0) > 0,
            "vm.reconciled_bytes %r: what exec mapped came from the maps" % vm.get("reconciled_bytes"))
     c.finish()
+
+
+mtlib.for_each_go(globals())
