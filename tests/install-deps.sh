@@ -5,7 +5,8 @@
 # Build: compilers, libbpf/bpftool, and the -dev packages of every library the
 # binary links statically (libelf, libdw, zlib, zstd, lzma, bz2, ncurses).
 # Tests: the allocators, runtimes and services the workloads use (jemalloc,
-# tcmalloc, Go, redis-server), the
+# tcmalloc, Go 1.19; go1.26 and go1.27 come from the Go module proxy over
+# https, hence ca-certificates: tests/go_toolchain.py), redis-server, the
 # tools end-to-end tests drive (tmux for the display, unshare/setpriv from
 # util-linux, chromium for the SVG, heaptrack to compare stacks with), and
 # clang's libFuzzer runtime for the fuzz smoke test. tests/e2e/test_deps.py
@@ -13,7 +14,7 @@
 set -e
 PKGS="make gcc g++ clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev libzstd-dev \
 liblzma-dev libbz2-dev libncurses-dev libclang-rt-14-dev libjemalloc-dev libjemalloc2 libgoogle-perftools-dev redis-server golang-go golang-1.19 \
-python3 binutils procps util-linux tmux chromium heaptrack"
+python3 ca-certificates binutils procps util-linux tmux chromium heaptrack"
 if [ "${1:-}" = "--list" ]; then
 	printf '%s\n' $PKGS
 	exit 0

@@ -563,8 +563,9 @@ int go_heap__open(const char *path, struct go_heap **out, char *note, size_t not
 	} else if (go_heap__table_offsets(gh->lo.version, &gh->lo) == 0) {
 		gh->lo.source = "table";
 	} else {
-		snprintf(note, note_len, "%s: no DWARF and a version whose runtime layout memtrace "
-			 "does not know (go1.19-go1.27; go1.20 from sources only)", gh->lo.version);
+		snprintf(note, note_len, "%s: no DWARF, and memtrace's tables do not describe this "
+			 "runtime's heap layout (releases go1.19-go1.27, no experiment but the GC's; "
+			 "go1.20 from sources only)", gh->lo.version);
 		err = -ENOENT;
 		goto fail;
 	}

@@ -429,8 +429,9 @@ int go_span_layout__open(Elf *elf, const char *version, struct go_span_layout *l
 			return -ENOENT;
 		}
 	} else {
-		snprintf(note, note_len, "%s: no DWARF and a version whose span layout memtrace "
-			 "does not know (go1.19-go1.27; go1.20 from sources only)", version);
+		snprintf(note, note_len, "%s: no DWARF, and memtrace's tables do not describe this "
+			 "runtime's span layout (releases go1.19-go1.27, no experiment but the GC's; "
+			 "go1.20 from sources only)", version);
 		return -ENOENT;
 	}
 	if (go_heap__symtab_addr(elf, MHEAP, &lo->mheap, &size) == 0) {

@@ -267,8 +267,12 @@ static void read_go_mprof(struct target *t)
 	if (!t->go_mprof || go_heap__bias(t->go_heap, t->maps, t->alloc.path, &bias))
 		return;
 	err = go_mprof__read(t->go_mprof, t->pid, bias, &p);
-	if (err && t->go_prof.read) {
-		/* Mid-exit or torn: the last good profile stands. */
+	/*
+	 * Mid-exit or torn: the last good profile stands. Not when profiling
+	 * is off now (-ENOENT): a program that sets MemProfileRate = 0 in main
+	 * had the runtime's default until then, and an early read kept nothing.
+	 */
+	if (err && err != -ENOENT && t->go_prof.read) {
 		snprintf(t->go_prof.note, sizeof(t->go_prof.note), "%s", p.note);
 		go_mprof__profile_clear(&p);
 		return;

@@ -155,6 +155,30 @@ def test_go_live_heap_exact(go):
     c.finish(mtlib.describe_stacks(proc))
 
 
+@mtlib.per_go
+def test_go_unknown_layout(go):
+    """A stripped binary of a runtime the tables do not describe (built with
+    GOEXPERIMENT=staticlockranking, which changes the runtime's locks): no
+    heap figure, no live bytes, a note saying why; allocations counted at
+    the allocator's entries, exactly; the program unharmed."""
+    run = mtlib.run_command(go.w("goinuse_lockrank"), timeout=60)
+    proc = mtlib.find_process(run.report, exe_name="goinuse_lockrank")
+    gor = proc.get("go") or {}
+    c = Checks()
+    c.true("no DWARF, and memtrace's tables do not describe" in (gor.get("note") or ""),
+           "go.note says why: %r" % gor.get("note"))
+    for k in ("heap_inuse_bytes", "heap_free_bytes", "heap_live_bytes"):
+        c.eq(gor.get(k), None, "go." + k)
+    c.eq(proc["heap"]["live_bytes"], None, "heap.live_bytes")
+    c.eq(proc.get("sampled"), False, "not sampled")
+    c.true("counted, not sampled" in run.mt_stderr, "stderr says allocations are not sampled")
+    big = mtlib.one_stack(proc, "main.allocBig")
+    c.eq((big["allocs_total"], big["alloc_bytes_total"]), (64, 64 << 20),
+         "main.allocBig counted at its requested size")
+    c.true(parse_inuse(run.mt_stdout.splitlines())["big"] > 0, "the program ran to its end")
+    c.finish(mtlib.describe_stacks(proc))
+
+
 def check_sampled(proc, own, mode, rate):
     """memtrace's own sample against the program's exact profile (rate 1)."""
     c = Checks()
