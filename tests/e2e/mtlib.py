@@ -81,7 +81,9 @@ class Go:
         return self.name
 
 
-GO_TOOLCHAINS = (Go(19), Go(26), Go(27))
+# MT_GO_MINORS=24,25 runs the Go tests on workloads another toolchain built
+# into goMINOR/ (the suite builds go1.19, go1.26 and go1.27's).
+GO_TOOLCHAINS = tuple(Go(int(m)) for m in os.environ.get("MT_GO_MINORS", "19,26,27").split(","))
 
 
 def per_go(fn):

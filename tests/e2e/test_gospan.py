@@ -46,7 +46,8 @@ def stopped(pid, timeout):
 
 def check_workload(go, name, want_source, unswept=False):
     """unswept: the workload stops itself right after a collection, before
-    its spans are swept (SPAN_UNSWEPT=1): their marks decide."""
+    its spans are swept (SPAN_UNSWEPT=1): their marks decide. Returns the
+    share of the objects that sat in unswept spans."""
     wl = mtlib.start_workload(go.w(name), env={"SPAN_UNSWEPT": "1"} if unswept else None)
     try:
         out = wl.lines["stdout"]
@@ -86,17 +87,14 @@ def check_workload(go, name, want_source, unswept=False):
                "most dropped objects are free slots: %d of %d"
                % (want.count("free"), len(dropped)))
         nr_unswept = sweep.count("unswept")
-        if unswept:
-            # The marks decided for most: the spans the allocation loop swept are few.
-            c.true(nr_unswept >= len(objs) * 3 // 4,
-                   "%d of %d objects in spans not swept since the GC" % (nr_unswept, len(objs)))
-        else:
+        if not unswept:
             c.eq(nr_unswept, 0, "runtime.GC() swept every span")
         wl.signal(signal.SIGCONT)
         c.true(wl.alive(), "the program still runs after being read")
         wl.signal(signal.SIGTERM)
         c.eq(wl.wait(10, "after SIGTERM"), 0, "the program's exit status")
         c.finish()
+        return nr_unswept / len(objs)
     finally:
         wl.kill()
 
@@ -120,9 +118,21 @@ def test_gospan_states_stripped(go):
 def test_gospan_states_unswept(go):
     """The spans as a collection left them, before the sweep: the marks
     decide (gcmarkBits; Green Tea's inline marks for small objects from Go
-    1.26), with DWARF and stripped."""
-    check_workload(go, "gospan", ["dwarf", "symtab"], unswept=True)
-    check_workload(go, "gospan_stripped", ["table", "code"], unswept=True)
+    1.26), with DWARF and stripped. The workload's stop lands before the
+    sweep in most runs, not all (about one in ten here, all spans were
+    swept by then): every run must judge every object right, and one of 4
+    at most must have 3/4 of its objects in unswept spans."""
+    for name, source in (("gospan", ["dwarf", "symtab"]),
+                         ("gospan_stripped", ["table", "code"])):
+        seen = []
+        for _ in range(4):
+            seen.append(check_workload(go, name, source, unswept=True))
+            if seen[-1] >= 0.75:
+                break
+        c = Checks()
+        c.true(max(seen) >= 0.75, "%s: share of the objects in spans not swept since the GC, "
+               "per run: %s" % (name, ["%.2f" % x for x in seen]))
+        c.finish()
 
 
 mtlib.for_each_go(globals())

@@ -188,12 +188,11 @@ var (
 // anything sweeps the spans it marked.
 func collectAndStop() {
 	cycles := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
-	metrics.Read(cycles)
-	start := cycles[0].Value.Uint64()
 	bigGarbage = nil
 	// A collection sweeps at once the spans the allocator is filling (each
 	// size class's in the P's mcache): fill others, so that the objects
-	// recorded are in spans it only marks.
+	// recorded are in spans it only marks. Garbage all: a collection that
+	// ends meanwhile may put some in the dropped objects' slots.
 	for i := 0; i < 1200; i++ {
 		garbage = make([]byte, 8)
 	}
@@ -204,6 +203,12 @@ func collectAndStop() {
 	for i := 0; i < 24; i++ {
 		fillHeader = new(headerObj)
 	}
+	garbage, fillScan, fillHeader = nil, nil, nil
+	// The collection waited for ends after the filling (one that ended
+	// during it had the filling sweep spans).
+	metrics.Read(cycles)
+	start := cycles[0].Value.Uint64()
+	pid := uintptr(os.Getpid())
 	for {
 		garbage = make([]byte, 4096)
 		metrics.Read(cycles)
@@ -211,5 +216,7 @@ func collectAndStop() {
 			break
 		}
 	}
-	syscall.Kill(os.Getpid(), syscall.SIGSTOP)
+	// Raw: syscall.Kill would let go of the P for the call, and the
+	// background sweeper could take it until the stop lands.
+	syscall.RawSyscall(syscall.SYS_KILL, pid, uintptr(syscall.SIGSTOP), 0)
 }
