@@ -154,13 +154,12 @@ static int read_code(const struct elf_file *ef, const struct elf_sym *s, uint8_t
  * allocations would be missed, so none is sampled.
  */
 static int publish_sites(struct loader *l, const struct elf_file *ef, const char *shown,
-			 const struct mt_go_site *tmpl, const struct loader_go_layout *lo,
-			 struct go_probes *p)
+			 const struct mt_go_site *tmpl, struct go_probes *p)
 {
 	static const char *const barrier_names[] = { "runtime.publicationBarrier",
 						     "runtime.publicationBarrier.abi0" };
 	const struct elf_sym *barrier = NULL, *marknew, *s;
-	struct go_site_code c = { .freeindex_off = lo->freeindex_off };
+	struct go_site_code c = { .freeindex_off = tmpl->freeindex_off };
 	struct go_publish_site site;
 	struct mt_go_site gs;
 	uint64_t off;
@@ -290,7 +289,7 @@ int go_attach(struct loader *l, int pid, const char *path, const char *shown,
 		st.freeindex_mask = layout->freeindex_mask;
 		st.elemsize_off = layout->elemsize_off;
 		st.sweepgen_off = layout->sweepgen_off;
-		err = publish_sites(l, ef, shown, &st, layout, &p);
+		err = publish_sites(l, ef, shown, &st, &p);
 		if (!err)
 			err = loader_attach_probes(l, pid, path, l->skel->progs.mt_go_publish,
 						   p.offsets, p.cookies, p.nr);

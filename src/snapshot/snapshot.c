@@ -99,8 +99,11 @@ static int fill_frames(struct mt_stack_report *sr, const struct mt_stack *st,
 	/*
 	 * Go allocates through runtime.newobject, makeslice, growslice, ...: those
 	 * are the allocator's entry points, not frames, as malloc is not one (Go's
-	 * own heap profiles hide them the same way). But when runtime.mallocgc is
-	 * among them, the runtime allocated for itself while serving the caller's
+	 * own heap profiles hide them the same way); so are the runtime's own
+	 * packages under internal/runtime (Go 1.24's maps: a map's groups come
+	 * from internal/runtime/maps.newarray, as 1.23's buckets from
+	 * runtime.makeBucketArray). But when runtime.mallocgc is among them,
+	 * the runtime allocated for itself while serving the caller's
 	 * allocation (a GC starting its workers): that block is the runtime's,
 	 * and its frames stay so it is not charged to the caller's call site.
 	 */
@@ -108,7 +111,8 @@ static int fill_frames(struct mt_stack_report *sr, const struct mt_stack *st,
 		struct sym_frame tf = {};
 
 		symbolizer__resolve(sym, t->maps, st->ips[skip], &tf);
-		if (!tf.function || strncmp(tf.function, "runtime.", 8))
+		if (!tf.function || (strncmp(tf.function, "runtime.", 8) &&
+				     strncmp(tf.function, "internal/runtime/", 17)))
 			break;
 		if (!strcmp(tf.function, "runtime.mallocgc")) {
 			skip = 0;
