@@ -72,10 +72,12 @@ static __always_inline __u64 go_count(__u32 tgid, struct mt_pending *p,
 }
 
 /*
- * The entry of runtime.mallocgc(size uintptr, typ *_type, needzero bool), or
- * of a size-specialized runtime.mallocgc* that compiled code calls directly
- * (Go 1.27): size in RAX (Go's register ABI). A call from inside the
- * allocator (mallocgc dispatching to one) was counted at the outer entry.
+ * The entry of an allocator function that publishes objects (go_attach.c):
+ * runtime.mallocgc up to Go 1.23; from 1.24 the size-class helper mallocgc
+ * calls, and the size-specialized functions compiled code calls directly
+ * (1.27); each allocation enters one. (size uintptr, typ *_type, ...):
+ * size in RAX (Go's register ABI). The stack starts above the allocator's
+ * frames (mallocgc, when it dispatched to this one).
  */
 SEC("uprobe")
 int BPF_KPROBE(mt_go_mallocgc)
@@ -83,8 +85,8 @@ int BPF_KPROBE(mt_go_mallocgc)
 	struct walk_regs start = { .sp = PT_REGS_SP(ctx) + 8, .bp = PT_REGS_FP(ctx) };
 	const struct mt_go_site *site;
 	struct mt_pending *p;
-	__u64 size = ctx->ax;
-	__u32 tgid;
+	__u64 size = ctx->ax, bias, frame[2];
+	__u32 tgid, i;
 
 	if (empty_probes)
 		return 0;
@@ -99,8 +101,19 @@ int BPF_KPROBE(mt_go_mallocgc)
 	if (stack_read(&p->win, PT_REGS_SP(ctx), &start.ip, 1))
 		start.ip = 0;
 	site = go_site(ctx);
-	if (site && go_in_allocator(site, start.ip - (PT_REGS_IP(ctx) - site->vaddr)))
-		return 0;
+	if (site) {
+		/* At the entry rbp is still the caller's: its frame holds its own caller. */
+		bias = PT_REGS_IP(ctx) - site->vaddr;
+		for (i = 0; i < MT_GO_MAX_SKIP && go_in_allocator(site, start.ip - bias); i++) {
+			if (stack_read(&p->win, start.bp, frame, 2))
+				return 0;
+			start.ip = frame[1];
+			start.sp = start.bp + 16;
+			start.bp = frame[0];
+		}
+		if (i == MT_GO_MAX_SKIP)
+			return 0;
+	}
 	go_count(tgid, p, &start, size);
 	return 0;
 }

@@ -2,11 +2,10 @@
 /*
  * The Go runtime's allocator probes. When memtrace samples, one at the
  * sampling site (go_site.h) of every runtime.mallocgc* function that has
- * one; else at the entry of runtime.mallocgc and of the size-specialized
- * functions compiled code calls without it (Go 1.27). Functions are found by
- * name, in .symtab or (stripped) .gopclntab. Each probe's site tells the
- * BPF side which code is the allocator's, so a stack starts above it and a
- * call from inside it is not counted twice.
+ * one; else at the entry of each function that publishes objects (but the
+ * slow paths). Functions are found by name, in .symtab or (stripped)
+ * .gopclntab. Each probe's site tells the BPF side which code is the
+ * allocator's, so that a stack starts above it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -36,30 +35,12 @@ static bool is_alloc(const char *name)
 	return !strncmp(name, ALLOC_PREFIX, strlen(ALLOC_PREFIX));
 }
 
-/*
- * Entry points compiled code calls: runtime.mallocgc, and the functions
- * specialized by size (mallocgcSmallNoScanSC3, mallocgcTinySC2,
- * mallocgcTinySize5, ...). The size-class helpers (mallocgcSmallNoscan,
- * ...) and the slow paths are only called from those.
- */
-static bool is_entry_point(const char *name)
+/* A slow path: called only from the size-specialized function whose fast path gave up. */
+static bool is_slow_path(const char *name)
 {
-	static const char *const kinds[] = { "SmallScanNoHeaderSC", "SmallNoScanSC", "TinySC",
-					     "TinySize" };
-	const char *rest = name + strlen(ALLOC_PREFIX);
-	size_t i, n;
+	size_t n = strlen(name), k = strlen("SlowPath");
 
-	if (!strcmp(name, ALLOC_PREFIX))
-		return true;
-	if (!is_alloc(name))
-		return false;
-	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-		n = strlen(kinds[i]);
-		if (!strncmp(rest, kinds[i], n) && rest[n] &&
-		    strspn(rest + n, "0123456789") == strlen(rest + n))
-			return true;
-	}
-	return false;
+	return n > k && !strcmp(name + n - k, "SlowPath");
 }
 
 static int push(struct go_probes *p, const char *func, uint64_t func_off, uint64_t site_off,
@@ -126,6 +107,14 @@ static int alloc_ranges(const struct elf_file *ef, struct mt_go_site *tmpl, size
 	return err;
 }
 
+/* runtime.publicationBarrier (an assembly function: ABIInternal, or ABI0 before Go 1.21). */
+static const struct elf_sym *barrier_of(const struct elf_file *ef)
+{
+	const struct elf_sym *s = elf_file__find_func(ef, "runtime.publicationBarrier", false);
+
+	return s ? s : elf_file__find_func(ef, "runtime.publicationBarrier.abi0", false);
+}
+
 static int read_code(const struct elf_file *ef, const struct elf_sym *s, uint8_t **code,
 		     uint64_t *off)
 {
@@ -156,9 +145,7 @@ static int read_code(const struct elf_file *ef, const struct elf_sym *s, uint8_t
 static int publish_sites(struct loader *l, const struct elf_file *ef, const char *shown,
 			 const struct mt_go_site *tmpl, struct go_probes *p)
 {
-	static const char *const barrier_names[] = { "runtime.publicationBarrier",
-						     "runtime.publicationBarrier.abi0" };
-	const struct elf_sym *barrier = NULL, *marknew, *s;
+	const struct elf_sym *barrier = barrier_of(ef), *marknew, *s;
 	struct go_site_code c = { .freeindex_off = tmpl->freeindex_off };
 	struct go_publish_site site;
 	struct mt_go_site gs;
@@ -168,8 +155,6 @@ static int publish_sites(struct loader *l, const struct elf_file *ef, const char
 	size_t i;
 	int err;
 
-	for (i = 0; !barrier && i < 2; i++)
-		barrier = elf_file__find_func(ef, barrier_names[i], false);
 	marknew = elf_file__find_func(ef, "runtime.gcmarknewobject", false);
 	if (!barrier)
 		return -ENOENT;
@@ -208,26 +193,46 @@ static int publish_sites(struct loader *l, const struct elf_file *ef, const char
 	return p->nr ? 0 : -ENOENT;
 }
 
-/* Entry probes on runtime.mallocgc and the size-specialized entry points. */
+/*
+ * Entry probes, when allocations are not sampled: on every allocator
+ * function that publishes objects (calls publicationBarrier), but the slow
+ * paths of Go 1.27's size-specialized functions, which enter them first.
+ * Each allocation then enters one probed function: runtime.mallocgc up to
+ * Go 1.23; from 1.24 the size-class helper it calls (mallocgc itself only
+ * dispatches), or the size-specialized function (1.27).
+ */
 static int entry_sites(struct loader *l, struct elf_file *ef, const char *shown,
 		       const struct mt_go_site *tmpl, struct go_probes *p)
 {
+	const struct elf_sym *barrier = barrier_of(ef);
 	struct mt_go_site gs;
 	uint64_t off, site_off;
 	bool stack_check;
+	uint8_t *code;
 	uint32_t idx;
 	size_t i;
 	int err;
 
+	if (!barrier)
+		return -ENOENT;
 	for (i = 0; i < elf_file__nr_syms(ef); i++) {
 		const struct elf_sym *s = elf_file__sym_at(ef, i);
 
-		if (!is_entry_point(s->name))
+		if (!is_alloc(s->name) || is_slow_path(s->name))
 			continue;
-		err = elf_file__vaddr_to_offset(ef, s->addr, &off);
+		err = read_code(ef, s, &code, &off);
+		if (err)
+			return err == -ENOMEM ? err : -ENOENT;
+		err = go_site__calls(code, s->size, s->addr, barrier->addr);
+		free(code);
+		if (err < 0) {
+			mt_debug("%s: %s: its code cannot be decoded\n", shown, s->name);
+			return err;
+		}
 		if (!err)
-			err = loader_choose_site(l, ef, shown, s, off, s->name, 3, true, &site_off,
-						 &stack_check);
+			continue;	/* dispatches only (1.24+'s mallocgc) */
+		err = loader_choose_site(l, ef, shown, s, off, s->name, 3, true, &site_off,
+					 &stack_check);
 		if (err)
 			return err;
 		gs = *tmpl;

@@ -291,6 +291,21 @@ int go_site__publish(const struct go_site_code *c, struct go_publish_site *out)
 	return barrier ? -ENOENT : -ENODATA;
 }
 
+int go_site__calls(const uint8_t *code, size_t len, uint64_t addr, uint64_t target)
+{
+	struct x86_insn in;
+	size_t off = 0;
+
+	while (off < len) {
+		if (x86_insn__decode(code + off, len - off, addr + off, &in))
+			return -ENOENT;
+		if (in.is_call && in.is_branch && in.target == target)
+			return 1;
+		off += in.len;
+	}
+	return 0;
+}
+
 int go_site__ranges(const struct go_func *funcs, size_t n, uint64_t *lo, uint64_t *hi,
 		    size_t max, size_t *nr)
 {

@@ -46,6 +46,12 @@ struct go_publish_site {
  */
 int go_site__publish(const struct go_site_code *c, struct go_publish_site *out);
 
+/*
+ * Whether the function's code calls target (decoded from its start): 1 or
+ * 0, -ENOENT when an instruction cannot be decoded.
+ */
+int go_site__calls(const uint8_t *code, size_t len, uint64_t addr, uint64_t target);
+
 /* A function of the binary: its address, size, and whether it is the allocator's. */
 struct go_func {
 	uint64_t addr, size;
