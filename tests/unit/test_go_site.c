@@ -188,6 +188,16 @@ static void test_refusals(void)
 	check(err == -ENOENT, "code cut short: no site", "err %d", err);
 }
 
+static void test_calls(void)
+{
+	check(go_site__calls(go127_sc3, sizeof(go127_sc3), GO127_SC3_ADDR, GO127_SC3_BARRIER) == 1,
+	      "calls: a size-specialized function calls the barrier", NULL);
+	check(go_site__calls(go127_sc3, sizeof(go127_sc3), GO127_SC3_ADDR,
+			     GO127_SC3_BARRIER + 1) == 0, "calls: not another function", NULL);
+	check(go_site__calls(go127_sc3, 3, GO127_SC3_ADDR, GO127_SC3_BARRIER) == -ENOENT,
+	      "calls: an instruction cut short: cannot tell", NULL);
+}
+
 static void test_ranges(void)
 {
 	/* Go 1.27: helpers, newobject, the specialized functions, ..., mallocgc. */
@@ -212,6 +222,7 @@ int main(void)
 {
 	test_real_code();
 	test_refusals();
+	test_calls();
 	test_ranges();
 	return unit_exit();
 }
