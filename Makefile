@@ -130,13 +130,9 @@ GO_SRCS := $(wildcard tests/workloads/go/*/*.go) tests/workloads/go/go.mod
 GO_FLAGS_S := -ldflags=-s
 GO_FLAGS_SW := -ldflags="-s -w"
 GO_FLAGS_PIESW := -buildmode=pie -ldflags="-s -w"
-# stripped, and a runtime whose structures memtrace's tables do not describe
-GO_FLAGS_SWLR := -ldflags="-s -w"
-GO_ENV_SWLR := GOEXPERIMENT=staticlockranking
 GO_PROGRAMS := goretain:retain: goretain_stripped:retain:S gohot:hot: goinuse:inuse: \
 	goinuse_stripped:inuse:SW goinuse_pie_stripped:inuse:PIESW gospan:span: \
-	gospan_stripped:span:SW gochurn:churn: goallocbench:allocbench: \
-	goinuse_lockrank:inuse:SWLR
+	gospan_stripped:span:SW gochurn:churn: goallocbench:allocbench:
 GO_WORKLOADS = $(foreach r,$(GO_RELEASES),$(foreach p,$(GO_PROGRAMS), \
 	$(OUTPUT)/tests/go$(call go_minor,$(r))/$(call go_field,$(p),1)))
 
@@ -153,8 +149,7 @@ $(OUTPUT)/tests/go$(call go_minor,$(1))/$(2): $(GO_SRCS) | $(call go_tool,$(1))
 		{ echo "memtrace: $(call go_tool,$(1)) is not go$(1): $$$$($(call go_tool,$(1)) version)" >&2; \
 		  exit 1; }
 	$$(Q)mkdir -p $$(@D) && cd tests/workloads/go && GOCACHE=$(abspath $(OUTPUT))/gocache \
-		GOFLAGS=-mod=mod GOTOOLCHAIN=local $(GO_ENV_$(4)) $(abspath $(call go_tool,$(1))) build \
-		$(GO_FLAGS_$(4)) \
+		GOFLAGS=-mod=mod GOTOOLCHAIN=local $(abspath $(call go_tool,$(1))) build $(GO_FLAGS_$(4)) \
 		-o $$(abspath $$@) ./$(3)
 endef
 go_field = $(word $(2),$(subst :, ,$(1)))
