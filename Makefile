@@ -196,7 +196,7 @@ deps:
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory all asan unit workloads
-	$(Q)$(PYTHON) tests/run.py --memtrace $(abspath $(OUTPUT)/memtrace) \
+	$(Q)MT_GO_PPROF=$(GO119) $(PYTHON) tests/run.py --memtrace $(abspath $(OUTPUT)/memtrace) \
 		--asan-memtrace $(abspath $(ASAN_OUTPUT)/memtrace) \
 		--workloads $(abspath $(OUTPUT)/tests) --unit $(abspath $(OUTPUT)/unit)
 

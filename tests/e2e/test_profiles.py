@@ -19,7 +19,12 @@ from mtlib import Checks
 # ---------------------------------------------------------------- go tool pprof
 
 def go_binary():
-    # go tool pprof reads the profiles.
+    """The go command whose `go tool pprof` reads the profiles: $MT_GO_PPROF
+    (make test names Debian's go1.19, whose pprof is built already; Go 1.24+
+    builds its tools on first use), else `go` from PATH."""
+    path = os.environ.get("MT_GO_PPROF")
+    if path and os.access(path, os.X_OK):
+        return path
     return mtlib.require("go", "golang-go")
 
 
