@@ -118,6 +118,14 @@ struct {
 	__type(value, struct mt_go_sample_next);
 } go_sample_next SEC(".maps");
 
+/* Go probe sites, by the index in their cookie (filled by userspace at attach). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MT_GO_MAX_SITES);
+	__type(key, __u32);
+	__type(value, struct mt_go_site);
+} go_sites SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);

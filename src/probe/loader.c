@@ -581,6 +581,32 @@ bool loader__go_spans_complete(const struct loader *l)
 	return !l->go_spans_incomplete;
 }
 
+int loader_add_go_site(struct loader *l, const struct mt_go_site *s, uint32_t *idx)
+{
+	struct mt_go_site *n;
+	uint32_t i;
+
+	for (i = 0; i < l->nr_go_sites; i++) {
+		if (!memcmp(&l->go_sites[i], s, sizeof(*s))) {
+			*idx = i;
+			return 0;
+		}
+	}
+	if (l->nr_go_sites == MT_GO_MAX_SITES)
+		return -ENOSPC;
+	n = realloc(l->go_sites, (l->nr_go_sites + 1) * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	l->go_sites = n;
+	i = (uint32_t)l->nr_go_sites;
+	if (bpf_map__update_elem(l->skel->maps.go_sites, &i, sizeof(i), s, sizeof(*s), 0))
+		return -errno;
+	n[i] = *s;
+	l->nr_go_sites++;
+	*idx = i;
+	return 0;
+}
+
 void loader__free(struct loader *l)
 {
 	size_t i;
@@ -608,6 +634,7 @@ void loader__free(struct loader *l)
 	}
 	free(l->sites);
 	free(l->go_sampled_pids);
+	free(l->go_sites);
 	memtrace_bpf__destroy(l->skel);
 	free(l);
 }

@@ -49,6 +49,9 @@ void loader__load_times(const struct loader *l, double *open_ms, double *load_ms
 int loader__add_pid(struct loader *l, uint32_t pid);
 /* Where a Go runtime's mspan keeps what the sampling probe reads. */
 struct loader_go_layout {
+	uint32_t start_off;
+	uint32_t freeindex_off;
+	uint64_t freeindex_mask;	/* freeindex's bits in the 8 bytes read there */
 	uint32_t elemsize_off;
 	uint32_t sweepgen_off;
 };

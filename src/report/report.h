@@ -75,6 +75,9 @@ struct mt_go_report {
 	uint64_t heap_inuse_bytes;	/* HeapInuse */
 	uint64_t heap_free_bytes;	/* HeapIdle - HeapReleased */
 	uint64_t heap_released_bytes;	/* HeapReleased */
+	/* the live heap, /gc/heap/live:bytes: heap.live_bytes when live_read */
+	bool live_read;
+	uint64_t heap_live_bytes;
 	char note[200];
 	char profile_note[200];	/* why there are no live bytes per stack, "" when there are */
 	/* static: where live bytes per stack come from: "runtime" (its heap profile),

@@ -204,6 +204,8 @@ static void write_go(FILE *f, const struct mt_go_report *g)
 	write_u64_or_null(f, g->read, g->heap_released_bytes);
 	fputs(", \"heap_idle_bytes\": ", f);
 	write_u64_or_null(f, g->read, g->heap_free_bytes + g->heap_released_bytes);
+	fputs(", \"heap_live_bytes\": ", f);
+	write_u64_or_null(f, g->live_read, g->heap_live_bytes);
 	fputs(", \"source\": ", f);
 	json_str(f, g->read ? g->source : NULL);
 	fputs(", \"note\": ", f);
@@ -247,11 +249,14 @@ static void write_proc(FILE *f, const struct mt_proc_report *p)
 			", \"frees_total\": null },\n",
 			p->heap.live_bytes, p->heap.live_allocs, p->heap.alloc_bytes_total,
 			p->heap.allocs_total);
-	else if (p->live_unknown)
-		fprintf(f, "      \"heap\": { \"live_bytes\": null, \"live_allocs\": null"
-			", \"alloc_bytes_total\": %" PRIu64 ", \"allocs_total\": %" PRIu64
-			", \"frees_total\": null },\n",
+	else if (p->live_unknown) {
+		/* No live bytes per stack; the Go runtime's total when it was read. */
+		fputs("      \"heap\": { \"live_bytes\": ", f);
+		write_u64_or_null(f, p->go.live_read, p->go.heap_live_bytes);
+		fprintf(f, ", \"live_allocs\": null, \"alloc_bytes_total\": %" PRIu64
+			", \"allocs_total\": %" PRIu64 ", \"frees_total\": null },\n",
 			p->heap.alloc_bytes_total, p->heap.allocs_total);
+	}
 	else
 		fprintf(f, "      \"heap\": { \"live_bytes\": %" PRId64 ", \"live_allocs\": %" PRId64
 			", \"alloc_bytes_total\": %" PRIu64 ", \"allocs_total\": %" PRIu64

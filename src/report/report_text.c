@@ -243,13 +243,31 @@ static void write_proc(FILE *f, const struct mt_proc_report *p, size_t top_n)
 		fputs("  [exited]", f);
 	fputc('\n', f);
 
-	if (p->live_unknown)
+	if (p->live_unknown && p->go.live_read)
+		fprintf(f, "  live %s (the Go runtime's, as of the last GC; per call stack not "
+			"known); allocated %s in %s %s",
+			mt_human_bytes(p->go.heap_live_bytes, b1, sizeof(b1)),
+			mt_human_bytes(p->heap.alloc_bytes_total, b2, sizeof(b2)),
+			count_str(p->heap.allocs_total, c2),
+			plural(p->heap.allocs_total, "call", "calls"));
+	else if (p->live_unknown)
 		fprintf(f, "  allocated %s in %s %s (live objects are the garbage collector's: not known)",
 			mt_human_bytes(p->heap.alloc_bytes_total, b2, sizeof(b2)),
 			count_str(p->heap.allocs_total, c2),
 			plural(p->heap.allocs_total, "call", "calls"));
 	if (p->live_unknown && *p->go.profile_note)
 		fprintf(f, " [%s]", p->go.profile_note);
+	else if (p->sampled && p->go.live_read)
+		fprintf(f, "  live %s (the Go runtime's, as of the last GC); per call stack: %s "
+			"objects %s, 1 sample per %" PRId64 " B; allocated %s in %s %s",
+			mt_human_bytes(p->go.heap_live_bytes, b1, sizeof(b1)),
+			scount_str(p->heap.live_allocs, c1),
+			p->go.live_source && !strcmp(p->go.live_source, "memtrace") ?
+			"estimated from memtrace's sample of allocations since attaching" :
+			"from the Go runtime's heap profile", p->sample_rate,
+			mt_human_bytes(p->heap.alloc_bytes_total, b2, sizeof(b2)),
+			count_str(p->heap.allocs_total, c2),
+			plural(p->heap.allocs_total, "call", "calls"));
 	else if (p->sampled)
 		fprintf(f, "  live %s in %s %s (%s, 1 sample per %" PRId64
 			" B, as of the last GC); allocated %s in %s %s",

@@ -105,8 +105,11 @@ static int fill_frames(struct mt_stack_report *sr, const struct mt_stack *st,
 	/*
 	 * Go allocates through runtime.newobject, makeslice, growslice, ...: those
 	 * are the allocator's entry points, not frames, as malloc is not one (Go's
-	 * own heap profiles hide them the same way). But when runtime.mallocgc is
-	 * among them, the runtime allocated for itself while serving the caller's
+	 * own heap profiles hide them the same way); so are the runtime's own
+	 * packages under internal/runtime (Go 1.24's maps: a map's groups come
+	 * from internal/runtime/maps.newarray, as 1.23's buckets from
+	 * runtime.makeBucketArray). But when runtime.mallocgc is among them,
+	 * the runtime allocated for itself while serving the caller's
 	 * allocation (a GC starting its workers): that block is the runtime's,
 	 * and its frames stay so it is not charged to the caller's call site.
 	 */
@@ -114,7 +117,8 @@ static int fill_frames(struct mt_stack_report *sr, const struct mt_stack *st,
 		struct sym_frame tf = {};
 
 		symbolizer__resolve(sym, t->maps, st->ips[skip], &tf);
-		if (!tf.function || strncmp(tf.function, "runtime.", 8))
+		if (!tf.function || (strncmp(tf.function, "runtime.", 8) &&
+				     strncmp(tf.function, "internal/runtime/", 17)))
 			break;
 		if (!strcmp(tf.function, "runtime.mallocgc")) {
 			skip = 0;
@@ -425,6 +429,8 @@ static int build_proc(struct mt_proc_report *pr, const struct target *t, struct 
 		pr->go.heap_inuse_bytes = t->vmf.go.inuse;
 		pr->go.heap_free_bytes = t->vmf.go.free;
 		pr->go.heap_released_bytes = t->vmf.go.released;
+		pr->go.live_read = t->vmf.go_read;
+		pr->go.heap_live_bytes = t->vmf.go.live;
 		snprintf(pr->go.note, sizeof(pr->go.note), "%s", t->go_note);
 		pr->go.live_source = !gp ? NULL : own ? "memtrace" : "runtime";
 		/* Why there are no live bytes per stack: the last source tried says. */
@@ -460,6 +466,9 @@ static int build_proc(struct mt_proc_report *pr, const struct target *t, struct 
 		pr->heap.live_bytes += rows[i].live_bytes;
 		pr->heap.live_allocs += rows[i].live_allocs;
 	}
+	/* Go: the runtime's own live heap when read, whatever the stacks' figures are. */
+	if (pr->go.live_read)
+		pr->heap.live_bytes = (int64_t)pr->go.heap_live_bytes;
 	keep = top_n && top_n < nr_rows ? top_n : nr_rows;
 	pr->nr_stacks_total = nr_rows;
 	pr->stacks = calloc(keep ? keep : 1, sizeof(*pr->stacks));

@@ -18,7 +18,16 @@
 
 bool vmstats__is_go_arena(uint64_t addr)
 {
-	return addr < (0x80ULL << 40) && ((addr >> 32) & 0xff) == 0xc0;
+	/*
+	 * The runtime maps its arenas at hints: up to Go 1.25 0x00c0 << 32
+	 * plus i << 40 (i < 0x80; user arenas from 0x40); from 1.26 at a
+	 * random base below 1 << 46 (malloc.go, randomizeHeapBase). The
+	 * kernel's own picks sit near the top of the 47-bit space, and a
+	 * fixed-address executable's data below 4 GiB.
+	 */
+	if (addr < (0x80ULL << 40) && ((addr >> 32) & 0xff) == 0xc0)
+		return true;
+	return addr >= (4ULL << 30) && addr < (1ULL << 46);
 }
 
 static struct target *find_target(struct target *targets, size_t nr, uint32_t pid)
@@ -258,8 +267,12 @@ static void read_go_mprof(struct target *t)
 	if (!t->go_mprof || go_heap__bias(t->go_heap, t->maps, t->alloc.path, &bias))
 		return;
 	err = go_mprof__read(t->go_mprof, t->pid, bias, &p);
-	if (err && t->go_prof.read) {
-		/* Mid-exit or torn: the last good profile stands. */
+	/*
+	 * Mid-exit or torn: the last good profile stands. Not when profiling
+	 * is off now (-ENOENT): a program that sets MemProfileRate = 0 in main
+	 * had the runtime's default until then, and an early read kept nothing.
+	 */
+	if (err && err != -ENOENT && t->go_prof.read) {
 		snprintf(t->go_prof.note, sizeof(t->go_prof.note), "%s", p.note);
 		go_mprof__profile_clear(&p);
 		return;

@@ -33,7 +33,7 @@ void vmstats__begin(struct target *targets, size_t nr);
 void vmstats__add_block(struct target *targets, size_t nr, const struct mt_alloc_key *k,
 			const struct mt_alloc_info *info);
 void vmstats__finish(struct target *targets, size_t nr, struct loader *l);
-/* Go's heap arenas sit at the runtime's hint addresses: 0x00c0 << 32, 0x01c0 << 32, ... */
+/* Whether an anonymous mapping at addr is where the Go runtime puts its heap arenas. */
 bool vmstats__is_go_arena(uint64_t addr);
 
 #endif
