@@ -266,6 +266,8 @@ static void write_proc(FILE *f, const struct mt_proc_report *p)
 	write_u64_or_null(f, p->vm.known && p->vm.retained_known, p->vm.retained_bytes);
 	fputs(", \"retained_upper_bound\": ", f);
 	fputs(json_bool(p->vm.known && p->vm.retained_upper_bound), f);
+	fputs(", \"retained_estimate\": ", f);
+	fputs(json_bool(p->vm.known && p->vm.retained_estimate), f);
 	fputs(", \"heap_resident_bytes\": ", f);
 	write_u64_or_null(f, p->vm.known, p->vm.heap_resident_bytes);
 	fprintf(f, ", \"rss_bytes\": %" PRIu64 ", \"rss_anon_bytes\": %" PRIu64
@@ -327,7 +329,25 @@ int report_json__write(const struct mt_report *r, FILE *f)
 		fprintf(f, "    \"%s\": { \"entries\": %" PRIu64 ", \"max_entries\": %" PRIu64 " }%s\n",
 			mt_map_name(c), r->maps[c].entries, r->maps[c].max_entries,
 			c + 1 < MT_MAP_MAX ? "," : "");
-	fputs("  },\n  \"min_age_s\": ", f);
+	fputs("  },\n  \"kernel_bytes\": ", f);
+	if (r->kernel_bytes >= 0)
+		fprintf(f, "%" PRId64, r->kernel_bytes);
+	else
+		fputs("null", f);
+	fputs(",\n  \"tracking\": { \"mode\": ", f);
+	json_str(f, r->sample_rate ? "sampled" : "exact");
+	fputs(", \"sample_rate\": ", f);
+	if (r->sample_rate)
+		fprintf(f, "%" PRIu64 ", \"since_s\": ", r->sample_rate);
+	else
+		fputs("null, \"since_s\": ", f);
+	if (r->sample_rate)
+		json_double(f, r->sampled_since_s);
+	else
+		fputs("null", f);
+	fputs(", \"why\": ", f);
+	json_str(f, r->sample_rate ? r->sampling_why : NULL);
+	fputs(" },\n  \"min_age_s\": ", f);
 	json_double(f, r->min_age_s);
 	write_probes(f, r);
 	if (!r->nr_procs) {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
@@ -162,21 +163,34 @@ int vmstats__reconcile(struct target *t)
 struct live_ctx {
 	struct target *targets;
 	size_t nr;
+	uint64_t blocks, sampled;
 };
 
 void vmstats__add_block(struct target *targets, size_t nr, const struct mt_alloc_key *k,
 			const struct mt_alloc_info *info)
 {
 	struct target *t = find_target(targets, nr, k->pid);
+	uint64_t size = MT_ALLOC_SIZE(info->size);
 
-	if (t && !t->exited)
-		vm_proc__add_live(&t->vm, k->addr, info->size);
+	if (!t || t->exited)
+		return;
+	/* A sampled block stands for those like it around it: its weight in its region. */
+	if (info->size & MT_ALLOC_SAMPLED) {
+		double rate = (double)(1ull << MT_ALLOC_SHIFT(info->size));
+
+		if (size)
+			size = (uint64_t)llround((double)size / -expm1(-(double)size / rate));
+		t->live_sampled = true;
+	}
+	vm_proc__add_live(&t->vm, k->addr, size);
 }
 
 static void add_live(void *ctx, const struct mt_alloc_key *k, const struct mt_alloc_info *info)
 {
 	struct live_ctx *lc = ctx;
 
+	lc->blocks++;
+	lc->sampled += !!(info->size & MT_ALLOC_SAMPLED);
 	vmstats__add_block(lc->targets, lc->nr, k, info);
 }
 
@@ -268,7 +282,7 @@ static void read_go_mprof(struct target *t)
 	t->go_prof = p;
 }
 
-static int update_one(struct target *t, struct loader *l)
+static int update_one(struct target *t, struct loader *l, bool lost_blocks)
 {
 	struct vm_figures f = { .known = true };
 	uint64_t present, resident_sum = 0, arena_mapped = 0;
@@ -339,6 +353,14 @@ static int update_one(struct target *t, struct loader *l)
 		f.retained_known = t->traced_from_start && loader__go_spans_complete(l);
 	} else {
 		f.retained_upper_bound = !t->traced_from_start;
+		/*
+		 * Live is an estimate where blocks are sampled, and so is retained;
+		 * where blocks were not kept at all (the map was full), resident minus
+		 * an undercount would call live memory retained: not known.
+		 */
+		f.retained_estimate = t->live_sampled;
+		if (lost_blocks)
+			f.retained_known = false;
 	}
 	if (t->alloc.is_go)
 		read_go_mprof(t);
@@ -354,29 +376,37 @@ void vmstats__begin(struct target *targets, size_t nr)
 
 	/* An exited target keeps the residency last read while it lived. */
 	for (i = 0; i < nr; i++)
-		if (!targets[i].exited)
+		if (!targets[i].exited) {
 			vm_proc__reset_usage(&targets[i].vm);
+			targets[i].live_sampled = false;
+		}
 }
 
 void vmstats__finish(struct target *targets, size_t nr, struct loader *l)
 {
+	uint64_t cnt[MT_CNT_MAX] = { 0 };
+	bool lost;
 	size_t i;
 
+	lost = !loader__read_counters(l, cnt) && cnt[MT_CNT_ALLOCS_MAP_FULL];
 	for (i = 0; i < nr; i++) {
 		if (targets[i].exited)
 			continue;
 		/* A process gone between two looks keeps its last figures. */
-		update_one(&targets[i], l);
+		update_one(&targets[i], l, lost);
 	}
 }
 
-int vmstats__update(struct target *targets, size_t nr, struct loader *l)
+int vmstats__update(struct target *targets, size_t nr, struct loader *l, uint64_t *blocks,
+		    uint64_t *sampled)
 {
-	struct live_ctx lc = { targets, nr };
+	struct live_ctx lc = { targets, nr, 0, 0 };
 	int err;
 
 	vmstats__begin(targets, nr);
 	err = loader__for_each_alloc(l, add_live, &lc);
+	*blocks = lc.blocks;
+	*sampled = lc.sampled;
 	if (err)
 		return err;
 	vmstats__finish(targets, nr, l);
