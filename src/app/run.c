@@ -81,7 +81,7 @@ static void refresh_maps(struct run *r, bool tables)
 		if (r->vm_enabled)
 			vmstats__reconcile(&r->set.targets[i]);
 		if (tables && r->unwinder && !r->set.targets[i].exited)
-			unwinder__update(r->unwinder, &r->set.targets[i]);
+			unwinder__update(r->unwinder, &r->set.targets[i], !r->system_wide);
 	}
 }
 
@@ -131,7 +131,7 @@ void on_child_mapped(void *ctx)
 	struct target *cmd = target_set__command(&r->set);
 
 	if (target__refresh(cmd) == 0 && r->unwinder)
-		unwinder__update(r->unwinder, cmd);
+		unwinder__update(r->unwinder, cmd, true);
 }
 
 bool child_stop_is_ours(void *ctx)
@@ -670,7 +670,7 @@ int run__start(struct run *r, const char *cmd_cxx, const char *cmd_ld_so)
 	 */
 	if (!r->o->fp_only && unwinder__new(r->loader, &r->unwinder) == 0) {
 		for (i = 0; i < r->set.nr; i++)
-			unwinder__update(r->unwinder, &r->set.targets[i]);
+			unwinder__update(r->unwinder, &r->set.targets[i], !r->system_wide);
 		/* System-wide, what every process maps is ready before anything runs. */
 		if (r->system_wide)
 			preload_common_tables(r->unwinder);

@@ -184,6 +184,8 @@ static void handle(struct feeder *f, uint64_t deadline)
 	size_t i;
 
 	for (i = 0; i < f->nr_pids; i++) {
+		if (deadline && now_ns() > deadline)
+			break;
 		if (proc_maps__read(f->pids[i], &maps))
 			continue;
 		publish(f, f->pids[i], maps);

@@ -535,8 +535,12 @@ def test_system_wide_forgotten_stacks_taken_out():
         c.eq((rep.get("counters") or {}).get("stacks_map_full"), 0,
              "counters.stacks_map_full (stacks of forgotten processes still in the map?)")
         stacks = (rep.get("maps") or {}).get("stacks") or {}
-        c.true(stacks.get("entries", 8192) < 4096,
-               "maps.stacks = %r: the three processes' stacks are still there" % stacks)
+        # Other processes on the machine keep their own stacks: beyond those, the
+        # three forgotten processes' 12,288 would show as thousands more.
+        others = sum(p.get("stacks_total") or 0 for p in rep.get("processes") or [])
+        c.true(stacks.get("entries", 8192) - others < 4096,
+               "maps.stacks = %r, %d of them the reported processes': the three forgotten "
+               "processes' stacks are still there" % (stacks, others))
         c.finish()
     finally:
         if mt:
