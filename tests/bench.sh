@@ -22,6 +22,7 @@ one_run() {	# workload mode threads -> ns per pair
 	floor) out=$("$MEMTRACE" --batch --empty-probes -i 1000 -- "$w" "$3" "$PAIRS" 2>/dev/null) ;;
 	memtrace) out=$("$MEMTRACE" --batch -i 1000 -- "$w" "$3" "$PAIRS" 2>/dev/null) ;;
 	fp-only) out=$("$MEMTRACE" --batch --fp-only -i 1000 -- "$w" "$3" "$PAIRS" 2>/dev/null) ;;
+	sampled) out=$("$MEMTRACE" --batch --sample-rate 64k -i 1000 -- "$w" "$3" "$PAIRS" 2>/dev/null) ;;
 	esac
 	echo "$out" | awk '/^ns_per_pair/ { print $2 }'
 }
@@ -34,13 +35,13 @@ bench() {	# label workload
 	local label=$1 w=$2 threads mode
 	declare -A res
 	for threads in 1 2; do
-		for mode in native floor memtrace fp-only; do
+		for mode in native floor memtrace fp-only sampled; do
 			res[$mode]=$(for i in $(seq "$RUNS"); do one_run "$w" $mode $threads; done | median)
 			printf '%-6s %-8s %-9s %12s\n' "$label" "$threads" "$mode" "${res[$mode]}"
 		done
 		awk -v n="${res[native]}" -v f="${res[floor]}" -v m="${res[memtrace]}" \
-			-v p="${res[fp-only]}" -v t="$threads" -v l="$label" \
-			'BEGIN { printf "%-6s %-8s ratios: memtrace/floor %.2f  fp-only/floor %.2f  memtrace/native %.1f\n", l, t, m / f, p / f, m / n }'
+			-v p="${res[fp-only]}" -v s="${res[sampled]}" -v t="$threads" -v l="$label" \
+			'BEGIN { printf "%-6s %-8s ratios: memtrace/floor %.2f  fp-only/floor %.2f  sampled/floor %.2f  memtrace/native %.1f\n", l, t, m / f, p / f, s / f, m / n }'
 	done
 }
 
@@ -91,6 +92,32 @@ one_true() {	# -> ms for the whole run
 	ms_since "$t0"
 }
 
+# System-wide: from start to "attached" (every allocator library probed, the
+# common tables built), then a program started after it, allocating at once:
+# ns per pair of its first PAIRS/10 pairs (whose first walks are finished in
+# userspace: the tables are not published yet) against the same run traced
+# with --.
+one_sys_attach() {	# -> ms until attached, system-wide
+	local t0=$EPOCHREALTIME line
+	"$MEMTRACE" --batch -d 1 2>&1 >/dev/null | while IFS= read -r line; do
+		case $line in "memtrace: attached"*) ms_since "$t0" ;; esac
+	done
+}
+
+system_wide() {	# workload
+	local mt ns
+	printf '%-34s %8s ms\n' "start-up: system-wide, probes live" \
+		"$(for i in $(seq "$RUNS"); do one_sys_attach; done | median)"
+	"$MEMTRACE" --batch -i 1000 -d 30 >/dev/null 2>&1 &
+	mt=$!
+	sleep 3
+	ns=$(for i in $(seq "$RUNS"); do "$1" 1 $((PAIRS / 10)) | awk '/^ns_per_pair/ { print $2 }'; done | median)
+	kill -INT $mt 2>/dev/null
+	wait $mt 2>/dev/null || true
+	printf '%-34s %8s ns/pair (-- the same: %s)\n' "started after a system-wide memtrace" "$ns" \
+		"$(for i in $(seq "$RUNS"); do one_run "$1" memtrace 1; done | median)"
+}
+
 startup() {
 	local target
 	sleep 600 &
@@ -103,6 +130,7 @@ startup() {
 }
 
 startup
+system_wide "$WORKLOAD_NOFP"
 echo
 printf '%-6s %-8s %-9s %12s\n' build threads mode ns/pair
 bench fp "$WORKLOAD"

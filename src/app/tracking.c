@@ -43,10 +43,13 @@ static void set_shift(struct run *r, unsigned int shift, const char *why)
 		mt_warn("cannot sample allocations: %s\n", strerror(-err));
 		return;
 	}
+	/* When and why sampling began; a later halving of the rate is only said. */
+	if (!r->tracking.shift) {
+		/* At start-up the clock has not started: since 0. */
+		r->tracking.since_s = r->start.tv_sec ? elapsed_s(r) : 0;
+		snprintf(r->tracking.why, sizeof(r->tracking.why), "%s", why);
+	}
 	r->tracking.shift = shift;
-	/* At start-up the clock has not started: since 0. */
-	r->tracking.since_s = r->start.tv_sec ? elapsed_s(r) : 0;
-	snprintf(r->tracking.why, sizeof(r->tracking.why), "%s", why);
 	mt_info("sampling allocations from now on, 1 per %s allocated: %s\n",
 		mt_human_bytes(1ull << shift, b, sizeof(b)), why);
 }

@@ -43,6 +43,7 @@ struct mt_heap_totals {
 	uint64_t alloc_bytes_total;
 	uint64_t allocs_total;
 	uint64_t frees_total;
+	int64_t live_usable_bytes;	/* rounded up to the allocator's classes; -1: unknown */
 };
 
 struct mt_vm_totals {

@@ -240,24 +240,26 @@ static void write_proc(FILE *f, const struct mt_proc_report *p)
 		fprintf(f, "      \"sample_rate\": %" PRId64 ",\n", p->sample_rate);
 	else
 		fputs("      \"sample_rate\": null,\n", f);
+	/* Sampled: live figures estimated, frees not seen. */
 	if (p->sampled)
-		/* The runtime's profile: live figures, but no frees memtrace saw. */
-		fprintf(f, "      \"heap\": { \"live_bytes\": %" PRId64 ", \"live_allocs\": %" PRId64
-			", \"alloc_bytes_total\": %" PRIu64 ", \"allocs_total\": %" PRIu64
-			", \"frees_total\": null },\n",
-			p->heap.live_bytes, p->heap.live_allocs, p->heap.alloc_bytes_total,
-			p->heap.allocs_total);
+		fprintf(f, "      \"heap\": { \"live_bytes\": %" PRId64 ", \"live_allocs\": %" PRId64,
+			p->heap.live_bytes, p->heap.live_allocs);
 	else if (p->live_unknown)
-		fprintf(f, "      \"heap\": { \"live_bytes\": null, \"live_allocs\": null"
-			", \"alloc_bytes_total\": %" PRIu64 ", \"allocs_total\": %" PRIu64
-			", \"frees_total\": null },\n",
-			p->heap.alloc_bytes_total, p->heap.allocs_total);
+		fputs("      \"heap\": { \"live_bytes\": null, \"live_allocs\": null", f);
 	else
-		fprintf(f, "      \"heap\": { \"live_bytes\": %" PRId64 ", \"live_allocs\": %" PRId64
-			", \"alloc_bytes_total\": %" PRIu64 ", \"allocs_total\": %" PRIu64
-			", \"frees_total\": %" PRIu64 " },\n",
-			p->heap.live_bytes, p->heap.live_allocs, p->heap.alloc_bytes_total,
-			p->heap.allocs_total, p->heap.frees_total);
+		fprintf(f, "      \"heap\": { \"live_bytes\": %" PRId64 ", \"live_allocs\": %" PRId64,
+			p->heap.live_bytes, p->heap.live_allocs);
+	fputs(", \"live_usable_bytes\": ", f);
+	if (p->heap.live_usable_bytes >= 0 && !p->live_unknown)
+		fprintf(f, "%" PRId64, p->heap.live_usable_bytes);
+	else
+		fputs("null", f);
+	fprintf(f, ", \"alloc_bytes_total\": %" PRIu64 ", \"allocs_total\": %" PRIu64
+		", \"frees_total\": ", p->heap.alloc_bytes_total, p->heap.allocs_total);
+	if (p->sampled || p->live_unknown)
+		fputs("null },\n", f);
+	else
+		fprintf(f, "%" PRIu64 " },\n", p->heap.frees_total);
 	fputs("      \"vm\": { \"mapped_bytes\": ", f);
 	write_u64_or_null(f, p->vm.known, p->vm.mapped_bytes);
 	fputs(", \"released_bytes\": ", f);

@@ -5,6 +5,7 @@
  * targets and changes nothing but the report: the caller keeps them up to date.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "probe/loader.h"
 #include "util/log.h"
 #include "util/stack_remap.h"
+#include "memory/usable.h"
 #include "snapshot/snapshot.h"
 
 struct snapshot {
@@ -441,6 +443,9 @@ static int build_proc(struct mt_proc_report *pr, const struct target *t, struct 
 		pr->go.samples_young = own ? t->go_own_young : 0;
 		pr->go.live_since_attach = own && !t->traced_from_start;
 	}
+	pr->heap.live_usable_bytes = !t->alloc.is_go && t->vmf.known &&
+				     usable__kind(t->alloc.name) != USABLE_UNKNOWN ?
+				     llround(t->live_usable) : -1;
 	pr->allocator = dup_or_null(t->alloc.name);
 	pr->allocator_path = dup_or_null(t->alloc.path);
 	pr->rss_bytes = t->rss_bytes;

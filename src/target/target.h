@@ -72,6 +72,7 @@ struct target {
 	uint64_t vm_reconciled_bytes;	/* taken from /proc/PID/maps: not seen as events */
 	struct vm_figures vmf;
 	bool live_sampled;	/* sampled blocks seen at the last look: live figures estimated */
+	double live_usable;	/* live bytes as the allocator hands them out (memory/usable.h) */
 	int pagemap_fd;		/* -1 until opened */
 	struct go_heap *go_heap;	/* where a Go runtime keeps its heap figures */
 	bool go_heap_tried;	/* opened once: a failure is not retried */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include "probe/loader.h"
 #include "memory/residency.h"
+#include "memory/usable.h"
 #include "target/vmstats.h"
 #include "target/go_sampled.h"
 #include "util/log.h"
@@ -171,6 +172,7 @@ void vmstats__add_block(struct target *targets, size_t nr, const struct mt_alloc
 {
 	struct target *t = find_target(targets, nr, k->pid);
 	uint64_t size = MT_ALLOC_SIZE(info->size);
+	double w = 1;
 
 	if (!t || t->exited)
 		return;
@@ -179,10 +181,11 @@ void vmstats__add_block(struct target *targets, size_t nr, const struct mt_alloc
 		double rate = (double)(1ull << MT_ALLOC_SHIFT(info->size));
 
 		if (size)
-			size = (uint64_t)llround((double)size / -expm1(-(double)size / rate));
+			w = 1.0 / -expm1(-(double)size / rate);
 		t->live_sampled = true;
 	}
-	vm_proc__add_live(&t->vm, k->addr, size);
+	t->live_usable += w * (double)usable__size(usable__kind(t->alloc.name), size);
+	vm_proc__add_live(&t->vm, k->addr, (uint64_t)llround(w * (double)size));
 }
 
 static void add_live(void *ctx, const struct mt_alloc_key *k, const struct mt_alloc_info *info)
@@ -379,6 +382,7 @@ void vmstats__begin(struct target *targets, size_t nr)
 		if (!targets[i].exited) {
 			vm_proc__reset_usage(&targets[i].vm);
 			targets[i].live_sampled = false;
+			targets[i].live_usable = 0;
 		}
 }
 

@@ -9,6 +9,8 @@
  *
  * SMALL_N, LARGE_N, CHURN_N: 20000, 16000, 100000, or the first three
  * arguments. Blocks are written to, so they are resident.
+ * MT_PREFILL_MB=N: first (before --wait's "ready") N MiB in one block,
+ * written: a process already large when memtrace attaches.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +49,16 @@ NOINLINE void churn(void)
 int main(int argc, char **argv)
 {
 	long small_n = 20000, large_n = 16000, churn_n = 100000;
+	const char *prefill = getenv("MT_PREFILL_MB");
+	static char *volatile g_prefill;
 
+	if (prefill && atol(prefill) > 0) {
+		size_t n = (size_t)atol(prefill) << 20;
+
+		g_prefill = malloc(n);
+		if (g_prefill)
+			memset(g_prefill, 5, n);
+	}
 	wl_start(&argc, argv);
 	if (argc > 3) {
 		small_n = atol(argv[1]);
