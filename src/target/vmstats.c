@@ -288,7 +288,7 @@ static void read_go_mprof(struct target *t)
 static int update_one(struct target *t, struct loader *l, bool lost_blocks)
 {
 	struct vm_figures f = { .known = true };
-	uint64_t present, resident_sum = 0, arena_mapped = 0;
+	uint64_t present, resident_sum = 0, arena_mapped = 0, run_present = 0, run_live = 0;
 	size_t i;
 	int err;
 
@@ -323,11 +323,20 @@ static int update_one(struct target *t, struct loader *l, bool lost_blocks)
 		arena_mapped += r->end - r->start;
 		resident_sum += present;
 		/*
-		 * Per region: a big block that is only partly touched (its own mmap)
+		 * Per run of adjacent heap regions (the brk heap is one run of the
+		 * parts each call stack grew; a block may cross from one into the
+		 * next): a big block that is only partly touched (its own mmap)
 		 * must not hide the free memory of the heap next to it.
 		 */
-		if (!t->alloc.is_go && present > r->live)
-			f.retained += present - r->live;
+		run_present += present;
+		run_live += r->live;
+		if (i + 1 == t->vm.nr || t->vm.regions[i + 1].start != r->end ||
+		    t->vm.regions[i + 1].owner != VM_OWNER_HEAP ||
+		    t->vm.regions[i + 1].prot != r->prot) {
+			if (!t->alloc.is_go && run_present > run_live)
+				f.retained += run_present - run_live;
+			run_present = run_live = 0;
+		}
 		f.heap_in_use += r->live;
 	}
 	for (i = 0; i < t->vm.nr_released; i++) {
