@@ -5,13 +5,16 @@
 # pointers), and under memtrace --fp-only; one and two threads; median of
 # RUNS runs each. First, memtrace's start-up time. The same workload linked
 # with jemalloc and with tcmalloc follows the table: memtrace's cost per pair
-# there against glibc's ("je", "tc" rows).
+# there against glibc's ("je", "tc" rows). System-wide, with SCALE_PROCS
+# processes allocating: memtrace's own CPU per one-second refresh.
 set -euo pipefail
 MEMTRACE=$1
 WORKLOAD=$2
 WORKLOAD_NOFP=${3:-}
 WORKLOAD_JE=${4:-}
 WORKLOAD_TC=${5:-}
+DRIP=${6:-}
+SCALE_PROCS=${SCALE_PROCS:-200}
 RUNS=${RUNS:-5}
 PAIRS=${PAIRS:-200000}
 
@@ -118,6 +121,36 @@ system_wide() {	# workload
 		"$(for i in $(seq "$RUNS"); do one_run "$1" memtrace 1; done | median)"
 }
 
+cpu_ticks() {	# pid -> user+system clock ticks so far
+	awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
+}
+
+# SCALE_PROCS drip processes, each allocating 4 KiB every 100 ms, under a
+# system-wide memtrace refreshing once a second: milliseconds of its CPU per
+# second, over 10 s once they have all started.
+system_wide_scale() {
+	local mt pids=() t0 c0 c1 i
+	"$MEMTRACE" --batch -i 1 >/dev/null 2>&1 &
+	mt=$!
+	sleep 3
+	for i in $(seq "$SCALE_PROCS"); do
+		"$DRIP" forever >/dev/null &
+		pids+=($!)
+	done
+	sleep 5
+	t0=$EPOCHREALTIME
+	c0=$(cpu_ticks $mt)
+	sleep 10
+	c1=$(cpu_ticks $mt)
+	printf '%-34s %8s ms CPU per 1 s refresh\n' "system-wide, $SCALE_PROCS processes" \
+		"$(awk -v a="$c0" -v b="$c1" -v t0="$t0" -v t1="$EPOCHREALTIME" -v hz="$(getconf CLK_TCK)" \
+			'BEGIN { printf "%.0f", (b - a) / hz / (t1 - t0) * 1000 }')"
+	kill -INT $mt 2>/dev/null
+	wait $mt 2>/dev/null || true
+	kill "${pids[@]}" 2>/dev/null
+	wait "${pids[@]}" 2>/dev/null || true
+}
+
 startup() {
 	local target
 	sleep 600 &
@@ -131,6 +164,7 @@ startup() {
 
 startup
 system_wide "$WORKLOAD_NOFP"
+[ -n "$DRIP" ] && system_wide_scale
 echo
 printf '%-6s %-8s %-9s %12s\n' build threads mode ns/pair
 bench fp "$WORKLOAD"

@@ -297,6 +297,7 @@ int loader__read_counters(struct loader *l, uint64_t out[MT_CNT_MAX])
 		for (c = 0; c < ncpus; c++)
 			out[i] += vals[c];
 	}
+	out[MT_CNT_STACKS_STORED] += __atomic_load_n(&l->stacks_stored_here, __ATOMIC_RELAXED);
 	free(vals);
 	return 0;
 }
@@ -383,11 +384,19 @@ int loader__traced_pids(struct loader *l, uint32_t **out, size_t *nr)
 
 struct forget_ctx {
 	int fd;
-	uint32_t pid;
+	const uint32_t *pids;	/* sorted */
+	size_t nr_pids;
 	size_t key_size;
 	void *keys;
 	size_t nr, cap;
 };
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
 
 static void collect_pid_keys(void *ctx, const void *key, const void *value)
 {
@@ -397,7 +406,7 @@ static void collect_pid_keys(void *ctx, const void *key, const void *value)
 	(void)value;
 	/* Both key layouts keep the pid at offset 8. */
 	memcpy(&pid, (const char *)key + 8, sizeof(pid));
-	if (pid != fc->pid)
+	if (!bsearch(&pid, fc->pids, fc->nr_pids, sizeof(pid), cmp_u32))
 		return;
 	if (fc->nr == fc->cap) {
 		size_t cap = fc->cap ? fc->cap * 2 : 256;
@@ -411,10 +420,12 @@ static void collect_pid_keys(void *ctx, const void *key, const void *value)
 	memcpy((char *)fc->keys + fc->nr++ * fc->key_size, key, fc->key_size);
 }
 
-/* Delete pid's entries of the map at fd; how many went. */
-static size_t forget_in(int fd, size_t key_size, size_t value_size, uint32_t pid)
+/* Delete the entries of the map at fd of any of pids (sorted); how many went. One pass. */
+static size_t forget_in(int fd, size_t key_size, size_t value_size, const uint32_t *pids,
+			size_t nr_pids)
 {
-	struct forget_ctx fc = { .fd = fd, .pid = pid, .key_size = key_size };
+	struct forget_ctx fc = { .fd = fd, .pids = pids, .nr_pids = nr_pids,
+				 .key_size = key_size };
 	size_t i, gone = 0;
 
 	for_each_entry(fd, key_size, value_size, collect_pid_keys, &fc);
@@ -471,21 +482,34 @@ void loader__drop_modules(struct loader *l, uint32_t pid)
 	bpf_map__delete_elem(l->skel->maps.proc_modules, &pid, sizeof(pid), 0);
 }
 
-void loader__forget_pid(struct loader *l, uint32_t pid)
+void loader__forget_pids(struct loader *l, uint32_t *pids, size_t nr)
 {
+	size_t i;
+
+	if (!nr)
+		return;
+	/* Each map walked once for all of them: a walk reads every bucket. */
+	qsort(pids, nr, sizeof(*pids), cmp_u32);
 	_Static_assert(__builtin_offsetof(struct mt_alloc_key, pid) == 8, "pid at 8");
 	_Static_assert(__builtin_offsetof(struct mt_stat_key, pid) == 8, "pid at 8");
 	forget_in(bpf_map__fd(l->skel->maps.stats), sizeof(struct mt_stat_key),
-		  sizeof(struct mt_stat), pid);
+		  sizeof(struct mt_stat), pids, nr);
 	uncount_blocks(l, forget_in(bpf_map__fd(l->skel->maps.allocs), sizeof(struct mt_alloc_key),
-				    sizeof(struct mt_alloc_info), pid));
+				    sizeof(struct mt_alloc_info), pids, nr));
 	_Static_assert(__builtin_offsetof(struct mt_go_sample_key, pid) == 8, "pid at 8");
 	if (l->go_sampling)
 		forget_in(bpf_map__fd(l->skel->maps.go_samples), sizeof(struct mt_go_sample_key),
-			  sizeof(struct mt_go_sample), pid);
-	bpf_map__delete_elem(l->skel->maps.go_stats, &pid, sizeof(pid), 0);
-	bpf_map__delete_elem(l->skel->maps.traced_pids, &pid, sizeof(pid), 0);
-	bpf_map__delete_elem(l->skel->maps.proc_modules, &pid, sizeof(pid), 0);
+			  sizeof(struct mt_go_sample), pids, nr);
+	for (i = 0; i < nr; i++) {
+		bpf_map__delete_elem(l->skel->maps.go_stats, &pids[i], sizeof(pids[i]), 0);
+		bpf_map__delete_elem(l->skel->maps.traced_pids, &pids[i], sizeof(pids[i]), 0);
+		bpf_map__delete_elem(l->skel->maps.proc_modules, &pids[i], sizeof(pids[i]), 0);
+	}
+}
+
+void loader__forget_pid(struct loader *l, uint32_t pid)
+{
+	loader__forget_pids(l, &pid, 1);
 }
 
 bool loader__take_dl_stop(struct loader *l)
@@ -665,9 +689,15 @@ int64_t loader__kernel_memory(struct loader *l)
 
 int loader__store_stack(struct loader *l, uint64_t id, const struct mt_stack *st)
 {
-	if (bpf_map_update_elem(bpf_map__fd(l->skel->maps.stacks), &id, st, BPF_NOEXIST) &&
-	    errno != EEXIST)
+	if (bpf_map_update_elem(bpf_map__fd(l->skel->maps.stacks), &id, st, BPF_NOEXIST)) {
+		if (errno == EEXIST)
+			return 0;
+		if (errno == E2BIG)
+			return -ENOSPC;
 		return -errno;
+	}
+	/* The map's entries are those stored less those taken out: these too. */
+	__atomic_add_fetch(&l->stacks_stored_here, 1, __ATOMIC_RELAXED);
 	return 0;
 }
 

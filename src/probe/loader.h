@@ -131,6 +131,8 @@ int loader__set_modules(struct loader *l, uint32_t pid, const struct mt_proc_mod
 void loader__drop_modules(struct loader *l, uint32_t pid);
 /* Drop everything kept for a process that is gone, making room for others. */
 void loader__forget_pid(struct loader *l, uint32_t pid);
+/* The same for many (pids sorted in place): each map walked once. */
+void loader__forget_pids(struct loader *l, uint32_t *pids, size_t nr);
 /*
  * Fill usage[MT_MAP_MAX] with the capacity of each map, and the
  * entries of the procs map, counted key by key; the caller counts allocs

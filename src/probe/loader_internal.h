@@ -15,6 +15,7 @@ struct loader {
 	struct memtrace_bpf *skel;
 	struct mt_unwind_row *rows_mem;	/* the mmapped rows array */
 	uint64_t dl_stops_taken;
+	uint64_t stacks_stored_here;	/* whole stacks of deferred walks (__atomic) */
 	size_t rows_max;
 	struct ring_buffer *vm_rb;
 	struct ring_buffer *unwind_rb;

@@ -585,7 +585,9 @@ int snapshot__read(struct loader *l, const struct snapshot_opts *o, snapshot_blo
 		goto fail;
 	r->maps[MT_MAP_UNWIND_ROWS].entries = o->unwind_rows_used;
 	/* The BPF side never deletes a stack; memtrace's own pruning is subtracted. */
-	r->maps[MT_MAP_STACKS].entries = r->counters[MT_CNT_STACKS_STORED] - o->stacks_removed;
+	/* Counted apart, and read one after the other: never below zero. */
+	r->maps[MT_MAP_STACKS].entries = r->counters[MT_CNT_STACKS_STORED] > o->stacks_removed ?
+		r->counters[MT_CNT_STACKS_STORED] - o->stacks_removed : 0;
 	r->maps[MT_MAP_UNWIND_ROWS].max_entries = o->unwind_rows_max;
 
 	s->agg = agg_table__new(s->now_ns, o->min_age_ns);

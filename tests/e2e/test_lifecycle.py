@@ -523,8 +523,10 @@ def test_system_wide_forgotten_stacks_taken_out():
             wl = mtlib.Proc([mtlib.workload("mapfill"), "stacks", "12"], name="mapfill")
             if wl.wait(30, "mapfill stacks 12 should finish") != 0:
                 raise AssertionError("mapfill exited %s" % wl.popen.returncode)
-            # Two refreshes to see it exited and forget it, two passes to take its stacks out.
-            time.sleep(6)
+            # Two refreshes to see it exited and let it go, up to four more when
+            # other processes were forgotten just before, two passes to take its
+            # stacks out.
+            time.sleep(9)
         mt.signal(signal.SIGINT)
         run.mt_status = mt.wait(60, "after SIGINT")
         run.mt_stdout, run.mt_stderr = mt.text("stdout"), mt.text("stderr")
