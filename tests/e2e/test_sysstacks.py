@@ -69,8 +69,9 @@ class SystemWide:
         self.tmp = tempfile.mkdtemp(prefix="mt-e2e-")
         self.json_path = os.path.join(self.tmp, "report.json")
         # roomy: room for every process on the machine's stacks (only these
-        # programs' are checked); otherwise the default sizes.
-        room = ["--max-stacks", "262144"] if roomy else []
+        # programs' are checked), and exact figures however many blocks the
+        # machine's other processes keep; otherwise the default sizes and choice.
+        room = ["--max-stacks", "262144", "--exact"] if roomy else []
         self.argv = [mtlib.memtrace_path(), "--batch", "-i", "60"] + room + \
             ["--json", self.json_path] + list(extra)
         self.run = mtlib.Run(self.argv, self.tmp)
