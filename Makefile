@@ -90,9 +90,15 @@ $(OUTPUT)/obj/%.o: $(SRCDIR)/%.c | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
+# memtrace's own allocator, linked in (its malloc binds for libc and the
+# static libraries too): system-wide, memtrace's probes are on every
+# process's libc, its own included, and each of its own allocations would
+# trap. (The sanitizer build keeps the sanitizer's allocator.)
+OWN_MALLOC := -Wl,-Bstatic -ljemalloc_pic -Wl,-Bdynamic
+
 $(OUTPUT)/memtrace: $(OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $^ $(OWN_MALLOC) $(LDLIBS) -o $@
 
 $(ASAN_OUTPUT)/obj/%.o: $(SRCDIR)/%.c | $(ASAN_OUTPUT)
 	$(call msg,CC-ASAN,$@)
@@ -242,9 +248,9 @@ demo: deps
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all $(OUTPUT)/tests/bench_alloc $(OUTPUT)/tests/bench_alloc_nofp \
 		$(OUTPUT)/tests/bench_alloc_jemalloc $(OUTPUT)/tests/bench_alloc_tcmalloc \
-		$(OUTPUT)/tests/go1.19/goallocbench $(OUTPUT)/tests/go1.27/goallocbench
+		$(OUTPUT)/tests/go1.19/goallocbench $(OUTPUT)/tests/go1.27/goallocbench $(OUTPUT)/tests/drip
 	$(Q)tests/bench.sh $(OUTPUT)/memtrace $(OUTPUT)/tests/bench_alloc $(OUTPUT)/tests/bench_alloc_nofp \
-		$(OUTPUT)/tests/bench_alloc_jemalloc $(OUTPUT)/tests/bench_alloc_tcmalloc
+		$(OUTPUT)/tests/bench_alloc_jemalloc $(OUTPUT)/tests/bench_alloc_tcmalloc $(OUTPUT)/tests/drip
 	$(Q)tests/bench_go.sh $(OUTPUT)/memtrace $(OUTPUT)/tests/go1.19/goallocbench \
 		$(OUTPUT)/tests/go1.27/goallocbench
 	$(Q)tests/bench_redis.sh $(OUTPUT)/memtrace

@@ -72,8 +72,18 @@ struct mt_alloc_key {
 	__u32 pad;
 };
 
+/*
+ * mt_alloc_info.size: a block kept because the sampling drew it (sampled
+ * native tracing), standing for 1 / (1 - e^(-size / rate)) blocks like it;
+ * rate = 1 << the shift in bits 56-61. Sizes stay below 2^56.
+ */
+#define MT_ALLOC_SAMPLED	(1ull << 63)
+#define MT_ALLOC_SHIFT(s)	((unsigned int)((s) >> 56) & 63)
+#define MT_ALLOC_SIZE(s)	((s) & ((1ull << 56) - 1))
+#define MT_SAMPLE_SHIFT_MAX	40	/* 1 TiB between samples */
+
 struct mt_alloc_info {
-	__u64 size;		/* bytes the program asked for */
+	__u64 size;		/* bytes the program asked for; MT_ALLOC_SAMPLED */
 	__u64 ts_ns;		/* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
 	__u64 stack_id;
 };
@@ -310,6 +320,10 @@ struct mt_stack_window {
 	__u64 w[MT_STACK_WINDOW / 8 + 1];
 };
 
+/* mt_pending.pend_flags: sampled tracing counted the call at its entry, and drew it. */
+#define MT_PEND_COUNTED	1u
+#define MT_PEND_SAMPLED	2u
+
 /* Per-thread hand-off from an entry probe to its return probe. */
 struct mt_pending {
 	__u64 entry_sp;		/* sp at entry; the return sees entry_sp + 8 */
@@ -318,7 +332,7 @@ struct mt_pending {
 	__u64 old_ptr;		/* realloc: block being resized */
 	struct mt_alloc_info old_info;	/* realloc: its record, restored if realloc fails */
 	__u32 old_known;
-	__u32 pad;
+	__u32 pend_flags;	/* MT_PEND_* */
 	__u64 memptr;		/* posix_memalign: where the pointer is stored */
 	__u64 stack_id;
 	__u32 kind;

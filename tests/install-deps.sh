@@ -4,6 +4,7 @@
 #   tests/install-deps.sh --list   print the package list, one a line
 # Build: compilers, libbpf/bpftool, and the -dev packages of every library the
 # binary links statically (libelf, libdw, zlib, zstd, lzma, bz2, ncurses,
+# jemalloc, its own allocator,
 # libiberty).
 # Tests: the allocators, runtimes and services the workloads use (jemalloc,
 # tcmalloc, Go 1.19; go1.26 and go1.27 come from the Go module proxy over

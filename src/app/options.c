@@ -52,6 +52,14 @@ static const char usage_text[] =
 "      --svg FILE           write an interactive flame graph of live bytes\n"
 "      --diff OLD NEW       compare two --json reports: what grew, per stack\n"
 "  -n, --iterations N       stop after N refreshes\n"
+"Tracking (native allocators):\n"
+"      --sample-rate BYTES  keep one allocation per BYTES allocated (a power of\n"
+"                           2; mean of an exponential draw) instead of every\n"
+"                           block: live bytes per stack are then estimates;\n"
+"                           bytes and calls allocated stay exact\n"
+"      --exact              keep every block, even when the allocation map\n"
+"                           fills (by default memtrace then samples, and\n"
+"                           starts sampling a process that is already large)\n"
 "Go programs:\n"
 "      --go-live SOURCE     where live bytes per stack come from: auto (the\n"
 "                           runtime's heap profile when the program keeps one,\n"
@@ -82,7 +90,7 @@ enum {
 	OPT_BATCH = 256, OPT_TOP, OPT_MIN_AGE, OPT_MIN_SIZE, OPT_MAX_SIZE, OPT_JSON, OPT_FOLDED,
 	OPT_LIB, OPT_MAX_ALLOCS, OPT_MAX_STACKS, OPT_EMPTY_PROBES, OPT_VM_BUFFER, OPT_PPROF,
 	OPT_SVG, OPT_DIFF, OPT_MAX_PROCS, OPT_FP_ONLY, OPT_LIST_OPTIONS, OPT_GO_LIVE,
-	OPT_GO_SAMPLE_RATE,
+	OPT_GO_SAMPLE_RATE, OPT_SAMPLE_RATE, OPT_EXACT,
 };
 
 static const struct option long_opts[] = {
@@ -103,6 +111,8 @@ static const struct option long_opts[] = {
 	{ "lib", required_argument, NULL, OPT_LIB },
 	{ "go-live", required_argument, NULL, OPT_GO_LIVE },
 	{ "go-sample-rate", required_argument, NULL, OPT_GO_SAMPLE_RATE },
+	{ "sample-rate", required_argument, NULL, OPT_SAMPLE_RATE },
+	{ "exact", no_argument, NULL, OPT_EXACT },
 	{ "max-allocs", required_argument, NULL, OPT_MAX_ALLOCS },
 	{ "max-stacks", required_argument, NULL, OPT_MAX_STACKS },
 	{ "vm-buffer", required_argument, NULL, OPT_VM_BUFFER },
@@ -276,6 +286,16 @@ int parse_options(int argc, char **argv, struct options *o)
 		case OPT_GO_SAMPLE_RATE:
 			if (parse_size(optarg, 1ull << 40, &o->go_sample_rate))
 				return bad_value("--go-sample-rate", optarg);
+			break;
+		case OPT_SAMPLE_RATE:
+			/* The BPF side keeps the rate's log2 with each block. */
+			if (parse_size(optarg, 1ull << MT_SAMPLE_SHIFT_MAX, &v) || v < 2 || (v & (v - 1)))
+				return bad_value("--sample-rate", optarg);
+			o->sample_shift = (unsigned int)__builtin_ctzll(v);
+			o->sampling = SAMPLING_FIXED;
+			break;
+		case OPT_EXACT:
+			o->sampling = SAMPLING_EXACT;
 			break;
 		case OPT_MAX_ALLOCS:
 			if (parse_size(optarg, 1u << 28, &v) || v < 64)

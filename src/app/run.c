@@ -24,6 +24,8 @@
 #include "unwind/feeder.h"
 #include "util/stack_remap.h"
 #include "target/vmstats.h"
+#include "app/tracking.h"
+#include "report/format.h"
 #include "target/sysview.h"
 
 #define DEFAULT_TEXT_TOP 10
@@ -114,8 +116,11 @@ void update_vm(struct run *r)
 {
 	if (!r->vm_enabled)
 		return;
+	uint64_t blocks = 0, sampled = 0;
+
 	loader__consume_vm(r->loader);
-	vmstats__update(r->set.targets, r->set.nr, r->loader);
+	if (!vmstats__update(r->set.targets, r->set.nr, r->loader, &blocks, &sampled))
+		tracking__check(r, blocks, sampled);
 }
 
 /* The command is stopped with new mappings: its unwind tables go in before it runs on. */
@@ -196,6 +201,10 @@ static struct snapshot_opts snapshot_opts(struct run *r, size_t top_n)
 		so.unwind_rows_max = us.rows_max;
 	}
 	so.remap = r->remap;
+	so.sample_rate = tracking__rate(r);
+	so.sampled_since_s = r->tracking.since_s;
+	so.sampling_why = r->tracking.why;
+	so.kernel_bytes = loader__kernel_memory(r->loader);
 	return so;
 }
 
@@ -222,6 +231,7 @@ static int build_report(struct run *r, size_t top_n, struct mt_report *rep)
 	err = snapshot__read(r->loader, &so, r->vm_enabled ? feed_vm : NULL, r, &s);
 	if (err)
 		return err;
+	tracking__check(r, snapshot__blocks(s), snapshot__sampled_blocks(s));
 	if (r->vm_enabled)
 		vmstats__finish(r->set.targets, r->set.nr, r->loader);
 	err = snapshot__build(s, r->set.targets, r->set.nr, r->sym, rep);
@@ -695,7 +705,15 @@ int run__start(struct run *r, const char *cmd_cxx, const char *cmd_ld_so)
 		mt_warn("cannot trace memory-map calls (%s): no mapped/retained figures\n",
 			strerror(-err));
 	r->vm_enabled = !err;
+	tracking__start(r);
 	r->startup.attached = mono_ms();
+	if (mt_verbose) {
+		int64_t kb = loader__kernel_memory(r->loader);
+		char b[32];
+
+		if (kb >= 0)
+			mt_info("BPF maps: %s of kernel memory\n", mt_human_bytes((double)kb, b, sizeof(b)));
+	}
 	if (mt_verbose)
 		print_startup(r);
 	return 0;

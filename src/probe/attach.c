@@ -22,6 +22,7 @@
 
 enum prog_id {
 	P_ALLOC_ENTRY,		/* every allocating entry point; its kind is in the cookie */
+	P_ALLOC_SESSION,	/* the same, entry and return in a session */
 	P_FREE, P_FREE_MOVED, P_GO_ALLOC_SPAN, P_GO_FREE_SPAN,
 	P_MAX
 };
@@ -145,6 +146,7 @@ static struct bpf_program *prog_of(struct loader *l, enum prog_id id)
 {
 	switch (id) {
 	case P_ALLOC_ENTRY: return l->skel->progs.mt_alloc_entry;
+	case P_ALLOC_SESSION: return l->skel->progs.mt_alloc_session;
 	case P_FREE: return l->skel->progs.mt_free;
 	case P_FREE_MOVED: return l->skel->progs.mt_free_moved;
 	case P_GO_ALLOC_SPAN: return l->skel->progs.mt_go_alloc_span;
@@ -154,15 +156,16 @@ static struct bpf_program *prog_of(struct loader *l, enum prog_id id)
 	return NULL;
 }
 
-int loader_link_create_multi(int prog_fd, const char *path, const uint64_t *offsets,
-			     const uint64_t *cookies, size_t cnt, bool retprobe, int pid)
+int loader_link_create_multi(int prog_fd, int attach_type, const char *path,
+			     const uint64_t *offsets, const uint64_t *cookies, size_t cnt,
+			     bool retprobe, int pid)
 {
 	struct uprobe_multi_attr attr;
 	long fd;
 
 	memset(&attr, 0, sizeof(attr));
 	attr.prog_fd = (__u32)prog_fd;
-	attr.attach_type = MT_TRACE_UPROBE_MULTI;
+	attr.attach_type = (__u32)attach_type;
 	attr.path = (__u64)(uintptr_t)path;
 	attr.offsets = (__u64)(uintptr_t)offsets;
 	attr.cookies = (__u64)(uintptr_t)cookies;
@@ -210,8 +213,9 @@ static int attach_multi(struct loader *l, int pid, const char *path, struct bpf_
 {
 	int fd, err;
 
-	fd = loader_link_create_multi(bpf_program__fd(prog), path, offsets, cookies, cnt, retprobe,
-			       pid < 0 ? 0 : pid);
+	fd = loader_link_create_multi(bpf_program__fd(prog),
+				      (int)bpf_program__expected_attach_type(prog), path, offsets,
+				      cookies, cnt, retprobe, pid < 0 ? 0 : pid);
 	if (fd < 0)
 		return fd;
 	err = push_multi_fd(l, fd);
@@ -440,6 +444,9 @@ static int attach_specs(struct loader *l, int pid, const char *path, const char 
 			goto out;
 		/* A free whose pointer moved to another register: the program that reads it there. */
 		b = &entry[specs[i].prog == P_FREE && site.args_moved ? P_FREE_MOVED : specs[i].prog];
+		/* Entry and return in one session, where the kernel makes them (not in Go). */
+		if (!go && l->session && specs[i].prog == P_ALLOC_ENTRY && specs[i].ret)
+			b = &entry[P_ALLOC_SESSION];
 		/*
 		 * The cookie: for the allocating entry points, which one it is; in Go,
 		 * that the probe sits on the stack-bound check's branch (BPF skips restarts).
@@ -447,7 +454,7 @@ static int attach_specs(struct loader *l, int pid, const char *path, const char 
 		b->offsets[b->nr] = off + site.offset;
 		b->cookies[b->nr++] = go ? (site.go_stack_check ? MT_COOKIE_GO_STACK_CHECK : 0) :
 				      alloc_cookie(&specs[i], &site);
-		if (specs[i].ret) {
+		if (specs[i].ret && b != &entry[P_ALLOC_SESSION]) {
 			/* At the same site: the return address is still at the stack pointer. */
 			ret->offsets[ret->nr] = off + site.offset;
 			ret->cookies[ret->nr++] = 0;

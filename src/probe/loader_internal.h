@@ -15,6 +15,7 @@ struct loader {
 	struct memtrace_bpf *skel;
 	struct mt_unwind_row *rows_mem;	/* the mmapped rows array */
 	uint64_t dl_stops_taken;
+	uint64_t stacks_stored_here;	/* whole stacks of deferred walks (__atomic) */
 	size_t rows_max;
 	struct ring_buffer *vm_rb;
 	struct ring_buffer *unwind_rb;
@@ -25,6 +26,7 @@ struct loader {
 	size_t nr_multi_fds;
 	size_t cap_multi_fds;
 	bool multi;		/* uprobes go in uprobe_multi links */
+	bool session;		/* allocating entry points get a session (mt_alloc_session) */
 	bool go_spans_incomplete;	/* a Go target lacks a span probe */
 	bool go_sampling;	/* go_sample_rate set */
 	int *go_sampled_pids;	/* Go targets with the sampling probe */
@@ -37,12 +39,18 @@ struct loader {
 	double open_ms, load_ms;
 };
 
-/* enum bpf_attach_type's BPF_TRACE_UPROBE_MULTI: libbpf 1.1.2's headers predate it. */
+/* enum bpf_attach_type's BPF_TRACE_UPROBE_MULTI and _SESSION: libbpf 1.1.2's headers predate them. */
 #define MT_TRACE_UPROBE_MULTI 48
+#define MT_TRACE_UPROBE_SESSION 57
 
-/* A uprobe_multi link (BPF_LINK_CREATE) for cnt probes (pid 0: every process); its fd or -errno. */
-int loader_link_create_multi(int prog_fd, const char *path, const uint64_t *offsets,
-			     const uint64_t *cookies, size_t cnt, bool retprobe, int pid);
+/*
+ * A uprobe_multi link (BPF_LINK_CREATE) for cnt probes (pid 0: every
+ * process) of the given attach type (a session's, or a plain one's,
+ * retprobe: on return); its fd or -errno.
+ */
+int loader_link_create_multi(int prog_fd, int attach_type, const char *path,
+			     const uint64_t *offsets, const uint64_t *cookies, size_t cnt,
+			     bool retprobe, int pid);
 
 /*
  * A Go probe site into go_sites: *idx, its index for the probe's cookie

@@ -23,8 +23,9 @@ void vmstats__seed(struct target *t);
  * in, what is gone goes. Call with the memory-map events drained first.
  */
 int vmstats__reconcile(struct target *t);
-/* Recompute t->vmf for the live targets among targets. */
-int vmstats__update(struct target *targets, size_t nr, struct loader *l);
+/* Recompute t->vmf for the live targets among targets; the live blocks read, and how many sampled. */
+int vmstats__update(struct target *targets, size_t nr, struct loader *l, uint64_t *blocks,
+		    uint64_t *sampled);
 /*
  * The same in three steps, for a caller that walks the allocs map anyway
  * (a snapshot): begin, add every block, finish.

@@ -279,4 +279,28 @@ def test_mapped_command():
     c.finish()
 
 
+def test_mapped_by_each_part():
+    """The brk heap grown by two call stacks in turn (brkgrow): each is
+    charged its own part in "mapped by", not the whole heap to the first:
+    first_name's strdup set the heap up (glibc's first 132 KiB), grow_heap
+    grew it by the rest of 4 MiB of blocks."""
+    run = mtlib.run_command("brkgrow")
+    proc = mtlib.find_process(run.report, exe_name="brkgrow")
+    c = Checks()
+    parts = {}
+    for v in proc.get("vm_stacks") or []:
+        names = [f.get("function") for f in v.get("frames") or []]
+        for fn in ("first_name", "grow_heap"):
+            if fn in names:
+                parts[fn] = parts.get(fn, 0) + v.get("mapped_bytes", 0)
+    c.eq(parts.get("first_name"), 135168, "first_name's part: glibc's first brk, 132 KiB")
+    grown = parts.get("grow_heap") or 0
+    c.true((4 << 20) - 135168 <= grown <= (4 << 20) + (264 << 10),
+           "grow_heap's part %d: its 4 MiB of blocks, less what the first part held, "
+           "give or take glibc's 132 KiB steps" % grown)
+    c.finish("vm_stacks: %r" % [(v.get("mapped_bytes"),
+                                 [f.get("function") for f in v.get("frames") or []][:3])
+                                for v in proc.get("vm_stacks") or []])
+
+
 mtlib.for_each_go(globals())
