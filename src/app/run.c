@@ -123,6 +123,20 @@ void update_vm(struct run *r)
 		tracking__check(r, blocks, sampled);
 }
 
+/*
+ * Between reports, the memory figures once a second (a walk of the whole
+ * allocs map: a million buckets by default), not at each of the fast
+ * first reads of the maps, and not when a report, which does it too, comes
+ * before the next.
+ */
+static void update_vm_between(struct run *r, double now, double next_report)
+{
+	if (now < r->next_vm || next_report - now <= MAPS_REFRESH_S)
+		return;
+	update_vm(r);
+	r->next_vm = now + MAPS_REFRESH_S;
+}
+
 /* The command is stopped with new mappings: its unwind tables go in before it runs on. */
 void on_child_mapped(void *ctx)
 {
@@ -380,8 +394,7 @@ void main_loop(struct run *r)
 		check_go_samples(r, now, &next_go);
 		if (now >= next_maps) {
 			refresh_maps(r, true);
-			if (now < next_report)	/* else the report does it */
-				update_vm(r);
+			update_vm_between(r, now, next_report);
 			next_maps = now + maps_period(r, now);
 			if (r->system_wide)
 				sysview__refresh(&r->set, r->loader, r->stack_gc, r->remap);
@@ -494,9 +507,9 @@ int live_loop(struct run *r)
 		check_go_samples(r, now, &next_go);
 		if (now >= next_maps) {
 			refresh_maps(r, true);
-			/* A refresh of the display does it. */
-			if (display__paused(d) || now < next_refresh)
-				update_vm(r);
+			/* A refresh of the display does it; paused, nothing else does. */
+			update_vm_between(r, now, display__paused(d) ? now + 2 * MAPS_REFRESH_S :
+					  next_refresh);
 			if (r->system_wide)
 				sysview__refresh(&r->set, r->loader, r->stack_gc, r->remap);
 			next_maps = now + maps_period(r, now);

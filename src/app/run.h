@@ -36,6 +36,7 @@ struct run {
 	bool vm_enabled;
 	struct timespec start;
 	long refreshes;		/* reports or screens shown, for -n */
+	double next_vm;		/* when the memory figures are next brought up to date */
 	struct {		/* native tracking (app/tracking.c) */
 		unsigned int shift;	/* 0: every block; else 2^shift bytes per sample */
 		double since_s;
