@@ -104,8 +104,11 @@ def test_go_sampled_folded_pprof(go):
                     for f in reversed(s["frames"]))
         want[key] = want.get(key, 0) + s["live_bytes"]
     c.eq(folded, want, "folded lines vs the JSON's live bytes per stack")
-    big = [v for k, v in folded.items() if k and k[-1] == "main.allocBig"]
-    c.eq(big, [site_live(proc, "main.allocBig")], "folded: main.allocBig's one line")
+    # Every stack through main.allocBig, as site_live counts them: the runtime
+    # sometimes allocates beneath it (a collection started there makes an M).
+    big = [v for k, v in folded.items() if "main.allocBig" in k]
+    c.true(big, "folded: a line through main.allocBig")
+    c.eq(sum(big), site_live(proc, "main.allocBig"), "folded: main.allocBig's lines")
 
     workdir = tempfile.mkdtemp(prefix="mt-golive-")
     try:
