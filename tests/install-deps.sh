@@ -4,9 +4,11 @@
 #   tests/install-deps.sh --list   print the package list, one a line
 # Build: compilers, libbpf/bpftool, and the -dev packages of every library the
 # binary links statically (libelf, libdw, zlib, zstd, lzma, bz2, ncurses,
+# jemalloc, its own allocator,
 # libiberty).
 # Tests: the allocators, runtimes and services the workloads use (jemalloc,
-# tcmalloc, Go, redis-server), the
+# tcmalloc, Go 1.19; go1.26 and go1.27 come from the Go module proxy over
+# https, hence ca-certificates: tests/go_toolchain.py), redis-server, the
 # tools end-to-end tests drive (tmux for the display, unshare/setpriv from
 # util-linux, chromium for the SVG, heaptrack to compare stacks with), and
 # clang's libFuzzer runtime for the fuzz smoke test; cargo for the Rust workloads;

@@ -26,6 +26,8 @@
 #include "unwind/feeder.h"
 #include "util/stack_remap.h"
 #include "target/vmstats.h"
+#include "app/tracking.h"
+#include "report/format.h"
 #include "target/sysview.h"
 
 #define DEFAULT_TEXT_TOP 10
@@ -118,8 +120,25 @@ void update_vm(struct run *r)
 {
 	if (!r->vm_enabled)
 		return;
+	uint64_t blocks = 0, sampled = 0;
+
 	loader__consume_vm(r->loader);
-	vmstats__update(r->set.targets, r->set.nr, r->loader);
+	if (!vmstats__update(r->set.targets, r->set.nr, r->loader, &blocks, &sampled))
+		tracking__check(r, blocks, sampled);
+}
+
+/*
+ * Between reports, the memory figures once a second (a walk of the whole
+ * allocs map: a million buckets by default), not at each of the fast
+ * first reads of the maps, and not when a report, which does it too, comes
+ * before the next.
+ */
+static void update_vm_between(struct run *r, double now, double next_report)
+{
+	if (now < r->next_vm || next_report - now <= MAPS_REFRESH_S)
+		return;
+	update_vm(r);
+	r->next_vm = now + MAPS_REFRESH_S;
 }
 
 /* The command is stopped with new mappings: its unwind tables go in before it runs on. */
@@ -200,6 +219,10 @@ static struct snapshot_opts snapshot_opts(struct run *r, size_t top_n)
 		so.unwind_rows_max = us.rows_max;
 	}
 	so.remap = r->remap;
+	so.sample_rate = tracking__rate(r);
+	so.sampled_since_s = r->tracking.since_s;
+	so.sampling_why = r->tracking.why;
+	so.kernel_bytes = loader__kernel_memory(r->loader);
 	return so;
 }
 
@@ -226,6 +249,7 @@ static int build_report(struct run *r, size_t top_n, struct mt_report *rep)
 	err = snapshot__read(r->loader, &so, r->vm_enabled ? feed_vm : NULL, r, &s);
 	if (err)
 		return err;
+	tracking__check(r, snapshot__blocks(s), snapshot__sampled_blocks(s));
 	if (r->vm_enabled)
 		vmstats__finish(r->set.targets, r->set.nr, r->loader);
 	err = snapshot__build(s, r->set.targets, r->set.nr, r->sym, rep);
@@ -410,8 +434,7 @@ void main_loop(struct run *r)
 			publish_now(r);
 		if (now >= next_maps) {
 			refresh_maps(r, true);
-			if (now < next_report)	/* else the report does it */
-				update_vm(r);
+			update_vm_between(r, now, next_report);
 			next_maps = now + maps_period(r, now);
 			if (r->system_wide)
 				sysview__refresh(&r->set, r->loader, r->stack_gc, r->remap);
@@ -527,9 +550,9 @@ int live_loop(struct run *r)
 			publish_now(r);
 		if (now >= next_maps) {
 			refresh_maps(r, true);
-			/* A refresh of the display does it. */
-			if (display__paused(d) || now < next_refresh)
-				update_vm(r);
+			/* A refresh of the display does it; paused, nothing else does. */
+			update_vm_between(r, now, display__paused(d) ? now + 2 * MAPS_REFRESH_S :
+					  next_refresh);
 			if (r->system_wide)
 				sysview__refresh(&r->set, r->loader, r->stack_gc, r->remap);
 			next_maps = now + maps_period(r, now);
@@ -751,7 +774,15 @@ int run__start(struct run *r, const char *cmd_cxx, const char *cmd_ld_so)
 		mt_warn("cannot trace memory-map calls (%s): no mapped/retained figures\n",
 			strerror(-err));
 	r->vm_enabled = !err;
+	tracking__start(r);
 	r->startup.attached = mono_ms();
+	if (mt_verbose) {
+		int64_t kb = loader__kernel_memory(r->loader);
+		char b[32];
+
+		if (kb >= 0)
+			mt_info("BPF maps: %s of kernel memory\n", mt_human_bytes((double)kb, b, sizeof(b)));
+	}
 	if (mt_verbose)
 		print_startup(r);
 	return 0;

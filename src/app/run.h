@@ -38,6 +38,14 @@ struct run {
 	bool vm_enabled;
 	struct timespec start;
 	long refreshes;		/* reports or screens shown, for -n */
+	double next_vm;		/* when the memory figures are next brought up to date */
+	struct {		/* native tracking (app/tracking.c) */
+		unsigned int shift;	/* 0: every block; else 2^shift bytes per sample */
+		double since_s;
+		uint64_t blocks_at_switch, sampled_at_switch;
+		char why[160];
+		bool told_unsupported;
+	} tracking;
 	struct {		/* start-up phases, ms on CLOCK_MONOTONIC (-v) */
 		double main, targets_done, loaded, unwind_done, attached;
 	} startup;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "display/display_view.h"
+#include "report/caller.h"
 #include "report/format.h"
 
 /* ------------------------------------------------------------ formatting */
@@ -507,7 +508,7 @@ static int build_stacks(struct display *d)
 
 		if (d->filter[0] && !stack_matches(r.s, d->filter))
 			continue;
-		r.top = mt_stack_top_frame(r.s);
+		r.top = stack_caller(r.s);
 		r.has_stats = d->h && !history__stack(d->h, p->pid, r.s->stack_id, &r.st);
 		err = add_row(d, &r);
 		if (err)

@@ -34,16 +34,27 @@ static unsigned char clean_char(unsigned char c, enum mt_clean how)
 /* At most max bytes of s, up to its NUL. */
 static void put(struct sink *k, const char *s, size_t max)
 {
-	size_t i;
+	size_t i, run = 0;
 
 	for (i = 0; i < max && s[i]; i++, k->n++) {
 		unsigned char c = clean_char(s[i], k->how);
 
-		if (k->f)
-			fputc(c, k->f);
-		else if (k->n + 1 < k->len)
-			k->buf[k->n] = c;
+		if (!k->f) {
+			if (k->n + 1 < k->len)
+				k->buf[k->n] = c;
+			continue;
+		}
+		/* Streams take runs left as they are in one write: reports name many frames. */
+		if (c == (unsigned char)s[i]) {
+			run++;
+			continue;
+		}
+		fwrite(s + i - run, 1, run, k->f);
+		run = 0;
+		fputc(c, k->f);
 	}
+	if (k->f && run)
+		fwrite(s + i - run, 1, run, k->f);
 	if (!k->f && k->len)
 		k->buf[k->n < k->len ? k->n : k->len - 1] = '\0';
 }
@@ -160,81 +171,4 @@ const char *mt_count_str(uint64_t n, char *buf, size_t len)
 	}
 	buf[o] = '\0';
 	return buf;
-}
-
-/* ------------------------------------------------------------ top frame */
-
-static const char *base_name(const char *path)
-{
-	const char *slash = path ? strrchr(path, '/') : NULL;
-
-	return slash ? slash + 1 : path;
-}
-
-/*
- * Frames of the allocator and of the C and C++ runtimes say how memory was
- * asked for, not who asked: the stack is named after the first frame that
- * belongs to the program.
- */
-static const char *const runtime_modules[] = {
-	"libc.so", "libstdc++.so", "libjemalloc", "libtcmalloc", "ld-linux",
-};
-static const char *const runtime_functions[] = {
-	"operator new", "__libc_", "_IO_", "std::__", "__gnu_cxx::", "std::allocator",
-};
-
-#define NR(a) (sizeof(a) / sizeof((a)[0]))
-
-static bool has_prefix(const char *s, const char *const *prefixes, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (!strncmp(s, prefixes[i], strlen(prefixes[i])))
-			return true;
-	return false;
-}
-
-/* A demangled template function carries its return type first
- * ("void std::vector<int>::_M_realloc_insert<...>(...)"): skip it. */
-static const char *qualified_name(const char *fn)
-{
-	const char *p, *start = fn;
-	int depth = 0;
-
-	for (p = fn; *p && !(*p == '(' && p != fn && depth == 0); p++) {
-		if (*p == '<')
-			depth++;
-		else if (*p == '>' && depth)
-			depth--;
-		else if (*p == ' ' && !depth && strncmp(start, "operator", 8))
-			start = p + 1;
-	}
-	return start;
-}
-
-static bool runtime_frame(const struct mt_frame *f)
-{
-	const char *mod = base_name(f->module), *q;
-
-	if (mod && has_prefix(mod, runtime_modules, NR(runtime_modules)))
-		return true;
-	if (!f->function)
-		return false;
-	q = qualified_name(f->function);
-	if (has_prefix(f->function, runtime_functions, NR(runtime_functions)) ||
-	    has_prefix(q, runtime_functions, NR(runtime_functions)))
-		return true;
-	/* libstdc++'s container internals: std::vector<...>::_M_realloc_insert */
-	return !strncmp(q, "std::", 5) && strstr(q, "::_M_");
-}
-
-const struct mt_frame *mt_stack_top_frame(const struct mt_stack_report *s)
-{
-	size_t i;
-
-	for (i = 0; i < s->nr_frames; i++)
-		if (!runtime_frame(&s->frames[i]))
-			return &s->frames[i];
-	return s->nr_frames ? &s->frames[0] : NULL;
 }

@@ -49,10 +49,4 @@ const char *mt_human_bytes(double bytes, char *buf, size_t len);
 /* 3400112 -> "3,400,112"; returns buf. */
 const char *mt_count_str(uint64_t n, char *buf, size_t len);
 
-/*
- * The frame a stack is named after: the innermost one outside the allocator
- * and the C and C++ runtimes (frames[0] when all are); NULL without frames.
- */
-const struct mt_frame *mt_stack_top_frame(const struct mt_stack_report *s);
-
 #endif /* MEMTRACE_FORMAT_H */

@@ -43,6 +43,7 @@ struct mt_heap_totals {
 	uint64_t alloc_bytes_total;
 	uint64_t allocs_total;
 	uint64_t frees_total;
+	int64_t live_usable_bytes;	/* rounded up to the allocator's classes; -1: unknown */
 };
 
 struct mt_vm_totals {
@@ -52,6 +53,7 @@ struct mt_vm_totals {
 	uint64_t retained_bytes;
 	bool retained_known;	/* false: retained_bytes printed as null */
 	bool retained_upper_bound;	/* blocks allocated before attaching count as free */
+	bool retained_estimate;	/* from sampled blocks: an estimate */
 	uint64_t heap_resident_bytes;
 	uint64_t rss_anon_bytes;
 	uint64_t reconciled_bytes;	/* mapped or unmapped unseen, taken from /proc/PID/maps */
@@ -75,6 +77,9 @@ struct mt_go_report {
 	uint64_t heap_inuse_bytes;	/* HeapInuse */
 	uint64_t heap_free_bytes;	/* HeapIdle - HeapReleased */
 	uint64_t heap_released_bytes;	/* HeapReleased */
+	/* the live heap, /gc/heap/live:bytes: heap.live_bytes when live_read */
+	bool live_read;
+	uint64_t heap_live_bytes;
 	char note[200];
 	char profile_note[200];	/* why there are no live bytes per stack, "" when there are */
 	/* static: where live bytes per stack come from: "runtime" (its heap profile),
@@ -132,6 +137,11 @@ struct mt_report {
 	size_t nr_probes;
 	struct mt_probe_report *probes;
 	uint64_t probes_single_stepped;	/* functions whose probe costs a single-step */
+	/* Native tracking: every block (sample_rate 0), or sampled since sampled_since_s, and why. */
+	uint64_t sample_rate;
+	double sampled_since_s;
+	char sampling_why[160];
+	int64_t kernel_bytes;	/* kernel memory the BPF maps hold; -1: unknown */
 };
 
 int report_json__write(const struct mt_report *r, FILE *f);

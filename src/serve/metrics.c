@@ -24,6 +24,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include "report/caller.h"
 #include "report/format.h"
 #include "serve/serve_internal.h"
 #include "util/hash.h"
@@ -366,7 +367,7 @@ static int top_stacks(const struct mt_report *r, const bool *skip, size_t top,
 
 static void stack_labels(FILE *f, const struct top_stack *t)
 {
-	const struct mt_frame *fr = mt_stack_top_frame(t->s);
+	const struct mt_frame *fr = stack_caller(t->s);
 	char label[TOP_FRAME_MAX + 64];
 
 	if (fr)

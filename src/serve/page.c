@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "report/caller.h"
 #include "report/format.h"
 #include "serve/serve_internal.h"
 #include "util/utf8.h"
@@ -281,7 +282,7 @@ static void put_frames(FILE *f, const struct mt_stack_report *s)
 static void put_stack_row(FILE *f, const struct page_stack *ps)
 {
 	const struct mt_stack_report *s = ps->s;
-	const struct mt_frame *top = mt_stack_top_frame(s);
+	const struct mt_frame *top = stack_caller(s);
 	char label[512], id[17];
 
 	metrics__stack_id(s, id);

@@ -51,6 +51,7 @@ struct vm_figures {
 	uint64_t retained;
 	bool retained_known;	/* false: not computable in this mode */
 	bool retained_upper_bound;	/* -p mode: blocks from before attaching count as free */
+	bool retained_estimate;	/* from sampled blocks' weights: an estimate */
 	bool go_read;		/* go holds the runtime's own figures, read this time */
 	struct go_heap_figures go;
 };
@@ -72,6 +73,8 @@ struct target {
 	struct vm_proc vm;	/* anonymous memory, from memory-map syscalls */
 	uint64_t vm_reconciled_bytes;	/* taken from /proc/PID/maps: not seen as events */
 	struct vm_figures vmf;
+	bool live_sampled;	/* sampled blocks seen at the last look: live figures estimated */
+	double live_usable;	/* live bytes as the allocator hands them out (memory/usable.h) */
 	int pagemap_fd;		/* -1 until opened */
 	struct go_heap *go_heap;	/* where a Go runtime keeps its heap figures */
 	bool go_heap_tried;	/* opened once: a failure is not retried */

@@ -30,7 +30,7 @@ WL_CXXFLAGS := $(WL_CFLAGS) -std=c++17
 
 WL_FAMILY := family_pie family_nopie family_static family_jemalloc family_tcmalloc
 WL_PLAIN  := exitleak exitcode agedleak fragment lines execer forker mapfill vmchurn sigalloc drip \
-	stepleak
+	sampleleak brkgrow stepleak
 WL_PTHREAD := threads churn
 WL_CXXPROGS := cxx
 # Built without frame pointers: only .eh_frame unwinding finds their stacks.
