@@ -30,10 +30,13 @@ DEPFLAGS = -MMD -MP
 # Static libbpf, libdw, libelf and the compression libraries they read
 # sections with, so the binary runs where none of the build packages are
 # installed; libc stays dynamic. libdw uses libelf: it comes first. Names
-# are demangled by libstdc++ (C++) and libiberty (Rust).
-STATIC_LIBS := -Wl,-Bstatic -lbpf -ldw -lelf -llzma -lbz2 -lzstd -lz -lncursesw -ltinfo -lstdc++ \
-	-liberty -Wl,-Bdynamic
-LDLIBS += $(STATIC_LIBS) -lm -ldl -lpthread
+# are demangled by libstdc++ (C++) and libiberty (Rust). libmicrohttpd
+# (--serve) is static too; the TLS library its archive calls, GnuTLS, is
+# dynamic: Debian ships no static archive of GnuTLS's own p11-kit and
+# libunistring (README: "What it needs at run time").
+STATIC_LIBS := -Wl,-Bstatic -lmicrohttpd -lbpf -ldw -lelf -llzma -lbz2 -lzstd -lz -lncursesw \
+	-ltinfo -lstdc++ -liberty -Wl,-Bdynamic
+LDLIBS += $(STATIC_LIBS) -lgnutls -lm -ldl -lpthread
 
 # src/ holds main.c and one folder per layer (README: "How it works").
 SRCS := $(wildcard $(SRCDIR)/*.c $(SRCDIR)/*/*.c)
@@ -45,9 +48,9 @@ ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 ASAN_OBJS := $(patsubst $(SRCDIR)/%.c,$(ASAN_OUTPUT)/obj/%.o,$(SRCS))
 # Unit tests link the pure layers only: nothing that loads or reads the BPF
 # object, so they build without clang, bpftool or the skeleton.
-UNIT_EXCLUDE := main.o app/% probe/loader.o probe/attach.o probe/attach_python.o probe/stack_gc.o target/sysview.o \
-	target/target_set.o target/vmstats.o target/go_sampled.o target/py_namer.o snapshot/snapshot.o unwind/unwind.o \
-	unwind/deferred.o unwind/feeder.o
+UNIT_EXCLUDE := main.o app/% probe/loader.o probe/attach.o probe/attach_python.o probe/go_attach.o \
+	probe/stack_gc.o target/sysview.o target/target_set.o target/vmstats.o target/go_sampled.o \
+	target/py_namer.o snapshot/snapshot.o unwind/unwind.o unwind/deferred.o unwind/feeder.o
 UNIT_OBJS := $(filter-out $(addprefix $(ASAN_OUTPUT)/obj/,$(UNIT_EXCLUDE)),$(ASAN_OBJS))
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -57,7 +60,7 @@ BPF_OBJ := $(OUTPUT)/memtrace.bpf.o
 SKEL := $(OUTPUT)/memtrace.skel.h
 
 .DELETE_ON_ERROR:
-.PHONY: all clean test unit e2e demo bench soak asan vmlinux deps workloads
+.PHONY: all clean test unit e2e demo bench soak asan vmlinux deps workloads parca
 
 all: $(OUTPUT)/memtrace
 
@@ -85,14 +88,21 @@ $(SKEL): $(BPF_OBJ)
 $(OUTPUT)/obj/probe/loader.o $(ASAN_OUTPUT)/obj/probe/loader.o: $(SKEL)
 $(OUTPUT)/obj/probe/attach.o $(ASAN_OUTPUT)/obj/probe/attach.o: $(SKEL)
 $(OUTPUT)/obj/probe/attach_python.o $(ASAN_OUTPUT)/obj/probe/attach_python.o: $(SKEL)
+$(OUTPUT)/obj/probe/go_attach.o $(ASAN_OUTPUT)/obj/probe/go_attach.o: $(SKEL)
 
 $(OUTPUT)/obj/%.o: $(SRCDIR)/%.c | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
+# memtrace's own allocator, linked in (its malloc binds for libc and the
+# static libraries too): system-wide, memtrace's probes are on every
+# process's libc, its own included, and each of its own allocations would
+# trap. (The sanitizer build keeps the sanitizer's allocator.)
+OWN_MALLOC := -Wl,-Bstatic -ljemalloc_pic -Wl,-Bdynamic
+
 $(OUTPUT)/memtrace: $(OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $^ $(OWN_MALLOC) $(LDLIBS) -o $@
 
 $(ASAN_OUTPUT)/obj/%.o: $(SRCDIR)/%.c | $(ASAN_OUTPUT)
 	$(call msg,CC-ASAN,$@)
@@ -113,21 +123,49 @@ unit: $(UNIT_BINS)
 include tests/workloads/build.mk
 include tests/fuzz/fuzz.mk
 
-# Go workloads are built with a named toolchain, never whatever `go` is on
+# Go workloads are built with named toolchains, never whatever `go` is on
 # PATH: memtrace's Go support is per runtime release, and a test must know
-# which one it traces. Debian 12's golang-1.19 is the one the suite runs.
-GO ?= /usr/lib/go-1.19/bin/go
-GO_VERSION := go1.19
+# which one it traces. Three: Debian 12's go1.19 (golang-1.19), and go1.26.8
+# and go1.27.3, fetched from the Go module proxy into $(OUTPUT)/go by
+# tests/go_toolchain.py (checked against the checksum database's sums). Each
+# is checked with `go version` before it builds; $(OUTPUT)/tests/goMINOR/
+# holds what it built (tests/e2e/mtlib.py: GO_TOOLCHAINS).
+GO119 ?= /usr/lib/go-1.19/bin/go
+GO_RELEASES := 1.19 1.26.8 1.27.3
+go_minor = $(word 1,$(subst ., ,$(1))).$(word 2,$(subst ., ,$(1)))
+go_tool = $(if $(filter 1.19,$(1)),$(GO119),$(OUTPUT)/go/go$(1)/bin/go)
 TEST_TOOLS := $(OUTPUT)/tests/go_span_check
-GO_WORKLOADS := $(OUTPUT)/tests/goretain $(OUTPUT)/tests/goretain_stripped $(OUTPUT)/tests/gohot \
-	$(OUTPUT)/tests/goinuse $(OUTPUT)/tests/goinuse_stripped $(OUTPUT)/tests/goinuse_pie_stripped \
-	$(OUTPUT)/tests/gospan \
-	$(OUTPUT)/tests/gospan_stripped $(OUTPUT)/tests/goallocbench $(OUTPUT)/tests/gochurn
 GO_SRCS := $(wildcard tests/workloads/go/*/*.go) tests/workloads/go/go.mod
-GO_BUILD = $(GO) version | grep -q ' $(GO_VERSION)[. ]' || \
-	{ echo "memtrace: $(GO) is not $(GO_VERSION): $$($(GO) version)" >&2; exit 1; }; \
-	cd tests/workloads/go && GOCACHE=$(abspath $(OUTPUT))/gocache GOFLAGS=-mod=mod GOTOOLCHAIN=local \
-	$(GO) build
+# name:package:flags, flags one of these (-s: no symbol table; -s -w: no DWARF either;
+# a stripped PIE keeps its function table in .data.rel.ro.gopclntab up to Go 1.25)
+GO_FLAGS_S := -ldflags=-s
+GO_FLAGS_SW := -ldflags="-s -w"
+GO_FLAGS_PIESW := -buildmode=pie -ldflags="-s -w"
+GO_PROGRAMS := goretain:retain: goretain_stripped:retain:S gohot:hot: goinuse:inuse: \
+	goinuse_stripped:inuse:SW goinuse_pie_stripped:inuse:PIESW gospan:span: \
+	gospan_stripped:span:SW gochurn:churn: goallocbench:allocbench:
+GO_WORKLOADS = $(foreach r,$(GO_RELEASES),$(foreach p,$(GO_PROGRAMS), \
+	$(OUTPUT)/tests/go$(call go_minor,$(r))/$(call go_field,$(p),1)))
+
+# The toolchains from the module proxy, once per output directory.
+$(OUTPUT)/go/go%/bin/go:
+	$(call msg,GO-GET,go$*)
+	$(Q)mkdir -p $(OUTPUT)/go && $(PYTHON) tests/go_toolchain.py $* $(OUTPUT)/go/go$*
+
+# $(1) release, $(2) name, $(3) package, $(4) flags (GO_FLAGS_$(4))
+define go_program
+$(OUTPUT)/tests/go$(call go_minor,$(1))/$(2): $(GO_SRCS) | $(call go_tool,$(1))
+	$$(call msg,GO,$$@)
+	$$(Q)$(call go_tool,$(1)) version | grep -q ' go$(1)[. ]' || \
+		{ echo "memtrace: $(call go_tool,$(1)) is not go$(1): $$$$($(call go_tool,$(1)) version)" >&2; \
+		  exit 1; }
+	$$(Q)mkdir -p $$(@D) && cd tests/workloads/go && GOCACHE=$(abspath $(OUTPUT))/gocache \
+		GOFLAGS=-mod=mod GOTOOLCHAIN=local $(abspath $(call go_tool,$(1))) build $(GO_FLAGS_$(4)) \
+		-o $$(abspath $$@) ./$(3)
+endef
+go_field = $(word $(2),$(subst :, ,$(1)))
+$(foreach r,$(GO_RELEASES),$(foreach p,$(GO_PROGRAMS),$(eval $(call go_program,$(r),$(call \
+	go_field,$(p),1),$(call go_field,$(p),2),$(call go_field,$(p),3)))))
 
 # Rust workloads (tests/workloads/rust), built as `cargo build --release` builds
 # a service, from the crates Cargo.lock names (crates.io): once per global
@@ -165,56 +203,15 @@ $(OUTPUT)/tests/rust_leak_v0: $(RUST_SRCS) $(RUST_VENDOR)/.done
 
 workloads: $(WORKLOADS) $(GO_WORKLOADS) $(RUST_WORKLOADS) $(TEST_TOOLS)
 
-$(OUTPUT)/tests/goretain: $(GO_SRCS)
-	$(call msg,GO,$@)
-	$(Q)$(GO_BUILD) -o $(abspath $@) ./retain
-
-$(OUTPUT)/tests/goretain_stripped: $(GO_SRCS)
-	$(call msg,GO,$@)
-	$(Q)$(GO_BUILD) -ldflags=-s -o $(abspath $@) ./retain
-
-$(OUTPUT)/tests/gohot: $(GO_SRCS)
-	$(call msg,GO,$@)
-	$(Q)$(GO_BUILD) -o $(abspath $@) ./hot
-
-$(OUTPUT)/tests/goinuse: $(GO_SRCS)
-	$(call msg,GO,$@)
-	$(Q)$(GO_BUILD) -o $(abspath $@) ./inuse
-
-$(OUTPUT)/tests/gospan: $(GO_SRCS)
-	$(call msg,GO,$@)
-	$(Q)$(GO_BUILD) -o $(abspath $@) ./span
-
-# -s -w: no symbol table, no DWARF: mheap_ found from code, offsets from the table.
-$(OUTPUT)/tests/gospan_stripped: $(GO_SRCS)
-	$(call msg,GO,$@)
-	$(Q)$(GO_BUILD) -ldflags='-s -w' -o $(abspath $@) ./span
-
 # Test tools: not installed; built with the sanitizers, from the layers they exercise.
-SPAN_CHECK_OBJS := $(addprefix $(ASAN_OUTPUT)/obj/,memory/go_span.o memory/go_heap.o \
+SPAN_CHECK_OBJS := $(addprefix $(ASAN_OUTPUT)/obj/,memory/go_span.o memory/go_span_layout.o \
+	memory/go_liveness.o memory/go_version.o memory/go_heap.o \
 	symbols/elf_handle.o symbols/go_pclntab.o symbols/x86_insn.o util/procmaps.o)
 
 $(OUTPUT)/tests/go_span_check: tests/tools/go_span_check.c $(SPAN_CHECK_OBJS)
 	$(call msg,CC-TEST,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN_FLAGS) $(DEPFLAGS) $< \
 		$(SPAN_CHECK_OBJS) $(LDLIBS) -o $@
-
-$(OUTPUT)/tests/goinuse_stripped: $(GO_SRCS)
-	$(call msg,GO,$@)
-	$(Q)$(GO_BUILD) -ldflags="-s -w" -o $(abspath $@) ./inuse
-
-# A stripped PIE keeps its function table in .data.rel.ro.gopclntab, not .gopclntab.
-$(OUTPUT)/tests/goinuse_pie_stripped: $(GO_SRCS)
-	$(call msg,GO,$@)
-	$(Q)$(GO_BUILD) -buildmode=pie -ldflags="-s -w" -o $(abspath $@) ./inuse
-
-$(OUTPUT)/tests/gochurn: $(GO_SRCS)
-	$(call msg,GO,$@)
-	$(Q)$(GO_BUILD) -o $(abspath $@) ./churn
-
-$(OUTPUT)/tests/goallocbench: $(GO_SRCS)
-	$(call msg,GO,$@)
-	$(Q)$(GO_BUILD) -o $(abspath $@) ./allocbench
 
 # The demo and the benchmark's workload, built like the test workloads.
 $(OUTPUT)/tests/demo: tests/demo/demo.c
@@ -238,13 +235,22 @@ $(OUTPUT)/tests/bench_alloc_nofp: tests/bench/bench_alloc.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D) && $(CC) -O2 -g -fomit-frame-pointer -fno-optimize-sibling-calls -pthread $< -o $@
 
+# Parca's server for tests/e2e/test_fleet.py, built once from the Go module proxy
+# (tests/build-parca.sh) and never again while it is there; a failed build fails
+# that test, which quotes the build's log, not the whole run.
+PARCA := $(OUTPUT)/parca/bin/parca
+$(PARCA):
+	$(Q)tests/build-parca.sh $(OUTPUT)/parca || true
+
+parca: $(PARCA)
+
 # Installs what a fresh Debian 12 machine lacks; a no-op when all is there.
 deps:
 	$(Q)tests/install-deps.sh
 
 test: deps
-	$(Q)$(MAKE) --no-print-directory all asan unit workloads
-	$(Q)$(PYTHON) tests/run.py --memtrace $(abspath $(OUTPUT)/memtrace) \
+	$(Q)$(MAKE) --no-print-directory all asan unit workloads parca
+	$(Q)MT_GO_PPROF=$(GO119) $(PYTHON) tests/run.py --memtrace $(abspath $(OUTPUT)/memtrace) \
 		--asan-memtrace $(abspath $(ASAN_OUTPUT)/memtrace) \
 		--workloads $(abspath $(OUTPUT)/tests) --unit $(abspath $(OUTPUT)/unit)
 
@@ -255,10 +261,11 @@ demo: deps
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all $(OUTPUT)/tests/bench_alloc $(OUTPUT)/tests/bench_alloc_nofp \
 		$(OUTPUT)/tests/bench_alloc_jemalloc $(OUTPUT)/tests/bench_alloc_tcmalloc \
-		$(OUTPUT)/tests/goallocbench
+		$(OUTPUT)/tests/go1.19/goallocbench $(OUTPUT)/tests/go1.27/goallocbench $(OUTPUT)/tests/drip
 	$(Q)tests/bench.sh $(OUTPUT)/memtrace $(OUTPUT)/tests/bench_alloc $(OUTPUT)/tests/bench_alloc_nofp \
-		$(OUTPUT)/tests/bench_alloc_jemalloc $(OUTPUT)/tests/bench_alloc_tcmalloc
-	$(Q)tests/bench_go.sh $(OUTPUT)/memtrace $(OUTPUT)/tests/goallocbench
+		$(OUTPUT)/tests/bench_alloc_jemalloc $(OUTPUT)/tests/bench_alloc_tcmalloc $(OUTPUT)/tests/drip
+	$(Q)tests/bench_go.sh $(OUTPUT)/memtrace $(OUTPUT)/tests/go1.19/goallocbench \
+		$(OUTPUT)/tests/go1.27/goallocbench
 	$(Q)tests/bench_redis.sh $(OUTPUT)/memtrace
 
 # A long run on a churning workload (SOAK_MINUTES, default 30): not part of make test.

@@ -33,6 +33,37 @@ static __always_inline void not_recorded(__u32 tgid, __u64 stack_id)
 		__sync_fetch_and_add(&s->not_recorded, 1);
 }
 
+/* A block in, or out (-1), of the allocs map: this CPU's count. */
+static __always_inline __s64 blocks_add(__s64 n)
+{
+	__u32 zero = 0;
+	__s64 *c = bpf_map_lookup_elem(&block_count, &zero);
+
+	if (!c)
+		return 0;
+	*c += n;
+	return *c;
+}
+
+/*
+ * The allocs map auto_sample_percent full: sampling from now on (userspace
+ * says so). Summed over the CPUs: frees on one CPU of blocks kept on another
+ * make a CPU's count mean nothing alone.
+ */
+static __noinline void maybe_start_sampling(void)
+{
+	__u32 zero = 0, cpu;
+	__s64 sum = 0, *c;
+
+	for (cpu = 0; cpu < nr_cpus && cpu < 1024; cpu++) {
+		c = bpf_map_lookup_percpu_elem(&block_count, &zero, cpu);
+		if (c)
+			sum += *c;
+	}
+	if (sum * 100 >= (__s64)allocs_max * auto_sample_percent && !native_sample_shift)
+		__sync_val_compare_and_swap(&native_sample_shift, 0, auto_sample_shift);
+}
+
 /* Forget a live block; returns false when the address was never recorded. */
 static __always_inline bool forget_block(__u32 tgid, __u64 addr, struct mt_alloc_info *out)
 {
@@ -44,7 +75,10 @@ static __always_inline bool forget_block(__u32 tgid, __u64 addr, struct mt_alloc
 		return false;
 	*out = *info;
 	/* Two frees of one block race here; only the one that deletes it counts. */
-	return bpf_map_delete_elem(&allocs, &key) == 0;
+	if (bpf_map_delete_elem(&allocs, &key))
+		return false;
+	blocks_add(-1);
+	return true;
 }
 
 /* Put back a block that realloc failed to move (it is still the program's). */
@@ -55,6 +89,8 @@ static __always_inline void restore_block(__u32 tgid, __u64 addr, struct mt_allo
 	if (bpf_map_update_elem(&allocs, &key, info, BPF_NOEXIST)) {
 		count(MT_CNT_ALLOCS_MAP_FULL);
 		not_recorded(tgid, info->stack_id);
+	} else {
+		blocks_add(1);
 	}
 }
 
@@ -142,8 +178,11 @@ static __always_inline void record_block(__u32 tgid, __u64 addr, struct mt_pendi
 	s = stat_for(tgid, p->stack_id, &p->stack);
 	if (!s)
 		return;
-	__sync_fetch_and_add(&s->allocs_total, 1);
-	__sync_fetch_and_add(&s->alloc_bytes_total, p->size);
+	/* Sampled tracing counts every call at its entry. */
+	if (!(p->pend_flags & MT_PEND_COUNTED)) {
+		__sync_fetch_and_add(&s->allocs_total, 1);
+		__sync_fetch_and_add(&s->alloc_bytes_total, p->size);
+	}
 
 	err = bpf_map_update_elem(&allocs, &key, &info, BPF_NOEXIST);
 	if (err == -EEXIST) {
@@ -155,31 +194,102 @@ static __always_inline void record_block(__u32 tgid, __u64 addr, struct mt_pendi
 	if (err) {
 		count(MT_CNT_ALLOCS_MAP_FULL);
 		__sync_fetch_and_add(&s->not_recorded, 1);
+		/* Full before the sum said so: sampling from now on all the same. */
+		if (auto_sample_shift && !native_sample_shift)
+			__sync_val_compare_and_swap(&native_sample_shift, 0, auto_sample_shift);
+		return;
 	}
+	/* Now and then, while memtrace may start sampling by itself: how full is the map? */
+	if (!(blocks_add(1) & fill_check_mask) && auto_sample_shift && !native_sample_shift)
+		maybe_start_sampling();
+}
+
+/* Bytes to the next sampled allocation: an exponential draw of mean rate (go_exp_table's steps). */
+static __always_inline __s64 native_sample_distance(__u64 rate)
+{
+	__u32 step = bpf_get_prandom_u32() & (MT_GO_EXP_STEPS - 1);
+
+	return (__s64)(((__u64)go_exp_table[step] * rate) >> MT_GO_EXP_SHIFT);
+}
+
+/*
+ * Whether an allocation of size bytes is sampled: each CPU counts bytes
+ * down to its next sample, drawn from an exponential distribution as the
+ * Go runtime and tcmalloc draw theirs, so that a block of size s is drawn
+ * with probability 1 - e^(-s/rate) whatever came before (the estimate that
+ * weighs it by the inverse is unbiased).
+ */
+static __always_inline bool native_sampled(__u64 size, __u64 rate)
+{
+	struct mt_go_sample_next *next;
+	__u32 zero = 0;
+
+	next = bpf_map_lookup_elem(&native_sample_next, &zero);
+	if (!next)
+		return false;
+	if (!next->drawn) {
+		next->left = native_sample_distance(rate);
+		next->drawn = 1;
+	}
+	next->left -= (__s64)size;
+	if (next->left > 0)
+		return false;
+	next->left = native_sample_distance(rate);
+	return true;
+}
+
+/* Sampled tracing: one call counted for its stack, at its entry. */
+static __always_inline void count_call(__u32 tgid, __u64 stack_id, struct mt_stack *st, __u64 size)
+{
+	struct mt_stat *s = stat_for(tgid, stack_id, st);
+
+	if (!s)
+		return;
+	__sync_fetch_and_add(&s->allocs_total, 1);
+	__sync_fetch_and_add(&s->alloc_bytes_total, size);
+}
+
+static __always_inline void uncount_call(__u32 tgid, __u64 stack_id, __u64 size)
+{
+	struct mt_stat_key skey = { .pid = tgid, .stack_id = stack_id };
+	struct mt_stat *s = bpf_map_lookup_elem(&stats, &skey);
+
+	if (!s)
+		return;
+	__sync_fetch_and_sub(&s->allocs_total, 1);
+	__sync_fetch_and_sub(&s->alloc_bytes_total, size);
 }
 
 /*
  * Entry of an allocating function. Nested calls (reallocarray calling
  * realloc through the PLT, operator new calling malloc) are recognised by a
- * deeper stack pointer and left to the outermost call.
+ * deeper stack pointer and left to the outermost call. Returns 1 when the
+ * call's return is of no interest (a uprobe session then skips it: no
+ * return trap), else 0.
+ *
+ * Sampled tracing (native_sample_shift, with a session only): every call is
+ * counted for its stack here, and only a sampled one goes on to its return,
+ * where its block is kept; a realloc's old block, if it was kept, goes now.
  */
 static __always_inline int on_entry(struct pt_regs *ctx, __u32 kind, __u64 size, __u64 old_ptr,
-				    __u64 memptr)
+				    __u64 memptr, bool session)
 {
 	struct mt_stack_window *w = NULL;
+	struct mt_alloc_info gone;
 	struct mt_pending *p;
-	__u64 sp, ret_addr;
+	__u32 shift = session ? (__u32)native_sample_shift : 0;
+	__u64 sp, ret_addr, rate = shift && shift <= MT_SAMPLE_SHIFT_MAX ? 1ull << shift : 0;
 	bool want_stack;
 	__u32 tgid;
 
 	if (empty_probes)
 		return 0;
 	if (!probe_traced(&tgid))
-		return 0;
+		return 1;
 	p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0,
 				 BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!p)
-		return 0;
+		return 1;
 	sp = PT_REGS_SP(ctx);
 	/* The stack's first window, read from sp, holds the return address too. */
 	want_stack = size >= min_size && size <= max_size;
@@ -196,8 +306,39 @@ static __always_inline int on_entry(struct pt_regs *ctx, __u32 kind, __u64 size,
 		 * realloc), whose return address the outer return probe replaced.
 		 */
 		if (sp < p->entry_sp || (sp == p->entry_sp && ret_addr != p->ret_addr))
-			return 0;
+			return 1;
 		count(MT_CNT_MISSED_RETURNS);
+	}
+	if (rate) {
+		__u64 stack_id;
+
+		/* 64 PiB and more fails: not an allocation (exact tracking counts no failure). */
+		if (size != MT_ALLOC_SIZE(size)) {
+			count(MT_CNT_FAILED_ALLOCS);
+			return 1;
+		}
+		stack_id = 0;
+		if (want_stack) {
+			/* A Python process's frames, as an exact call's (py_stack). */
+			py_stack(ctx, tgid, p);
+			stack_id = py_stack_id(capture_stack_win(ctx, ret_addr, &p->stack, w),
+					       &p->stack);
+		}
+		if (stack_id)
+			count_call(tgid, stack_id, &p->stack, size);
+		/* A block not kept is freed without a trace; one that was goes now. */
+		if (old_ptr)
+			forget_block(tgid, old_ptr, &gone);
+		if (!stack_id || !native_sampled(size, rate))
+			return 1;
+		p->stack_id = stack_id;
+		p->pend_flags = MT_PEND_COUNTED | MT_PEND_SAMPLED;
+		/* The block keeps the rate it was drawn at: the rate may change later. */
+		size = MT_ALLOC_SIZE(size) | MT_ALLOC_SAMPLED | (__u64)shift << 56;
+		/* Its old block already gone: a failed realloc forgets it (rare, and sampled). */
+		old_ptr = 0;
+	} else {
+		p->pend_flags = 0;
 	}
 	p->active = 1;
 	p->entry_sp = sp;
@@ -207,6 +348,8 @@ static __always_inline int on_entry(struct pt_regs *ctx, __u32 kind, __u64 size,
 	p->memptr = memptr;
 	p->old_ptr = old_ptr;
 	p->old_known = 0;
+	if (rate)
+		return 0;
 	/*
 	 * realloc's old block is forgotten now, while it is still the caller's:
 	 * once realloc has freed it another thread may be handed the address.
@@ -238,6 +381,8 @@ static __always_inline int on_entry(struct pt_regs *ctx, __u32 kind, __u64 size,
  */
 static __always_inline void regs_by_number(const struct pt_regs *ctx, __u64 *r)
 {
+	if (!ctx)
+		return;
 	r[0] = ctx->ax;
 	r[1] = ctx->cx;
 	r[2] = ctx->dx;
@@ -256,23 +401,34 @@ static __always_inline void regs_by_number(const struct pt_regs *ctx, __u64 *r)
 	r[15] = ctx->r15;
 }
 
-SEC("uprobe")
-int BPF_KPROBE(mt_alloc_entry)
+/*
+ * Register reg (x86 number) of ctx. Global: the copy of all of them is its
+ * own stack frame, off the walker's deepest chain of calls (whose frames
+ * together must stay within BPF's 512 bytes).
+ */
+__noinline __u64 reg_value(struct pt_regs *ctx, __u32 reg)
+{
+	__u64 r[16];
+
+	if (!ctx)
+		return 0;
+	regs_by_number(ctx, r);
+	return r[reg & 15];
+}
+
+/* An allocating entry point's arguments, by the cookie's kind (and moved registers). */
+static __always_inline int alloc_entry(struct pt_regs *ctx, bool session)
 {
 	__u64 cookie = bpf_get_attach_cookie(ctx), kind = MT_COOKIE_KIND(cookie);
 	__u64 a0 = PT_REGS_PARM1(ctx), a1 = PT_REGS_PARM2(ctx), a2 = PT_REGS_PARM3(ctx);
 	__u64 size, old_ptr = 0, memptr = 0;
 
 	if (cookie & MT_COOKIE_ARGS_MOVED) {
-		__u64 r[16];
-
-		regs_by_number(ctx, r);
-		a0 = r[MT_COOKIE_ARG_REG(cookie, 0)];
-		a1 = r[MT_COOKIE_ARG_REG(cookie, 1)];
-		a2 = r[MT_COOKIE_ARG_REG(cookie, 2)];
+		a0 = reg_value(ctx, MT_COOKIE_ARG_REG(cookie, 0));
+		a1 = reg_value(ctx, MT_COOKIE_ARG_REG(cookie, 1));
+		a2 = reg_value(ctx, MT_COOKIE_ARG_REG(cookie, 2));
 	}
 	size = a0;
-
 	switch (kind) {
 	case MT_KIND_MALLOC:
 		break;
@@ -298,13 +454,13 @@ int BPF_KPROBE(mt_alloc_entry)
 	case MT_KIND_PY_REFILL:
 		return py_refill_entry(ctx);
 	default:
-		return 0;
+		return 1;
 	}
-	return on_entry(ctx, (__u32)kind, size, old_ptr, memptr);
+	return on_entry(ctx, (__u32)kind, size, old_ptr, memptr, session);
 }
 
-SEC("uretprobe")
-int BPF_KRETPROBE(mt_alloc_ret, __u64 ret)
+/* The outermost call's return: its block recorded. */
+static __always_inline int on_return(struct pt_regs *ctx, __u64 ret)
 {
 	struct mt_pending *p;
 	__u64 ptr = ret;
@@ -330,12 +486,19 @@ int BPF_KRETPROBE(mt_alloc_ret, __u64 ret)
 	if (!ptr) {
 		/* realloc(p, 0) frees p and returns NULL; any other NULL is a failure. */
 		bool freed = (p->kind == MT_KIND_REALLOC || p->kind == MT_KIND_REALLOCARRAY) &&
-			     p->old_ptr && p->size == 0;
+			     p->old_ptr && MT_ALLOC_SIZE(p->size) == 0;
 
 		if (!freed) {
 			if (p->old_known)
 				restore_block(tgid, p->old_ptr, &p->old_info);
 			count(MT_CNT_FAILED_ALLOCS);
+			/*
+			 * Sampled tracing counted it at its entry: a failure is taken back
+			 * (one that was not sampled stays counted: a huge request, the
+			 * usual failure, is sampled all but surely).
+			 */
+			if (p->pend_flags & MT_PEND_COUNTED)
+				uncount_call(tgid, p->stack_id, MT_ALLOC_SIZE(p->size));
 		}
 		return 0;
 	}
@@ -346,13 +509,53 @@ int BPF_KRETPROBE(mt_alloc_ret, __u64 ret)
 }
 
 /*
+ * One program for every allocating entry point; the attach cookie says
+ * which one it is. (One program also means the stack walker is verified
+ * once, not once per entry point.)
+ */
+SEC("uprobe")
+int BPF_KPROBE(mt_alloc_entry)
+{
+	alloc_entry(ctx, false);
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(mt_alloc_ret, __u64 ret)
+{
+	return on_return(ctx, ret);
+}
+
+extern bool bpf_session_is_return(void) __ksym __weak;
+
+/*
+ * Entry and return in one program, as a uprobe session (kernel 6.13+): at
+ * the entry, returning 1 tells the kernel not to run the return at all,
+ * which spares a call that is not sampled its return trap (sampled native
+ * tracing), and a nested call's. Attached instead of mt_alloc_entry and
+ * mt_alloc_ret where the kernel makes session links.
+ */
+SEC("uprobe")
+int BPF_KPROBE(mt_alloc_session)
+{
+	if (bpf_session_is_return())
+		return on_return(ctx, PT_REGS_RC(ctx));
+	return alloc_entry(ctx, true);
+}
+
+/*
  * A free whose block is not known: counted, unless it runs inside a traced
  * allocating call (mimalloc's realloc calls mi_free on the old block, which
  * the realloc's entry already took out).
  */
 static __always_inline void unknown_free(struct pt_regs *ctx, __u64 ptr)
 {
-	struct mt_pending *p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0, 0);
+	struct mt_pending *p;
+
+	/* Sampling keeps few blocks: most frees are of blocks it let go. */
+	if (native_sample_shift)
+		return;
+	p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0, 0);
 
 	if (p && p->active && PT_REGS_SP(ctx) < p->entry_sp)
 		return;
@@ -384,6 +587,8 @@ static __always_inline int on_free(struct pt_regs *ctx, __u64 ptr)
 	}
 	if (bpf_map_delete_elem(&allocs, &key))
 		unknown_free(ctx, ptr);
+	else
+		blocks_add(-1);
 	return 0;
 }
 
@@ -397,8 +602,5 @@ int BPF_KPROBE(mt_free, __u64 ptr)
 SEC("uprobe")
 int BPF_KPROBE(mt_free_moved)
 {
-	__u64 r[16];
-
-	regs_by_number(ctx, r);
-	return on_free(ctx, r[MT_COOKIE_ARG_REG(bpf_get_attach_cookie(ctx), 0)]);
+	return on_free(ctx, reg_value(ctx, MT_COOKIE_ARG_REG(bpf_get_attach_cookie(ctx), 0)));
 }

@@ -16,8 +16,30 @@
 
 static __always_inline bool go_call_restarts(struct pt_regs *ctx)
 {
-	return bpf_get_attach_cookie(ctx) == MT_COOKIE_GO_STACK_CHECK &&
+	return (bpf_get_attach_cookie(ctx) & MT_COOKIE_GO_STACK_CHECK) &&
 	       (ctx->flags & (X86_CF | X86_ZF));
+}
+
+/* The probe's site (mt_go_site), NULL for a probe without one. */
+static __always_inline const struct mt_go_site *go_site(void *ctx)
+{
+	__u32 idx = MT_GO_COOKIE_SITE(bpf_get_attach_cookie(ctx));
+
+	if (!idx)
+		return NULL;
+	idx--;
+	return bpf_map_lookup_elem(&go_sites, &idx);
+}
+
+/* Whether addr (the file's) is in the runtime's allocator: a runtime.mallocgc* function. */
+static __always_inline bool go_in_allocator(const struct mt_go_site *s, __u64 addr)
+{
+	__u32 i;
+
+	for (i = 0; i < MT_GO_MAX_RANGES; i++)
+		if (i < s->nr_ranges && addr >= s->lo[i] && addr < s->hi[i])
+			return true;
+	return false;
 }
 
 /* The thread's scratch record, its stack window emptied for a new walk. */
@@ -49,14 +71,22 @@ static __always_inline __u64 go_count(__u32 tgid, struct mt_pending *p,
 	return stack_id;
 }
 
-/* runtime.mallocgc(size uintptr, typ *_type, needzero bool): size in RAX (Go register ABI). */
+/*
+ * The entry of an allocator function that publishes objects (go_attach.c):
+ * runtime.mallocgc up to Go 1.23; from 1.24 the size-class helper mallocgc
+ * calls, and the size-specialized functions compiled code calls directly
+ * (1.27); each allocation enters one. (size uintptr, typ *_type, ...):
+ * size in RAX (Go's register ABI). The stack starts above the allocator's
+ * frames (mallocgc, when it dispatched to this one).
+ */
 SEC("uprobe")
 int BPF_KPROBE(mt_go_mallocgc)
 {
 	struct walk_regs start = { .sp = PT_REGS_SP(ctx) + 8, .bp = PT_REGS_FP(ctx) };
+	const struct mt_go_site *site;
 	struct mt_pending *p;
-	__u64 size = ctx->ax;
-	__u32 tgid;
+	__u64 size = ctx->ax, bias, frame[2];
+	__u32 tgid, i;
 
 	if (empty_probes)
 		return 0;
@@ -70,6 +100,20 @@ int BPF_KPROBE(mt_go_mallocgc)
 	/* The stack's first window, read from sp, holds the return address too. */
 	if (stack_read(&p->win, PT_REGS_SP(ctx), &start.ip, 1))
 		start.ip = 0;
+	site = go_site(ctx);
+	if (site) {
+		/* At the entry rbp is still the caller's: its frame holds its own caller. */
+		bias = PT_REGS_IP(ctx) - site->vaddr;
+		for (i = 0; i < MT_GO_MAX_SKIP && go_in_allocator(site, start.ip - bias); i++) {
+			if (stack_read(&p->win, start.bp, frame, 2))
+				return 0;
+			start.ip = frame[1];
+			start.sp = start.bp + 16;
+			start.bp = frame[0];
+		}
+		if (i == MT_GO_MAX_SKIP)
+			return 0;
+	}
 	go_count(tgid, p, &start, size);
 	return 0;
 }
@@ -136,46 +180,60 @@ static __always_inline __s64 go_sample_distance(void)
 }
 
 /*
- * In runtime.mallocgc at its call of publicationBarrier, when memtrace
- * samples Go allocations (this probe then replaces the entry probe): the
- * object x is set up, and x and its span sit in stack slots (the cookie
- * says which). Every allocation lands here but tiny ones combined into
- * the current 16-byte block, which the runtime's own profile skips too.
+ * In a runtime.mallocgc* function at its call of publicationBarrier, when
+ * memtrace samples Go allocations (these probes then replace the entry
+ * probes): the object is set up, and its span sits in a stack slot (the
+ * site says which). Every allocation passes one such site once (Go 1.19-1.23:
+ * mallocgc's; 1.24+: the size-class helper's; 1.27: the size-specialized
+ * function's or its slow path's), but a tiny one combined into the current
+ * 16-byte block, which the runtime's own profile skips too. The object is
+ * the span's last one handed out: the allocator moved freeindex past it.
  * The allocation is counted at its slot size (span.elemsize, what
- * runtime/pprof counts), and about one in go_sample_rate bytes is sampled:
- * its address, slot size and stack go to go_samples. mallocgc's frame is
- * set up here: its caller's return address is at rbp + 8.
+ * runtime/pprof counts) on the stack above the allocator's frames, and
+ * about one in go_sample_rate bytes is sampled: its address, slot size and
+ * stack go to go_samples.
  */
 SEC("uprobe")
 int BPF_KPROBE(mt_go_publish)
 {
-	__u64 cookie = bpf_get_attach_cookie(ctx), sp = PT_REGS_SP(ctx), bp = PT_REGS_FP(ctx);
+	__u64 sp = PT_REGS_SP(ctx), fbp = PT_REGS_FP(ctx), bias;
+	__u64 span = 0, size = 0, base = 0, freeindex = 0, frame[2] = {}, stack_id;
+	const struct mt_go_site *site;
 	struct mt_go_sample_key key = {};
 	struct mt_go_sample val = {};
 	struct mt_go_sample_next *next;
 	struct walk_regs start = {};
-	__u64 span = 0, size = 0, frame[2], stack_id;
 	struct mt_pending *p;
-	__u32 tgid, zero = 0;
+	__u32 tgid, zero = 0, i;
 
 	if (empty_probes)
 		return 0;
 	if (!probe_traced(&tgid))
 		return 0;
-	if (bpf_probe_read_user(&span, sizeof(span), (void *)(sp + MT_GO_PUB_SPAN_SLOT(cookie))) ||
-	    bpf_probe_read_user(&size, sizeof(size),
-				(void *)(span + MT_GO_PUB_ELEMSIZE_OFF(cookie))))
+	site = go_site(ctx);
+	if (!site)
+		return 0;
+	bias = PT_REGS_IP(ctx) - site->vaddr;
+	if (bpf_probe_read_user(&span, sizeof(span), (void *)(sp + site->span_slot)) ||
+	    bpf_probe_read_user(&size, sizeof(size), (void *)(span + site->elemsize_off)))
 		return 0;
 	if (size < min_size || size > max_size)
 		return 0;
 	p = go_pending();
 	if (!p)
 		return 0;
-	/* mallocgc's frame: [rbp] its caller's rbp, [rbp + 8] the return address into it. */
-	if (stack_read(&p->win, bp, frame, 2))
+	/* Up the frame chain past the allocator's frames: the stack starts at its caller. */
+	for (i = 0; i < MT_GO_MAX_SKIP; i++) {
+		if (stack_read(&p->win, fbp, frame, 2))
+			return 0;
+		if (!go_in_allocator(site, frame[1] - bias))
+			break;
+		fbp = frame[0];
+	}
+	if (i == MT_GO_MAX_SKIP)
 		return 0;
 	start.ip = frame[1];
-	start.sp = bp + 16;
+	start.sp = fbp + 16;
 	start.bp = frame[0];
 	stack_id = go_count(tgid, p, &start, size);
 	if (!stack_id)
@@ -195,15 +253,20 @@ int BPF_KPROBE(mt_go_publish)
 	}
 	next->left = go_sample_distance();
 	count(MT_CNT_GO_SAMPLES);
-	if (bpf_probe_read_user(&key.addr, sizeof(key.addr), (void *)(sp + MT_GO_PUB_X_SLOT(cookie))))
+	if (bpf_probe_read_user(&base, sizeof(base), (void *)(span + site->start_off)) ||
+	    bpf_probe_read_user(&freeindex, sizeof(freeindex), (void *)(span + site->freeindex_off)))
 		return 0;
+	freeindex &= site->freeindex_mask;
+	if (!freeindex)
+		return 0;
+	key.addr = base + (freeindex - 1) * size;
 	key.pid = tgid;
 	val.stack_id = stack_id;
 	val.size = size;
 	val.ts_ns = bpf_ktime_get_ns();
 	/* The sweep it was allocated after: a slot reused later is told apart by it. */
 	val.sweepgen_known = !bpf_probe_read_user(&val.span_sweepgen, sizeof(val.span_sweepgen),
-						  (void *)(span + MT_GO_PUB_SWEEPGEN_OFF(cookie)));
+						  (void *)(span + site->sweepgen_off));
 	if (bpf_map_update_elem(&go_samples, &key, &val, BPF_ANY))
 		count(MT_CNT_GO_SAMPLES_MAP_FULL);
 	return 0;

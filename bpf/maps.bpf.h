@@ -81,6 +81,22 @@ struct {
 	__type(value, struct mt_go_stat);
 } go_stats SEC(".maps");
 
+/* Blocks in the allocs map, per CPU: kept here less freed here (the sum is the map's). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __s64);
+} block_count SEC(".maps");
+
+/* Sampled native tracing: bytes to the next sampled allocation, per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mt_go_sample_next);
+} native_sample_next SEC(".maps");
+
 /* What the unwinding side needs at once (struct mt_uev_*): its own thread reads it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -117,6 +133,14 @@ struct {
 	__type(key, __u32);
 	__type(value, struct mt_go_sample_next);
 } go_sample_next SEC(".maps");
+
+/* Go probe sites, by the index in their cookie (filled by userspace at attach). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MT_GO_MAX_SITES);
+	__type(key, __u32);
+	__type(value, struct mt_go_site);
+} go_sites SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);

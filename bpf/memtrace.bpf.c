@@ -34,6 +34,23 @@ const volatile __u32 go_exp_table[MT_GO_EXP_STEPS] = {};
 __u64 dl_stops_sent;
 /* Probes on a Python interpreter are attached: Python processes' frames are read. */
 const volatile bool python_probes = false;
+/*
+ * Sampled native tracing: log2 of the mean bytes between sampled
+ * allocations, 0 for exact tracking. Userspace may set it while running
+ * (the allocs map nearing full): a global, not a constant; one word, so the
+ * rate and the shift kept with each block always agree.
+ */
+__u64 native_sample_shift;
+/*
+ * Sampling memtrace starts by itself (0: not) when the allocs map is
+ * auto_sample_percent full, before it refuses blocks: counted per CPU,
+ * summed over nr_cpus every 1024 blocks a CPU keeps.
+ */
+__u64 auto_sample_shift;
+const volatile __u32 auto_sample_percent = 90;
+const volatile __u32 nr_cpus = 1;
+const volatile __u32 allocs_max = 1;
+const volatile __u32 fill_check_mask = 1023;	/* smaller for a small map: it fills sooner */
 
 /*
  * One translation unit, split by concern: the programs share static

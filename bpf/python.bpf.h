@@ -352,6 +352,8 @@ __noinline __u64 py_stack_id(__u64 id, const struct mt_stack *st)
  * free must find it neither missing nor unknown. Per thread, not per CPU:
  * another thread's probe can run between the two on the same CPU.
  */
+static __always_inline __s64 blocks_add(__s64 n);	/* alloc.bpf.h */
+
 static __always_inline void py_free(__u32 tgid, __u64 ptr, __u64 sp)
 {
 	struct mt_alloc_key key = { .addr = ptr, .pid = tgid };
@@ -361,11 +363,14 @@ static __always_inline void py_free(__u32 tgid, __u64 ptr, __u64 sp)
 	if (!ptr)
 		return;
 	known = !bpf_map_delete_elem(&allocs, &key);
+	if (known)
+		blocks_add(-1);
 	p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0,
 				 BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (p)
 		p->py.free_ptr = ptr;
-	if (!known && (!p || !p->active || sp >= p->entry_sp))
+	/* Sampled, libc's blocks are mostly let go: not unknown (unknown_free). */
+	if (!known && !native_sample_shift && (!p || !p->active || sp >= p->entry_sp))
 		count(MT_CNT_UNKNOWN_FREES);
 }
 
@@ -394,6 +399,7 @@ static __always_inline int py_refill_entry(struct pt_regs *ctx)
 	p->entry_sp = sp;
 	p->ret_addr = py_word(sp);
 	p->kind = MT_KIND_MALLOC;
+	p->pend_flags = 0;
 	p->memptr = 0;
 	p->old_ptr = 0;
 	p->old_known = 0;

@@ -57,6 +57,8 @@ __noinline int py_site_record(struct pt_regs *ctx, __u32 tgid, __u64 size, __u64
 		return 0;
 	}
 	p->py_refill_sp = 0;
+	/* The interpreter's allocator is tracked exactly, sampling or not (README). */
+	p->pend_flags = 0;
 	record_block(tgid, block, p);
 	return 0;
 }
@@ -111,7 +113,7 @@ static __always_inline void py_site_realloc(struct pt_regs *ctx, const struct mt
 		return;
 	info = bpf_map_lookup_elem(&allocs, &key);
 	/* Growing past pymalloc's blocks, or libc's block: libc's realloc, for the API. */
-	if (size - 1 >= MT_PY_SMALL_MAX || (info && info->size - 1 >= MT_PY_SMALL_MAX)) {
+	if (size - 1 >= MT_PY_SMALL_MAX || (info && MT_ALLOC_SIZE(info->size) - 1 >= MT_PY_SMALL_MAX)) {
 		py_mark_api(PT_REGS_SP(ctx));
 		return;
 	}

@@ -85,8 +85,18 @@ struct mt_alloc_key {
 	__u32 pad;
 };
 
+/*
+ * mt_alloc_info.size: a block kept because the sampling drew it (sampled
+ * native tracing), standing for 1 / (1 - e^(-size / rate)) blocks like it;
+ * rate = 1 << the shift in bits 56-61. Sizes stay below 2^56.
+ */
+#define MT_ALLOC_SAMPLED	(1ull << 63)
+#define MT_ALLOC_SHIFT(s)	((unsigned int)((s) >> 56) & 63)
+#define MT_ALLOC_SIZE(s)	((s) & ((1ull << 56) - 1))
+#define MT_SAMPLE_SHIFT_MAX	40	/* 1 TiB between samples */
+
 struct mt_alloc_info {
-	__u64 size;		/* bytes the program asked for */
+	__u64 size;		/* bytes the program asked for; MT_ALLOC_SAMPLED */
 	__u64 ts_ns;		/* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
 	__u64 stack_id;
 };
@@ -174,8 +184,13 @@ struct mt_go_stat {
 	__u64 spans_freed;
 };
 
-/* Cookie of an entry probe placed on the branch of Go's stack-bound check. */
-#define MT_COOKIE_GO_STACK_CHECK 1
+/*
+ * Cookie of a Go probe: flags in the low byte, and the index + 1 of its
+ * mt_go_site in go_sites above them (0: none).
+ */
+#define MT_COOKIE_GO_STACK_CHECK 1	/* on the branch of Go's stack-bound check */
+#define MT_GO_COOKIE(flags, site_idx)	((__u64)(flags) | ((__u64)(site_idx) + 1) << 8)
+#define MT_GO_COOKIE_SITE(c)		((__u32)((c) >> 8) & 0xffff)	/* index + 1 */
 
 /*
  * Go allocations memtrace samples itself, by bytes as the runtime's heap
@@ -198,17 +213,31 @@ struct mt_go_sample {
 };
 
 /*
- * Cookie of the sampling probe in runtime.mallocgc: the stack slots of x
- * and of its span at the site (src/probe/go_site.h), and where mspan keeps
- * elemsize and sweepgen in this runtime.
+ * A Go probe site (src/probe/go_site.h), shared by the processes that run
+ * the same executable: where it is, which code is the runtime's allocator
+ * (the runtime.mallocgc* functions: frames the stack starts above, calls
+ * counted by the outer probe), and, for a sampling site at a call of
+ * runtime.publicationBarrier, the stack slot holding the object's span and
+ * where runtime.mspan keeps what is read. Addresses are the file's: a
+ * PIE's bias is the probe's ip minus vaddr.
  */
-#define MT_GO_PUB_COOKIE(x_slot, span_slot, elemsize_off, sweepgen_off) \
-	((__u64)(x_slot) | (__u64)(span_slot) << 16 | (__u64)(elemsize_off) << 32 | \
-	 (__u64)(sweepgen_off) << 48)
-#define MT_GO_PUB_X_SLOT(c)		((c) & 0xffff)
-#define MT_GO_PUB_SPAN_SLOT(c)		(((c) >> 16) & 0xffff)
-#define MT_GO_PUB_ELEMSIZE_OFF(c)	(((c) >> 32) & 0xffff)
-#define MT_GO_PUB_SWEEPGEN_OFF(c)	(((c) >> 48) & 0xffff)
+#define MT_GO_MAX_SITES		1024
+#define MT_GO_MAX_RANGES	8
+#define MT_GO_MAX_SKIP		4	/* allocator frames above a probe: a slow path's at most 3 */
+
+struct mt_go_site {
+	__u64 vaddr;		/* the probed instruction */
+	__u64 lo[MT_GO_MAX_RANGES];	/* runtime.mallocgc* code: [lo, hi) */
+	__u64 hi[MT_GO_MAX_RANGES];
+	__u32 nr_ranges;
+	__u32 span_slot;	/* sampling site: the *mspan at rsp + span_slot */
+	/* runtime.mspan: startAddr, freeindex (8 bytes read, freeindex_mask kept), elemsize, sweepgen */
+	__u32 start_off;
+	__u32 freeindex_off;
+	__u64 freeindex_mask;	/* 0xffff from Go 1.22 (a uint16), else all ones */
+	__u32 elemsize_off;
+	__u32 sweepgen_off;
+};
 
 /* The sampling distance's table: Exp(1) in 1024 equal-probability steps, << 20. */
 #define MT_GO_EXP_STEPS 1024
@@ -333,6 +362,10 @@ struct mt_py_scratch {
 	__u64 api_sp;
 };
 
+/* mt_pending.pend_flags: sampled tracing counted the call at its entry, and drew it. */
+#define MT_PEND_COUNTED	1u
+#define MT_PEND_SAMPLED	2u
+
 /* Per-thread hand-off from an entry probe to its return probe. */
 struct mt_pending {
 	__u64 entry_sp;		/* sp at entry; the return sees entry_sp + 8 */
@@ -341,7 +374,7 @@ struct mt_pending {
 	__u64 old_ptr;		/* realloc: block being resized */
 	struct mt_alloc_info old_info;	/* realloc: its record, restored if realloc fails */
 	__u32 old_known;
-	__u32 pad;
+	__u32 pend_flags;	/* MT_PEND_* */
 	__u64 memptr;		/* posix_memalign: where the pointer is stored */
 	__u64 stack_id;
 	__u32 kind;

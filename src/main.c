@@ -16,6 +16,7 @@
 #include "probe/loader.h"
 #include "probe/stack_gc.h"
 #include "report/diff.h"
+#include "serve/serve.h"
 #include "symbols/symbolize.h"
 #include "target/launch.h"
 #include "target/py_namer.h"
@@ -151,6 +152,46 @@ static int add_command_target(struct run *r, char **cmd_path, char **cmd_cxx, ch
 	return 0;
 }
 
+/* What the server's page says is traced, from the command line: the targets come later. */
+static void serve_title(const struct options *o, char *buf, size_t len)
+{
+	char host[64] = "";
+	size_t n;
+
+	gethostname(host, sizeof(host) - 1);
+	if (o->cmd) {
+		snprintf(buf, len, "%s on %s", o->cmd[0], host);
+	} else if (o->nr_pids) {
+		n = (size_t)snprintf(buf, len, "pid");
+		for (size_t i = 0; i < o->nr_pids && n < len; i++)
+			n += (size_t)snprintf(buf + n, len - n, "%s%u", i ? "," : " ", o->pids[i]);
+		if (n < len)
+			snprintf(buf + n, len - n, " on %s", host);
+	} else {
+		snprintf(buf, len, "all processes on %s", host);
+	}
+}
+
+static int start_server(struct run *r)
+{
+	const struct options *o = r->o;
+	char title[512];
+	struct serve_opts so = {
+		.addr = o->serve_addr,
+		.metrics_top = o->metrics_top,
+		/* The page reloads as often as reports come (the display's default: 2 s). */
+		.interval_s = o->display && !o->interval_given ? 2.0 : o->interval_s,
+		.title = title,
+	};
+	int err;
+
+	serve_title(o, title, sizeof(title));
+	err = serve__start(&so, &r->server);
+	if (!err)
+		mt_info("serving on %s\n", serve__url(r->server));
+	return err;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o = {};
@@ -175,6 +216,8 @@ int main(int argc, char **argv)
 	o.display = !o.batch && isatty(STDOUT_FILENO) && !(o.json_path && !strcmp(o.json_path, "-"));
 	if (!o.interval_given && !o.display)
 		o.interval_s = 5;
+	/* An agent's output is its server: no text reports unless asked (--batch). */
+	o.quiet = o.serve_addr && !o.display && !o.batch;
 	if (o.diff_old) {
 		struct diff_opts dopts = {
 			.old_path = o.diff_old,
@@ -203,6 +246,10 @@ int main(int argc, char **argv)
 	sigaddset(&blocked, SIGINT);
 	sigaddset(&blocked, SIGTERM);
 	sigprocmask(SIG_BLOCK, &blocked, NULL);
+
+	/* Before anything is loaded: a taken port fails at once. Its thread inherits the mask. */
+	if (o.serve_addr && start_server(&r))
+		return own_fail;
 
 	/* System-wide, targets come as the BPF side takes processes in. */
 	if (r.cmd_mode) {
@@ -266,6 +313,7 @@ int main(int argc, char **argv)
 		exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 	}
 cleanup:
+	serve__stop(r.server);
 	feeder__stop(r.feeder);
 	py_namer__stop(r.py_namer);
 	unwinder__free(r.unwinder);

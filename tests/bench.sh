@@ -5,13 +5,16 @@
 # pointers), and under memtrace --fp-only; one and two threads; median of
 # RUNS runs each. First, memtrace's start-up time. The same workload linked
 # with jemalloc and with tcmalloc follows the table: memtrace's cost per pair
-# there against glibc's ("je", "tc" rows).
+# there against glibc's ("je", "tc" rows). System-wide, with SCALE_PROCS
+# processes allocating: memtrace's own CPU per one-second refresh.
 set -euo pipefail
 MEMTRACE=$1
 WORKLOAD=$2
 WORKLOAD_NOFP=${3:-}
 WORKLOAD_JE=${4:-}
 WORKLOAD_TC=${5:-}
+DRIP=${6:-}
+SCALE_PROCS=${SCALE_PROCS:-200}
 RUNS=${RUNS:-5}
 PAIRS=${PAIRS:-200000}
 
@@ -22,6 +25,7 @@ one_run() {	# workload mode threads -> ns per pair
 	floor) out=$("$MEMTRACE" --batch --empty-probes -i 1000 -- "$w" "$3" "$PAIRS" 2>/dev/null) ;;
 	memtrace) out=$("$MEMTRACE" --batch -i 1000 -- "$w" "$3" "$PAIRS" 2>/dev/null) ;;
 	fp-only) out=$("$MEMTRACE" --batch --fp-only -i 1000 -- "$w" "$3" "$PAIRS" 2>/dev/null) ;;
+	sampled) out=$("$MEMTRACE" --batch --sample-rate 64k -i 1000 -- "$w" "$3" "$PAIRS" 2>/dev/null) ;;
 	esac
 	echo "$out" | awk '/^ns_per_pair/ { print $2 }'
 }
@@ -34,13 +38,13 @@ bench() {	# label workload
 	local label=$1 w=$2 threads mode
 	declare -A res
 	for threads in 1 2; do
-		for mode in native floor memtrace fp-only; do
+		for mode in native floor memtrace fp-only sampled; do
 			res[$mode]=$(for i in $(seq "$RUNS"); do one_run "$w" $mode $threads; done | median)
 			printf '%-6s %-8s %-9s %12s\n' "$label" "$threads" "$mode" "${res[$mode]}"
 		done
 		awk -v n="${res[native]}" -v f="${res[floor]}" -v m="${res[memtrace]}" \
-			-v p="${res[fp-only]}" -v t="$threads" -v l="$label" \
-			'BEGIN { printf "%-6s %-8s ratios: memtrace/floor %.2f  fp-only/floor %.2f  memtrace/native %.1f\n", l, t, m / f, p / f, m / n }'
+			-v p="${res[fp-only]}" -v s="${res[sampled]}" -v t="$threads" -v l="$label" \
+			'BEGIN { printf "%-6s %-8s ratios: memtrace/floor %.2f  fp-only/floor %.2f  sampled/floor %.2f  memtrace/native %.1f\n", l, t, m / f, p / f, s / f, m / n }'
 	done
 }
 
@@ -91,6 +95,62 @@ one_true() {	# -> ms for the whole run
 	ms_since "$t0"
 }
 
+# System-wide: from start to "attached" (every allocator library probed, the
+# common tables built), then a program started after it, allocating at once:
+# ns per pair of its first PAIRS/10 pairs (whose first walks are finished in
+# userspace: the tables are not published yet) against the same run traced
+# with --.
+one_sys_attach() {	# -> ms until attached, system-wide
+	local t0=$EPOCHREALTIME line
+	"$MEMTRACE" --batch -d 1 2>&1 >/dev/null | while IFS= read -r line; do
+		case $line in "memtrace: attached"*) ms_since "$t0" ;; esac
+	done
+}
+
+system_wide() {	# workload
+	local mt ns
+	printf '%-34s %8s ms\n' "start-up: system-wide, probes live" \
+		"$(for i in $(seq "$RUNS"); do one_sys_attach; done | median)"
+	"$MEMTRACE" --batch -i 1000 -d 30 >/dev/null 2>&1 &
+	mt=$!
+	sleep 3
+	ns=$(for i in $(seq "$RUNS"); do "$1" 1 $((PAIRS / 10)) | awk '/^ns_per_pair/ { print $2 }'; done | median)
+	kill -INT $mt 2>/dev/null
+	wait $mt 2>/dev/null || true
+	printf '%-34s %8s ns/pair (-- the same: %s)\n' "started after a system-wide memtrace" "$ns" \
+		"$(for i in $(seq "$RUNS"); do one_run "$1" memtrace 1; done | median)"
+}
+
+cpu_ticks() {	# pid -> user+system clock ticks so far
+	awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
+}
+
+# SCALE_PROCS drip processes, each allocating 4 KiB every 100 ms, under a
+# system-wide memtrace refreshing once a second: milliseconds of its CPU per
+# second, over 10 s once they have all started.
+system_wide_scale() {
+	local mt pids=() t0 c0 c1 i
+	"$MEMTRACE" --batch -i 1 >/dev/null 2>&1 &
+	mt=$!
+	sleep 3
+	for i in $(seq "$SCALE_PROCS"); do
+		"$DRIP" forever >/dev/null &
+		pids+=($!)
+	done
+	sleep 5
+	t0=$EPOCHREALTIME
+	c0=$(cpu_ticks $mt)
+	sleep 10
+	c1=$(cpu_ticks $mt)
+	printf '%-34s %8s ms CPU per 1 s refresh\n' "system-wide, $SCALE_PROCS processes" \
+		"$(awk -v a="$c0" -v b="$c1" -v t0="$t0" -v t1="$EPOCHREALTIME" -v hz="$(getconf CLK_TCK)" \
+			'BEGIN { printf "%.0f", (b - a) / hz / (t1 - t0) * 1000 }')"
+	kill -INT $mt 2>/dev/null
+	wait $mt 2>/dev/null || true
+	kill "${pids[@]}" 2>/dev/null
+	wait "${pids[@]}" 2>/dev/null || true
+}
+
 startup() {
 	local target
 	sleep 600 &
@@ -103,6 +163,8 @@ startup() {
 }
 
 startup
+system_wide "$WORKLOAD_NOFP"
+[ -n "$DRIP" ] && system_wide_scale
 echo
 printf '%-6s %-8s %-9s %12s\n' build threads mode ns/pair
 bench fp "$WORKLOAD"

@@ -3,16 +3,41 @@
 # its own RSS and its maps' entries sampled every minute; at the end the
 # report's counters. Not part of make test. memtrace's memory and maps must
 # stay flat: the allocations it tracks are freed as fast as they are made.
+# It serves too (--serve), scraped all along as Prometheus and Parca would,
+# with profiles over time and bad requests mixed in: the server's memory
+# must stay flat as well.
 set -euo pipefail
 MEMTRACE=$1
 CHURN=$2
 MINUTES=${SOAK_MINUTES:-30}
 OUT=$(mktemp -d)
-trap 'kill $MT 2>/dev/null || true; rm -rf "$OUT"' EXIT
+SCRAPER=
+trap 'kill $MT $SCRAPER 2>/dev/null || true; rm -rf "$OUT"' EXIT
 
-"$MEMTRACE" --batch -i 60 -d $((MINUTES * 60)) --json "$OUT/soak.json" -- \
+"$MEMTRACE" --batch -i 60 -d $((MINUTES * 60)) --json "$OUT/soak.json" --serve 127.0.0.1:0 -- \
 	"$CHURN" 100000000000 > "$OUT/text" 2> "$OUT/err" &
 MT=$!
+for _ in $(seq 50); do
+	URL=$(sed -n 's/^memtrace: serving on //p' "$OUT/err")
+	[ -n "$URL" ] && break
+	sleep 0.2
+done
+# Every second: what Prometheus and Parca fetch, the page; every 10 s a profile over 5 s and a bad request.
+(
+	n=0
+	while kill -0 $MT 2>/dev/null; do
+		for p in metrics debug/pprof/heap "" flamegraph.svg report.json; do
+			curl -s -o /dev/null -w '%{http_code}\n' "$URL$p"
+		done
+		if [ $((n % 10)) -eq 0 ]; then
+			curl -s -o /dev/null -w '%{http_code}\n' "${URL}debug/pprof/allocs?seconds=5"
+			curl -s -o /dev/null -w '%{http_code}\n' "${URL}debug/pprof/heap?seconds=x"
+		fi
+		n=$((n + 1))
+		sleep 1
+	done
+) > "$OUT/codes" 2>/dev/null &
+SCRAPER=$!
 printf '%-8s %12s %12s  %s\n' minute memtrace_rss churn_rss "map entries (last report)"
 for m in $(seq 0 "$MINUTES"); do
 	[ "$m" -gt 0 ] && sleep 60
@@ -25,6 +50,7 @@ for m in $(seq 0 "$MINUTES"); do
 done
 # At the end of -d memtrace ends the command (SIGTERM) and writes its report.
 wait $MT || true
+echo "requests by status: $(sort "$OUT/codes" | uniq -c | tr -s ' ' | tr '\n' ' ')"
 python3 - "$OUT/soak.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))

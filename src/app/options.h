@@ -11,6 +11,13 @@
 
 #define MT_DEFAULT_VM_BUFFER (1u << 20)
 
+/* Native tracking: every block, sampled, or exact until it does not fit. */
+enum sampling {
+	SAMPLING_AUTO,		/* exact; sampled once the allocs map fills or for a large target */
+	SAMPLING_EXACT,		/* --exact */
+	SAMPLING_FIXED,		/* --sample-rate */
+};
+
 struct options {
 	uint32_t pids[MT_MAX_PIDS];
 	size_t nr_pids;
@@ -42,6 +49,11 @@ struct options {
 	bool display;		/* full-screen display: stdout is a terminal and no --batch */
 	enum go_live go_live;
 	uint64_t go_sample_rate;	/* bytes; 0: Go allocations are not sampled */
+	const char *serve_addr;	/* --serve: NULL when not serving */
+	size_t metrics_top;	/* stacks given as series on /metrics */
+	bool quiet;		/* serving, no display and no --batch: no text reports */
+	enum sampling sampling;
+	unsigned int sample_shift;	/* SAMPLING_FIXED: log2 of the bytes per sample */
 };
 
 /* Parse argv into o. Prints one line and returns -EINVAL on bad input; exits on --help. */

@@ -16,7 +16,9 @@
 #include "util/log.h"
 #include "util/output_file.h"
 #include "report/report.h"
+#include "report/report_ref.h"
 #include "app/run.h"
+#include "serve/serve.h"
 #include "target/go_sampled.h"
 #include "snapshot/snapshot.h"
 #include "probe/stack_gc.h"
@@ -24,6 +26,8 @@
 #include "unwind/feeder.h"
 #include "util/stack_remap.h"
 #include "target/vmstats.h"
+#include "app/tracking.h"
+#include "report/format.h"
 #include "target/sysview.h"
 #include "target/py_namer.h"
 
@@ -40,6 +44,8 @@
 #define GO_CHECK_S 0.1
 /* How long a command has to exit once the trace is over and it got SIGTERM. */
 #define DURATION_GRACE_S 5.0
+/* How often the loop asks the server whether it waits for a report. */
+#define SERVE_POLL_S 0.1
 /* A live view refreshes faster than periodic text reports. */
 #define LIVE_DEFAULT_INTERVAL_S 2.0
 /* How long the display waits for a key before the loop looks at the trace again. */
@@ -80,7 +86,7 @@ static void refresh_maps(struct run *r, bool tables)
 		if (r->vm_enabled)
 			vmstats__reconcile(&r->set.targets[i]);
 		if (tables && r->unwinder && !r->set.targets[i].exited)
-			unwinder__update(r->unwinder, &r->set.targets[i]);
+			unwinder__update(r->unwinder, &r->set.targets[i], !r->system_wide);
 	}
 }
 
@@ -115,8 +121,25 @@ void update_vm(struct run *r)
 {
 	if (!r->vm_enabled)
 		return;
+	uint64_t blocks = 0, sampled = 0;
+
 	loader__consume_vm(r->loader);
-	vmstats__update(r->set.targets, r->set.nr, r->loader);
+	if (!vmstats__update(r->set.targets, r->set.nr, r->loader, &blocks, &sampled))
+		tracking__check(r, blocks, sampled);
+}
+
+/*
+ * Between reports, the memory figures once a second (a walk of the whole
+ * allocs map: a million buckets by default), not at each of the fast
+ * first reads of the maps, and not when a report, which does it too, comes
+ * before the next.
+ */
+static void update_vm_between(struct run *r, double now, double next_report)
+{
+	if (now < r->next_vm || next_report - now <= MAPS_REFRESH_S)
+		return;
+	update_vm(r);
+	r->next_vm = now + MAPS_REFRESH_S;
 }
 
 /* The command is stopped with new mappings: its unwind tables go in before it runs on. */
@@ -127,7 +150,7 @@ void on_child_mapped(void *ctx)
 	struct target *cmd = target_set__command(&r->set);
 
 	if (target__refresh(cmd) == 0 && r->unwinder)
-		unwinder__update(r->unwinder, cmd);
+		unwinder__update(r->unwinder, cmd, true);
 }
 
 bool child_stop_is_ours(void *ctx)
@@ -200,6 +223,10 @@ static struct snapshot_opts snapshot_opts(struct run *r, size_t top_n)
 		so.unwind_rows_max = us.rows_max;
 	}
 	so.remap = r->remap;
+	so.sample_rate = tracking__rate(r);
+	so.sampled_since_s = r->tracking.since_s;
+	so.sampling_why = r->tracking.why;
+	so.kernel_bytes = loader__kernel_memory(r->loader);
 	return so;
 }
 
@@ -226,6 +253,7 @@ static int build_report(struct run *r, size_t top_n, struct mt_report *rep)
 	err = snapshot__read(r->loader, &so, r->vm_enabled ? feed_vm : NULL, r, &s);
 	if (err)
 		return err;
+	tracking__check(r, snapshot__blocks(s), snapshot__sampled_blocks(s));
 	if (r->vm_enabled)
 		vmstats__finish(r->set.targets, r->set.nr, r->loader);
 	err = snapshot__build(s, r->set.targets, r->set.nr, r->sym, rep);
@@ -233,19 +261,49 @@ static int build_report(struct run *r, size_t top_n, struct mt_report *rep)
 	return err;
 }
 
+static double real_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Hand rep (every stack of every process) to the server; rep is left empty. */
+static void publish(struct run *r, struct mt_report *rep, double t_mono, double t_real)
+{
+	struct mt_report_ref *ref = mt_report_ref__new(rep, t_mono, t_real);
+
+	if (ref)
+		serve__publish(r->server, ref);
+}
+
+/* A report out of turn, for the server only (it waits for one). */
+static void publish_now(struct run *r)
+{
+	double t_mono = mono_ms() / 1e3, t_real = real_s();
+	struct mt_report rep;
+
+	if (!build_report(r, 0, &rep))
+		publish(r, &rep, t_mono, t_real);
+}
+
 int report(struct run *r, bool final)
 {
 	struct options *o = r->o;
+	bool serving = r->server && !final;
+	double t_mono = mono_ms() / 1e3, t_real = real_s();
 	struct mt_report rep;
 	int err, ret = 0;
 
-	err = build_report(r, o->top_n, &rep);
+	/* The server gets every stack; the text report shows --top of them. */
+	err = build_report(r, serving ? 0 : o->top_n, &rep);
 	if (err) {
 		mt_err("cannot read the trace maps: %s\n", strerror(-err));
 		return err;
 	}
 	/* After the display the terminal is left as it was: files only. */
-	if (!(o->json_path && !strcmp(o->json_path, "-") && final) && !o->display) {
+	if (!(o->json_path && !strcmp(o->json_path, "-") && final) && !o->display && !o->quiet) {
 		report_text__write(&rep, stdout, o->top_n ? o->top_n : DEFAULT_TEXT_TOP);
 		fflush(stdout);
 	}
@@ -261,6 +319,8 @@ int report(struct run *r, bool final)
 		if (o->svg_path && write_report_file(o->svg_path, &rep, report_svg__write, "SVG"))
 			ret = -EIO;
 	}
+	if (serving)
+		publish(r, &rep, t_mono, t_real);
 	mt_report__free(&rep);
 	return ret;
 }
@@ -350,6 +410,8 @@ void main_loop(struct run *r)
 		/* Memory-map events are drained often so the ring buffer never fills. */
 		if (r->vm_enabled && wait > now + VM_DRAIN_S)
 			wait = now + VM_DRAIN_S;
+		if (r->server && wait > now + SERVE_POLL_S)
+			wait = now + SERVE_POLL_S;
 		if (o->duration_s && !forwarded && o->duration_s < wait)
 			wait = o->duration_s;
 		wait -= now;
@@ -372,10 +434,11 @@ void main_loop(struct run *r)
 			break;
 		now = elapsed_s(r);
 		check_go_samples(r, now, &next_go);
+		if (serve__wants_report(r->server))
+			publish_now(r);
 		if (now >= next_maps) {
 			refresh_maps(r, true);
-			if (now < next_report)	/* else the report does it */
-				update_vm(r);
+			update_vm_between(r, now, next_report);
 			next_maps = now + maps_period(r, now);
 			if (r->system_wide)
 				sysview__refresh(&r->set, r->loader, r->stack_gc, r->remap);
@@ -456,7 +519,8 @@ int live_loop(struct run *r)
 		.system_wide = r->system_wide,
 		.interval_s = o->interval_given ? o->interval_s : LIVE_DEFAULT_INTERVAL_S,
 	};
-	struct mt_report rep = { 0 }, next;
+	struct mt_report_ref *shown = NULL;
+	struct mt_report next;
 	double next_refresh = 0, next_maps = MAPS_FAST_PERIOD_S, next_go = 0, now, last_t = 0;
 	uint64_t last_events = 0;
 	struct history *h;
@@ -486,31 +550,46 @@ int live_loop(struct run *r)
 		if (o->duration_s && now >= o->duration_s)
 			break;
 		check_go_samples(r, now, &next_go);
+		if (serve__wants_report(r->server))
+			publish_now(r);
 		if (now >= next_maps) {
 			refresh_maps(r, true);
-			/* A refresh of the display does it. */
-			if (display__paused(d) || now < next_refresh)
-				update_vm(r);
+			/* A refresh of the display does it; paused, nothing else does. */
+			update_vm_between(r, now, display__paused(d) ? now + 2 * MAPS_REFRESH_S :
+					  next_refresh);
 			if (r->system_wide)
 				sysview__refresh(&r->set, r->loader, r->stack_gc, r->remap);
 			next_maps = now + maps_period(r, now);
 		}
 		if (!display__paused(d) && now >= next_refresh) {
-			if (!build_report(r, 0, &next)) {
-				uint64_t ev = events_total(&next);
-				double rate = now > last_t && last_t > 0 ?
-					      (double)(ev - last_events) / (now - last_t) : 0;
+			double t_mono = mono_ms() / 1e3, t_real = real_s();
+			struct mt_report_ref *ref = NULL;
+			uint64_t ev = 0;
+			double rate = 0;
 
+			if (!build_report(r, 0, &next)) {
+				ev = events_total(&next);
+				rate = now > last_t && last_t > 0 ?
+				       (double)(ev - last_events) / (now - last_t) : 0;
 				history__add(h, &next, now);
-				/* The display keeps pointers into the snapshot it was given. */
-				mt_report__free(&rep);
-				rep = next;
-				display__update(d, &rep, h, now, rate);
+				ref = mt_report_ref__new(&next, t_mono, t_real);
+			}
+			if (ref) {
+				/* The display keeps pointers into the report it was given. */
+				display__update(d, mt_report_ref__report(ref), h, now, rate);
+				mt_report_ref__put(shown);
+				shown = ref;
+				if (r->server)
+					serve__publish(r->server, mt_report_ref__get(ref));
 				last_events = ev;
 				last_t = now;
 				if (o->iterations && ++r->refreshes >= o->iterations)
 					break;
 			}
+			next_refresh = now + display__interval(d);
+		} else if (display__paused(d) && r->server && now >= next_refresh) {
+			/* The screen holds still; the server's figures go on. */
+			publish_now(r);
 			next_refresh = now + display__interval(d);
 		}
 		if (display__take_snapshot_request(d)) {
@@ -522,7 +601,7 @@ int live_loop(struct run *r)
 	}
 	display__close(d);
 	mt_log_hold(false);
-	mt_report__free(&rep);
+	mt_report_ref__put(shown);
 	history__free(h);
 	return 0;
 }
@@ -711,7 +790,7 @@ int run__start(struct run *r, const char *cmd_cxx, const char *cmd_ld_so)
 	 */
 	if (!r->o->fp_only && unwinder__new(r->loader, &r->unwinder) == 0) {
 		for (i = 0; i < r->set.nr; i++)
-			unwinder__update(r->unwinder, &r->set.targets[i]);
+			unwinder__update(r->unwinder, &r->set.targets[i], !r->system_wide);
 		/* System-wide, what every process maps is ready before anything runs. */
 		if (r->system_wide)
 			preload_common_tables(r->unwinder);
@@ -748,7 +827,15 @@ int run__start(struct run *r, const char *cmd_cxx, const char *cmd_ld_so)
 		mt_warn("cannot trace memory-map calls (%s): no mapped/retained figures\n",
 			strerror(-err));
 	r->vm_enabled = !err;
+	tracking__start(r);
 	r->startup.attached = mono_ms();
+	if (mt_verbose) {
+		int64_t kb = loader__kernel_memory(r->loader);
+		char b[32];
+
+		if (kb >= 0)
+			mt_info("BPF maps: %s of kernel memory\n", mt_human_bytes((double)kb, b, sizeof(b)));
+	}
 	if (mt_verbose)
 		print_startup(r);
 	return 0;

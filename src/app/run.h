@@ -15,6 +15,7 @@
 struct feeder;
 struct loader;
 struct py_namer;
+struct server;
 struct stack_gc;
 struct stack_remap;
 struct unwinder;
@@ -31,6 +32,7 @@ struct run {
 	struct symbolizer *sym;
 	struct stack_gc *stack_gc;	/* system-wide: stacks of forgotten processes go */
 	struct py_namer *py_namer;	/* names Python code objects as stacks appear; or NULL */
+	struct server *server;		/* --serve: reports are published to it */
 	struct child child;
 	struct launch_hooks hooks;	/* for child */
 	bool cmd_mode;
@@ -38,6 +40,14 @@ struct run {
 	bool vm_enabled;
 	struct timespec start;
 	long refreshes;		/* reports or screens shown, for -n */
+	double next_vm;		/* when the memory figures are next brought up to date */
+	struct {		/* native tracking (app/tracking.c) */
+		unsigned int shift;	/* 0: every block; else 2^shift bytes per sample */
+		double since_s;
+		uint64_t blocks_at_switch, sampled_at_switch;
+		char why[160];
+		bool told_unsupported;
+	} tracking;
 	struct {		/* start-up phases, ms on CLOCK_MONOTONIC (-v) */
 		double main, targets_done, loaded, unwind_done, attached;
 	} startup;

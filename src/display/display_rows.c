@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "display/display_view.h"
+#include "report/caller.h"
 #include "report/format.h"
 
 /* ------------------------------------------------------------ formatting */
@@ -70,79 +71,6 @@ static void age_str(double s, char *buf, size_t len)
 		snprintf(buf, len, "%ldh%02ldm", v / 3600, v / 60 % 60);
 	else
 		snprintf(buf, len, "%ldd%02ldh", v / 86400, v / 3600 % 24);
-}
-
-static const char *base_name(const char *path)
-{
-	const char *slash = path ? strrchr(path, '/') : NULL;
-
-	return slash ? slash + 1 : path;
-}
-
-/*
- * Frames of the allocator and of the C and C++ runtimes say how memory was
- * asked for, not who asked: the stack is named after the first frame that
- * belongs to the program.
- */
-static const char *const runtime_modules[] = {
-	"libc.so", "libstdc++.so", "libjemalloc", "libtcmalloc", "ld-linux",
-};
-static const char *const runtime_functions[] = {
-	"operator new", "__libc_", "_IO_", "std::__", "__gnu_cxx::", "std::allocator",
-};
-
-static bool has_prefix(const char *s, const char *const *prefixes, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (!strncmp(s, prefixes[i], strlen(prefixes[i])))
-			return true;
-	return false;
-}
-
-/* A demangled template function carries its return type first
- * ("void std::vector<int>::_M_realloc_insert<...>(...)"): skip it. */
-static const char *qualified_name(const char *fn)
-{
-	const char *p, *start = fn;
-	int depth = 0;
-
-	for (p = fn; *p && !(*p == '(' && p != fn && depth == 0); p++) {
-		if (*p == '<')
-			depth++;
-		else if (*p == '>' && depth)
-			depth--;
-		else if (*p == ' ' && !depth && strncmp(start, "operator", 8))
-			start = p + 1;
-	}
-	return start;
-}
-
-static bool runtime_frame(const struct mt_frame *f)
-{
-	const char *mod = base_name(f->module), *q;
-
-	if (mod && has_prefix(mod, runtime_modules, ARRAY_SIZE(runtime_modules)))
-		return true;
-	if (!f->function)
-		return false;
-	q = qualified_name(f->function);
-	if (has_prefix(f->function, runtime_functions, ARRAY_SIZE(runtime_functions)) ||
-	    has_prefix(q, runtime_functions, ARRAY_SIZE(runtime_functions)))
-		return true;
-	/* libstdc++'s container internals: std::vector<...>::_M_realloc_insert */
-	return !strncmp(q, "std::", 5) && strstr(q, "::_M_");
-}
-
-static const struct mt_frame *top_frame(const struct mt_stack_report *s)
-{
-	size_t i;
-
-	for (i = 0; i < s->nr_frames; i++)
-		if (!runtime_frame(&s->frames[i]))
-			return &s->frames[i];
-	return s->nr_frames ? &s->frames[0] : NULL;
 }
 
 /* ------------------------------------------------------------ columns */
@@ -580,7 +508,7 @@ static int build_stacks(struct display *d)
 
 		if (d->filter[0] && !stack_matches(r.s, d->filter))
 			continue;
-		r.top = top_frame(r.s);
+		r.top = stack_caller(r.s);
 		r.has_stats = d->h && !history__stack(d->h, p->pid, r.s->stack_id, &r.st);
 		err = add_row(d, &r);
 		if (err)

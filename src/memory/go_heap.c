@@ -9,6 +9,7 @@
 #include <gelf.h>
 #include <elfutils/libdw.h>
 #include "memory/go_heap.h"
+#include "memory/go_version.h"
 #include "symbols/x86_insn.h"
 #include "symbols/elf_handle.h"
 #include "symbols/go_pclntab.h"
@@ -66,62 +67,64 @@ int go_heap__parse_buildinfo(const uint8_t *data, size_t len, char *ver, size_t 
 }
 
 /*
- * runtime.gcControllerState's heapInUse, heapReleased, heapFree by release.
- * A wrong offset would give wrong figures, a missing one only a note: the
- * entries were read off a binary's DWARF, except go1.20's (below), and each
- * also adds up from its release's runtime/mgcpacer.go (amd64;
- * atomic.Int32 4 B; atomic.Int64/Uint64/Float64, float64, int64, uint64 and
- * sysMemStat (a uint64) 8 B aligned 8). "25 x 8" is the run gcPercentHeapGoal,
- * sweepDistMinTrigger, triggered, lastHeapGoal, heapLive, heapScan,
- * lastHeapScan, lastStackScan, maxStackScan, globalsScan, heapMarked,
+ * runtime.gcControllerState's heapInUse, heapReleased, heapFree and
+ * heapMarked by release. A wrong offset would give wrong figures, a missing
+ * one only a note: the entries were read off a binary's DWARF, except
+ * go1.20's (below), and each also adds up from its release's
+ * runtime/mgcpacer.go (amd64; atomic.Int32 4 B; atomic.Int64/Uint64/Float64,
+ * float64, int64, uint64 and sysMemStat (a uint64) 8 B aligned 8). "25 x 8"
+ * is the run gcPercentHeapGoal, sweepDistMinTrigger, triggered,
+ * lastHeapGoal, heapLive, heapScan, lastHeapScan, lastStackScan,
+ * maxStackScan, globalsScan, heapMarked (the 11th: run + 80),
  * heapScanWork, stackScanWork, globalsScanWork, bgScanCredit, assistTime,
  * dedicatedMarkTime, fractionalMarkTime, idleMarkTime, markStartTime,
  * dedicatedMarkWorkersNeeded, idleMarkWorkers, assistWorkPerByte,
  * assistBytesPerWork, fractionalUtilizationGoal:
  *   go1.19: gcPercent 4 + _ uint32 4, memoryLimit/heapMinimum/runway/consMark 32,
  *     consMarkController piController (6 float64 + 2 bool, padded) 56, _ uint32 4
- *     + 4 padding, 25 x 8 = 200: 8+32+56+8+200 = 304.
+ *     + 4 padding: the run at 104, 25 x 8 = 200: 8+32+56+8+200 = 304.
  *   go1.20: gcPercent 4 + 4 padding, memoryLimit/heapMinimum/runway/consMark
- *     32, lastConsMark float64 8, 25 x 8 = 200: 8+32+8+200 = 248.
- *   go1.21, go1.22, go1.23 (the struct is the same in the three): gcPercent 4 +
- *     4 padding, memoryLimit/heapMinimum/runway/consMark 32, lastConsMark
- *     [4]float64 32, 25 x 8 = 200: 8+32+32+200 = 272.
+ *     32, lastConsMark float64 8: the run at 48; 8+32+8+200 = 248.
+ *   go1.21-go1.27 (the struct is the same in all): gcPercent 4 + 4 padding,
+ *     memoryLimit/heapMinimum/runway/consMark 32, lastConsMark [4]float64 32:
+ *     the run at 72; 8+32+32+200 = 272.
  * heapReleased and heapFree follow at +8 and +16. Each release's
- * ReadMemStats sets HeapIdle = heapFree + heapReleased. go1.20 is the one
- * entry from sources alone (go1.20.2's runtime; no go1.20 compiler here, so
- * no binary was read or run); the same sum reproduces the DWARF-read 1.19
- * and 1.21 entries. Other patch releases of a listed minor version are
- * assumed to share its layout.
+ * ReadMemStats sets HeapIdle = heapFree + heapReleased, and its
+ * runtime/metrics /gc/heap/live:bytes is heapMarked (from 1.21; the field
+ * is 1.19's too). go1.20 is the one entry from sources alone (go1.20.2's
+ * runtime; no go1.20 compiler here, so no binary was read or run); the same
+ * sum reproduces the DWARF-read entries. Other patch releases of a listed
+ * minor version are assumed to share its layout.
  */
 static const struct {
-	const char *minor;	/* "go1.19" */
-	uint32_t inuse, released, free;
+	unsigned minor;		/* 1.minor */
+	uint32_t inuse, released, free, marked;
 } offset_table[] = {
-	{ "go1.19", 304, 312, 320 },	/* DWARF of a go1.19.8 binary (Debian 12) */
-	{ "go1.20", 248, 256, 264 },	/* added up from go1.20.2's sources, not run */
-	{ "go1.21", 272, 280, 288 },	/* DWARF of a go1.21.13 binary (Debian 12 backports) */
-	{ "go1.22", 272, 280, 288 },	/* DWARF of a go1.22.12 binary (Debian 12 backports) */
-	{ "go1.23", 272, 280, 288 },	/* DWARF of a go1.23.5 binary (Debian 12 backports) */
+	{ 19, 304, 312, 320, 184 },	/* DWARF of a go1.19.8 binary (Debian 12) */
+	{ 20, 248, 256, 264, 128 },	/* added up from go1.20.2's sources, not run */
+	{ 21, 272, 280, 288, 152 },	/* DWARF of a go1.21.13 binary (Debian 12 backports) */
+	{ 22, 272, 280, 288, 152 },	/* DWARF of a go1.22.12 binary (Debian 12 backports) */
+	{ 23, 272, 280, 288, 152 },	/* DWARF of a go1.23.5 binary (Debian 12 backports) */
+	{ 24, 272, 280, 288, 152 },	/* DWARF of a go1.24.0 binary */
+	{ 25, 272, 280, 288, 152 },	/* DWARF of go1.25.5 binaries, X:greenteagc too */
+	{ 26, 272, 280, 288, 152 },	/* DWARF of go1.26.8 binaries, X:nogreenteagc too */
+	{ 27, 272, 280, 288, 152 },	/* DWARF of a go1.27.3 binary */
 };
 
-int go_heap__table_offsets(const char *version, uint32_t *inuse, uint32_t *released,
-			   uint32_t *free)
+int go_heap__table_offsets(const char *version, struct go_heap_layout *lo)
 {
-	size_t i, n;
+	struct go_version v;
+	size_t i;
 
+	if (go_version__parse(version, &v) || !go_version__table_ok(&v))
+		return -ENOENT;
 	for (i = 0; i < sizeof(offset_table) / sizeof(offset_table[0]); i++) {
-		n = strlen(offset_table[i].minor);
-		if (strncmp(version, offset_table[i].minor, n))
+		if (offset_table[i].minor != v.minor)
 			continue;
-		/* "go1.19" or "go1.19.N": not "go1.190", "go1.19rc1" or "go1.19-devel". */
-		if (version[n] != '\0' && version[n] != '.')
-			continue;
-		if (version[n] == '.' && (!version[n + 1] ||
-					  strspn(version + n + 1, "0123456789") != strlen(version + n + 1)))
-			continue;
-		*inuse = offset_table[i].inuse;
-		*released = offset_table[i].released;
-		*free = offset_table[i].free;
+		lo->off_inuse = offset_table[i].inuse;
+		lo->off_released = offset_table[i].released;
+		lo->off_free = offset_table[i].free;
+		lo->off_marked = offset_table[i].marked;
 		return 0;
 	}
 	return -ENOENT;
@@ -148,6 +151,12 @@ int go_heap__check(const struct go_heap_figures *f, uint64_t arena_mapped, char 
 	if (!f->inuse) {
 		/* A running Go program has spans in use (its own goroutines' g structs at least). */
 		snprintf(why, why_len, "no heap in use");
+		return -ERANGE;
+	}
+	/* Marked objects sit in spans in use; 8-byte slots at the least. */
+	if (f->live > f->inuse || (f->live & 7)) {
+		snprintf(why, why_len, "live heap word (%" PRIu64 " B) not within the heap in use "
+			 "(%" PRIu64 " B)", f->live, f->inuse);
 		return -ERANGE;
 	}
 	return 0;
@@ -204,23 +213,20 @@ int go_heap__find_base(const uint64_t *targets, size_t n, const struct go_heap_l
 int go_heap__read_stable(go_heap_read_fn read, void *ctx, uint64_t base,
 			 const struct go_heap_layout *lo, struct go_heap_figures *f)
 {
-	uint32_t lo_off = lo->off_inuse, hi_off = lo->off_inuse;
+	const uint32_t offs[4] = { lo->off_inuse, lo->off_released, lo->off_free, lo->off_marked };
+	uint32_t lo_off = offs[0], hi_off = offs[0];
 	uint8_t a[256], b[256];
 	size_t len;
 	int i, err;
 
-	if (lo->off_released < lo_off)
-		lo_off = lo->off_released;
-	if (lo->off_free < lo_off)
-		lo_off = lo->off_free;
-	if (lo->off_released > hi_off)
-		hi_off = lo->off_released;
-	if (lo->off_free > hi_off)
-		hi_off = lo->off_free;
+	for (i = 1; i < 4; i++) {
+		lo_off = offs[i] < lo_off ? offs[i] : lo_off;
+		hi_off = offs[i] > hi_off ? offs[i] : hi_off;
+	}
 	len = hi_off - lo_off + 8;
 	if (len > sizeof(a))
 		return -EINVAL;
-	/* One read covers the three words: they are next to each other in every version. */
+	/* One read covers the four words: they are within 256 bytes in every version. */
 	err = read(ctx, base + lo_off, a, len);
 	for (i = 0; !err && i < READ_TRIES; i++) {
 		err = read(ctx, base + lo_off, b, len);
@@ -230,6 +236,7 @@ int go_heap__read_stable(go_heap_read_fn read, void *ctx, uint64_t base,
 			memcpy(&f->inuse, a + lo->off_inuse - lo_off, 8);
 			memcpy(&f->released, a + lo->off_released - lo_off, 8);
 			memcpy(&f->free, a + lo->off_free - lo_off, 8);
+			memcpy(&f->live, a + lo->off_marked - lo_off, 8);
 			return 0;
 		}
 		memcpy(a, b, len);
@@ -314,8 +321,9 @@ int go_heap__symtab_addr(Elf *elf, const char *want, uint64_t *addr, uint64_t *s
 
 static int member_offsets(Dwarf_Die *type, struct go_heap_layout *lo)
 {
-	static const char *const names[] = { "heapInUse", "heapReleased", "heapFree" };
-	uint32_t *offs[] = { &lo->off_inuse, &lo->off_released, &lo->off_free };
+	static const char *const names[] = { "heapInUse", "heapReleased", "heapFree",
+					     "heapMarked" };
+	uint32_t *offs[] = { &lo->off_inuse, &lo->off_released, &lo->off_free, &lo->off_marked };
 	unsigned found = 0;
 	Dwarf_Die m, mt;
 	Dwarf_Attribute at;
@@ -329,7 +337,7 @@ static int member_offsets(Dwarf_Die *type, struct go_heap_layout *lo)
 	do {
 		if (dwarf_tag(&m) != DW_TAG_member || !(name = dwarf_diename(&m)))
 			continue;
-		for (i = 0; i < 3; i++) {
+		for (i = 0; i < 4; i++) {
 			if (strcmp(name, names[i]))
 				continue;
 			if (!dwarf_attr(&m, DW_AT_data_member_location, &at) ||
@@ -343,7 +351,7 @@ static int member_offsets(Dwarf_Die *type, struct go_heap_layout *lo)
 			found |= 1u << i;
 		}
 	} while (dwarf_siblingof(&m, &m) == 0);
-	return found == 7 ? 0 : -ENOENT;
+	return found == 15 ? 0 : -ENOENT;
 }
 
 /* runtime.gcController's address and its three offsets from DWARF. */
@@ -422,6 +430,31 @@ static const uint8_t *code_at(Elf *elf, uint64_t vaddr, uint64_t len)
 	return NULL;
 }
 
+/* Go 1.26+: the text's start, which the pclntab at pclntab_vaddr no longer holds; 0 if none. */
+static uint64_t module_text(Elf *elf, uint64_t pclntab_vaddr)
+{
+	const uint8_t *mod;
+	uint64_t text = 0;
+	size_t len;
+
+	if (go_heap__section(elf, ".go.module", &mod, &len) == 0)
+		go_pclntab__module_text(mod, len, pclntab_vaddr, &text);
+	return text;
+}
+
+int go_heap__for_each_func(Elf *elf, go_func_fn fn, void *ctx)
+{
+	GElf_Shdr sh;
+	Elf_Scn *scn = find_section(elf, NULL, &sh);
+	Elf_Data *d;
+	int err;
+
+	if (!scn || !(d = elf_handle__section_data(scn)) || !d->d_buf)
+		return -ENOENT;
+	err = go_pclntab__parse_at(d->d_buf, d->d_size, module_text(elf, sh.sh_addr), fn, ctx);
+	return err == -ENOEXEC ? -ENOENT : err;
+}
+
 int go_heap__func_targets(Elf *elf, const char *func, uint64_t **targets, size_t *n)
 {
 	struct func_find ff = { .name = func };
@@ -436,8 +469,8 @@ int go_heap__func_targets(Elf *elf, const char *func, uint64_t **targets, size_t
 	*n = 0;
 	if (!scn || !(d = elf_handle__section_data(scn)) || !d->d_buf)
 		return -ENOENT;
-	if (go_pclntab__parse(d->d_buf, d->d_size, match_func, &ff) != 1 || !ff.size ||
-	    ff.size > (1u << 20))
+	if (go_pclntab__parse_at(d->d_buf, d->d_size, module_text(elf, sh.sh_addr), match_func,
+				 &ff) != 1 || !ff.size || ff.size > (1u << 20))
 		return -ENOENT;
 	code = code_at(elf, ff.addr, ff.size);
 	if (!code)
@@ -527,12 +560,12 @@ int go_heap__open(const char *path, struct go_heap **out, char *note, size_t not
 	}
 	if (dwarf_layout(h.elf, &gh->lo, &dwarf_addr) == 0) {
 		gh->lo.source = "dwarf";
-	} else if (go_heap__table_offsets(gh->lo.version, &gh->lo.off_inuse,
-					  &gh->lo.off_released, &gh->lo.off_free) == 0) {
+	} else if (go_heap__table_offsets(gh->lo.version, &gh->lo) == 0) {
 		gh->lo.source = "table";
 	} else {
-		snprintf(note, note_len, "%s: no DWARF and a version whose runtime layout memtrace "
-			 "does not know (go1.19-go1.23; go1.20 from sources only)", gh->lo.version);
+		snprintf(note, note_len, "%s: no DWARF, and memtrace's tables do not describe this "
+			 "runtime's heap layout (releases go1.19-go1.27, no experiment but the GC's; "
+			 "go1.20 from sources only)", gh->lo.version);
 		err = -ENOENT;
 		goto fail;
 	}
@@ -541,6 +574,7 @@ int go_heap__open(const char *path, struct go_heap **out, char *note, size_t not
 		gh->lo.addr_source = "symtab";
 		hi = gh->lo.off_inuse > gh->lo.off_free ? gh->lo.off_inuse : gh->lo.off_free;
 		hi = gh->lo.off_released > hi ? gh->lo.off_released : hi;
+		hi = gh->lo.off_marked > hi ? gh->lo.off_marked : hi;
 		if (sym_size && sym_size < hi + 8ULL) {
 			snprintf(note, note_len, "%s: " GC_CONTROLLER " is %" PRIu64
 				 " bytes, too small for its fields at %u/%u/%u", gh->lo.version,

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * A Go program's own heap figures, read from its memory without stopping
- * it: runtime.ReadMemStats (Go 1.19-1.23) takes HeapInuse, HeapReleased and
+ * it: runtime.ReadMemStats (Go 1.19-1.27) takes HeapInuse, HeapReleased and
  * HeapIdle - HeapReleased from three words of runtime.gcController
- * (heapInUse, heapReleased, heapFree). Their address comes from the symbol
- * table or DWARF, their offsets from DWARF or a table per Go version.
- * Nothing is ever written into the process.
+ * (heapInUse, heapReleased, heapFree), and runtime/metrics'
+ * /gc/heap/live:bytes, the heap marked live by the last GC, is its
+ * heapMarked. Their address comes from the symbol table, DWARF or the
+ * code, their offsets from DWARF or a table per Go release. Nothing is
+ * ever written into the process.
  */
 #ifndef MEMTRACE_GO_HEAP_H
 #define MEMTRACE_GO_HEAP_H
@@ -25,6 +27,7 @@ struct go_heap_layout {
 	uint32_t off_inuse;
 	uint32_t off_released;
 	uint32_t off_free;
+	uint32_t off_marked;	/* heapMarked */
 	const char *source;	/* "dwarf" or "table": where the offsets came from */
 	const char *addr_source;	/* "symtab", "dwarf" or "code" (stripped: from
 					 * runtime.readmemstats_m's operands) */
@@ -34,6 +37,7 @@ struct go_heap_figures {
 	uint64_t inuse;		/* HeapInuse */
 	uint64_t free;		/* HeapIdle - HeapReleased */
 	uint64_t released;	/* HeapReleased */
+	uint64_t live;		/* /gc/heap/live:bytes: marked by the last GC */
 };
 
 /* The pure parts, apart for tests. */
@@ -44,15 +48,16 @@ struct go_heap_figures {
  */
 int go_heap__parse_buildinfo(const uint8_t *data, size_t len, char *ver, size_t ver_len);
 /*
- * Offsets of heapInUse, heapReleased, heapFree in runtime.gcControllerState
- * for a released version ("go1.19", "go1.19.8"). -ENOENT for a version the
- * table does not know (a release candidate or a devel build included).
+ * Offsets of heapInUse, heapReleased, heapFree and heapMarked in
+ * runtime.gcControllerState for a released version ("go1.19",
+ * "go1.26.8"), into lo. -ENOENT for a version the table does not know (a
+ * release candidate or a devel build included).
  */
-int go_heap__table_offsets(const char *version, uint32_t *inuse, uint32_t *released,
-			   uint32_t *free);
+int go_heap__table_offsets(const char *version, struct go_heap_layout *lo);
 /*
- * Whether the figures can be Go's: page-aligned, and together no more than
- * the heap arenas' mapped bytes. 0 or -ERANGE with why filled.
+ * Whether the figures can be Go's: page-aligned, together no more than the
+ * heap arenas' mapped bytes, the live heap within the heap in use. 0 or
+ * -ERANGE with why filled.
  */
 int go_heap__check(const struct go_heap_figures *f, uint64_t arena_mapped,
 		   char *why, size_t why_len);
@@ -71,7 +76,7 @@ typedef int (*go_heap_read_fn)(void *ctx, uint64_t addr, void *buf, size_t len);
 /* The go_heap_read_fn of a live process: ctx points to its pid_t (process_vm_readv). */
 int go_heap__pid_read(void *ctx, uint64_t addr, void *buf, size_t len);
 /*
- * The three words at base + the layout's offsets, read until two reads in a
+ * The four words at base + the layout's offsets, read until two reads in a
  * row agree (the runtime updates them without a lock memtrace could take).
  * -EAGAIN when they kept changing, or what read returned.
  */
@@ -89,6 +94,13 @@ int go_heap__symtab_addr(struct Elf *elf, const char *want, uint64_t *addr, uint
  * runtime's variables). *targets is malloc'ed. 0, -ENOENT or -ENOMEM.
  */
 int go_heap__func_targets(struct Elf *elf, const char *func, uint64_t **targets, size_t *n);
+/*
+ * Call fn (go_pclntab.h's go_func_fn) for each function in .gopclntab:
+ * 0, -ENOENT without a table, or what fn returned if not 0.
+ */
+int go_heap__for_each_func(struct Elf *elf, int (*fn)(void *ctx, uint64_t addr, uint64_t size,
+						       const char *name, size_t name_len),
+			   void *ctx);
 /* The Go version in the executable's .go.buildinfo: 0, -ENOENT or -ENOEXEC. */
 int go_heap__version(struct Elf *elf, char *ver, size_t ver_len);
 /* A section's bytes (decompressed): 0 or -ENOENT. */

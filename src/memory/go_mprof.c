@@ -8,18 +8,13 @@
 #include <sys/uio.h>
 #include <gelf.h>
 #include "memory/go_mprof.h"
+#include "memory/go_version.h"
 #include "symbols/elf_handle.h"
 
 #define MEM_BUCKET 1		/* bucketType memProfile */
 #define READ_TRIES 4
 /* User-space addresses on x86-64: anything else is not a bucket. */
 #define MAX_USER_ADDR (1ULL << 47)
-
-struct go_mprof {
-	uint64_t mbuckets;	/* link-time addresses */
-	uint64_t rate;		/* runtime.MemProfileRate (int) */
-	uint64_t cycle;		/* runtime.mProfCycle (uint32 value, flag in bit 0) */
-};
 
 /* ---------------------------------------------------------------- pure */
 
@@ -39,31 +34,72 @@ static void cycle_at(const uint8_t *p, struct go_mprof_cycle *c)
 	c->free_bytes = word(p + 24);
 }
 
-int go_mprof__parse_bucket(const uint8_t *buf, size_t len, struct go_mprof_bucket *b)
+size_t go_mprof__bucket_len(uint64_t nstk, bool counts)
 {
-	uint64_t typ, nstk;
+	return GO_MPROF_HDR + 8 * nstk + (counts ? GO_MPROF_RECORD / 2 : GO_MPROF_RECORD);
+}
+
+int go_mprof__parse_bucket(const uint8_t *buf, size_t len, bool counts,
+			   struct go_mprof_bucket *b)
+{
+	uint64_t typ, nstk, size;
 	const uint8_t *rec;
-	uint32_t i;
+	uint32_t i, keep = GO_MPROF_MAX_STACK + GO_MPROF_MAX_ALLOC_FRAMES;
+	struct go_mprof_cycle *c[4] = { &b->active, &b->future[0], &b->future[1], &b->future[2] };
 
 	if (len < GO_MPROF_HDR)
 		return -EAGAIN;
 	typ = word(buf + 16);
+	size = word(buf + 32);
 	nstk = word(buf + 40);
 	/* Block and mutex buckets live on other lists: on this one it is not a bucket. */
 	if (typ != MEM_BUCKET || nstk > GO_MPROF_MAX_RUNTIME_STACK)
 		return -ENOEXEC;
-	if (len < GO_MPROF_HDR + 8 * nstk + GO_MPROF_RECORD)
+	if (len < go_mprof__bucket_len(nstk, counts))
 		return -EAGAIN;
 	b->allnext = word(buf + 8);
 	/* Deeper stacks (Go 1.23) keep their innermost frames, as memtrace's own are cut. */
-	b->nstk = (uint32_t)(nstk < GO_MPROF_MAX_STACK ? nstk : GO_MPROF_MAX_STACK);
+	b->nstk = (uint32_t)(nstk < keep ? nstk : keep);
+	b->cut = nstk > keep;
 	for (i = 0; i < b->nstk; i++)
 		b->pcs[i] = word(buf + GO_MPROF_HDR + 8 * i);
 	rec = buf + GO_MPROF_HDR + 8 * nstk;
-	cycle_at(rec, &b->active);
-	for (i = 0; i < 3; i++)
-		cycle_at(rec + 32 * (i + 1), &b->future[i]);
+	for (i = 0; i < 4; i++) {
+		if (!counts) {
+			cycle_at(rec + 32 * i, c[i]);
+			continue;
+		}
+		/* Go 1.27: {allocs, frees}; every object of a bucket is its size. */
+		c[i]->allocs = word(rec + 16 * i);
+		c[i]->frees = word(rec + 16 * i + 8);
+		c[i]->alloc_bytes = c[i]->allocs * size;
+		c[i]->free_bytes = c[i]->frees * size;
+	}
 	return 0;
+}
+
+void go_mprof__strip(struct go_mprof_bucket *b, const uint64_t *lo, const uint64_t *hi,
+		     size_t nr, uint64_t bias)
+{
+	uint32_t skip = 0, i;
+	size_t k;
+
+	while (skip < b->nstk && skip < GO_MPROF_MAX_ALLOC_FRAMES) {
+		uint64_t pc = b->pcs[skip] - bias;
+
+		for (k = 0; k < nr && !(pc >= lo[k] && pc < hi[k]); k++)
+			;
+		if (k == nr)
+			break;
+		skip++;
+	}
+	for (i = skip; i < b->nstk; i++)
+		b->pcs[i - skip] = b->pcs[i];
+	b->nstk -= skip;
+	if (b->nstk > GO_MPROF_MAX_STACK) {
+		b->nstk = GO_MPROF_MAX_STACK;
+		b->cut = true;
+	}
 }
 
 void go_mprof__scale(int64_t count, int64_t size, int64_t rate, int64_t *out_count,
@@ -134,8 +170,8 @@ size_t go_mprof__samples(const struct go_mprof_bucket *b, size_t n, uint32_t cyc
 		} else {
 			add_cycle(&c, &b[i].future[idx]);
 		}
-		s->nstk = b[i].nstk;
-		memcpy(s->pcs, b[i].pcs, sizeof(s->pcs[0]) * b[i].nstk);
+		s->nstk = b[i].nstk < GO_MPROF_MAX_STACK ? b[i].nstk : GO_MPROF_MAX_STACK;
+		memcpy(s->pcs, b[i].pcs, sizeof(s->pcs[0]) * s->nstk);
 		go_mprof__scale(diff(c.allocs, c.frees), diff(c.alloc_bytes, c.free_bytes), rate,
 				&s->inuse_objects, &s->inuse_bytes);
 		go_mprof__scale(clamp(c.allocs), clamp(c.alloc_bytes), rate, &s->alloc_objects,
@@ -150,7 +186,8 @@ static bool bucket_ptr(uint64_t p)
 }
 
 /* One bucket, read until two reads agree: its counters change while it runs. */
-static int read_bucket(go_mprof_read_fn read, void *ctx, uint64_t addr, struct go_mprof_bucket *b)
+static int read_bucket(go_mprof_read_fn read, void *ctx, uint64_t addr, bool counts,
+		       struct go_mprof_bucket *b)
 {
 	uint8_t x[GO_MPROF_BUCKET_MAX], y[GO_MPROF_BUCKET_MAX];
 	size_t len;
@@ -162,7 +199,7 @@ static int read_bucket(go_mprof_read_fn read, void *ctx, uint64_t addr, struct g
 		return err;
 	if (word(x + 16) != MEM_BUCKET || word(x + 40) > GO_MPROF_MAX_RUNTIME_STACK)
 		return -ENOEXEC;
-	len = GO_MPROF_HDR + 8 * word(x + 40) + GO_MPROF_RECORD;
+	len = go_mprof__bucket_len(word(x + 40), counts);
 	err = read(ctx, addr, x, len);
 	for (i = 0; !err && i < READ_TRIES; i++) {
 		err = read(ctx, addr, y, len);
@@ -176,10 +213,10 @@ static int read_bucket(go_mprof_read_fn read, void *ctx, uint64_t addr, struct g
 	 * Still changing: a hot stack. The last read is kept; a torn word pair
 	 * moves one stack's figure by the allocations of a few microseconds.
 	 */
-	return go_mprof__parse_bucket(x, len, b);
+	return go_mprof__parse_bucket(x, len, counts, b);
 }
 
-int go_mprof__walk(go_mprof_read_fn read, void *ctx, uint64_t head, size_t max,
+int go_mprof__walk(go_mprof_read_fn read, void *ctx, uint64_t head, size_t max, bool counts,
 		   struct go_mprof_bucket **out, size_t *nr)
 {
 	struct go_mprof_bucket *v = NULL, *p;
@@ -208,7 +245,7 @@ int go_mprof__walk(go_mprof_read_fn read, void *ctx, uint64_t head, size_t max,
 			}
 			v = p;
 		}
-		err = read_bucket(read, ctx, at, &v[n]);
+		err = read_bucket(read, ctx, at, counts, &v[n]);
 		if (err)
 			break;
 		at = v[n++].allnext;
@@ -224,18 +261,42 @@ int go_mprof__walk(go_mprof_read_fn read, void *ctx, uint64_t head, size_t max,
 
 /* ---------------------------------------------------------------- the process */
 
-/*
- * The bucket layout this reader knows: Go 1.19 to 1.23 (1.23's deeper stacks are
- * refused); 1.20's read from its sources only (the same layout, not run).
- */
-static bool known_version(const char *v)
-{
-	unsigned minor;
-	char c;
+#define ALLOC_PREFIX "runtime.mallocgc"
 
-	if (sscanf(v, "go1.%u%c", &minor, &c) < 1)
-		return false;
-	return minor >= 19 && minor <= 23;
+struct go_mprof {
+	uint64_t mbuckets;	/* link-time addresses */
+	uint64_t rate;		/* runtime.MemProfileRate (int) */
+	uint64_t cycle;		/* runtime.mProfCycle (uint32 value, flag in bit 0) */
+	bool counts;		/* memRecordCycle holds counts only (Go 1.27+) */
+	/* The allocator's functions (runtime.mallocgc*), which 1.26+ stacks start in. */
+	uint64_t *lo, *hi;
+	size_t nr_alloc;
+};
+
+/* The bucket layout this reader knows: Go 1.19 to 1.27 (1.20's from its sources only). */
+static bool known_version(const struct go_version *v)
+{
+	return v->minor >= 19 && v->minor <= 27;
+}
+
+static int add_alloc_func(void *ctx, uint64_t addr, uint64_t size, const char *name, size_t len)
+{
+	struct go_mprof *gm = ctx;
+	uint64_t *lo, *hi;
+
+	if (len < strlen(ALLOC_PREFIX) || memcmp(name, ALLOC_PREFIX, strlen(ALLOC_PREFIX)) || !size)
+		return 0;
+	lo = realloc(gm->lo, (gm->nr_alloc + 1) * sizeof(*lo));
+	if (lo)
+		gm->lo = lo;
+	hi = realloc(gm->hi, (gm->nr_alloc + 1) * sizeof(*hi));
+	if (hi)
+		gm->hi = hi;
+	if (!lo || !hi)
+		return -ENOMEM;
+	gm->lo[gm->nr_alloc] = addr;
+	gm->hi[gm->nr_alloc++] = addr + size;
+	return 0;
 }
 
 int go_mprof__open(const char *path, const char *version, struct go_mprof **out, char *note,
@@ -243,34 +304,49 @@ int go_mprof__open(const char *path, const char *version, struct go_mprof **out,
 {
 	struct elf_handle h;
 	struct go_mprof *gm;
+	struct go_version v;
 	uint64_t size;
 	int err;
 
 	*out = NULL;
-	if (!known_version(version)) {
+	if (go_version__parse(version, &v) || !known_version(&v)) {
 		snprintf(note, note_len, "%s: a runtime whose heap profile layout memtrace does "
-			 "not know (go1.19-go1.23)", version);
+			 "not know (go1.19-go1.27)", version);
 		return -ENOENT;
 	}
 	err = go_heap__open_exe(path, &h, sizeof(*gm), (void **)&gm, note, note_len);
 	if (err)
 		return err;
+	gm->counts = v.minor >= 27;
 	if (go_heap__symtab_addr(h.elf, "runtime.mbuckets", &gm->mbuckets, &size) ||
 	    go_heap__symtab_addr(h.elf, "runtime.MemProfileRate", &gm->rate, &size) ||
 	    go_heap__symtab_addr(h.elf, "runtime.mProfCycle", &gm->cycle, &size)) {
 		snprintf(note, note_len, "no symbol table naming runtime.mbuckets, "
 			 "MemProfileRate and mProfCycle (a binary built with -ldflags=-s)");
-		elf_handle__close(&h);
-		free(gm);
-		return -ENOENT;
+		err = -ENOENT;
+		goto fail;
+	}
+	err = go_heap__for_each_func(h.elf, add_alloc_func, gm);
+	if (err || !gm->nr_alloc) {
+		snprintf(note, note_len, "no runtime.mallocgc in the function table");
+		err = err ? err : -ENOENT;
+		goto fail;
 	}
 	elf_handle__close(&h);
 	*out = gm;
 	return 0;
+fail:
+	elf_handle__close(&h);
+	go_mprof__free(gm);
+	return err;
 }
 
 void go_mprof__free(struct go_mprof *gm)
 {
+	if (!gm)
+		return;
+	free(gm->lo);
+	free(gm->hi);
 	free(gm);
 }
 
@@ -289,7 +365,7 @@ int go_mprof__read(const struct go_mprof *gm, pid_t pid, uint64_t bias,
 	struct go_mprof_bucket *b = NULL;
 	uint64_t head, rate;
 	uint32_t cycle;
-	size_t n = 0;
+	size_t n = 0, i;
 	int err;
 
 	go_mprof__profile_clear(p);
@@ -309,12 +385,15 @@ int go_mprof__read(const struct go_mprof *gm, pid_t pid, uint64_t bias,
 			 "never uses runtime/pprof heap profiles): no live bytes per stack");
 		return -ENOENT;
 	}
-	err = go_mprof__walk(go_heap__pid_read, &pid, head, GO_MPROF_MAX_BUCKETS, &b, &n);
+	err = go_mprof__walk(go_heap__pid_read, &pid, head, GO_MPROF_MAX_BUCKETS, gm->counts, &b,
+			     &n);
 	if (err) {
 		snprintf(p->note, sizeof(p->note), "cannot walk runtime.mbuckets: %s",
 			 strerror(-err));
 		return err;
 	}
+	for (i = 0; i < n; i++)
+		go_mprof__strip(&b[i], gm->lo, gm->hi, gm->nr_alloc, bias);
 	p->samples = calloc(n ? n : 1, sizeof(*p->samples));
 	if (!p->samples) {
 		free(b);

@@ -5,10 +5,14 @@
  * stack, a bucket on the list runtime.mbuckets (linked through allnext)
  * with the stack's PCs and the objects and bytes allocated and freed. In
  * use = allocated - freed, as `go tool pprof -inuse_space` shows it, objects
- * allocated before memtrace attached included. Layout of Go 1.19-1.23:
+ * allocated before memtrace attached included. Layout of Go 1.19-1.27:
  * bucket {next, allnext *bucket; typ, hash, size, nstk uintptr} (48 bytes),
  * nstk PCs, then memRecord {active; future [3]} of {allocs, frees,
- * alloc_bytes, free_bytes uintptr}. Nothing is ever written into the process.
+ * alloc_bytes, free_bytes uintptr}, {allocs, frees} from Go 1.27 (bytes are
+ * counts times the bucket's size). From Go 1.26 a stack starts inside the
+ * allocator (runtime.mallocgc and the helper that sampled): those frames
+ * are dropped, so that it starts where memtrace's own stacks do. Nothing is
+ * ever written into the process.
  */
 #ifndef MEMTRACE_GO_MPROF_H
 #define MEMTRACE_GO_MPROF_H
@@ -20,12 +24,16 @@
 #include "memory/go_heap.h"
 
 #define GO_MPROF_MAX_STACK 32		/* frames kept: the runtime's maxStack, 1.19-1.22 */
+/* Allocator frames a stack may start with (Go 1.26+: mallocgc, a helper, a slow path). */
+#define GO_MPROF_MAX_ALLOC_FRAMES 4
 /* The deepest a bucket may be: 1.23's debug.profstackdepth goes up to 1024 (default 128). */
 #define GO_MPROF_MAX_RUNTIME_STACK 1024
 #define GO_MPROF_MAX_BUCKETS (1u << 20)
 #define GO_MPROF_HDR 48
-#define GO_MPROF_RECORD 128
+#define GO_MPROF_RECORD 128		/* memRecord; 64 from Go 1.27 (GO_MPROF_COUNTS) */
 #define GO_MPROF_BUCKET_MAX (GO_MPROF_HDR + 8 * GO_MPROF_MAX_RUNTIME_STACK + GO_MPROF_RECORD)
+/* Go 1.27+: memRecordCycle holds counts only. */
+#define GO_MPROF_COUNTS true
 
 struct go_mprof_cycle {
 	uint64_t allocs, frees, alloc_bytes, free_bytes;
@@ -35,7 +43,9 @@ struct go_mprof_cycle {
 struct go_mprof_bucket {
 	uint64_t allnext;
 	uint32_t nstk;
-	uint64_t pcs[GO_MPROF_MAX_STACK];	/* return addresses, innermost first */
+	bool cut;		/* the runtime's stack was deeper than pcs holds */
+	/* return addresses, innermost first: room for the allocator's frames too */
+	uint64_t pcs[GO_MPROF_MAX_STACK + GO_MPROF_MAX_ALLOC_FRAMES];
 	struct go_mprof_cycle active, future[3];
 };
 
@@ -58,11 +68,22 @@ struct go_mprof_profile {
 /* The pure parts, apart for tests. */
 
 /*
- * Decode the bucket at buf (len bytes read from its start). -ENOEXEC for
- * what is not a memory-profile bucket (type, depth), -EAGAIN when len is
- * too short for its nstk (read more and call again).
+ * Decode the bucket at buf (len bytes read from its start); counts: the
+ * record holds counts only (Go 1.27+). -ENOEXEC for what is not a
+ * memory-profile bucket (type, depth), -EAGAIN when len is too short for
+ * its nstk (read more and call again).
  */
-int go_mprof__parse_bucket(const uint8_t *buf, size_t len, struct go_mprof_bucket *b);
+int go_mprof__parse_bucket(const uint8_t *buf, size_t len, bool counts,
+			   struct go_mprof_bucket *b);
+/* Bytes of a bucket of nstk frames. */
+size_t go_mprof__bucket_len(uint64_t nstk, bool counts);
+/*
+ * Drop the frames a stack starts with in the allocator's code ([lo[i],
+ * hi[i]) of the file, bias added in the process), and cut it to
+ * GO_MPROF_MAX_STACK frames.
+ */
+void go_mprof__strip(struct go_mprof_bucket *b, const uint64_t *lo, const uint64_t *hi,
+		     size_t nr, uint64_t bias);
 /* runtime/pprof's scaleHeapSample: count and size estimated from samples at rate. */
 void go_mprof__scale(int64_t count, int64_t size, int64_t rate, int64_t *out_count,
 		     int64_t *out_size);
@@ -81,7 +102,7 @@ typedef int (*go_mprof_read_fn)(void *ctx, uint64_t addr, void *buf, size_t len)
  * buckets, each read until two reads agree. *out is malloc'ed. 0 or -errno
  * (-ELOOP: more than max, -EFAULT: a pointer that cannot be a bucket).
  */
-int go_mprof__walk(go_mprof_read_fn read, void *ctx, uint64_t head, size_t max,
+int go_mprof__walk(go_mprof_read_fn read, void *ctx, uint64_t head, size_t max, bool counts,
 		   struct go_mprof_bucket **out, size_t *nr);
 
 /* The I/O parts. */

@@ -330,11 +330,16 @@ int vm_proc__apply(struct vm_proc *vp, const struct mt_vm_event *e, bool heap_ow
 			err = insert(vp, &r);
 			if (err || r.end <= r.start)
 				return err;
-			/* One heap region with the one below when it is the same heap, usable alike. */
+			/*
+			 * One heap region with the one below when it is the same heap,
+			 * usable alike, and grown by the same call stack: each stack that
+			 * grew the heap is charged its own part ("mapped by").
+			 */
 			i = first_after(vp, r.start);
 			if (i > 0 && vp->regions[i - 1].end == r.start &&
 			    vp->regions[i - 1].owner == VM_OWNER_HEAP &&
-			    vp->regions[i - 1].prot == r.prot) {
+			    vp->regions[i - 1].prot == r.prot &&
+			    vp->regions[i - 1].stack_id == r.stack_id) {
 				vp->regions[i - 1].end = r.end;
 				memmove(&vp->regions[i], &vp->regions[i + 1],
 					(vp->nr - i - 1) * sizeof(*vp->regions));

@@ -17,13 +17,13 @@
 #include "probe/loader_internal.h"
 #include "util/log.h"
 #include "memtrace.skel.h"
-#include "probe/go_site.h"
 #include "probe/probe_site.h"
 #include "symbols/x86_insn.h"
 
 enum prog_id {
 	P_ALLOC_ENTRY,		/* every allocating entry point; its kind is in the cookie */
-	P_FREE, P_FREE_MOVED, P_GO_MALLOCGC, P_GO_ALLOC_SPAN, P_GO_FREE_SPAN,
+	P_ALLOC_SESSION,	/* the same, entry and return in a session */
+	P_FREE, P_FREE_MOVED, P_GO_ALLOC_SPAN, P_GO_FREE_SPAN,
 	P_MAX
 };
 
@@ -44,11 +44,10 @@ static const uint8_t sysv_args[] = { X86_RDI, X86_RSI, X86_RDX, X86_RCX, X86_R8,
 #define MAX_FUNC_CODE (256u << 10)
 
 /*
- * The Go runtime's allocation entry point and its heap-span bookkeeping.
- * Entry probes only: never a return probe on a Go function.
+ * The Go runtime's heap-span bookkeeping (its allocator's probes are
+ * go_attach.c's). Entry probes only: never a return probe on a Go function.
  */
 static const struct probe_spec go_specs[] = {
-	{ "runtime.mallocgc", P_GO_MALLOCGC, 0, false, 3 },
 	{ "runtime.(*mheap).allocSpan", P_GO_ALLOC_SPAN, 0, false, 4 },
 	{ "runtime.(*mheap).freeSpan", P_GO_FREE_SPAN, 0, false, 2 },
 };
@@ -147,9 +146,9 @@ static struct bpf_program *prog_of(struct loader *l, enum prog_id id)
 {
 	switch (id) {
 	case P_ALLOC_ENTRY: return l->skel->progs.mt_alloc_entry;
+	case P_ALLOC_SESSION: return l->skel->progs.mt_alloc_session;
 	case P_FREE: return l->skel->progs.mt_free;
 	case P_FREE_MOVED: return l->skel->progs.mt_free_moved;
-	case P_GO_MALLOCGC: return l->skel->progs.mt_go_mallocgc;
 	case P_GO_ALLOC_SPAN: return l->skel->progs.mt_go_alloc_span;
 	case P_GO_FREE_SPAN: return l->skel->progs.mt_go_free_span;
 	case P_MAX: break;
@@ -157,15 +156,16 @@ static struct bpf_program *prog_of(struct loader *l, enum prog_id id)
 	return NULL;
 }
 
-int loader_link_create_multi(int prog_fd, const char *path, const uint64_t *offsets,
-			     const uint64_t *cookies, size_t cnt, bool retprobe, int pid)
+int loader_link_create_multi(int prog_fd, int attach_type, const char *path,
+			     const uint64_t *offsets, const uint64_t *cookies, size_t cnt,
+			     bool retprobe, int pid)
 {
 	struct uprobe_multi_attr attr;
 	long fd;
 
 	memset(&attr, 0, sizeof(attr));
 	attr.prog_fd = (__u32)prog_fd;
-	attr.attach_type = MT_TRACE_UPROBE_MULTI;
+	attr.attach_type = (__u32)attach_type;
 	attr.path = (__u64)(uintptr_t)path;
 	attr.offsets = (__u64)(uintptr_t)offsets;
 	attr.cookies = (__u64)(uintptr_t)cookies;
@@ -213,8 +213,9 @@ static int attach_multi(struct loader *l, int pid, const char *path, struct bpf_
 {
 	int fd, err;
 
-	fd = loader_link_create_multi(bpf_program__fd(prog), path, offsets, cookies, cnt, retprobe,
-			       pid < 0 ? 0 : pid);
+	fd = loader_link_create_multi(bpf_program__fd(prog),
+				      (int)bpf_program__expected_attach_type(prog), path, offsets,
+				      cookies, cnt, retprobe, pid < 0 ? 0 : pid);
 	if (fd < 0)
 		return fd;
 	err = push_multi_fd(l, fd);
@@ -248,17 +249,17 @@ struct probe_batch {
 	size_t nr;
 };
 
-int loader_attach_offsets(struct loader *l, int pid, const char *path, struct bpf_program *prog,
-			  const uint64_t *offsets, const uint64_t *cookies, size_t nr, bool retprobe)
+static int attach_n(struct loader *l, int pid, const char *path, struct bpf_program *prog,
+		    const uint64_t *offsets, const uint64_t *cookies, size_t n, bool retprobe)
 {
 	size_t i;
 	int err;
 
-	if (!nr)
+	if (!n)
 		return 0;
 	if (l->multi)
-		return attach_multi(l, pid, path, prog, offsets, cookies, nr, retprobe);
-	for (i = 0; i < nr; i++) {
+		return attach_multi(l, pid, path, prog, offsets, cookies, n, retprobe);
+	for (i = 0; i < n; i++) {
 		err = attach_one(l, pid, path, prog, offsets[i], retprobe, cookies[i]);
 		if (err)
 			return err;
@@ -269,7 +270,19 @@ int loader_attach_offsets(struct loader *l, int pid, const char *path, struct bp
 static int attach_batch(struct loader *l, int pid, const char *path, struct bpf_program *prog,
 			const struct probe_batch *b, bool retprobe)
 {
-	return loader_attach_offsets(l, pid, path, prog, b->offsets, b->cookies, b->nr, retprobe);
+	return attach_n(l, pid, path, prog, b->offsets, b->cookies, b->nr, retprobe);
+}
+
+int loader_attach_probes(struct loader *l, int pid, const char *path, struct bpf_program *prog,
+			 const uint64_t *offsets, const uint64_t *cookies, size_t n)
+{
+	return attach_n(l, pid, path, prog, offsets, cookies, n, false);
+}
+
+int loader_attach_offsets(struct loader *l, int pid, const char *path, struct bpf_program *prog,
+			  const uint64_t *offsets, const uint64_t *cookies, size_t nr, bool retprobe)
+{
+	return attach_n(l, pid, path, prog, offsets, cookies, nr, retprobe);
 }
 
 struct chosen_site {
@@ -280,7 +293,7 @@ struct chosen_site {
 };
 
 /* Keep what was chosen for a function, once per (path, function), for the report. */
-int loader_note_site(struct loader *l, const char *path, const char *func, uint64_t off,
+static int note_site(struct loader *l, const char *path, const char *func, uint64_t off,
 		     const struct probe_site *ps)
 {
 	struct mt_probe_site *s, *n;
@@ -315,16 +328,17 @@ int loader_note_site(struct loader *l, const char *path, const char *func, uint6
  * the function's start when its code cannot be read.
  */
 static int choose_site(struct loader *l, struct elf_file *ef, const char *shown,
-		       const struct elf_sym *sym, uint64_t off, const struct probe_spec *spec,
+		       const struct elf_sym *sym, uint64_t off, size_t nr_args,
 		       const char *func, bool go, struct chosen_site *out)
 {
 	struct probe_site ps = { .why = "the code cannot be read" };
 	size_t len = sym->size ? (size_t)sym->size : 64;
-	size_t nr_args = go ? 0 : spec->nr_args;
 	uint8_t *code;
 
 	if (len > MAX_FUNC_CODE)
 		len = MAX_FUNC_CODE;
+	if (go)
+		nr_args = 0;
 	if (nr_args > PROBE_SITE_MAX_ARGS)
 		nr_args = PROBE_SITE_MAX_ARGS;
 	code = malloc(len);
@@ -349,7 +363,7 @@ static int choose_site(struct loader *l, struct elf_file *ef, const char *shown,
 	else
 		mt_debug("probe %s at %s+0x%llx: single-stepped on every call (%s)\n",
 			 func, shown, (unsigned long long)off, ps.why);
-	return loader_note_site(l, shown, func, off, &ps);
+	return note_site(l, shown, func, off, &ps);
 }
 
 /* The cookie of an allocator probe at site (MT_COOKIE_*). */
@@ -364,6 +378,34 @@ static uint64_t alloc_cookie(const struct probe_spec *spec, const struct chosen_
 	for (i = 0; i < PROBE_SITE_MAX_ARGS; i++)
 		c |= MT_COOKIE_ARG(i, site->arg_reg[i]);
 	return c;
+}
+
+int loader_choose_site(struct loader *l, struct elf_file *ef, const char *shown,
+		       const struct elf_sym *sym, uint64_t off, const char *func, unsigned nr_args,
+		       bool go, uint64_t *site_off, bool *go_stack_check)
+{
+	struct chosen_site site;
+	int err = choose_site(l, ef, shown, sym, off, nr_args, func, go, &site);
+
+	if (!err) {
+		*site_off = site.offset;
+		*go_stack_check = site.go_stack_check;
+	}
+	return err;
+}
+
+int loader_note_site(struct loader *l, const char *path, const char *func, uint64_t off,
+		     uint64_t site_off)
+{
+	struct probe_site ps = { .offset = site_off, .emulated = true };
+
+	return note_site(l, path, func, off, &ps);
+}
+
+int loader_note_probe_site(struct loader *l, const char *path, const char *func, uint64_t off,
+			   const struct probe_site *ps)
+{
+	return note_site(l, path, func, off, ps);
 }
 
 /*
@@ -409,11 +451,14 @@ static int attach_specs(struct loader *l, int pid, const char *path, const char 
 			continue;
 		if (nr_done < sizeof(done) / sizeof(done[0]))
 			done[nr_done++] = off;
-		err = choose_site(l, ef, shown, sym, off, &specs[i], func, go, &site);
+		err = choose_site(l, ef, shown, sym, off, specs[i].nr_args, func, go, &site);
 		if (err)
 			goto out;
 		/* A free whose pointer moved to another register: the program that reads it there. */
 		b = &entry[specs[i].prog == P_FREE && site.args_moved ? P_FREE_MOVED : specs[i].prog];
+		/* Entry and return in one session, where the kernel makes them (not in Go). */
+		if (!go && l->session && specs[i].prog == P_ALLOC_ENTRY && specs[i].ret)
+			b = &entry[P_ALLOC_SESSION];
 		/*
 		 * The cookie: for the allocating entry points, which one it is; in Go,
 		 * that the probe sits on the stack-bound check's branch (BPF skips restarts).
@@ -421,7 +466,7 @@ static int attach_specs(struct loader *l, int pid, const char *path, const char 
 		b->offsets[b->nr] = off + site.offset;
 		b->cookies[b->nr++] = go ? (site.go_stack_check ? MT_COOKIE_GO_STACK_CHECK : 0) :
 				      alloc_cookie(&specs[i], &site);
-		if (specs[i].ret) {
+		if (specs[i].ret && b != &entry[P_ALLOC_SESSION]) {
 			/* At the same site: the return address is still at the stack pointer. */
 			ret->offsets[ret->nr] = off + site.offset;
 			ret->cookies[ret->nr++] = 0;
@@ -449,77 +494,6 @@ out_free:
 	return err;
 }
 
-/* The first of names that the file defines as a function. */
-static const struct elf_sym *find_any(struct elf_file *ef, const char *const *names, size_t n)
-{
-	const struct elf_sym *sym = NULL;
-	size_t i;
-
-	for (i = 0; !sym && i < n; i++)
-		sym = elf_file__find_func(ef, names[i], false);
-	return sym;
-}
-
-/*
- * The sampling probe in runtime.mallocgc (go_site.h), on the call of
- * publicationBarrier. -ENOENT when the code does not have the shape
- * memtrace knows: Go allocations are then counted but not sampled.
- */
-static int attach_go_publish(struct loader *l, int pid, const char *path, const char *shown,
-			     const struct loader_go_layout *go, int *nr_probes)
-{
-	static const char *const barrier_names[] = { "runtime.publicationBarrier",
-						     "runtime.publicationBarrier.abi0" };
-	const struct elf_sym *fn, *barrier, *marknew;
-	struct probe_site ps = { .emulated = true };
-	struct go_publish_site site;
-	struct probe_batch b = { 0 };
-	struct elf_file *ef;
-	uint64_t off;
-	uint8_t *code = NULL;
-	int err;
-
-	err = elf_file__open(path, &(struct elf_file_opts){ .no_debug_files = true }, &ef);
-	if (err)
-		return err;
-	fn = elf_file__find_func(ef, "runtime.mallocgc", false);
-	barrier = find_any(ef, barrier_names, 2);
-	marknew = elf_file__find_func(ef, "runtime.gcmarknewobject", false);
-	err = -ENOENT;
-	if (!fn || !barrier || !marknew || !fn->size || fn->size > MAX_FUNC_CODE)
-		goto out;
-	err = elf_file__vaddr_to_offset(ef, fn->addr, &off);
-	if (err)
-		goto out;
-	code = malloc(fn->size);
-	err = -ENOMEM;
-	if (!code)
-		goto out;
-	err = elf_file__read(ef, off, code, fn->size);
-	if (err)
-		goto out;
-	err = go_site__publish(code, fn->size, fn->addr, barrier->addr, marknew->addr, &site);
-	if (err)
-		goto out;
-	mt_debug("probe runtime.mallocgc's sampling site at %s+0x%llx (start+%llu; x at "
-		 "rsp+%u, its span at rsp+%u)\n", shown, (unsigned long long)(off + site.offset),
-		 (unsigned long long)site.offset, site.x_slot, site.span_slot);
-	b.offsets[0] = off + site.offset;
-	b.cookies[0] = MT_GO_PUB_COOKIE(site.x_slot, site.span_slot, go->elemsize_off,
-					go->sweepgen_off);
-	b.nr = 1;
-	err = attach_batch(l, pid, path, l->skel->progs.mt_go_publish, &b, false);
-	if (err)
-		goto out;
-	ps.offset = site.offset;
-	err = loader_note_site(l, shown, "runtime.mallocgc (sampling)", off, &ps);
-	(*nr_probes)++;
-out:
-	free(code);
-	elf_file__free(ef);
-	return err;
-}
-
 int loader__attach(struct loader *l, int pid, const char *path, const char *open_path, bool go,
 		   const struct loader_go_layout *go_layout, int *nr_probes)
 {
@@ -529,35 +503,16 @@ int loader__attach(struct loader *l, int pid, const char *path, const char *open
 	if (go) {
 		int spans = 0;
 
-		/* The sampling site counts the allocations too; else mallocgc's entry does. */
-		err = -ENOENT;
-		if (l->go_sampling && go_layout)
-			err = attach_go_publish(l, pid, open_path, path, go_layout, nr_probes);
-		if (!err) {
-			int *n = realloc(l->go_sampled_pids, (l->nr_go_sampled + 1) * sizeof(*n));
-
-			if (!n)
-				return -ENOMEM;
-			l->go_sampled_pids = n;
-			n[l->nr_go_sampled++] = pid;
-		}
-		if (err == -ENOENT && l->go_sampling)
-			mt_info("%s: runtime.mallocgc's sampling site not found (unknown code or "
-				"runtime layout): Go allocations are counted, not sampled\n", path);
-		if (err == -ENOENT)
-			err = attach_specs(l, pid, open_path, path, NULL, go_specs, 1, false, true,
-					   nr_probes);
-		/* runtime.mallocgc is the allocations; without it there is nothing to trace. */
-		if (!err && *nr_probes < 1)
-			err = -ENOENT;
+		/* runtime.mallocgc's family is the allocations; without it there is nothing to trace. */
+		err = go_attach(l, pid, open_path, path, go_layout, nr_probes);
 		if (err)
 			return err;
 		/*
 		 * The span functions only back the retained figure when the runtime's
 		 * own words cannot be read; newer runtimes inline freeSpan (Go 1.23).
 		 */
-		err = attach_specs(l, pid, open_path, path, NULL, go_specs + 1,
-				   sizeof(go_specs) / sizeof(go_specs[0]) - 1, false, true, &spans);
+		err = attach_specs(l, pid, open_path, path, NULL, go_specs,
+				   sizeof(go_specs) / sizeof(go_specs[0]), false, true, &spans);
 		*nr_probes += spans;
 		if (!err && spans < 2) {
 			l->go_spans_incomplete = true;

@@ -179,7 +179,7 @@ static int add_func(struct loader *l, struct loader_py_file *f, struct elf_file 
 	else
 		mt_debug("probe %s at %s+0x%llx: single-stepped on every call (%s)\n", name, shown,
 			 (unsigned long long)off, ps.why);
-	err = loader_note_site(l, shown, name, off, &ps);
+	err = loader_note_probe_site(l, shown, name, off, &ps);
 	return err ? err : push_func(f, &p);
 }
 

@@ -73,18 +73,46 @@ static int probe_uprobe_multi(void)
 				sizeof(insns) / sizeof(insns[0]), &popts);
 	if (prog_fd < 0)
 		return -errno;
-	fd = loader_link_create_multi(prog_fd, "/", &offset, NULL, 1, false, 0);
+	fd = loader_link_create_multi(prog_fd, MT_TRACE_UPROBE_MULTI, "/", &offset, NULL, 1, false, 0);
 	if (fd >= 0)
 		close(fd);
 	err = fd == -EBADF ? 0 : fd >= 0 ? -EINVAL : fd;
 	if (!err) {
-		fd = loader_link_create_multi(prog_fd, "/", &offset, NULL, 1, false, -1);
+		fd = loader_link_create_multi(prog_fd, MT_TRACE_UPROBE_MULTI, "/", &offset, NULL, 1,
+					      false, -1);
 		if (fd >= 0)
 			close(fd);
 		err = fd == -EINVAL ? 0 : -ESRCH;
 	}
 	close(prog_fd);
 	return err;
+}
+
+/*
+ * Whether the kernel makes uprobe session links (6.13+): a trivial session
+ * program on "/" must be refused for the path (-EBADF). 0 or why not.
+ */
+static int probe_uprobe_session(void)
+{
+	LIBBPF_OPTS(bpf_prog_load_opts, popts,
+		    .expected_attach_type = (enum bpf_attach_type)MT_TRACE_UPROBE_SESSION);
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	uint64_t offset = 0;
+	int prog_fd, fd;
+
+	prog_fd = bpf_prog_load(BPF_PROG_TYPE_KPROBE, NULL, "Dual BSD/GPL", insns,
+				sizeof(insns) / sizeof(insns[0]), &popts);
+	if (prog_fd < 0)
+		return -errno;
+	fd = loader_link_create_multi(prog_fd, MT_TRACE_UPROBE_SESSION, "/", &offset, NULL, 1,
+				      false, 0);
+	if (fd >= 0)
+		close(fd);
+	close(prog_fd);
+	return fd == -EBADF ? 0 : fd >= 0 ? -EINVAL : fd;
 }
 
 /*
@@ -109,7 +137,14 @@ static void choose_link_type(struct loader *l)
 			bpf_program__set_expected_attach_type(prog,
 				(enum bpf_attach_type)MT_TRACE_UPROBE_MULTI);
 	l->multi = true;
-	mt_debug("uprobes: one uprobe_multi link per file and program\n");
+	err = probe_uprobe_session();
+	if (!err) {
+		bpf_program__set_expected_attach_type(l->skel->progs.mt_alloc_session,
+			(enum bpf_attach_type)MT_TRACE_UPROBE_SESSION);
+		l->session = true;
+	}
+	mt_debug("uprobes: one uprobe_multi link per file and program; allocating entry points %s\n",
+		 l->session ? "in uprobe sessions" : "with a return probe each (no uprobe sessions)");
 }
 
 /*
@@ -172,9 +207,10 @@ int loader__new(const struct loader_opts *opts, struct loader **out)
 	bpf_map__set_max_entries(l->skel->maps.vm_events, opts->vm_buffer);
 	bpf_map__set_max_entries(l->skel->maps.go_samples,
 				 opts->max_go_samples ? opts->max_go_samples : 1);
+	/* Sampled tracing draws from it too, Go's and native. */
+	fill_exp_table(l->skel->rodata->go_exp_table);
 	if (opts->go && opts->go_sample_rate) {
 		l->skel->rodata->go_sample_rate = opts->go_sample_rate;
-		fill_exp_table(l->skel->rodata->go_exp_table);
 		l->go_sampling = true;
 	}
 	/* Each program costs its verification: a target without Go needs none of Go's. */
@@ -196,9 +232,18 @@ int loader__new(const struct loader_opts *opts, struct loader **out)
 	if (!opts->python)
 		bpf_program__set_autoload(l->skel->progs.mt_py_site, false);
 	l->skel->rodata->defer_stacks = opts->defer_stacks;
+	l->skel->rodata->allocs_max = opts->max_allocs;
+	/* A look at the fill each 1/64th of the map a CPU fills, at most each 1024 blocks. */
+	l->skel->rodata->fill_check_mask = opts->max_allocs >= 65536 ? 1023 :
+		(opts->max_allocs >= 128 ? (1u << (31 - __builtin_clz(opts->max_allocs / 64))) - 1 : 0);
+	if (libbpf_num_possible_cpus() > 0)
+		l->skel->rodata->nr_cpus = (__u32)libbpf_num_possible_cpus();
 	if (!opts->defer_stacks)
 		bpf_program__set_autoload(l->skel->progs.mt_exec, false);
 	choose_link_type(l);
+	/* Without session links, the entry and return programs do (and every call's return traps). */
+	if (!l->session)
+		bpf_program__set_autoload(l->skel->progs.mt_alloc_session, false);
 
 	t1 = now_ms();
 	err = memtrace_bpf__load(l->skel);
@@ -262,6 +307,7 @@ int loader__read_counters(struct loader *l, uint64_t out[MT_CNT_MAX])
 		for (c = 0; c < ncpus; c++)
 			out[i] += vals[c];
 	}
+	out[MT_CNT_STACKS_STORED] += __atomic_load_n(&l->stacks_stored_here, __ATOMIC_RELAXED);
 	free(vals);
 	return 0;
 }
@@ -348,11 +394,19 @@ int loader__traced_pids(struct loader *l, uint32_t **out, size_t *nr)
 
 struct forget_ctx {
 	int fd;
-	uint32_t pid;
+	const uint32_t *pids;	/* sorted */
+	size_t nr_pids;
 	size_t key_size;
 	void *keys;
 	size_t nr, cap;
 };
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
 
 static void collect_pid_keys(void *ctx, const void *key, const void *value)
 {
@@ -362,7 +416,7 @@ static void collect_pid_keys(void *ctx, const void *key, const void *value)
 	(void)value;
 	/* Both key layouts keep the pid at offset 8. */
 	memcpy(&pid, (const char *)key + 8, sizeof(pid));
-	if (pid != fc->pid)
+	if (!bsearch(&pid, fc->pids, fc->nr_pids, sizeof(pid), cmp_u32))
 		return;
 	if (fc->nr == fc->cap) {
 		size_t cap = fc->cap ? fc->cap * 2 : 256;
@@ -376,15 +430,61 @@ static void collect_pid_keys(void *ctx, const void *key, const void *value)
 	memcpy((char *)fc->keys + fc->nr++ * fc->key_size, key, fc->key_size);
 }
 
-static void forget_in(int fd, size_t key_size, size_t value_size, uint32_t pid)
+/* Delete the entries of the map at fd of any of pids (sorted); how many went. One pass. */
+static size_t forget_in(int fd, size_t key_size, size_t value_size, const uint32_t *pids,
+			size_t nr_pids)
 {
-	struct forget_ctx fc = { .fd = fd, .pid = pid, .key_size = key_size };
-	size_t i;
+	struct forget_ctx fc = { .fd = fd, .pids = pids, .nr_pids = nr_pids,
+				 .key_size = key_size };
+	size_t i, gone = 0;
 
 	for_each_entry(fd, key_size, value_size, collect_pid_keys, &fc);
 	for (i = 0; i < fc.nr; i++)
-		bpf_map_delete_elem(fd, (char *)fc.keys + i * key_size);
+		gone += bpf_map_delete_elem(fd, (char *)fc.keys + i * key_size) == 0;
 	free(fc.keys);
+	return gone;
+}
+
+/* Blocks userspace took out of the allocs map, out of the BPF side's count (CPU 0's: the sum). */
+static void uncount_blocks(struct loader *l, size_t n)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	__u32 zero = 0;
+	__s64 *v;
+
+	if (!n || ncpus <= 0)
+		return;
+	v = calloc((size_t)ncpus, sizeof(*v));
+	if (!v)
+		return;
+	if (!bpf_map_lookup_elem(bpf_map__fd(l->skel->maps.block_count), &zero, v)) {
+		v[0] -= (__s64)n;
+		bpf_map_update_elem(bpf_map__fd(l->skel->maps.block_count), &zero, v, BPF_ANY);
+	}
+	free(v);
+}
+
+int64_t loader__blocks(struct loader *l)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	__u32 zero = 0;
+	int64_t sum = 0;
+	__s64 *v;
+	int c;
+
+	if (ncpus <= 0)
+		return ncpus ? ncpus : -EINVAL;
+	v = calloc((size_t)ncpus, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(bpf_map__fd(l->skel->maps.block_count), &zero, v)) {
+		free(v);
+		return -errno;
+	}
+	for (c = 0; c < ncpus; c++)
+		sum += v[c];
+	free(v);
+	return sum;
 }
 
 void loader__drop_modules(struct loader *l, uint32_t pid)
@@ -392,22 +492,35 @@ void loader__drop_modules(struct loader *l, uint32_t pid)
 	bpf_map__delete_elem(l->skel->maps.proc_modules, &pid, sizeof(pid), 0);
 }
 
-void loader__forget_pid(struct loader *l, uint32_t pid)
+void loader__forget_pids(struct loader *l, uint32_t *pids, size_t nr)
 {
+	size_t i;
+
+	if (!nr)
+		return;
+	/* Each map walked once for all of them: a walk reads every bucket. */
+	qsort(pids, nr, sizeof(*pids), cmp_u32);
 	_Static_assert(__builtin_offsetof(struct mt_alloc_key, pid) == 8, "pid at 8");
 	_Static_assert(__builtin_offsetof(struct mt_stat_key, pid) == 8, "pid at 8");
 	forget_in(bpf_map__fd(l->skel->maps.stats), sizeof(struct mt_stat_key),
-		  sizeof(struct mt_stat), pid);
-	forget_in(bpf_map__fd(l->skel->maps.allocs), sizeof(struct mt_alloc_key),
-		  sizeof(struct mt_alloc_info), pid);
+		  sizeof(struct mt_stat), pids, nr);
+	uncount_blocks(l, forget_in(bpf_map__fd(l->skel->maps.allocs), sizeof(struct mt_alloc_key),
+				    sizeof(struct mt_alloc_info), pids, nr));
 	_Static_assert(__builtin_offsetof(struct mt_go_sample_key, pid) == 8, "pid at 8");
 	if (l->go_sampling)
 		forget_in(bpf_map__fd(l->skel->maps.go_samples), sizeof(struct mt_go_sample_key),
-			  sizeof(struct mt_go_sample), pid);
-	bpf_map__delete_elem(l->skel->maps.go_stats, &pid, sizeof(pid), 0);
-	bpf_map__delete_elem(l->skel->maps.traced_pids, &pid, sizeof(pid), 0);
-	bpf_map__delete_elem(l->skel->maps.proc_modules, &pid, sizeof(pid), 0);
-	bpf_map__delete_elem(l->skel->maps.py_procs, &pid, sizeof(pid), 0);
+			  sizeof(struct mt_go_sample), pids, nr);
+	for (i = 0; i < nr; i++) {
+		bpf_map__delete_elem(l->skel->maps.go_stats, &pids[i], sizeof(pids[i]), 0);
+		bpf_map__delete_elem(l->skel->maps.traced_pids, &pids[i], sizeof(pids[i]), 0);
+		bpf_map__delete_elem(l->skel->maps.proc_modules, &pids[i], sizeof(pids[i]), 0);
+		bpf_map__delete_elem(l->skel->maps.py_procs, &pids[i], sizeof(pids[i]), 0);
+	}
+}
+
+void loader__forget_pid(struct loader *l, uint32_t pid)
+{
+	loader__forget_pids(l, &pid, 1);
 }
 
 int loader__attach_py_events(struct loader *l, loader_py_event_fn fn, void *ctx)
@@ -570,11 +683,61 @@ int loader__read_stack(struct loader *l, uint64_t stack_id, struct mt_stack *out
 	return 0;
 }
 
+int loader__set_native_sample_shift(struct loader *l, unsigned int shift)
+{
+	if (shift > MT_SAMPLE_SHIFT_MAX)
+		return -ERANGE;
+	if (shift && !l->session)
+		return -EOPNOTSUPP;
+	__atomic_store_n(&l->skel->bss->native_sample_shift, shift, __ATOMIC_RELEASE);
+	return 0;
+}
+
+void loader__set_auto_sample_shift(struct loader *l, unsigned int shift)
+{
+	if (l->session && shift <= MT_SAMPLE_SHIFT_MAX)
+		__atomic_store_n(&l->skel->bss->auto_sample_shift, shift, __ATOMIC_RELEASE);
+}
+
+unsigned int loader__native_sample_shift(const struct loader *l)
+{
+	return __atomic_load_n(&l->skel->bss->native_sample_shift, __ATOMIC_ACQUIRE);
+}
+
+int64_t loader__kernel_memory(struct loader *l)
+{
+	struct bpf_map *map;
+	int64_t total = 0;
+
+	bpf_object__for_each_map(map, l->skel->obj) {
+		char path[64], line[128];
+		FILE *f;
+
+		if (bpf_map__fd(map) < 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", bpf_map__fd(map));
+		f = fopen(path, "re");
+		if (!f)
+			return -errno;
+		while (fgets(line, sizeof(line), f))
+			if (!strncmp(line, "memlock:", 8))
+				total += strtoll(line + 8, NULL, 10);
+		fclose(f);
+	}
+	return total;
+}
+
 int loader__store_stack(struct loader *l, uint64_t id, const struct mt_stack *st)
 {
-	if (bpf_map_update_elem(bpf_map__fd(l->skel->maps.stacks), &id, st, BPF_NOEXIST) &&
-	    errno != EEXIST)
+	if (bpf_map_update_elem(bpf_map__fd(l->skel->maps.stacks), &id, st, BPF_NOEXIST)) {
+		if (errno == EEXIST)
+			return 0;
+		if (errno == E2BIG)
+			return -ENOSPC;
 		return -errno;
+	}
+	/* The map's entries are those stored less those taken out: these too. */
+	__atomic_add_fetch(&l->stacks_stored_here, 1, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -621,6 +784,32 @@ bool loader__go_spans_complete(const struct loader *l)
 	return !l->go_spans_incomplete;
 }
 
+int loader_add_go_site(struct loader *l, const struct mt_go_site *s, uint32_t *idx)
+{
+	struct mt_go_site *n;
+	uint32_t i;
+
+	for (i = 0; i < l->nr_go_sites; i++) {
+		if (!memcmp(&l->go_sites[i], s, sizeof(*s))) {
+			*idx = i;
+			return 0;
+		}
+	}
+	if (l->nr_go_sites == MT_GO_MAX_SITES)
+		return -ENOSPC;
+	n = realloc(l->go_sites, (l->nr_go_sites + 1) * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	l->go_sites = n;
+	i = (uint32_t)l->nr_go_sites;
+	if (bpf_map__update_elem(l->skel->maps.go_sites, &i, sizeof(i), s, sizeof(*s), 0))
+		return -errno;
+	n[i] = *s;
+	l->nr_go_sites++;
+	*idx = i;
+	return 0;
+}
+
 void loader__free(struct loader *l)
 {
 	size_t i;
@@ -650,6 +839,7 @@ void loader__free(struct loader *l)
 	free(l->sites);
 	free(l->go_sampled_pids);
 	loader_py_files_free(l);
+	free(l->go_sites);
 	memtrace_bpf__destroy(l->skel);
 	free(l);
 }

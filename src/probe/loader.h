@@ -28,6 +28,20 @@ struct loader_opts {
 	bool python;		/* load the Python programs: a target is a Python interpreter */
 };
 
+/*
+ * Sampled native tracing from now on: one allocation per 2^shift bytes
+ * kept (0: every block, exact). -EOPNOTSUPP without uprobe sessions (each
+ * call would still pay its return trap: sampling would not be cheaper).
+ */
+int loader__set_native_sample_shift(struct loader *l, unsigned int shift);
+unsigned int loader__native_sample_shift(const struct loader *l);
+/* Let the BPF side start sampling at 2^shift by itself when the allocs map is full (0: not). */
+void loader__set_auto_sample_shift(struct loader *l, unsigned int shift);
+/* Blocks in the allocs map, as the BPF side counts them (cheap: no walk), or -errno. */
+int64_t loader__blocks(struct loader *l);
+/* Bytes of kernel memory memtrace's maps hold (their memlock), or -errno. */
+int64_t loader__kernel_memory(struct loader *l);
+
 /* Called for each unwinding event (data is a struct mt_uev_*); returns 0. */
 typedef int (*loader_unwind_event_fn)(void *ctx, void *data, size_t size);
 /*
@@ -50,6 +64,9 @@ void loader__load_times(const struct loader *l, double *open_ms, double *load_ms
 int loader__add_pid(struct loader *l, uint32_t pid);
 /* Where a Go runtime's mspan keeps what the sampling probe reads. */
 struct loader_go_layout {
+	uint32_t start_off;
+	uint32_t freeindex_off;
+	uint64_t freeindex_mask;	/* freeindex's bits in the 8 bytes read there */
 	uint32_t elemsize_off;
 	uint32_t sweepgen_off;
 };
@@ -141,6 +158,8 @@ int loader__set_modules(struct loader *l, uint32_t pid, const struct mt_proc_mod
 void loader__drop_modules(struct loader *l, uint32_t pid);
 /* Drop everything kept for a process that is gone, making room for others. */
 void loader__forget_pid(struct loader *l, uint32_t pid);
+/* The same for many (pids sorted in place): each map walked once. */
+void loader__forget_pids(struct loader *l, uint32_t *pids, size_t nr);
 /*
  * Fill usage[MT_MAP_MAX] with the capacity of each map, and the
  * entries of the procs map, counted key by key; the caller counts allocs

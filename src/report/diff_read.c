@@ -113,6 +113,11 @@ static int proc_from_json(const struct json_read_err *e, const struct json_value
 	heap = json_value__get(v, "heap");
 	if (!err && json_value__type(heap) != JSON_NULL)
 		err = json_value__read_fields(heap, heap_fields, NR(heap_fields), &p->heap, &se);
+	/* Rounded-up live bytes: null where the allocator's classes are not known (and in older reports). */
+	p->heap.live_usable_bytes = -1;
+	if (!err && json_value__type(json_value__get(heap, "live_usable_bytes")) == JSON_INT)
+		err = json_value__read(heap, "live_usable_bytes", JSON_F_I64,
+				       &p->heap.live_usable_bytes, &se);
 	if (err)
 		return err;
 	/* Go's live figures are null, unknown, unless a heap sample estimated them. */

@@ -34,16 +34,27 @@ static unsigned char clean_char(unsigned char c, enum mt_clean how)
 /* At most max bytes of s, up to its NUL. */
 static void put(struct sink *k, const char *s, size_t max)
 {
-	size_t i;
+	size_t i, run = 0;
 
 	for (i = 0; i < max && s[i]; i++, k->n++) {
 		unsigned char c = clean_char(s[i], k->how);
 
-		if (k->f)
-			fputc(c, k->f);
-		else if (k->n + 1 < k->len)
-			k->buf[k->n] = c;
+		if (!k->f) {
+			if (k->n + 1 < k->len)
+				k->buf[k->n] = c;
+			continue;
+		}
+		/* Streams take runs left as they are in one write: reports name many frames. */
+		if (c == (unsigned char)s[i]) {
+			run++;
+			continue;
+		}
+		fwrite(s + i - run, 1, run, k->f);
+		run = 0;
+		fputc(c, k->f);
 	}
+	if (k->f && run)
+		fwrite(s + i - run, 1, run, k->f);
 	if (!k->f && k->len)
 		k->buf[k->n < k->len ? k->n : k->len - 1] = '\0';
 }

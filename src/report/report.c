@@ -33,6 +33,7 @@ static void proc_report__free(struct mt_proc_report *p)
 		mt_stack_report__free_frames(&p->map_stacks[i].stack);
 	free(p->map_stacks);
 	free(p->exe);
+	free(p->cgroup);
 	free(p->allocator);
 	free(p->allocator_path);
 }

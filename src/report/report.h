@@ -46,6 +46,7 @@ struct mt_heap_totals {
 	uint64_t alloc_bytes_total;
 	uint64_t allocs_total;
 	uint64_t frees_total;
+	int64_t live_usable_bytes;	/* rounded up to the allocator's classes; -1: unknown */
 };
 
 struct mt_vm_totals {
@@ -55,6 +56,7 @@ struct mt_vm_totals {
 	uint64_t retained_bytes;
 	bool retained_known;	/* false: retained_bytes printed as null */
 	bool retained_upper_bound;	/* blocks allocated before attaching count as free */
+	bool retained_estimate;	/* from sampled blocks: an estimate */
 	uint64_t heap_resident_bytes;
 	uint64_t rss_anon_bytes;
 	uint64_t reconciled_bytes;	/* mapped or unmapped unseen, taken from /proc/PID/maps */
@@ -78,6 +80,9 @@ struct mt_go_report {
 	uint64_t heap_inuse_bytes;	/* HeapInuse */
 	uint64_t heap_free_bytes;	/* HeapIdle - HeapReleased */
 	uint64_t heap_released_bytes;	/* HeapReleased */
+	/* the live heap, /gc/heap/live:bytes: heap.live_bytes when live_read */
+	bool live_read;
+	uint64_t heap_live_bytes;
 	char note[200];
 	char profile_note[200];	/* why there are no live bytes per stack, "" when there are */
 	/* static: where live bytes per stack come from: "runtime" (its heap profile),
@@ -107,6 +112,8 @@ struct mt_proc_report {
 	uint32_t pid;
 	char comm[32];
 	char *exe;		/* may be NULL */
+	char *cgroup;		/* may be NULL */
+	char container_id[65];	/* "" when it runs in no container */
 	const char *runtime;	/* "native" */
 	char *allocator;	/* "glibc", "jemalloc", "tcmalloc", or the object's file name */
 	char *allocator_path;
@@ -148,6 +155,11 @@ struct mt_report {
 	size_t nr_probes;
 	struct mt_probe_report *probes;
 	uint64_t probes_single_stepped;	/* functions whose probe costs a single-step */
+	/* Native tracking: every block (sample_rate 0), or sampled since sampled_since_s, and why. */
+	uint64_t sample_rate;
+	double sampled_since_s;
+	char sampling_why[160];
+	int64_t kernel_bytes;	/* kernel memory the BPF maps hold; -1: unknown */
 };
 
 int report_json__write(const struct mt_report *r, FILE *f);
@@ -155,6 +167,15 @@ int report_text__write(const struct mt_report *r, FILE *f, size_t top_n);
 int report_folded__write(const struct mt_report *r, FILE *f);
 /* gzip-compressed profile.proto heap profile, as Go's pprof writes it. */
 int report_pprof__write(const struct mt_report *r, FILE *f);
+
+struct pprof_opts {
+	const char *default_sample_type;	/* NULL: inuse_space (alloc_space without live figures) */
+	/* Every sample labelled pid, comm, exe, cgroup, container_id (where
+	 * known); else pid and comm, when there are several processes. */
+	bool all_labels;
+	int64_t time_ns;	/* the profile's time, ns since the epoch; 0: now */
+};
+int report_pprof__write_opts(const struct mt_report *r, FILE *f, const struct pprof_opts *o);
 /* A self-contained interactive flame graph of live bytes. */
 int report_svg__write(const struct mt_report *r, FILE *f);
 

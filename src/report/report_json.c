@@ -213,6 +213,8 @@ static void write_go(FILE *f, const struct mt_go_report *g)
 	write_u64_or_null(f, g->read, g->heap_released_bytes);
 	fputs(", \"heap_idle_bytes\": ", f);
 	write_u64_or_null(f, g->read, g->heap_free_bytes + g->heap_released_bytes);
+	fputs(", \"heap_live_bytes\": ", f);
+	write_u64_or_null(f, g->live_read, g->heap_live_bytes);
 	fputs(", \"source\": ", f);
 	json_str(f, g->read ? g->source : NULL);
 	fputs(", \"note\": ", f);
@@ -256,6 +258,10 @@ static void write_proc(FILE *f, const struct mt_proc_report *p)
 	json_strn(f, p->comm, comm_len(p));
 	fputs(",\n      \"exe\": ", f);
 	json_str(f, p->exe);
+	fputs(",\n      \"cgroup\": ", f);
+	json_str(f, p->cgroup);
+	fputs(",\n      \"container_id\": ", f);
+	json_str(f, p->container_id[0] ? p->container_id : NULL);
 	fputs(",\n      \"runtime\": ", f);
 	json_str(f, p->runtime);
 	fputs(",\n      \"allocator\": ", f);
@@ -269,24 +275,30 @@ static void write_proc(FILE *f, const struct mt_proc_report *p)
 		fprintf(f, "      \"sample_rate\": %" PRId64 ",\n", p->sample_rate);
 	else
 		fputs("      \"sample_rate\": null,\n", f);
+	/* Sampled: live figures estimated, frees not seen. */
 	if (p->sampled)
-		/* The runtime's profile: live figures, but no frees memtrace saw. */
-		fprintf(f, "      \"heap\": { \"live_bytes\": %" PRId64 ", \"live_allocs\": %" PRId64
-			", \"alloc_bytes_total\": %" PRIu64 ", \"allocs_total\": %" PRIu64
-			", \"frees_total\": null },\n",
-			p->heap.live_bytes, p->heap.live_allocs, p->heap.alloc_bytes_total,
-			p->heap.allocs_total);
-	else if (p->live_unknown)
-		fprintf(f, "      \"heap\": { \"live_bytes\": null, \"live_allocs\": null"
-			", \"alloc_bytes_total\": %" PRIu64 ", \"allocs_total\": %" PRIu64
-			", \"frees_total\": null },\n",
-			p->heap.alloc_bytes_total, p->heap.allocs_total);
+		fprintf(f, "      \"heap\": { \"live_bytes\": %" PRId64 ", \"live_allocs\": %" PRId64,
+			p->heap.live_bytes, p->heap.live_allocs);
+	else if (p->live_unknown) {
+		/* No live bytes per stack; the Go runtime's total when it was read. */
+		fputs("      \"heap\": { \"live_bytes\": ", f);
+		write_u64_or_null(f, p->go.live_read, p->go.heap_live_bytes);
+		fputs(", \"live_allocs\": null", f);
+	}
 	else
-		fprintf(f, "      \"heap\": { \"live_bytes\": %" PRId64 ", \"live_allocs\": %" PRId64
-			", \"alloc_bytes_total\": %" PRIu64 ", \"allocs_total\": %" PRIu64
-			", \"frees_total\": %" PRIu64 " },\n",
-			p->heap.live_bytes, p->heap.live_allocs, p->heap.alloc_bytes_total,
-			p->heap.allocs_total, p->heap.frees_total);
+		fprintf(f, "      \"heap\": { \"live_bytes\": %" PRId64 ", \"live_allocs\": %" PRId64,
+			p->heap.live_bytes, p->heap.live_allocs);
+	fputs(", \"live_usable_bytes\": ", f);
+	if (p->heap.live_usable_bytes >= 0 && !p->live_unknown)
+		fprintf(f, "%" PRId64, p->heap.live_usable_bytes);
+	else
+		fputs("null", f);
+	fprintf(f, ", \"alloc_bytes_total\": %" PRIu64 ", \"allocs_total\": %" PRIu64
+		", \"frees_total\": ", p->heap.alloc_bytes_total, p->heap.allocs_total);
+	if (p->sampled || p->live_unknown)
+		fputs("null },\n", f);
+	else
+		fprintf(f, "%" PRIu64 " },\n", p->heap.frees_total);
 	fputs("      \"vm\": { \"mapped_bytes\": ", f);
 	write_u64_or_null(f, p->vm.known, p->vm.mapped_bytes);
 	fputs(", \"released_bytes\": ", f);
@@ -295,6 +307,8 @@ static void write_proc(FILE *f, const struct mt_proc_report *p)
 	write_u64_or_null(f, p->vm.known && p->vm.retained_known, p->vm.retained_bytes);
 	fputs(", \"retained_upper_bound\": ", f);
 	fputs(json_bool(p->vm.known && p->vm.retained_upper_bound), f);
+	fputs(", \"retained_estimate\": ", f);
+	fputs(json_bool(p->vm.known && p->vm.retained_estimate), f);
 	fputs(", \"heap_resident_bytes\": ", f);
 	write_u64_or_null(f, p->vm.known, p->vm.heap_resident_bytes);
 	fprintf(f, ", \"rss_bytes\": %" PRIu64 ", \"rss_anon_bytes\": %" PRIu64
@@ -357,7 +371,25 @@ int report_json__write(const struct mt_report *r, FILE *f)
 		fprintf(f, "    \"%s\": { \"entries\": %" PRIu64 ", \"max_entries\": %" PRIu64 " }%s\n",
 			mt_map_name(c), r->maps[c].entries, r->maps[c].max_entries,
 			c + 1 < MT_MAP_MAX ? "," : "");
-	fputs("  },\n  \"min_age_s\": ", f);
+	fputs("  },\n  \"kernel_bytes\": ", f);
+	if (r->kernel_bytes >= 0)
+		fprintf(f, "%" PRId64, r->kernel_bytes);
+	else
+		fputs("null", f);
+	fputs(",\n  \"tracking\": { \"mode\": ", f);
+	json_str(f, r->sample_rate ? "sampled" : "exact");
+	fputs(", \"sample_rate\": ", f);
+	if (r->sample_rate)
+		fprintf(f, "%" PRIu64 ", \"since_s\": ", r->sample_rate);
+	else
+		fputs("null, \"since_s\": ", f);
+	if (r->sample_rate)
+		json_double(f, r->sampled_since_s);
+	else
+		fputs("null", f);
+	fputs(", \"why\": ", f);
+	json_str(f, r->sample_rate ? r->sampling_why : NULL);
+	fputs(" },\n  \"min_age_s\": ", f);
 	json_double(f, r->min_age_s);
 	write_probes(f, r);
 	if (!r->nr_procs) {

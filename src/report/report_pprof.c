@@ -5,13 +5,19 @@
  * that `go tool pprof` and other pprof readers treat it as one.
  *
  * memtrace counts every allocation: the period is 1 and values are exact.
- * Frames are already symbolized, so every mapping says has_functions and
- * pprof does not try to symbolize the addresses again. Addresses are
+ * Go's live figures sampled at a rate are scaled as Go scales its own, and
+ * the period is that rate, as in a Go heap profile (a comment names each
+ * sampled process when the profile mixes rates). Frames are already
+ * symbolized, so every mapping says has_functions (and filenames, line
+ * numbers, inline frames) and pprof never tries to symbolize the addresses
+ * again, from local binaries or a /symbol endpoint. Addresses are
  * module-relative: each mapping gets a range of its own, [id-1 << 40,
  * id << 40), and a location's address is that base plus the frame's offset,
  * which keeps addresses distinct between modules and readable within one.
  */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,14 +32,15 @@ enum {
 	PROFILE_SAMPLE_TYPE = 1, PROFILE_SAMPLE = 2, PROFILE_MAPPING = 3, PROFILE_LOCATION = 4,
 	PROFILE_FUNCTION = 5, PROFILE_STRING_TABLE = 6, PROFILE_TIME_NANOS = 9,
 	PROFILE_DURATION_NANOS = 10, PROFILE_PERIOD_TYPE = 11, PROFILE_PERIOD = 12,
-	PROFILE_DEFAULT_SAMPLE_TYPE = 14,
+	PROFILE_COMMENT = 13, PROFILE_DEFAULT_SAMPLE_TYPE = 14,
 };
 enum { VALUE_TYPE_TYPE = 1, VALUE_TYPE_UNIT = 2 };
 enum { SAMPLE_LOCATION_ID = 1, SAMPLE_VALUE = 2, SAMPLE_LABEL = 3 };
 enum { LABEL_KEY = 1, LABEL_STR = 2, LABEL_NUM = 3 };
 enum {
 	MAPPING_ID = 1, MAPPING_MEMORY_START = 2, MAPPING_MEMORY_LIMIT = 3, MAPPING_FILENAME = 5,
-	MAPPING_BUILD_ID = 6, MAPPING_HAS_FUNCTIONS = 7,
+	MAPPING_BUILD_ID = 6, MAPPING_HAS_FUNCTIONS = 7, MAPPING_HAS_FILENAMES = 8,
+	MAPPING_HAS_LINE_NUMBERS = 9, MAPPING_HAS_INLINE_FRAMES = 10,
 };
 enum { LOCATION_ID = 1, LOCATION_MAPPING_ID = 2, LOCATION_ADDRESS = 3, LOCATION_LINE = 4 };
 enum { LINE_FUNCTION_ID = 1, LINE_LINE = 2 };
@@ -48,7 +55,13 @@ struct pstr {
 	size_t len;
 };
 
+struct owned_str {
+	struct owned_str *next;
+	char s[];
+};
+
 struct strtab {
+	struct owned_str *owned;	/* copies strtab__add_copy made */
 	struct pstr *strs;
 	size_t n, cap;
 	uint32_t *slots;	/* index + 1 into strs; 0 is free */
@@ -116,8 +129,42 @@ static int64_t strtab__add(struct strtab *t, const char *s)
 	return strtab__add_len(t, s, s ? strlen(s) : 0);
 }
 
+/*
+ * A string the table must keep a copy of (the table points into the
+ * report's strings, which outlive it; a formatted one does not). Copies are
+ * kept in a list freed with the table.
+ */
+static int64_t strtab__add_copy(struct strtab *t, const char *s)
+{
+	struct owned_str *o;
+	size_t len = strlen(s);
+	int64_t id;
+
+	for (o = t->owned; o; o = o->next)
+		if (!strcmp(o->s, s))
+			return strtab__add_len(t, o->s, len);
+	o = malloc(sizeof(*o) + len + 1);
+	if (!o)
+		return -ENOMEM;
+	memcpy(o->s, s, len + 1);
+	id = strtab__add_len(t, o->s, len);
+	if (id < 0) {
+		free(o);
+		return id;
+	}
+	o->next = t->owned;
+	t->owned = o;
+	return id;
+}
+
 static void strtab__free(struct strtab *t)
 {
+	while (t->owned) {
+		struct owned_str *o = t->owned;
+
+		t->owned = o->next;
+		free(o);
+	}
 	free(t->strs);
 	free(t->slots);
 }
@@ -216,10 +263,15 @@ struct pprof {
 	struct pb_enc *mappings;
 	struct pb_enc *locations;
 	struct pb_enc *functions;
+	struct pb_enc *strtab;
 	uint64_t nr_mappings, nr_locations, nr_functions;
 	uint64_t *loc_ids;	/* one sample's locations */
 	size_t loc_cap;
-	int64_t pid_key, comm_key;	/* label keys; 0 when samples carry no labels */
+	const struct pprof_opts *o;
+	/* Label keys (pid_key 0: samples carry no labels), and the values of the
+	 * process whose samples are being added. */
+	int64_t pid_key, comm_key, exe_key, cgroup_key, container_key;
+	int64_t pid_val, comm_val, exe_val, cgroup_val, container_val;
 };
 
 /* The id of the mapping of module (1-based: 0 means none), added if new. */
@@ -247,6 +299,9 @@ static int mapping_id(struct pprof *pp, const struct mt_frame *fr, uint64_t *id)
 	if (build_id)
 		pb_enc__int64(pp->mappings, MAPPING_BUILD_ID, build_id);
 	pb_enc__bool(pp->mappings, MAPPING_HAS_FUNCTIONS, true);
+	pb_enc__bool(pp->mappings, MAPPING_HAS_FILENAMES, true);
+	pb_enc__bool(pp->mappings, MAPPING_HAS_LINE_NUMBERS, true);
+	pb_enc__bool(pp->mappings, MAPPING_HAS_INLINE_FRAMES, true);
 	pb_enc__end(pp->mappings, mark);
 	return 0;
 }
@@ -330,6 +385,19 @@ static int location_id(struct pprof *pp, const struct mt_frame *frames, size_t n
 	return 0;
 }
 
+/* A string label; none when the value is unknown (string 0, ""). */
+static void add_label(struct pprof *pp, int64_t key, int64_t str)
+{
+	size_t mark;
+
+	if (!key || !str)
+		return;
+	mark = pb_enc__begin(pp->samples, SAMPLE_LABEL);
+	pb_enc__int64(pp->samples, LABEL_KEY, key);
+	pb_enc__int64(pp->samples, LABEL_STR, str);
+	pb_enc__end(pp->samples, mark);
+}
+
 static int add_sample(struct pprof *pp, const struct mt_proc_report *p,
 		      const struct mt_stack_report *s)
 {
@@ -337,8 +405,7 @@ static int add_sample(struct pprof *pp, const struct mt_proc_report *p,
 		(int64_t)s->allocs_total, (int64_t)s->alloc_bytes_total,
 		p->live_unknown ? 0 : s->live_allocs, p->live_unknown ? 0 : s->live_bytes,
 	};
-	size_t i, j, nloc = 0, mark, lmark;
-	int64_t comm;
+	size_t i, j, nloc = 0, mark;
 	int err;
 
 	if (s->nr_frames > pp->loc_cap) {
@@ -360,19 +427,38 @@ static int add_sample(struct pprof *pp, const struct mt_proc_report *p,
 	pb_enc__packed_uint64(pp->samples, SAMPLE_LOCATION_ID, pp->loc_ids, nloc);
 	pb_enc__packed_int64(pp->samples, SAMPLE_VALUE, values, 4);
 	if (pp->pid_key) {
-		comm = strtab__add_len(&pp->strs, p->comm, strnlen(p->comm, sizeof(p->comm)));
-		if (comm < 0)
-			return -ENOMEM;
-		lmark = pb_enc__begin(pp->samples, SAMPLE_LABEL);
-		pb_enc__int64(pp->samples, LABEL_KEY, pp->pid_key);
-		pb_enc__int64(pp->samples, LABEL_NUM, p->pid);
-		pb_enc__end(pp->samples, lmark);
-		lmark = pb_enc__begin(pp->samples, SAMPLE_LABEL);
-		pb_enc__int64(pp->samples, LABEL_KEY, pp->comm_key);
-		pb_enc__int64(pp->samples, LABEL_STR, comm);
-		pb_enc__end(pp->samples, lmark);
+		add_label(pp, pp->pid_key, pp->pid_val);
+		add_label(pp, pp->comm_key, pp->comm_val);
+		add_label(pp, pp->exe_key, pp->exe_val);
+		add_label(pp, pp->cgroup_key, pp->cgroup_val);
+		add_label(pp, pp->container_key, pp->container_val);
 	}
 	pb_enc__end(pp->samples, mark);
+	return 0;
+}
+
+/*
+ * The label values of p's samples: its pid (a string label, as Go's
+ * runtime/pprof labels are, so that Parca and Pyroscope take it as one),
+ * comm; with every label, exe, cgroup and container id where known.
+ */
+static int proc_labels(struct pprof *pp, const struct mt_proc_report *p)
+{
+	char pid[16];
+
+	if (!pp->pid_key)
+		return 0;
+	snprintf(pid, sizeof(pid), "%u", p->pid);
+	/* The table keeps pointers: the pid string must outlive the profile. */
+	pp->pid_val = strtab__add_copy(&pp->strs, pid);
+	pp->comm_val = strtab__add_len(&pp->strs, p->comm, strnlen(p->comm, sizeof(p->comm)));
+	pp->exe_val = pp->exe_key ? strtab__add(&pp->strs, p->exe) : 0;
+	pp->cgroup_val = pp->cgroup_key ? strtab__add(&pp->strs, p->cgroup) : 0;
+	pp->container_val = pp->container_key && p->container_id[0] ?
+			    strtab__add(&pp->strs, p->container_id) : 0;
+	if (pp->pid_val < 0 || pp->comm_val < 0 || pp->exe_val < 0 || pp->cgroup_val < 0 ||
+	    pp->container_val < 0)
+		return -ENOMEM;
 	return 0;
 }
 
@@ -409,13 +495,23 @@ static int build_samples(struct pprof *pp, const struct mt_report *r, struct pb_
 		value_type(head, PROFILE_SAMPLE_TYPE, type, unit);
 	}
 	/* With one process the labels would only repeat it on every sample. */
-	if (r->nr_procs > 1) {
+	if (r->nr_procs > 1 || pp->o->all_labels) {
 		pp->pid_key = strtab__add(&pp->strs, "pid");
 		pp->comm_key = strtab__add(&pp->strs, "comm");
 		if (pp->pid_key < 0 || pp->comm_key < 0)
 			return -ENOMEM;
 	}
+	if (pp->o->all_labels) {
+		pp->exe_key = strtab__add(&pp->strs, "exe");
+		pp->cgroup_key = strtab__add(&pp->strs, "cgroup");
+		pp->container_key = strtab__add(&pp->strs, "container_id");
+		if (pp->exe_key < 0 || pp->cgroup_key < 0 || pp->container_key < 0)
+			return -ENOMEM;
+	}
 	for (i = 0; i < r->nr_procs; i++) {
+		err = proc_labels(pp, &r->procs[i]);
+		if (err)
+			return err;
 		for (j = 0; j < r->procs[i].nr_stacks; j++) {
 			err = add_sample(pp, &r->procs[i], &r->procs[i].stacks[j]);
 			if (err)
@@ -425,10 +521,48 @@ static int build_samples(struct pprof *pp, const struct mt_report *r, struct pb_
 	return 0;
 }
 
+/*
+ * The period: the sample rate when every process with samples is sampled
+ * at one rate (a Go heap profile's MemProfileRate), else 1. A comment names
+ * each sampled process's rate when the profile mixes them.
+ */
+static int64_t period_of(const struct mt_report *r, bool *mixed)
+{
+	int64_t rate = 0;
+	bool exact = false;
+	size_t i;
+
+	*mixed = false;
+	for (i = 0; i < r->nr_procs; i++) {
+		const struct mt_proc_report *p = &r->procs[i];
+
+		if (!p->nr_stacks)
+			continue;
+		if (!p->sampled || p->sample_rate <= 0)
+			exact = true;
+		else if (rate && rate != p->sample_rate)
+			*mixed = true;
+		else
+			rate = p->sample_rate;
+	}
+	*mixed |= rate && exact;
+	return rate && !*mixed ? rate : 1;
+}
+
+static int64_t comment_for(struct pprof *pp, const struct mt_proc_report *p)
+{
+	char buf[128];
+
+	snprintf(buf, sizeof(buf), "pid %u (%.*s): live figures sampled, 1 sample per %" PRId64
+		 " bytes", p->pid, (int)strnlen(p->comm, sizeof(p->comm)), p->comm, p->sample_rate);
+	return strtab__add_copy(&pp->strs, buf);
+}
+
 static int build_tail(struct pprof *pp, const struct mt_report *r, struct pb_enc *tail)
 {
-	bool all_unknown = r->nr_procs > 0;
-	int64_t space, bytes, dflt;
+	bool all_unknown = r->nr_procs > 0, mixed;
+	int64_t space, bytes, dflt, period = period_of(r, &mixed);
+	const char *dflt_name;
 	struct timespec ts;
 	size_t i;
 
@@ -437,17 +571,35 @@ static int build_tail(struct pprof *pp, const struct mt_report *r, struct pb_enc
 	space = strtab__add(&pp->strs, "space");
 	bytes = strtab__add(&pp->strs, "bytes");
 	/* Go programs have no live figures: what they allocated is the profile. */
-	dflt = strtab__add(&pp->strs, all_unknown ? "alloc_space" : "inuse_space");
+	dflt_name = pp->o->default_sample_type ? pp->o->default_sample_type :
+		    all_unknown ? "alloc_space" : "inuse_space";
+	dflt = strtab__add(&pp->strs, dflt_name);
 	if (space < 0 || bytes < 0 || dflt < 0)
 		return -ENOMEM;
+	for (i = 0; mixed && i < r->nr_procs; i++) {
+		const struct mt_proc_report *p = &r->procs[i];
+		int64_t c;
+
+		if (!p->sampled || !p->nr_stacks)
+			continue;
+		c = comment_for(pp, p);
+		if (c < 0)
+			return -ENOMEM;
+		pb_enc__int64(tail, PROFILE_COMMENT, c);
+	}
 	for (i = 0; i < pp->strs.n; i++)
-		pb_enc__bytes(tail, PROFILE_STRING_TABLE, pp->strs.strs[i].s, pp->strs.strs[i].len);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	pb_enc__int64(tail, PROFILE_TIME_NANOS, (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec);
+		pb_enc__bytes(pp->strtab, PROFILE_STRING_TABLE, pp->strs.strs[i].s,
+			      pp->strs.strs[i].len);
+	if (pp->o->time_ns) {
+		pb_enc__int64(tail, PROFILE_TIME_NANOS, pp->o->time_ns);
+	} else {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		pb_enc__int64(tail, PROFILE_TIME_NANOS, (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec);
+	}
 	if (isfinite(r->duration_s) && r->duration_s > 0 && r->duration_s < 1e9)
 		pb_enc__int64(tail, PROFILE_DURATION_NANOS, (int64_t)llround(r->duration_s * 1e9));
 	value_type(tail, PROFILE_PERIOD_TYPE, space, bytes);
-	pb_enc__int64(tail, PROFILE_PERIOD, 1);
+	pb_enc__int64(tail, PROFILE_PERIOD, period);
 	pb_enc__int64(tail, PROFILE_DEFAULT_SAMPLE_TYPE, dflt);
 	return pb_enc__error(tail);
 }
@@ -503,6 +655,7 @@ static int gz_write(FILE *f, struct pb_enc *const *parts, size_t n)
 
 static void pprof__free(struct pprof *pp)
 {
+	pb_enc__free(pp->strtab);
 	strtab__free(&pp->strs);
 	free(pp->ids.slots);
 	pb_enc__free(pp->samples);
@@ -512,11 +665,12 @@ static void pprof__free(struct pprof *pp)
 	free(pp->loc_ids);
 }
 
-int report_pprof__write(const struct mt_report *r, FILE *f)
+int report_pprof__write_opts(const struct mt_report *r, FILE *f, const struct pprof_opts *o)
 {
-	struct pprof pp = { 0 };
+	static const struct pprof_opts defaults;
+	struct pprof pp = { .o = o ? o : &defaults };
 	struct pb_enc *head = pb_enc__new(), *tail = pb_enc__new();
-	struct pb_enc *parts[6];
+	struct pb_enc *parts[7];
 	size_t i;
 	int err = -ENOMEM;
 
@@ -524,7 +678,9 @@ int report_pprof__write(const struct mt_report *r, FILE *f)
 	pp.mappings = pb_enc__new();
 	pp.locations = pb_enc__new();
 	pp.functions = pb_enc__new();
-	if (!head || !tail || !pp.samples || !pp.mappings || !pp.locations || !pp.functions)
+	pp.strtab = pb_enc__new();
+	if (!head || !tail || !pp.samples || !pp.mappings || !pp.locations || !pp.functions ||
+	    !pp.strtab)
 		goto out;
 	/* Field order as Go writes it: the string table after everything that
 	 * adds to it. */
@@ -536,11 +692,12 @@ int report_pprof__write(const struct mt_report *r, FILE *f)
 	parts[2] = pp.mappings;
 	parts[3] = pp.locations;
 	parts[4] = pp.functions;
-	parts[5] = tail;
-	for (i = 0; !err && i < 6; i++)
+	parts[5] = pp.strtab;
+	parts[6] = tail;
+	for (i = 0; !err && i < 7; i++)
 		err = pb_enc__error(parts[i]);
 	if (!err)
-		err = gz_write(f, parts, 6);
+		err = gz_write(f, parts, 7);
 	if (!err && (fflush(f) == EOF || ferror(f)))
 		err = -EIO;
 out:
@@ -548,4 +705,9 @@ out:
 	pb_enc__free(tail);
 	pprof__free(&pp);
 	return err;
+}
+
+int report_pprof__write(const struct mt_report *r, FILE *f)
+{
+	return report_pprof__write_opts(r, f, NULL);
 }

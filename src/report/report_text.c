@@ -153,18 +153,19 @@ static void write_rss_answer(FILE *f, const struct mt_proc_report *p)
 	retained = p->vm.retained_known ? p->vm.retained_bytes : 0;
 	other = p->rss_bytes > in_use + retained ? p->rss_bytes - in_use - retained : 0;
 	if (!p->vm.retained_known) {
-		fprintf(f, "  RSS %s; mapped %s, released %s; retained unknown (needs tracing "
-			"from the start: memtrace -- COMMAND)\n",
+		fprintf(f, "  RSS %s; mapped %s, released %s; retained unknown (%s)\n",
 			mt_human_bytes(p->rss_bytes, b1, sizeof(b1)),
 			mt_human_bytes(p->vm.mapped_bytes, b2, sizeof(b2)),
-			mt_human_bytes(p->vm.released_bytes, b3, sizeof(b3)));
+			mt_human_bytes(p->vm.released_bytes, b3, sizeof(b3)),
+			is_go(p) ? "needs tracing from the start: memtrace -- COMMAND" :
+			"blocks were not kept: the allocation map was full");
 		return;
 	}
 	fprintf(f, "  RSS %s = %s %s + retained by %s %s%s + other %s\n",
 		mt_human_bytes(p->rss_bytes, b1, sizeof(b1)),
 		is_go(p) ? "Go heap in use" : "live heap",
 		mt_human_bytes(in_use, b2, sizeof(b2)), keeper(p),
-		p->vm.retained_upper_bound ? "at most " : "",
+		p->vm.retained_upper_bound ? "at most " : p->vm.retained_estimate ? "about " : "",
 		mt_human_bytes(retained, b3, sizeof(b3)), mt_human_bytes(other, b4, sizeof(b4)));
 	fprintf(f, "  mapped %s, released %s%s\n",
 		mt_human_bytes(p->vm.mapped_bytes, b1, sizeof(b1)),
@@ -278,13 +279,40 @@ static void write_proc(FILE *f, const struct mt_proc_report *p, size_t top_n)
 		fputs("  [exited]", f);
 	fputc('\n', f);
 
-	if (p->live_unknown)
+	if (p->live_unknown && p->go.live_read)
+		fprintf(f, "  live %s (the Go runtime's, as of the last GC; per call stack not "
+			"known); allocated %s in %s %s",
+			mt_human_bytes(p->go.heap_live_bytes, b1, sizeof(b1)),
+			mt_human_bytes(p->heap.alloc_bytes_total, b2, sizeof(b2)),
+			count_str(p->heap.allocs_total, c2),
+			plural(p->heap.allocs_total, "call", "calls"));
+	else if (p->live_unknown)
 		fprintf(f, "  allocated %s in %s %s (live objects are the garbage collector's: not known)",
 			mt_human_bytes(p->heap.alloc_bytes_total, b2, sizeof(b2)),
 			count_str(p->heap.allocs_total, c2),
 			plural(p->heap.allocs_total, "call", "calls"));
 	if (p->live_unknown && *p->go.profile_note)
 		fprintf(f, " [%s]", p->go.profile_note);
+	else if (p->sampled && p->go.live_read)
+		fprintf(f, "  live %s (the Go runtime's, as of the last GC); per call stack: %s "
+			"objects %s, 1 sample per %" PRId64 " B; allocated %s in %s %s",
+			mt_human_bytes(p->go.heap_live_bytes, b1, sizeof(b1)),
+			scount_str(p->heap.live_allocs, c1),
+			p->go.live_source && !strcmp(p->go.live_source, "memtrace") ?
+			"estimated from memtrace's sample of allocations since attaching" :
+			"from the Go runtime's heap profile", p->sample_rate,
+			mt_human_bytes(p->heap.alloc_bytes_total, b2, sizeof(b2)),
+			count_str(p->heap.allocs_total, c2),
+			plural(p->heap.allocs_total, "call", "calls"));
+	else if (p->sampled && !is_go(p))
+		fprintf(f, "  live about %s in %s %s (estimated from the blocks kept exactly and a "
+			"sample of 1 per %" PRId64 " B allocated); allocated %s in %s %s",
+			mt_human_bytes(p->heap.live_bytes, b1, sizeof(b1)),
+			scount_str(p->heap.live_allocs, c1),
+			plural(p->heap.live_allocs, "allocation", "allocations"), p->sample_rate,
+			mt_human_bytes(p->heap.alloc_bytes_total, b2, sizeof(b2)),
+			count_str(p->heap.allocs_total, c2),
+			plural(p->heap.allocs_total, "call", "calls"));
 	else if (p->sampled)
 		fprintf(f, "  live %s in %s %s (%s, 1 sample per %" PRId64
 			" B, as of the last GC); allocated %s in %s %s",

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 #include <errno.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include "snapshot/aggregate.h"
@@ -119,8 +120,19 @@ void agg_table__add_block(struct agg_table *t, const struct mt_alloc_key *key,
 	if (t->min_age_ns &&
 	    (info->ts_ns > t->now_ns || t->now_ns - info->ts_ns < t->min_age_ns))
 		return;
-	e->live_bytes += (int64_t)info->size;
-	e->live_allocs++;
+	if (info->size & MT_ALLOC_SAMPLED) {
+		double size = (double)MT_ALLOC_SIZE(info->size);
+		double rate = (double)(1ull << MT_ALLOC_SHIFT(info->size));
+		/* Drawn with probability 1 - e^(-size/rate): it stands for the inverse of that. */
+		double w = size > 0 ? 1.0 / -expm1(-size / rate) : 1.0;
+
+		e->sampled_blocks++;
+		e->est_bytes += size * w;
+		e->est_allocs += w;
+	} else {
+		e->live_bytes += (int64_t)info->size;
+		e->live_allocs++;
+	}
 	if (!e->oldest_ts_ns || info->ts_ns < e->oldest_ts_ns)
 		e->oldest_ts_ns = info->ts_ns;
 }
@@ -134,6 +146,10 @@ void agg_table__finish(struct agg_table *t)
 		uint64_t kept = e->stat.not_recorded + e->blocks;
 
 		e->frees_total = e->stat.allocs_total > kept ? e->stat.allocs_total - kept : 0;
+		/* Sampled blocks: the estimate joins the blocks kept exactly (before sampling began). */
+		e->live_bytes += llround(e->est_bytes);
+		e->live_allocs += llround(e->est_allocs);
+		e->est_bytes = e->est_allocs = 0;
 	}
 }
 

@@ -20,6 +20,9 @@ struct agg_entry {
 	uint64_t blocks;	/* live blocks, whatever their age */
 	uint64_t frees_total;	/* counted blocks no longer live (agg_table__finish) */
 	uint64_t oldest_ts_ns;	/* 0: nothing live */
+	/* Sampled blocks (MT_ALLOC_SAMPLED), weighed as what they stand for; summed at finish. */
+	uint64_t sampled_blocks;
+	double est_bytes, est_allocs;
 };
 
 struct agg_table;

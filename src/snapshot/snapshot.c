@@ -5,6 +5,7 @@
  * targets and changes nothing but the report: the caller keeps them up to date.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,10 +16,12 @@
 #include "probe/loader.h"
 #include "util/log.h"
 #include "util/stack_remap.h"
+#include "memory/usable.h"
 #include "snapshot/snapshot.h"
 
 struct snapshot {
-	struct loader *loader;	/* stacks are read from it as the report needs them */
+	struct loader *loader;
+	uint64_t sampled_blocks;	/* live blocks kept by sampling */	/* stacks are read from it as the report needs them */
 	struct agg_table *agg;
 	uint64_t now_ns;
 	size_t top_n;
@@ -28,6 +31,7 @@ struct snapshot {
 
 struct walk {
 	struct agg_table *agg;
+	uint64_t sampled;
 	struct stack_remap *remap;
 	uint64_t entries;
 	snapshot_block_fn fn;	/* the caller's use of the same pass; or NULL */
@@ -50,6 +54,7 @@ static void add_block(void *ctx, const struct mt_alloc_key *k, const struct mt_a
 	struct mt_alloc_info in = *info;
 
 	in.stack_id = stack_remap__get(w->remap, info->stack_id);
+	w->sampled += !!(info->size & MT_ALLOC_SAMPLED);
 	agg_table__add_block(w->agg, k, &in);
 	if (w->fn)
 		w->fn(w->ctx, k, &in);
@@ -107,8 +112,11 @@ static int fill_frames(struct mt_stack_report *sr, const struct mt_stack *st,
 	/*
 	 * Go allocates through runtime.newobject, makeslice, growslice, ...: those
 	 * are the allocator's entry points, not frames, as malloc is not one (Go's
-	 * own heap profiles hide them the same way). But when runtime.mallocgc is
-	 * among them, the runtime allocated for itself while serving the caller's
+	 * own heap profiles hide them the same way); so are the runtime's own
+	 * packages under internal/runtime (Go 1.24's maps: a map's groups come
+	 * from internal/runtime/maps.newarray, as 1.23's buckets from
+	 * runtime.makeBucketArray). But when runtime.mallocgc is among them,
+	 * the runtime allocated for itself while serving the caller's
 	 * allocation (a GC starting its workers): that block is the runtime's,
 	 * and its frames stay so it is not charged to the caller's call site.
 	 */
@@ -116,7 +124,8 @@ static int fill_frames(struct mt_stack_report *sr, const struct mt_stack *st,
 		struct sym_frame tf = {};
 
 		symbolizer__resolve(sym, t->maps, st->ips[skip], &tf);
-		if (!tf.function || strncmp(tf.function, "runtime.", 8))
+		if (!tf.function || (strncmp(tf.function, "runtime.", 8) &&
+				     strncmp(tf.function, "internal/runtime/", 17)))
 			break;
 		if (!strcmp(tf.function, "runtime.mallocgc")) {
 			skip = 0;
@@ -426,7 +435,7 @@ static void py_stacks_finish(struct mt_proc_report *pr, size_t top_n)
 
 static int build_proc(struct mt_proc_report *pr, const struct target *t, struct agg_table *agg,
 		      struct loader *l, struct symbolizer *sym, uint64_t now_ns, size_t top_n,
-		      bool keep_interpreter)
+		      bool keep_interpreter, uint64_t native_rate)
 {
 	struct agg_entry **entries = NULL;
 	const struct go_mprof_profile *gp;
@@ -439,7 +448,9 @@ static int build_proc(struct mt_proc_report *pr, const struct target *t, struct 
 	pr->pid = t->pid;
 	snprintf(pr->comm, sizeof(pr->comm), "%s", t->comm);
 	pr->exe = dup_or_null(t->exe);
-	pr->runtime = t->alloc.is_go ? "go" : t->alloc.py ? "python" : "native";
+	pr->cgroup = dup_or_null(t->cgroup);
+	snprintf(pr->container_id, sizeof(pr->container_id), "%s", t->container_id);
+		pr->runtime = t->alloc.is_go ? "go" : t->alloc.py ? "python" : "native";
 	if (t->alloc.py) {
 		const struct py_interp *py = t->alloc.py;
 
@@ -469,6 +480,7 @@ static int build_proc(struct mt_proc_report *pr, const struct target *t, struct 
 		.retained_bytes = t->vmf.retained,
 		.retained_known = t->vmf.retained_known,
 		.retained_upper_bound = t->vmf.retained_upper_bound,
+		.retained_estimate = t->vmf.retained_estimate,
 		.heap_resident_bytes = t->vmf.heap_resident,
 		.rss_anon_bytes = t->rss_anon_bytes,
 		.reconciled_bytes = t->vm_reconciled_bytes,
@@ -485,6 +497,8 @@ static int build_proc(struct mt_proc_report *pr, const struct target *t, struct 
 		pr->go.heap_inuse_bytes = t->vmf.go.inuse;
 		pr->go.heap_free_bytes = t->vmf.go.free;
 		pr->go.heap_released_bytes = t->vmf.go.released;
+		pr->go.live_read = t->vmf.go_read;
+		pr->go.heap_live_bytes = t->vmf.go.live;
 		snprintf(pr->go.note, sizeof(pr->go.note), "%s", t->go_note);
 		pr->go.live_source = !gp ? NULL : own ? "memtrace" : "runtime";
 		/* Why there are no live bytes per stack: the last source tried says. */
@@ -496,6 +510,9 @@ static int build_proc(struct mt_proc_report *pr, const struct target *t, struct 
 		pr->go.samples_young = own ? t->go_own_young : 0;
 		pr->go.live_since_attach = own && !t->traced_from_start;
 	}
+	pr->heap.live_usable_bytes = !t->alloc.is_go && t->vmf.known &&
+				     usable__kind(t->alloc.name) != USABLE_UNKNOWN ?
+				     llround(t->live_usable) : -1;
 	pr->allocator = dup_or_null(t->alloc.name);
 	pr->allocator_path = dup_or_null(t->alloc.path);
 	pr->rss_bytes = t->rss_bytes;
@@ -506,6 +523,12 @@ static int build_proc(struct mt_proc_report *pr, const struct target *t, struct 
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
 		const struct agg_entry *e = entries[i];
+
+		/* Native blocks kept by sampling: live figures are estimates, frees unknown. */
+		if (!t->alloc.is_go && (native_rate || e->sampled_blocks)) {
+			pr->sampled = true;
+			pr->sample_rate = (int64_t)native_rate;
+		}
 
 		pr->heap.alloc_bytes_total += e->stat.alloc_bytes_total;
 		pr->heap.allocs_total += e->stat.allocs_total;
@@ -520,6 +543,9 @@ static int build_proc(struct mt_proc_report *pr, const struct target *t, struct 
 		pr->heap.live_bytes += rows[i].live_bytes;
 		pr->heap.live_allocs += rows[i].live_allocs;
 	}
+	/* Go: the runtime's own live heap when read, whatever the stacks' figures are. */
+	if (pr->go.live_read)
+		pr->heap.live_bytes = (int64_t)pr->go.heap_live_bytes;
 	/* A Python process's stacks are merged by how they read: every one is named first. */
 	py = t->alloc.py != NULL;
 	keep = top_n && top_n < nr_rows && !py ? top_n : nr_rows;
@@ -626,6 +652,10 @@ int snapshot__read(struct loader *l, const struct snapshot_opts *o, snapshot_blo
 	r = &s->head;
 	r->duration_s = o->duration_s;
 	r->min_age_s = (double)o->min_age_ns / 1e9;
+	r->sample_rate = o->sample_rate;
+	r->sampled_since_s = o->sampled_since_s;
+	snprintf(r->sampling_why, sizeof(r->sampling_why), "%s", o->sampling_why ? o->sampling_why : "");
+	r->kernel_bytes = o->kernel_bytes;
 	err = loader__read_counters(l, r->counters);
 	if (err)
 		goto fail;
@@ -638,7 +668,9 @@ int snapshot__read(struct loader *l, const struct snapshot_opts *o, snapshot_blo
 		goto fail;
 	r->maps[MT_MAP_UNWIND_ROWS].entries = o->unwind_rows_used;
 	/* The BPF side never deletes a stack; memtrace's own pruning is subtracted. */
-	r->maps[MT_MAP_STACKS].entries = r->counters[MT_CNT_STACKS_STORED] - o->stacks_removed;
+	/* Counted apart, and read one after the other: never below zero. */
+	r->maps[MT_MAP_STACKS].entries = r->counters[MT_CNT_STACKS_STORED] > o->stacks_removed ?
+		r->counters[MT_CNT_STACKS_STORED] - o->stacks_removed : 0;
 	r->maps[MT_MAP_UNWIND_ROWS].max_entries = o->unwind_rows_max;
 
 	s->agg = agg_table__new(s->now_ns, o->min_age_ns);
@@ -655,6 +687,7 @@ int snapshot__read(struct loader *l, const struct snapshot_opts *o, snapshot_blo
 		agg_table__finish(s->agg);
 	r->maps[MT_MAP_STATS].entries = stats_walk.entries;
 	r->maps[MT_MAP_ALLOCS].entries = blocks_walk.entries;
+	s->sampled_blocks = blocks_walk.sampled;
 	if (err)
 		goto fail;
 	*out = s;
@@ -683,11 +716,21 @@ int snapshot__build(const struct snapshot *s, const struct target *targets, size
 	for (i = 0; i < nr_targets && !err; i++) {
 		r->nr_procs = i + 1;
 		err = build_proc(&r->procs[i], &targets[i], s->agg, s->loader, sym, s->now_ns,
-				 s->top_n, s->keep_interpreter);
+				 s->top_n, s->keep_interpreter, s->head.sample_rate);
 	}
 	if (err)
 		mt_report__free(r);
 	return err;
+}
+
+uint64_t snapshot__blocks(const struct snapshot *s)
+{
+	return s->head.maps[MT_MAP_ALLOCS].entries;
+}
+
+uint64_t snapshot__sampled_blocks(const struct snapshot *s)
+{
+	return s->sampled_blocks;
 }
 
 void snapshot__free(struct snapshot *s)

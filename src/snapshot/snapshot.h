@@ -21,6 +21,11 @@ struct snapshot_opts {
 	/* Provisional stack ids (finished deferred walks) and what they stand for; or NULL. */
 	struct stack_remap *remap;
 	bool keep_interpreter;	/* Python stacks keep the interpreter's own C frames */
+	/* Native tracking: bytes per sample (0: every block), since when, why. */
+	uint64_t sample_rate;
+	double sampled_since_s;
+	const char *sampling_why;
+	int64_t kernel_bytes;	/* -1: unknown */
 };
 
 /* What one pass over the BPF maps read: counters, map usage, per-stack figures. */
@@ -39,6 +44,9 @@ int snapshot__read(struct loader *l, const struct snapshot_opts *o, snapshot_blo
 /* A symbolized report of targets from what s read; stacks are read from its loader. */
 int snapshot__build(const struct snapshot *s, const struct target *targets, size_t nr_targets,
 		    struct symbolizer *sym, struct mt_report *r);
+/* Live blocks the snapshot read. */
+uint64_t snapshot__blocks(const struct snapshot *s);
+uint64_t snapshot__sampled_blocks(const struct snapshot *s);
 void snapshot__free(struct snapshot *s);
 
 #endif

@@ -8,13 +8,10 @@
 
 #include "symbols/demangle.h"
 
-/* Longest name read, and longest Rust name written (a longer one stays mangled). */
+/* Longest name read, and longest name written (a longer one stays mangled). */
 #define MAX_DEMANGLE_LEN	8192
 
-/* Provided by the C++ runtime; declared here so this file stays plain C. */
-char *__cxa_demangle(const char *mangled, char *out, size_t *len, int *status);
-
-struct rust_out {
+struct capped_out {
 	char buf[MAX_DEMANGLE_LEN];
 	size_t len;
 	bool full;
@@ -43,9 +40,9 @@ static bool ascii_only(const char *s, size_t len)
  * characters are all >= 0x80) and is never jumped out of; identifiers are
  * always followed by ASCII punctuation or the end, so the jump comes next.
  */
-static void rust_append(const char *data, size_t len, void *opaque)
+static void capped_append(const char *data, size_t len, void *opaque)
 {
-	struct rust_out *o = opaque;
+	struct capped_out *o = opaque;
 
 	if (!len)	/* an empty identifier comes as (NULL, 0) */
 		return;
@@ -67,7 +64,7 @@ static void rust_append(const char *data, size_t len, void *opaque)
  */
 static char *rust_demangle_bounded(const char *name)
 {
-	struct rust_out *o = malloc(sizeof(*o));
+	struct capped_out *o = malloc(sizeof(*o));
 	char *res = NULL;
 
 	if (!o)
@@ -76,23 +73,36 @@ static char *rust_demangle_bounded(const char *name)
 	o->full = false;
 	if (setjmp(o->stop))
 		goto out;
-	if (rust_demangle_callback(name, 0, rust_append, o) && !o->full)
+	if (rust_demangle_callback(name, 0, capped_append, o) && !o->full)
 		res = strndup(o->buf, o->len);
 out:
 	free(o);
 	return res;
 }
 
-static char *cxx_demangle(const char *name)
+/*
+ * C++ names as __cxa_demangle gives them (the same demangler, with its
+ * options), but capped the same way: Itanium substitutions let a 300-byte
+ * name stand for a gigabyte of template arguments, which __cxa_demangle
+ * builds in memory (8 s and 850 MB for one symbol here). The callback form
+ * keeps all its state on the stack, so jumping out of it leaks nothing.
+ */
+static char *cxx_demangle_bounded(const char *name)
 {
-	char *res;
-	int status = 0;
+	struct capped_out *o = malloc(sizeof(*o));
+	char *res = NULL;
 
-	res = __cxa_demangle(name, NULL, NULL, &status);
-	if (status) {
-		free(res);
+	if (!o)
 		return NULL;
-	}
+	o->len = 0;
+	o->full = false;
+	if (setjmp(o->stop))
+		goto out;
+	if (cplus_demangle_v3_callback(name, DMGL_PARAMS | DMGL_TYPES, capped_append, o) &&
+	    !o->full)
+		res = strndup(o->buf, o->len);
+out:
+	free(o);
 	return res;
 }
 
@@ -123,5 +133,5 @@ char *mt_demangle(const char *name)
 		if (res || name[1] == 'R')
 			return res;
 	}
-	return cxx_demangle(name);
+	return cxx_demangle_bounded(name);
 }

@@ -19,8 +19,15 @@
 
 /* Debug sections are read into memory: a file claiming more is left alone. */
 #define MAX_DWARF_BYTES		(1ULL << 30)
-/* Results kept per file, by address (direct-mapped). */
-#define CACHE_SIZE		256
+/*
+ * Results kept per file, by address: every address a stack names is looked
+ * up again at each refresh, and a file's inline-tree walk is the costliest
+ * part of naming a frame. An open-addressing table that grows up to
+ * CACHE_MAX entries (then starts afresh): system-wide, thousands of call
+ * sites in one library thrashed a fixed 256.
+ */
+#define CACHE_MIN		256
+#define CACHE_MAX		(1u << 20)
 /* Bounds on the table of unit ranges built when .debug_aranges falls short. */
 #define MAX_CU_RANGES		(1u << 20)
 #define MAX_RANGES_PER_CU	4096
@@ -65,7 +72,8 @@ struct dwarf_lines {
 	bool cus_built;
 	struct str_map names;	/* linkage name -> demangled */
 	struct str_map paths;	/* relative source path, comp_dir -> absolute */
-	struct cache_ent cache[CACHE_SIZE];
+	struct cache_ent *cache;
+	size_t cache_cap, cache_nr;
 };
 
 /* The entry of (key, key2), empty (key NULL) when new; NULL when out of memory. */
@@ -301,8 +309,9 @@ void dwarf_lines__free(struct dwarf_lines *dl)
 
 	if (!dl)
 		return;
-	for (i = 0; i < CACHE_SIZE; i++)
+	for (i = 0; i < dl->cache_cap; i++)
 		free(dl->cache[i].frames);
+	free(dl->cache);
 	str_map_free(&dl->names);
 	str_map_free(&dl->paths);
 	free(dl->cus);
@@ -593,20 +602,65 @@ static int resolve(struct dwarf_lines *dl, uint64_t pc, struct dwarf_frame *out,
 	return 0;
 }
 
+static struct cache_ent *cache_find(struct cache_ent *c, size_t cap, uint64_t vaddr)
+{
+	size_t i = mix64(vaddr) & (cap - 1);
+
+	while (c[i].used && c[i].vaddr != vaddr)
+		i = (i + 1) & (cap - 1);
+	return &c[i];
+}
+
+static void cache_clear(struct dwarf_lines *dl)
+{
+	size_t i;
+
+	for (i = 0; i < dl->cache_cap; i++)
+		free(dl->cache[i].frames);
+	memset(dl->cache, 0, dl->cache_cap * sizeof(*dl->cache));
+	dl->cache_nr = 0;
+}
+
+/* Room for one more entry, at most half full; -ENOMEM keeps the table as it was. */
+static int cache_reserve(struct dwarf_lines *dl)
+{
+	struct cache_ent *n;
+	size_t cap, i;
+
+	if (dl->cache && (dl->cache_nr + 1) * 2 <= dl->cache_cap)
+		return 0;
+	if (dl->cache_cap >= CACHE_MAX) {
+		cache_clear(dl);
+		return 0;
+	}
+	cap = dl->cache_cap ? dl->cache_cap * 2 : CACHE_MIN;
+	n = calloc(cap, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	for (i = 0; i < dl->cache_cap; i++)
+		if (dl->cache[i].used)
+			*cache_find(n, cap, dl->cache[i].vaddr) = dl->cache[i];
+	free(dl->cache);
+	dl->cache = n;
+	dl->cache_cap = cap;
+	return 0;
+}
+
 int dwarf_lines__lookup(struct dwarf_lines *dl, uint64_t vaddr, const struct dwarf_frame **frames,
 			size_t *nr)
 {
-	struct cache_ent *e = &dl->cache[mix64(vaddr) & (CACHE_SIZE - 1)];
 	struct dwarf_frame tmp[DWARF_LINES_MAX_INLINE + 1];
+	struct cache_ent *e;
 	size_t n = 0;
 	int err;
 
 	*nr = 0;
-	if (!e->used || e->vaddr != vaddr) {
-		free(e->frames);
-		e->frames = NULL;
-		e->nr = 0;
-		e->used = false;
+	e = dl->cache ? cache_find(dl->cache, dl->cache_cap, vaddr) : NULL;
+	if (!e || !e->used) {
+		err = cache_reserve(dl);
+		if (err)
+			return err;
+		e = cache_find(dl->cache, dl->cache_cap, vaddr);
 		err = resolve(dl, vaddr, tmp, &n);
 		if (!err) {
 			e->frames = malloc(n * sizeof(*e->frames));
@@ -618,6 +672,7 @@ int dwarf_lines__lookup(struct dwarf_lines *dl, uint64_t vaddr, const struct dwa
 		e->vaddr = vaddr;
 		e->err = err;
 		e->used = true;
+		dl->cache_nr++;
 	}
 	if (e->err)
 		return e->err;

@@ -62,6 +62,7 @@ struct scan {
 	Elf_Scn *dynsym;
 	Elf_Scn *debuglink;
 	Elf_Scn *gopclntab;
+	Elf_Scn *gomodule;	/* Go 1.26+: where the pclntab's text start is */
 	bool is_go;
 	char build_id[2 * BUILD_ID_MAX + 1];
 };
@@ -190,6 +191,8 @@ static int scan_sections(Elf *elf, uint64_t size, struct scan *sc)
 				sc->debuglink = scn;
 			if (name && !strcmp(name, ".go.buildinfo"))
 				sc->is_go = true;
+			if (name && !strcmp(name, ".go.module"))
+				sc->gomodule = scn;
 			if (name && go_pclntab__section_name(name) && !sc->gopclntab) {
 				sc->is_go = true;
 				sc->gopclntab = scn;
@@ -272,14 +275,20 @@ static int add_go_func(void *ctx, uint64_t addr, uint64_t size, const char *name
 }
 
 /* A stripped Go binary still names its functions in its pclntab. */
-static int load_gopclntab(struct elf_file *ef, Elf_Scn *scn)
+static int load_gopclntab(struct elf_file *ef, Elf_Scn *scn, Elf_Scn *module)
 {
-	Elf_Data *data = elf_handle__section_data(scn);
+	Elf_Data *data = elf_handle__section_data(scn), *mod;
+	uint64_t text = 0;
+	GElf_Shdr sh;
 	int err;
 
-	if (!data || !data->d_buf)
+	if (!data || !data->d_buf || !gelf_getshdr(scn, &sh))
 		return 0;
-	err = go_pclntab__parse(data->d_buf, data->d_size, add_go_func, ef);
+	/* Go 1.26+ keeps the text's start in the moduledata only. */
+	mod = module ? elf_handle__section_data(module) : NULL;
+	if (mod && mod->d_buf)
+		go_pclntab__module_text(mod->d_buf, mod->d_size, sh.sh_addr, &text);
+	err = go_pclntab__parse_at(data->d_buf, data->d_size, text, add_go_func, ef);
 	/* An unknown pclntab version leaves the file without names, not unreadable. */
 	return err == -ENOEXEC ? 0 : err;
 }
@@ -562,7 +571,7 @@ static int load(struct elf_file *ef, Elf *elf, const GElf_Ehdr *eh, const char *
 	if (!sc.symtab && !(opts && opts->no_debug_files))
 		find_debug_file(ef, &sc, path, opts);
 	if (!err && !sc.symtab && sc.gopclntab && !ef->debug_path)
-		err = load_gopclntab(ef, sc.gopclntab);
+		err = load_gopclntab(ef, sc.gopclntab, sc.gomodule);
 	return build_addr_index(ef);
 }
 
@@ -652,6 +661,11 @@ const char *elf_file__debug_location(const struct elf_file *ef, const char **roo
 size_t elf_file__nr_syms(const struct elf_file *ef)
 {
 	return ef->nr_addr;
+}
+
+const struct elf_sym *elf_file__sym_at(const struct elf_file *ef, size_t i)
+{
+	return i < ef->nr_addr ? &ef->by_addr[i].sym : NULL;
 }
 
 /* x, a file offset or a vaddr (from_vaddr), to the other through the segment holding it. */

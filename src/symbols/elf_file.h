@@ -51,6 +51,8 @@ const char *elf_file__debug_path(const struct elf_file *ef);
 /* The same file as debug_file__open(*root, returned path) reaches it, or NULL. */
 const char *elf_file__debug_location(const struct elf_file *ef, const char **root);
 size_t elf_file__nr_syms(const struct elf_file *ef);
+/* The i-th function symbol by address (i < elf_file__nr_syms), one per address. */
+const struct elf_sym *elf_file__sym_at(const struct elf_file *ef, size_t i);
 
 /* File offset -> virtual address through PT_LOAD headers; -ERANGE if no segment covers it. */
 int elf_file__offset_to_vaddr(const struct elf_file *ef, uint64_t off, uint64_t *vaddr);

@@ -6,6 +6,12 @@
 #define MAGIC_GO118 0xfffffff0u
 #define MAGIC_GO120 0xfffffff1u
 #define HEADER_WORDS 8	/* nfunc, nfiles, textStart, funcname, cu, filetab, pctab, pcln offsets */
+/*
+ * runtime.moduledata: pcHeader, then the slices funcnametab, cutab,
+ * filetab, pctab, pclntable, ftab (24 bytes each), findfunctab, minpc,
+ * maxpc, then text (Go 1.18-1.27, amd64).
+ */
+#define MODULE_TEXT_OFF (8 + 6 * 24 + 3 * 8)
 
 static uint32_t rd32(const uint8_t *p)
 {
@@ -28,7 +34,22 @@ bool go_pclntab__section_name(const char *name)
 	return !strcmp(name, ".gopclntab") || !strcmp(name, ".data.rel.ro.gopclntab");
 }
 
+int go_pclntab__module_text(const uint8_t *module, size_t len, uint64_t pclntab_vaddr,
+			    uint64_t *text)
+{
+	if (len < MODULE_TEXT_OFF + 8 || !pclntab_vaddr || rd64(module) != pclntab_vaddr)
+		return -ENOEXEC;
+	*text = rd64(module + MODULE_TEXT_OFF);
+	return *text ? 0 : -ENOEXEC;
+}
+
 int go_pclntab__parse(const uint8_t *data, size_t len, go_func_fn fn, void *ctx)
+{
+	return go_pclntab__parse_at(data, len, 0, fn, ctx);
+}
+
+int go_pclntab__parse_at(const uint8_t *data, size_t len, uint64_t text, go_func_fn fn,
+			 void *ctx)
 {
 	uint64_t nfunc, text_start, funcname_off, pcln_off, i;
 	const uint8_t *functab;
@@ -44,6 +65,11 @@ int go_pclntab__parse(const uint8_t *data, size_t len, go_func_fn fn, void *ctx)
 		return -ENOEXEC;
 	nfunc = rd64(data + 8);
 	text_start = rd64(data + 8 + 2 * 8);
+	/* Go 1.26+: the field is left 0, the text's start is the module's. */
+	if (!text_start)
+		text_start = text;
+	if (!text_start)
+		return -ENOEXEC;
 	funcname_off = rd64(data + 8 + 3 * 8);
 	pcln_off = rd64(data + 8 + 7 * 8);
 	/*

@@ -80,9 +80,14 @@ int go_sampled__layout(struct target *t, struct loader_go_layout *out)
 	if (err)
 		return err;
 	lo = go_span__layout(t->go_span);
-	/* The probe reads both as machine words. */
-	if (lo->size[GO_SPAN_ELEMSIZE] != 8 || lo->size[GO_SPAN_SWEEPGEN] != 4)
+	/* The probe reads startAddr and elemsize as words, 8 bytes at freeindex, and sweepgen. */
+	if (lo->size[GO_SPAN_START] != 8 || lo->size[GO_SPAN_ELEMSIZE] != 8 ||
+	    lo->size[GO_SPAN_SWEEPGEN] != 4 ||
+	    (lo->size[GO_SPAN_FREEINDEX] != 2 && lo->size[GO_SPAN_FREEINDEX] != 8))
 		return -ENOENT;
+	out->start_off = lo->off[GO_SPAN_START];
+	out->freeindex_off = lo->off[GO_SPAN_FREEINDEX];
+	out->freeindex_mask = lo->size[GO_SPAN_FREEINDEX] == 2 ? 0xffff : UINT64_MAX;
 	out->elemsize_off = lo->off[GO_SPAN_ELEMSIZE];
 	out->sweepgen_off = lo->off[GO_SPAN_SWEEPGEN];
 	return 0;
@@ -108,7 +113,7 @@ static void start_gen(const struct target *t, const struct mt_go_sample_key *k,
 
 	g = t->go_gens ? bsearch(&key, t->go_gens, t->nr_go_gens, sizeof(key), cmp_gen) : NULL;
 	o->gen_known = g || v->sweepgen_known;
-	o->gen = g ? g->gen : go_span__alloc_gen(v->span_sweepgen);
+	o->gen = g ? g->gen : go_liveness__alloc_gen(v->span_sweepgen);
 	o->through_gc = g && g->through_gc;
 }
 

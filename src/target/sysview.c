@@ -139,6 +139,59 @@ static int collect_stacks(struct target_set *s, struct loader *l, struct stack_g
 	return err;
 }
 
+/*
+ * Processes to forget, gathered: the BPF side forgets them in one walk of
+ * each map (a walk reads every bucket of the allocs map, a million by
+ * default). A process gone on a quiet machine is forgotten at once; where
+ * processes come and go all the time, one walk every FORGET_EVERY refreshes
+ * unless FORGET_MANY are waiting, not a walk a second.
+ */
+#define FORGET_EVERY 4
+#define FORGET_MANY 256
+
+static bool gone__has(const struct target_set *s, uint32_t pid)
+{
+	size_t i;
+
+	for (i = 0; i < s->nr_gone; i++)
+		if (s->gone[i] == pid)
+			return true;
+	return false;
+}
+
+static void gone__add(struct target_set *s, uint32_t pid)
+{
+	if (gone__has(s, pid))
+		return;
+	if (s->nr_gone == s->cap_gone) {
+		size_t cap = s->cap_gone ? s->cap_gone * 2 : 64;
+		uint32_t *n = realloc(s->gone, cap * sizeof(*n));
+
+		if (!n)
+			return;	/* forgotten when seen gone again */
+		s->gone = n;
+		s->cap_gone = cap;
+	}
+	s->gone[s->nr_gone++] = pid;
+}
+
+static void gone__forget(struct target_set *s, struct loader *l, struct stack_remap *remap,
+			 struct stack_gc *gc)
+{
+	size_t i;
+
+	if (s->forget_wait)
+		s->forget_wait--;
+	if (!s->nr_gone || (s->forget_wait && s->nr_gone < FORGET_MANY))
+		return;
+	s->forget_wait = FORGET_EVERY;
+	loader__forget_pids(l, s->gone, s->nr_gone);
+	for (i = 0; i < s->nr_gone; i++)
+		stack_remap__forget_pid(remap, s->gone[i]);
+	stack_gc__forgot(gc);
+	s->nr_gone = 0;
+}
+
 int sysview__refresh(struct target_set *s, struct loader *l, struct stack_gc *gc,
 		     struct stack_remap *remap)
 {
@@ -151,14 +204,13 @@ int sysview__refresh(struct target_set *s, struct loader *l, struct stack_gc *gc
 		struct target *t = &s->targets[i];
 
 		if (t->exited && t->shown_exited++ > 0) {
-			loader__forget_pid(l, t->pid);
-			stack_remap__forget_pid(remap, t->pid);
+			gone__add(s, t->pid);
 			target_set__remove(s, i);
-			stack_gc__forgot(gc);
 			continue;
 		}
 		i++;
 	}
+	gone__forget(s, l, remap, gc);
 	err = collect_stacks(s, l, gc, remap);
 	if (err)
 		mt_debug("cannot take unused stacks out: %s\n", strerror(-err));
@@ -168,15 +220,12 @@ int sysview__refresh(struct target_set *s, struct loader *l, struct stack_gc *gc
 	for (i = 0; i < nr && !err; i++) {
 		bool added;
 
-		if (target_set__find(s, pids[i]))
+		if (target_set__find(s, pids[i]) || gone__has(s, pids[i]))
 			continue;
 		err = target_set__add_seen(s, pids[i], &added);
 		/* Gone before we looked: nothing to show, let the BPF side forget it. */
-		if (!err && !added) {
-			loader__forget_pid(l, pids[i]);
-			stack_remap__forget_pid(remap, pids[i]);
-			stack_gc__forgot(gc);
-		}
+		if (!err && !added)
+			gone__add(s, pids[i]);
 	}
 	free(pids);
 	return err;

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+#include <ctype.h>
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -114,6 +115,63 @@ static uint64_t read_rss(uint32_t pid)
 	return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
+/*
+ * A container runtime names a container's cgroup after its 64-hex-digit id
+ * (docker-ID.scope, cri-containerd-ID.scope, crio-ID.scope, libpod-ID.scope,
+ * /docker/ID, /kubepods/.../ID): the last such run in the path.
+ */
+static void find_container_id(const char *cg, char *id, size_t len)
+{
+	const char *p, *found = NULL;
+	size_t n = 0;
+
+	id[0] = '\0';
+	for (p = cg; *p; p++) {
+		n = isxdigit((unsigned char)*p) && !isupper((unsigned char)*p) ? n + 1 : 0;
+		if (n >= 64 && !isxdigit((unsigned char)p[1]))
+			found = n == 64 ? p - 63 : NULL;
+	}
+	if (found && len > 64)
+		snprintf(id, len, "%.64s", found);
+}
+
+/*
+ * /proc/PID/cgroup: the unified hierarchy's line ("0::/path"), else the
+ * memory controller's (cgroup v1). Read at each refresh: a process can be
+ * moved, and systemd moves a service's first process right after fork.
+ */
+static void read_cgroup(struct target *t)
+{
+	char path[64], line[4096], *cg = NULL;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%u/cgroup", t->pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char *ctl = strchr(line, ':'), *p = ctl ? strchr(ctl + 1, ':') : NULL;
+
+		if (!p)
+			continue;
+		p[strcspn(p, "\n")] = '\0';
+		if (!strncmp(line, "0::", 3) || strstr(ctl, ":memory:") == ctl) {
+			free(cg);
+			cg = strdup(p + 1);
+			if (!strncmp(line, "0::", 3))
+				break;
+		}
+	}
+	fclose(f);
+	if (!cg || (t->cgroup && !strcmp(cg, t->cgroup))) {
+		free(cg);
+		return;
+	}
+	free(t->cgroup);
+	t->cgroup = cg;
+	find_container_id(cg, t->container_id, sizeof(t->container_id));
+}
+
 int target__refresh(struct target *t)
 {
 	struct proc_maps *maps = NULL;
@@ -143,6 +201,7 @@ int target__refresh(struct target *t)
 		return -ESRCH;
 	}
 	rss = read_rss(t->pid);
+	read_cgroup(t);
 	proc_maps__free(t->maps);
 	t->maps = maps;
 	if (rss) {
@@ -716,6 +775,8 @@ void target__clear(struct target *t)
 	allocator_obj__clear(&t->alloc);
 	free(t->exe);
 	t->exe = NULL;
+	free(t->cgroup);
+	t->cgroup = NULL;
 	proc_maps__free(t->maps);
 	t->maps = NULL;
 	vm_proc__clear(&t->vm);

@@ -54,6 +54,7 @@ struct vm_figures {
 	uint64_t retained;
 	bool retained_known;	/* false: not computable in this mode */
 	bool retained_upper_bound;	/* -p mode: blocks from before attaching count as free */
+	bool retained_estimate;	/* from sampled blocks' weights: an estimate */
 	bool go_read;		/* go holds the runtime's own figures, read this time */
 	struct go_heap_figures go;
 	/* pymalloc's arenas (a Python process): how many, their bytes, resident, live in them. */
@@ -64,6 +65,8 @@ struct target {
 	uint32_t pid;
 	char comm[32];
 	char *exe;		/* readlink of /proc/PID/exe, NULL if unreadable */
+	char *cgroup;		/* its cgroup (v2, or v1's memory controller), NULL if unknown */
+	char container_id[65];	/* the container's id in that path, "" when none */
 	struct allocator_obj alloc;
 	struct proc_maps *maps;	/* last snapshot taken while the process lived */
 	uint64_t rss_bytes;	/* last value read while the process lived */
@@ -75,6 +78,8 @@ struct target {
 	struct vm_proc vm;	/* anonymous memory, from memory-map syscalls */
 	uint64_t vm_reconciled_bytes;	/* taken from /proc/PID/maps: not seen as events */
 	struct vm_figures vmf;
+	bool live_sampled;	/* sampled blocks seen at the last look: live figures estimated */
+	double live_usable;	/* live bytes as the allocator hands them out (memory/usable.h) */
 	int pagemap_fd;		/* -1 until opened */
 	struct go_heap *go_heap;	/* where a Go runtime keeps its heap figures */
 	bool go_heap_tried;	/* opened once: a failure is not retried */

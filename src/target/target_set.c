@@ -132,5 +132,6 @@ void target_set__clear(struct target_set *s)
 	for (i = 0; i < s->nr; i++)
 		target__clear(&s->targets[i]);
 	free(s->targets);
+	free(s->gone);
 	target_set__init(s);
 }

@@ -19,6 +19,10 @@ struct target_set {
 	size_t nr;
 	size_t cap;
 	size_t command;		/* index of the command memtrace started, or TARGET_SET_NO_COMMAND */
+	/* System-wide: processes gone, for the BPF side to forget (target/sysview.c). */
+	uint32_t *gone;
+	size_t nr_gone, cap_gone;
+	unsigned int forget_wait;	/* refreshes before the BPF side forgets again */
 };
 
 void target_set__init(struct target_set *s);

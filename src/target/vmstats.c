@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 #include "probe/loader.h"
 #include "memory/residency.h"
+#include "memory/usable.h"
 #include "target/vmstats.h"
 #include "target/go_sampled.h"
 #include "util/log.h"
@@ -19,7 +21,16 @@
 
 bool vmstats__is_go_arena(uint64_t addr)
 {
-	return addr < (0x80ULL << 40) && ((addr >> 32) & 0xff) == 0xc0;
+	/*
+	 * The runtime maps its arenas at hints: up to Go 1.25 0x00c0 << 32
+	 * plus i << 40 (i < 0x80; user arenas from 0x40); from 1.26 at a
+	 * random base below 1 << 46 (malloc.go, randomizeHeapBase). The
+	 * kernel's own picks sit near the top of the 47-bit space, and a
+	 * fixed-address executable's data below 4 GiB.
+	 */
+	if (addr < (0x80ULL << 40) && ((addr >> 32) & 0xff) == 0xc0)
+		return true;
+	return addr >= (4ULL << 30) && addr < (1ULL << 46);
 }
 
 static struct target *find_target(struct target *targets, size_t nr, uint32_t pid)
@@ -163,21 +174,36 @@ int vmstats__reconcile(struct target *t)
 struct live_ctx {
 	struct target *targets;
 	size_t nr;
+	uint64_t blocks, sampled;
 };
 
 void vmstats__add_block(struct target *targets, size_t nr, const struct mt_alloc_key *k,
 			const struct mt_alloc_info *info)
 {
 	struct target *t = find_target(targets, nr, k->pid);
+	uint64_t size = MT_ALLOC_SIZE(info->size);
+	double w = 1;
 
-	if (t && !t->exited)
-		vm_proc__add_live(&t->vm, k->addr, info->size);
+	if (!t || t->exited)
+		return;
+	/* A sampled block stands for those like it around it: its weight in its region. */
+	if (info->size & MT_ALLOC_SAMPLED) {
+		double rate = (double)(1ull << MT_ALLOC_SHIFT(info->size));
+
+		if (size)
+			w = 1.0 / -expm1(-(double)size / rate);
+		t->live_sampled = true;
+	}
+	t->live_usable += w * (double)usable__size(usable__kind(t->alloc.name), size);
+	vm_proc__add_live(&t->vm, k->addr, (uint64_t)llround(w * (double)size));
 }
 
 static void add_live(void *ctx, const struct mt_alloc_key *k, const struct mt_alloc_info *info)
 {
 	struct live_ctx *lc = ctx;
 
+	lc->blocks++;
+	lc->sampled += !!(info->size & MT_ALLOC_SAMPLED);
 	vmstats__add_block(lc->targets, lc->nr, k, info);
 }
 
@@ -259,8 +285,12 @@ static void read_go_mprof(struct target *t)
 	if (!t->go_mprof || go_heap__bias(t->go_heap, t->maps, t->alloc.path, &bias))
 		return;
 	err = go_mprof__read(t->go_mprof, t->pid, bias, &p);
-	if (err && t->go_prof.read) {
-		/* Mid-exit or torn: the last good profile stands. */
+	/*
+	 * Mid-exit or torn: the last good profile stands. Not when profiling
+	 * is off now (-ENOENT): a program that sets MemProfileRate = 0 in main
+	 * had the runtime's default until then, and an early read kept nothing.
+	 */
+	if (err && err != -ENOENT && t->go_prof.read) {
 		snprintf(t->go_prof.note, sizeof(t->go_prof.note), "%s", p.note);
 		go_mprof__profile_clear(&p);
 		return;
@@ -269,10 +299,10 @@ static void read_go_mprof(struct target *t)
 	t->go_prof = p;
 }
 
-static int update_one(struct target *t, struct loader *l)
+static int update_one(struct target *t, struct loader *l, bool lost_blocks)
 {
 	struct vm_figures f = { .known = true };
-	uint64_t present, resident_sum = 0, arena_mapped = 0;
+	uint64_t present, resident_sum = 0, arena_mapped = 0, run_present = 0, run_live = 0;
 	size_t i;
 	int err;
 
@@ -307,11 +337,20 @@ static int update_one(struct target *t, struct loader *l)
 		arena_mapped += r->end - r->start;
 		resident_sum += present;
 		/*
-		 * Per region: a big block that is only partly touched (its own mmap)
+		 * Per run of adjacent heap regions (the brk heap is one run of the
+		 * parts each call stack grew; a block may cross from one into the
+		 * next): a big block that is only partly touched (its own mmap)
 		 * must not hide the free memory of the heap next to it.
 		 */
-		if (!t->alloc.is_go && present > r->live)
-			f.retained += present - r->live;
+		run_present += present;
+		run_live += r->live;
+		if (i + 1 == t->vm.nr || t->vm.regions[i + 1].start != r->end ||
+		    t->vm.regions[i + 1].owner != VM_OWNER_HEAP ||
+		    t->vm.regions[i + 1].prot != r->prot) {
+			if (!t->alloc.is_go && run_present > run_live)
+				f.retained += run_present - run_live;
+			run_present = run_live = 0;
+		}
 		f.heap_in_use += r->live;
 		/*
 		 * pymalloc's arenas: its mappings of one arena's size (1 MiB, 3.10+ on
@@ -352,6 +391,14 @@ static int update_one(struct target *t, struct loader *l)
 		f.retained_known = t->traced_from_start && loader__go_spans_complete(l);
 	} else {
 		f.retained_upper_bound = !t->traced_from_start;
+		/*
+		 * Live is an estimate where blocks are sampled, and so is retained;
+		 * where blocks were not kept at all (the map was full), resident minus
+		 * an undercount would call live memory retained: not known.
+		 */
+		f.retained_estimate = t->live_sampled;
+		if (lost_blocks)
+			f.retained_known = false;
 	}
 	if (t->alloc.is_go)
 		read_go_mprof(t);
@@ -367,29 +414,38 @@ void vmstats__begin(struct target *targets, size_t nr)
 
 	/* An exited target keeps the residency last read while it lived. */
 	for (i = 0; i < nr; i++)
-		if (!targets[i].exited)
+		if (!targets[i].exited) {
 			vm_proc__reset_usage(&targets[i].vm);
+			targets[i].live_sampled = false;
+			targets[i].live_usable = 0;
+		}
 }
 
 void vmstats__finish(struct target *targets, size_t nr, struct loader *l)
 {
+	uint64_t cnt[MT_CNT_MAX] = { 0 };
+	bool lost;
 	size_t i;
 
+	lost = !loader__read_counters(l, cnt) && cnt[MT_CNT_ALLOCS_MAP_FULL];
 	for (i = 0; i < nr; i++) {
 		if (targets[i].exited)
 			continue;
 		/* A process gone between two looks keeps its last figures. */
-		update_one(&targets[i], l);
+		update_one(&targets[i], l, lost);
 	}
 }
 
-int vmstats__update(struct target *targets, size_t nr, struct loader *l)
+int vmstats__update(struct target *targets, size_t nr, struct loader *l, uint64_t *blocks,
+		    uint64_t *sampled)
 {
-	struct live_ctx lc = { targets, nr };
+	struct live_ctx lc = { targets, nr, 0, 0 };
 	int err;
 
 	vmstats__begin(targets, nr);
 	err = loader__for_each_alloc(l, add_live, &lc);
+	*blocks = lc.blocks;
+	*sampled = lc.sampled;
 	if (err)
 		return err;
 	vmstats__finish(targets, nr, l);

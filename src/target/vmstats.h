@@ -23,8 +23,9 @@ void vmstats__seed(struct target *t);
  * in, what is gone goes. Call with the memory-map events drained first.
  */
 int vmstats__reconcile(struct target *t);
-/* Recompute t->vmf for the live targets among targets. */
-int vmstats__update(struct target *targets, size_t nr, struct loader *l);
+/* Recompute t->vmf for the live targets among targets; the live blocks read, and how many sampled. */
+int vmstats__update(struct target *targets, size_t nr, struct loader *l, uint64_t *blocks,
+		    uint64_t *sampled);
 /*
  * The same in three steps, for a caller that walks the allocs map anyway
  * (a snapshot): begin, add every block, finish.
@@ -33,7 +34,7 @@ void vmstats__begin(struct target *targets, size_t nr);
 void vmstats__add_block(struct target *targets, size_t nr, const struct mt_alloc_key *k,
 			const struct mt_alloc_info *info);
 void vmstats__finish(struct target *targets, size_t nr, struct loader *l);
-/* Go's heap arenas sit at the runtime's hint addresses: 0x00c0 << 32, 0x01c0 << 32, ... */
+/* Whether an anonymous mapping at addr is where the Go runtime puts its heap arenas. */
 bool vmstats__is_go_arena(uint64_t addr);
 
 #endif

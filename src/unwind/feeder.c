@@ -184,6 +184,8 @@ static void handle(struct feeder *f, uint64_t deadline)
 	size_t i;
 
 	for (i = 0; i < f->nr_pids; i++) {
+		if (deadline && now_ns() > deadline)
+			break;
 		if (proc_maps__read(f->pids[i], &maps))
 			continue;
 		publish(f, f->pids[i], maps);
@@ -345,6 +347,9 @@ void feeder__stop(struct feeder *f)
 		return;
 	__atomic_store_n(&f->stop, 1, __ATOMIC_RELEASE);
 	pthread_join(f->thread, NULL);
+	mt_debug("unwinding in the background: %llu module lists published, %llu walks finished, "
+		 "%llu kept as walked\n", (unsigned long long)f->stats.published,
+		 (unsigned long long)f->stats.finished, (unsigned long long)f->stats.unfinished);
 	for (i = 0; i < f->nr_defers; i++)
 		free(f->defers[i]);
 	free(f->defers);

@@ -210,11 +210,11 @@ int unwinder__preload(struct unwinder *u, uint32_t pid, const struct vma *v)
 	return f ? 0 : -ENOMEM;
 }
 
-int unwinder__update(struct unwinder *u, const struct target *t)
+int unwinder__update(struct unwinder *u, const struct target *t, bool build)
 {
 	if (!t->maps)
 		return 0;
-	return unwinder__publish(u, t->pid, t->maps, t->alloc.is_go, true);
+	return unwinder__publish(u, t->pid, t->maps, t->alloc.is_go, build);
 }
 
 void unwinder__stats(struct unwinder *u, struct unwinder_stats *out)

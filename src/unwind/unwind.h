@@ -27,8 +27,11 @@ struct unwinder_stats {
 };
 
 int unwinder__new(struct loader *l, struct unwinder **out);
-/* (Re)publish the modules of t from its current maps snapshot. */
-int unwinder__update(struct unwinder *u, const struct target *t);
+/*
+ * (Re)publish the modules of t from its current maps snapshot; build: build
+ * the tables it lacks now (else when a walk needs them: unwinder__publish).
+ */
+int unwinder__update(struct unwinder *u, const struct target *t, bool build);
 /*
  * Publish process pid's executable mappings from maps; fp_only: a program
  * walked with frame pointers only (Go). build: build the tables of files not

@@ -64,6 +64,54 @@ def not_asan(reason):
     return mark
 
 
+class Go:
+    """One of the Go toolchains the workloads are built with (the Makefile's
+    GO_RELEASES): its programs are in the workloads' goMINOR/ directory."""
+
+    def __init__(self, minor):
+        self.minor = minor                          # 26
+        self.name = "go1.%d" % minor                # the directory, and go.version's start
+        self.tag = "go1%d" % minor                  # test names: test_..._go126
+
+    def w(self, program):
+        """The workload name of program as this toolchain built it."""
+        return "%s/%s" % (self.name, program)
+
+    def __repr__(self):
+        return self.name
+
+
+# MT_GO_MINORS=24,25 runs the Go tests on workloads another toolchain built
+# into goMINOR/ (the suite builds go1.19, go1.26 and go1.27's).
+GO_TOOLCHAINS = tuple(Go(int(m)) for m in os.environ.get("MT_GO_MINORS", "19,26,27").split(","))
+
+
+def per_go(fn):
+    """Decorator: fn(go) runs once per Go toolchain, as a test named
+    fn_go119, fn_go126, ... (see for_each_go)."""
+    fn.per_go = True
+    return fn
+
+
+def for_each_go(namespace):
+    """Replace each @per_go test in a module's namespace (its globals())
+    with one test per toolchain, keeping its attributes (timeout, not_asan)."""
+    for name, fn in list(namespace.items()):
+        if not callable(fn) or getattr(fn, "per_go", None) is not True:
+            continue
+        del namespace[name]
+        for go in GO_TOOLCHAINS:
+            def test(fn=fn, go=go):
+                return fn(go)
+            test.__name__ = "%s_%s" % (name, go.tag)
+            test.__module__ = fn.__module__
+            test.__doc__ = fn.__doc__
+            for attr in ("timeout", "not_asan"):
+                if hasattr(fn, attr):
+                    setattr(test, attr, getattr(fn, attr))
+            namespace[test.__name__] = test
+
+
 def timeout(seconds):
     """Decorator: this test may take up to `seconds` (the default is 60)."""
     def mark(fn):

@@ -26,6 +26,7 @@ def have_libfuzzer(clang):
         return r.returncode == 0
 
 
+@mtlib.not_asan("memtrace is not run: the harnesses are built with the sanitizers already")
 @mtlib.timeout(180)
 def test_fuzz_smoke():
     clang = mtlib.require("clang", "clang")

@@ -40,14 +40,15 @@ def sampled_proc(c, run, name="goinuse"):
 
 
 @mtlib.timeout(90)
-def test_go_sampled_svg():
+@mtlib.per_go
+def test_go_sampled_svg(go):
     """--svg: the flame graph's bytes are the sampled live bytes (within 15%
     of the program's own figures, equal to the JSON's), the dropped site
     absent, and the graph says they are sampled estimates."""
     tmpdir = tempfile.mkdtemp(prefix="mt-golive-")
     try:
         path = os.path.join(tmpdir, "go.svg")
-        run = mtlib.run_command("goinuse", mt_args=SAMPLED + ["--svg", path])
+        run = mtlib.run_command(go.w("goinuse"), mt_args=SAMPLED + ["--svg", path])
         with open(path, encoding="utf-8") as f:
             text = f.read()
     finally:
@@ -76,11 +77,12 @@ def test_go_sampled_svg():
 
 
 @mtlib.timeout(90)
-def test_go_sampled_folded_pprof():
+@mtlib.per_go
+def test_go_sampled_folded_pprof(go):
     """--folded and --pprof: the live bytes of each stack are the JSON's
     sampled live bytes, stack by stack."""
     go_binary()
-    run = mtlib.run_command("goinuse", mt_args=SAMPLED, folded=True, pprof=True)
+    run = mtlib.run_command(go.w("goinuse"), mt_args=SAMPLED, folded=True, pprof=True)
     c = Checks()
     proc = sampled_proc(c, run)
     own = parse_inuse(run.mt_stdout.splitlines())
@@ -102,8 +104,11 @@ def test_go_sampled_folded_pprof():
                     for f in reversed(s["frames"]))
         want[key] = want.get(key, 0) + s["live_bytes"]
     c.eq(folded, want, "folded lines vs the JSON's live bytes per stack")
-    big = [v for k, v in folded.items() if k and k[-1] == "main.allocBig"]
-    c.eq(big, [site_live(proc, "main.allocBig")], "folded: main.allocBig's one line")
+    # Every stack through main.allocBig, as site_live counts them: the runtime
+    # sometimes allocates beneath it (a collection started there makes an M).
+    big = [v for k, v in folded.items() if "main.allocBig" in k]
+    c.true(big, "folded: a line through main.allocBig")
+    c.eq(sum(big), site_live(proc, "main.allocBig"), "folded: main.allocBig's lines")
 
     workdir = tempfile.mkdtemp(prefix="mt-golive-")
     try:
@@ -123,11 +128,12 @@ def test_go_sampled_folded_pprof():
 
 
 @mtlib.timeout(120)
-def test_go_sampled_diff():
+@mtlib.per_go
+def test_go_sampled_diff(go):
     """--diff of two sampled runs, 32 then 64 MiB kept at main.allocBig: the
     diff compares live bytes (not bytes allocated), main.allocBig grew by
     about 32 MiB, and the text says the figures are sampled estimates."""
-    runs = [mtlib.run_command("goinuse", mt_args=SAMPLED, env={"INUSE_BIG": str(n)})
+    runs = [mtlib.run_command(go.w("goinuse"), mt_args=SAMPLED, env={"INUSE_BIG": str(n)})
             for n in (32, 64)]
     c = Checks()
     own = []
@@ -177,12 +183,13 @@ def test_go_sampled_diff():
 
 
 @mtlib.timeout(90)
-def test_go_sampled_display():
+@mtlib.per_go
+def test_go_sampled_display(go):
     """The live display on a Go program sampled by memtrace (-p): live
     bytes per stack, not "-", main.allocBig on top near the program's
     figure, and the header says the figures are sampled estimates."""
     need_tmux()
-    wl = mtlib.start_workload("goinuse", env={"INUSE_ALLOC_AFTER": "1"})
+    wl = mtlib.start_workload(go.w("goinuse"), env={"INUSE_ALLOC_AFTER": "1"})
     scr = None
     try:
         scr = Screen(["-p", wl.pid, "-i", "0.5"] + SAMPLED)
@@ -222,3 +229,6 @@ def test_go_sampled_display():
         if scr:
             scr.close()
         wl.kill()
+
+
+mtlib.for_each_go(globals())

@@ -156,3 +156,65 @@ def test_redis_attached():
             if p:
                 p.kill()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@mtlib.not_asan("the figures are the point here, and 20 million traced calls take minutes")
+@mtlib.timeout(420)
+def test_redis_5m_keys_sampled():
+    """memtrace -p on an empty redis, then DEBUG POPULATE 5000000 (~500 MB,
+    20 million allocations): more blocks than the allocation map holds, so
+    memtrace samples once it is 90% full, says so, and loses nothing; the
+    live heap it estimates, rounded up to jemalloc's classes, is within 5%
+    of what jemalloc says it handed out meanwhile (INFO's
+    allocator_allocated); the three largest call sites are named; the BPF
+    maps stay within their stated bound (256 MiB)."""
+    tmp = tempfile.mkdtemp(prefix="mt-e2e-redis-")
+    mt = srv = None
+    try:
+        redis = Redis(tmp)
+        srv = mtlib.Proc(redis.argv, env=REDIS_ENV, name="redis-server")
+        redis.wait_ready()
+        before = redis.memory()["allocator_allocated"]
+        argv = [mtlib.memtrace_path(), "--batch", "-i", "1000", "--json",
+                os.path.join(tmp, "report.json"), "-p", str(srv.pid)]
+        mt = mtlib.Proc(argv, name="memtrace")
+        run = mtlib.Run(argv, tmp)
+        mt.wait_line("stderr", lambda l: l.startswith("memtrace: attached"), 60,
+                     '"memtrace: attached" line')
+        redis.call("DEBUG", "POPULATE", 5000000, timeout=360)
+        after = redis.memory()["allocator_allocated"]
+        mt.signal(signal.SIGINT)
+        run.mt_status = mt.wait(60, "after SIGINT")
+        run.mt_stderr = mt.text("stderr")
+        if run.mt_status != 0:
+            raise AssertionError("memtrace exited %s" % run.mt_status)
+        if redis.call("DBSIZE").strip() != "5000000":
+            raise AssertionError("redis does not serve its 5 million keys after memtrace")
+        mtlib._load_outputs(run, folded=False)
+        rep = run.report
+        proc = mtlib.find_process(rep, pid=srv.pid)
+        c = Checks()
+        tracking = rep.get("tracking") or {}
+        c.eq((tracking.get("mode"), tracking.get("sample_rate")), ("sampled", 65536),
+             "JSON: tracking mode and rate")
+        c.true("90% full" in (tracking.get("why") or ""), "tracking.why: %r" % tracking.get("why"))
+        c.true("memtrace: sampling allocations from now on" in run.mt_stderr,
+               "the switch is said on stderr")
+        c.eq(rep.get("lost_events"), 0, "lost_events")
+        usable = (proc.get("heap") or {}).get("live_usable_bytes")
+        grew = after - before
+        c.true(isinstance(usable, int) and abs(usable - grew) <= 0.05 * grew,
+               "heap.live_usable_bytes %r, jemalloc's allocator_allocated grew %d (5%%)"
+               % (usable, grew))
+        callers = [(s.get("frames") or [{}, {}])[1].get("function") for s in proc["stacks"][:3]]
+        c.eq(callers, ["createEmbeddedStringObject", "dictAddRaw", "dictExpand"],
+             "the three largest call sites, by their allocator's caller")
+        kb = rep.get("kernel_bytes")
+        c.true(isinstance(kb, int) and 0 < kb <= 256 << 20,
+               "kernel_bytes %r within 256 MiB" % kb)
+        c.finish(mtlib.describe_stacks(proc))
+    finally:
+        for p in (mt, srv):
+            if p:
+                p.kill()
+        shutil.rmtree(tmp, ignore_errors=True)

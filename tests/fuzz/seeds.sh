@@ -66,7 +66,8 @@ whole_elf() {
 
 whole_elf /lib/x86_64-linux-gnu/libc.so.6 libc.so.6
 whole_elf /usr/lib/x86_64-linux-gnu/libstdc++.so.6 libstdc++.so.6
-whole_elf "$build/tests/goretain_stripped" goretain_stripped
+whole_elf "$build/tests/go1.19/goretain_stripped" goretain_stripped
+whole_elf "$build/tests/go1.27/goretain_stripped" goretain_stripped_go127
 whole_elf "$build/tests/family_static" family_static
 
 # Small programs of our own: a C one and a C++ one (mangled names).
@@ -175,10 +176,10 @@ fi
 
 # ---------------------------------------------------------------- pclntab
 
-for go in "$build/tests/goretain_stripped" "$build/tests/gohot"; do
+for go in "$build"/tests/go1.*/goretain_stripped "$build"/tests/go1.*/gohot; do
 	[ -f "$go" ] || continue
-	objcopy -O binary --only-section=.gopclntab "$go" "$out/pclntab/$(basename "$go")" \
-		2>/dev/null || true
+	objcopy -O binary --only-section=.gopclntab "$go" \
+		"$out/pclntab/$(basename "$(dirname "$go")")-$(basename "$go")" 2>/dev/null || true
 done
 # A header alone, Go 1.20 magic, no functions.
 printf '\361\377\377\377\000\000\001\010' >"$out/pclntab/header"

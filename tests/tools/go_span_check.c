@@ -2,8 +2,10 @@
 /*
  * go_span_check PID EXE ADDR:SIZE...: the state go_span gives each object
  * (hex address, rounded size) of a running Go program, one line each,
- * "ADDR live|free|unknown", after a line "layout VERSION SOURCE ADDR_SOURCE".
- * A test tool: memtrace's end-to-end tests run it against a workload that
+ * "ADDR live|free|unknown swept|unswept|-" (its span swept since the last
+ * collection or not: then its marks decided), after a line "layout VERSION
+ * SOURCE ADDR_SOURCE inline|noinline" (Green Tea's inline marks or not). A
+ * test tool: memtrace's end-to-end tests run it against a workload that
  * knows which of its objects it kept.
  */
 #include <errno.h>
@@ -61,12 +63,50 @@ static int exe_info(const char *path, pid_t pid, char *ver, size_t ver_len, uint
 	return err;
 }
 
+static int read_word(pid_t pid, uint64_t addr, uint64_t *v)
+{
+	*v = 0;
+	return go_heap__pid_read(&pid, addr, v, 8);
+}
+
+/*
+ * Whether each object's span was swept since the last collection:
+ * sweepgen == mheap_.sweepgen - 2 marks one not swept yet (its marks
+ * decide). 1 unswept, 0 swept, -1 unreadable.
+ */
+static void sweep_states(const struct go_span_layout *lo, pid_t pid, uint64_t bias,
+			 const struct go_obj *objs, int n, int *unswept)
+{
+	uint8_t span[256];
+	struct go_span_info si;
+	uint64_t l1, ha, sp;
+	uint32_t sg = 0, arena, page;
+	int i;
+
+	for (i = 0; i < n; i++)
+		unswept[i] = -1;
+	if (go_heap__pid_read(&pid, lo->mheap + bias + lo->mheap_sweepgen, &sg, 4) ||
+	    read_word(pid, lo->mheap + bias + lo->mheap_arenas, &l1))
+		return;
+	for (i = 0; i < n; i++) {
+		if (go_span_layout__index(objs[i].addr, &arena, &page) ||
+		    read_word(pid, l1 + 8ULL * arena, &ha) || !ha ||
+		    read_word(pid, ha + lo->arena_spans + 8ULL * page, &sp) || !sp ||
+		    go_span_layout__span_len(lo) > sizeof(span) ||
+		    go_heap__pid_read(&pid, sp, span, go_span_layout__span_len(lo)))
+			continue;
+		go_span_layout__decode(lo, span, &si);
+		unswept[i] = si.sweepgen == sg - 2;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct go_span *gs = NULL;
 	const struct go_span_layout *lo;
 	struct go_obj *objs = NULL;
 	uint8_t *state = NULL;
+	int *unswept = NULL;
 	char note[GO_HEAP_NOTE_MAX] = "", version[GO_HEAP_VERSION_MAX], *end;
 	uint64_t bias = 0;
 	pid_t pid;
@@ -80,7 +120,8 @@ int main(int argc, char **argv)
 	n = argc - 3;
 	objs = calloc(n ? n : 1, sizeof(*objs));
 	state = calloc(n ? n : 1, 1);
-	if (!objs || !state) {
+	unswept = calloc(n ? n : 1, sizeof(*unswept));
+	if (!objs || !state || !unswept) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -103,20 +144,25 @@ int main(int argc, char **argv)
 	if (err)
 		goto out;
 	lo = go_span__layout(gs);
-	printf("layout %s %s %s\n", version, lo->source, lo->addr_source);
+	printf("layout %s %s %s %s\n", version, lo->source, lo->addr_source,
+	       lo->inline_marks ? "inline" : "noinline");
 	err = go_span__check(gs, pid, bias, objs, (size_t)n, state, note, sizeof(note));
 	if (err)
 		goto out;
+	sweep_states(lo, pid, bias, objs, n, unswept);
 	for (i = 0; i < n; i++)
 		/* No history here: "likely live" is what the slot holds now. */
-		printf("%" PRIx64 " %s\n", objs[i].addr,
+		printf("%" PRIx64 " %s %s\n", objs[i].addr,
 		       names[state[i] == GO_OBJ_LIKELY_LIVE ? GO_OBJ_LIVE :
-			     state[i] <= GO_OBJ_FREE ? state[i] : 0]);
+			     state[i] <= GO_OBJ_FREE ? state[i] : 0],
+		       unswept[i] < 0 ? "-" : unswept[i] ? "unswept" : "swept");
+
 out:
 	if (err)
 		fprintf(stderr, "go_span_check: %s (%s)\n", note[0] ? note : "failed", strerror(-err));
 	go_span__free(gs);
 	free(objs);
 	free(state);
+	free(unswept);
 	return err ? 1 : 0;
 }

@@ -343,6 +343,51 @@ static void test_backref_bombs(void)
 	      NAME_CAP, fails, now() - t0);
 }
 
+/*
+ * Itanium's substitutions double a C++ name the same way: each template
+ * argument of f names the one before twice (void f<A, B<f, f>, A<B<f, f>,
+ * B<f, f> >, ...>()). 4 levels are 395 bytes of name, 9 over 13 KB, 24 are
+ * 872 MB, which __cxa_demangle builds in memory (8 s and 850 MB here).
+ * Capped, they stay mangled at once.
+ */
+static char *cxx_bomb(int levels)
+{
+	static const char digits[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+	char *s = malloc(64 + 16 * (size_t)levels), *p = s;
+	int k;
+
+	p += sprintf(p, "_Z1fI1A1BIS_S_E");
+	for (k = 2; k < levels + 2; k++)
+		p += sprintf(p, "S0_IS%c_S%c_E", digits[k], digits[k]);
+	sprintf(p, "Evv");
+	return s;
+}
+
+static void test_cxx_bombs(void)
+{
+	char *name, *got;
+	double t0;
+	int fails = 0, levels;
+
+	name = cxx_bomb(4);
+	got = mt_demangle(name);
+	CHECK(got && strlen(got) == 395 && !strncmp(got, "void f<A, B<f, f>, A<B<f, f>, B<f, f> >", 39),
+	      "a small doubling C++ name demangles (%zu bytes)", got ? strlen(got) : 0);
+	free(got);
+	free(name);
+	t0 = now();
+	for (levels = 9; levels <= 24; levels++) {
+		name = cxx_bomb(levels);
+		got = mt_demangle(name);
+		fails += got != NULL;
+		free(got);
+		free(name);
+	}
+	CHECK(!fails && now() - t0 < 2.0,
+	      "C++ names over %d bytes demangled, up to an 872 MB one, stay mangled "
+	      "(%d demangled, %.2f s)", NAME_CAP, fails, now() - t0);
+}
+
 /* ------------------------------------------------------------------ DWARF */
 
 static char tmpdir[] = "/tmp/mt-demangle-test-XXXXXX";
@@ -476,6 +521,7 @@ int main(void)
 	test_cxx_unchanged();
 	test_hostile();
 	test_backref_bombs();
+	test_cxx_bombs();
 	test_dwarf_names();
 	return unit_exit_summary();
 }

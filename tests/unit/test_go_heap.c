@@ -32,34 +32,56 @@ static void test_buildinfo(void)
 	      "buildinfo: bad magic refused");
 }
 
+/* The table's offsets of version into u/r/f/m (heapInUse, heapReleased, heapFree, heapMarked). */
+static int table(const char *version, uint32_t *u, uint32_t *r, uint32_t *f, uint32_t *m)
+{
+	struct go_heap_layout lo = { 0 };
+	int err = go_heap__table_offsets(version, &lo);
+
+	*u = lo.off_inuse;
+	*r = lo.off_released;
+	*f = lo.off_free;
+	*m = lo.off_marked;
+	return err;
+}
+
 static void test_table(void)
 {
-	uint32_t u = 0, r = 0, f = 0;
+	uint32_t u = 0, r = 0, f = 0, m = 0;
 
-	CHECK(go_heap__table_offsets("go1.19.8", &u, &r, &f) == 0 && u == 304 && r == 312 &&
-	      f == 320, "table: go1.19.8 -> 304/312/320");
-	CHECK(go_heap__table_offsets("go1.19", &u, &r, &f) == 0, "table: go1.19");
-	CHECK(go_heap__table_offsets("go1.190", &u, &r, &f) == -ENOENT, "table: go1.190 unknown");
-	CHECK(go_heap__table_offsets("go1.19rc1", &u, &r, &f) == -ENOENT,
+	CHECK(table("go1.19.8", &u, &r, &f, &m) == 0 && u == 304 && r == 312 && f == 320 &&
+	      m == 184, "table: go1.19.8 -> 304/312/320, heapMarked 184");
+	CHECK(table("go1.19", &u, &r, &f, &m) == 0, "table: go1.19");
+	CHECK(table("go1.190", &u, &r, &f, &m) == -ENOENT, "table: go1.190 unknown");
+	CHECK(table("go1.19rc1", &u, &r, &f, &m) == -ENOENT,
 	      "table: a release candidate is not assumed");
-	CHECK(go_heap__table_offsets("go1.19.", &u, &r, &f) == -ENOENT, "table: go1.19. unknown");
-	CHECK(go_heap__table_offsets("devel go1.24-abc", &u, &r, &f) == -ENOENT,
-	      "table: devel build unknown");
-	CHECK(go_heap__table_offsets("go1.18.10", &u, &r, &f) == -ENOENT, "table: go1.18 unknown");
-	CHECK(go_heap__table_offsets("go1.21.13", &u, &r, &f) == 0 && u == 272 && r == 280 &&
-	      f == 288, "table: go1.21.13 -> 272/280/288");
-	CHECK(go_heap__table_offsets("go1.22.12", &u, &r, &f) == 0 && u == 272 && r == 280 &&
-	      f == 288, "table: go1.22.12 -> 272/280/288");
-	CHECK(go_heap__table_offsets("go1.23", &u, &r, &f) == 0 && u == 272 && r == 280 &&
-	      f == 288, "table: go1.23 -> 272/280/288");
+	CHECK(table("go1.19.", &u, &r, &f, &m) == -ENOENT, "table: go1.19. unknown");
+	CHECK(table("devel go1.24-abc", &u, &r, &f, &m) == -ENOENT, "table: devel build unknown");
+	CHECK(table("go1.18.10", &u, &r, &f, &m) == -ENOENT, "table: go1.18 unknown");
+	CHECK(table("go1.21.13", &u, &r, &f, &m) == 0 && u == 272 && r == 280 && f == 288 &&
+	      m == 152, "table: go1.21.13 -> 272/280/288, 152");
+	CHECK(table("go1.22.12", &u, &r, &f, &m) == 0 && u == 272 && r == 280 && f == 288,
+	      "table: go1.22.12 -> 272/280/288");
+	CHECK(table("go1.23", &u, &r, &f, &m) == 0 && u == 272 && r == 280 && f == 288,
+	      "table: go1.23 -> 272/280/288");
 	/* go1.20: from its sources only (lastConsMark is one float64, not 1.21's four). */
-	CHECK(go_heap__table_offsets("go1.20.14", &u, &r, &f) == 0 && u == 248 && r == 256 &&
-	      f == 264, "table: go1.20.14 -> 248/256/264");
-	CHECK(go_heap__table_offsets("go1.20", &u, &r, &f) == 0 && u == 248, "table: go1.20");
-	CHECK(go_heap__table_offsets("go1.20rc3", &u, &r, &f) == -ENOENT,
-	      "table: go1.20rc3 unknown");
-	CHECK(go_heap__table_offsets("go1.24.0", &u, &r, &f) == -ENOENT, "table: go1.24 unknown");
-	CHECK(go_heap__table_offsets("go1.2", &u, &r, &f) == -ENOENT, "table: go1.2 unknown");
+	CHECK(table("go1.20.14", &u, &r, &f, &m) == 0 && u == 248 && r == 256 && f == 264 &&
+	      m == 128, "table: go1.20.14 -> 248/256/264, 128");
+	CHECK(table("go1.20", &u, &r, &f, &m) == 0 && u == 248, "table: go1.20");
+	CHECK(table("go1.20rc3", &u, &r, &f, &m) == -ENOENT, "table: go1.20rc3 unknown");
+	/* DWARF of go1.24.0, go1.25.5, go1.26.8 and go1.27.3 binaries. */
+	CHECK(table("go1.24.0", &u, &r, &f, &m) == 0 && u == 272 && r == 280 && f == 288 &&
+	      m == 152, "table: go1.24.0 -> 272/280/288, 152");
+	CHECK(table("go1.25.5 X:greenteagc", &u, &r, &f, &m) == 0 && u == 272 && m == 152,
+	      "table: go1.25.5 X:greenteagc (the GC's experiment changes no offset)");
+	CHECK(table("go1.26.8-X:nogreenteagc", &u, &r, &f, &m) == 0 && u == 272 && m == 152,
+	      "table: go1.26.8-X:nogreenteagc");
+	CHECK(table("go1.27.3", &u, &r, &f, &m) == 0 && u == 272 && r == 280 && f == 288 &&
+	      m == 152, "table: go1.27.3 -> 272/280/288, 152");
+	CHECK(table("go1.26.8 X:staticlockranking", &u, &r, &f, &m) == -ENOENT,
+	      "table: another experiment is not assumed");
+	CHECK(table("go1.28.0", &u, &r, &f, &m) == -ENOENT, "table: go1.28 unknown");
+	CHECK(table("go1.2", &u, &r, &f, &m) == -ENOENT, "table: go1.2 unknown");
 }
 
 static void test_check(void)
@@ -80,6 +102,15 @@ static void test_check(void)
 	f = (struct go_heap_figures){ 1ULL << 50, 0, 0 };
 	CHECK(go_heap__check(&f, UINT64_MAX, why, sizeof(why)) == -ERANGE,
 	      "check: implausible size refused");
+	f = (struct go_heap_figures){ 8 << 20, 600 << 20, 4 << 20, (8 << 20) - 48 };
+	CHECK(go_heap__check(&f, 640 << 20, why, sizeof(why)) == 0,
+	      "check: a live heap within the heap in use passes");
+	f.live = (8 << 20) + 8;
+	CHECK(go_heap__check(&f, 640 << 20, why, sizeof(why)) == -ERANGE,
+	      "check: a live heap above the heap in use refused");
+	f.live = 1001;
+	CHECK(go_heap__check(&f, 640 << 20, why, sizeof(why)) == -ERANGE,
+	      "check: a live heap not in 8-byte slots refused");
 }
 
 /* A process whose words change the first `changes` times they are read. */
@@ -106,7 +137,8 @@ static int fake_read(void *ctx, uint64_t addr, void *buf, size_t len)
 
 static void test_read_stable(void)
 {
-	struct go_heap_layout lo = { .off_inuse = 320, .off_released = 328, .off_free = 336 };
+	struct go_heap_layout lo = { .off_inuse = 320, .off_released = 328, .off_free = 336,
+				     .off_marked = 200 };
 	struct go_heap_figures f;
 	struct fake fk = { .changes = 2 };
 	int err;
@@ -114,10 +146,12 @@ static void test_read_stable(void)
 	fk.mem[40] = 8192;
 	fk.mem[41] = 4096;
 	fk.mem[42] = 1 << 20;
+	fk.mem[25] = 5000;
 	err = go_heap__read_stable(fake_read, &fk, 0x1000, &lo, &f);
-	CHECK(err == 0 && f.inuse == 3 * 8192 && f.released == 4096 && f.free == 1 << 20,
-	      "read: settles once two reads agree (err %d, inuse %llu)", err,
-	      (unsigned long long)f.inuse);
+	CHECK(err == 0 && f.inuse == 3 * 8192 && f.released == 4096 && f.free == 1 << 20 &&
+	      f.live == 5000,
+	      "read: settles once two reads agree, heapMarked with the rest (err %d, inuse %llu)",
+	      err, (unsigned long long)f.inuse);
 	fk = (struct fake){ .changes = 100 };
 	CHECK(go_heap__read_stable(fake_read, &fk, 0x1000, &lo, &f) == -EAGAIN,
 	      "read: words that keep changing give -EAGAIN, not a torn figure");

@@ -64,23 +64,69 @@ static void test_parse(void)
 	memset(space, 0, sizeof(space));
 	make_bucket(BASE, 0, 3, 0x401000, rec);
 	p = space;
-	CHECK(go_mprof__parse_bucket(p, 48 + 24 + 128, &b) == 0 && b.nstk == 3 &&
+	CHECK(go_mprof__parse_bucket(p, 48 + 24 + 128, false, &b) == 0 && b.nstk == 3 &&
 	      b.pcs[0] == 0x401000 && b.pcs[2] == 0x401002 && b.active.allocs == 5 &&
 	      b.active.frees == 2 && b.active.alloc_bytes == 500 && b.active.free_bytes == 200 &&
 	      b.future[0].allocs == 1 && b.future[0].alloc_bytes == 100, "parse: fields in place");
-	CHECK(go_mprof__parse_bucket(p, 48 + 24 + 127, &b) == -EAGAIN,
+	CHECK(go_mprof__parse_bucket(p, 48 + 24 + 127, false, &b) == -EAGAIN,
 	      "parse: short of the record asks for more");
-	CHECK(go_mprof__parse_bucket(p, 40, &b) == -EAGAIN, "parse: short header");
+	CHECK(go_mprof__parse_bucket(p, 40, false, &b) == -EAGAIN, "parse: short header");
 	put(BASE + 16, 2);
-	CHECK(go_mprof__parse_bucket(p, 432, &b) == -ENOEXEC, "parse: a block bucket refused");
+	CHECK(go_mprof__parse_bucket(p, 432, false, &b) == -ENOEXEC, "parse: a block bucket refused");
 	put(BASE + 16, 1);
 	put(BASE + 40, 1025);
-	CHECK(go_mprof__parse_bucket(p, 48 + 8 * 1025 + 128, &b) == -ENOEXEC,
+	CHECK(go_mprof__parse_bucket(p, 48 + 8 * 1025 + 128, false, &b) == -ENOEXEC,
 	      "parse: deeper than the runtime's deepest refused");
 	make_bucket(BASE, 0, 40, 0x401000, rec);
-	CHECK(go_mprof__parse_bucket(p, 48 + 8 * 40 + 128, &b) == 0 && b.nstk == 32 &&
-	      b.pcs[31] == 0x401000 + 31 && b.active.allocs == rec[0],
-	      "parse: a 40-frame bucket (Go 1.23) keeps its innermost 32, record found past all 40");
+	CHECK(go_mprof__parse_bucket(p, 48 + 8 * 40 + 128, false, &b) == 0 &&
+	      b.nstk == GO_MPROF_MAX_STACK + GO_MPROF_MAX_ALLOC_FRAMES && b.cut &&
+	      b.pcs[35] == 0x401000 + 35 && b.active.allocs == rec[0],
+	      "parse: a 40-frame bucket (Go 1.23) keeps its innermost 36, record found past all 40");
+	go_mprof__strip(&b, NULL, NULL, 0, 0);
+	CHECK(b.nstk == GO_MPROF_MAX_STACK && b.pcs[31] == 0x401000 + 31 && b.cut,
+	      "strip: no allocator frame, cut to 32");
+}
+
+/* Go 1.27: memRecordCycle is {allocs, frees}; bytes are counts times the bucket's size. */
+static void test_parse_counts(void)
+{
+	uint64_t rec[16] = { 5, 2, 1, 0, 3, 1, 0, 0 };
+	struct go_mprof_bucket b;
+
+	memset(space, 0, sizeof(space));
+	make_bucket(BASE, 0, 3, 0x401000, rec);
+	put(BASE + 32, 4096);
+	CHECK(go_mprof__bucket_len(3, true) == 48 + 24 + 64 &&
+	      go_mprof__bucket_len(3, false) == 48 + 24 + 128, "counts: a 64-byte record");
+	CHECK(go_mprof__parse_bucket(space, 48 + 24 + 64, true, &b) == 0 &&
+	      b.active.allocs == 5 && b.active.frees == 2 && b.active.alloc_bytes == 5 * 4096 &&
+	      b.active.free_bytes == 2 * 4096 && b.future[0].allocs == 1 &&
+	      b.future[0].alloc_bytes == 4096 && b.future[1].allocs == 3 &&
+	      b.future[1].free_bytes == 4096, "counts: cycles 16 bytes apart, bytes from size");
+	CHECK(go_mprof__parse_bucket(space, 48 + 24 + 63, true, &b) == -EAGAIN,
+	      "counts: short of the 64-byte record asks for more");
+}
+
+/* Go 1.26+: stacks start in the allocator (mallocgc, the helper), dropped. */
+static void test_strip(void)
+{
+	const uint64_t lo[2] = { 0x41000, 0x47000 }, hi[2] = { 0x42000, 0x47200 };
+	const uint64_t bias = 0x55550000000ULL;
+	struct go_mprof_bucket b = { .nstk = 5 };
+
+	b.pcs[0] = bias + 0x47100;	/* in mallocgc */
+	b.pcs[1] = bias + 0x41fff;	/* in a helper's last byte */
+	b.pcs[2] = bias + 0x42000;	/* makeslice, right after */
+	b.pcs[3] = bias + 0x50000;
+	b.pcs[4] = bias + 0x41000;	/* deeper: not the start, kept */
+	go_mprof__strip(&b, lo, hi, 2, bias);
+	CHECK(b.nstk == 3 && b.pcs[0] == bias + 0x42000 && b.pcs[2] == bias + 0x41000 && !b.cut,
+	      "strip: the leading allocator frames only");
+	b = (struct go_mprof_bucket){ .nstk = 2 };
+	b.pcs[0] = 0x47100;
+	b.pcs[1] = 0x41100;
+	go_mprof__strip(&b, lo, hi, 2, 0);
+	CHECK(b.nstk == 0, "strip: a stack all in the allocator is empty");
 }
 
 static void test_scale(void)
@@ -138,35 +184,35 @@ static void test_walk(void)
 	make_bucket(BASE + 0x100, BASE + 0x400, 2, 0x401000, rec);
 	make_bucket(BASE + 0x400, BASE + 0x800, 32, 0x402000, rec);
 	make_bucket(BASE + 0x800, 0, 0, 0, rec);
-	CHECK(go_mprof__walk(fake_read, NULL, BASE + 0x100, 100, &b, &n) == 0 && n == 3 &&
+	CHECK(go_mprof__walk(fake_read, NULL, BASE + 0x100, 100, false, &b, &n) == 0 && n == 3 &&
 	      b[0].nstk == 2 && b[1].nstk == 32 && b[1].pcs[31] == 0x402000 + 31 &&
 	      b[2].nstk == 0, "walk: three buckets, 0 to 32 frames");
 	free(b);
-	CHECK(go_mprof__walk(fake_read, NULL, 0, 100, &b, &n) == 0 && n == 0,
+	CHECK(go_mprof__walk(fake_read, NULL, 0, 100, false, &b, &n) == 0 && n == 0,
 	      "walk: no bucket yet");
 	free(b);
-	CHECK(go_mprof__walk(fake_read, NULL, BASE + 0x100, 2, &b, &n) == -ELOOP && !b,
+	CHECK(go_mprof__walk(fake_read, NULL, BASE + 0x100, 2, false, &b, &n) == -ELOOP && !b,
 	      "walk: more than max refused");
 	put(BASE + 0x800 + 8, BASE + 0x100);
-	CHECK(go_mprof__walk(fake_read, NULL, BASE + 0x100, 1000, &b, &n) == -ELOOP,
+	CHECK(go_mprof__walk(fake_read, NULL, BASE + 0x100, 1000, false, &b, &n) == -ELOOP,
 	      "walk: a loop ends at max");
 	put(BASE + 0x800 + 8, BASE + 0x803);
-	CHECK(go_mprof__walk(fake_read, NULL, BASE + 0x100, 1000, &b, &n) == -EFAULT,
+	CHECK(go_mprof__walk(fake_read, NULL, BASE + 0x100, 1000, false, &b, &n) == -EFAULT,
 	      "walk: a misaligned pointer refused");
 	put(BASE + 0x800 + 8, 1ULL << 50);
-	CHECK(go_mprof__walk(fake_read, NULL, BASE + 0x100, 1000, &b, &n) == -EFAULT,
+	CHECK(go_mprof__walk(fake_read, NULL, BASE + 0x100, 1000, false, &b, &n) == -EFAULT,
 	      "walk: a kernel-half pointer refused");
 	put(BASE + 0x800 + 8, BASE + 0x10000);
-	CHECK(go_mprof__walk(fake_read, NULL, BASE + 0x100, 1000, &b, &n) == -EFAULT,
+	CHECK(go_mprof__walk(fake_read, NULL, BASE + 0x100, 1000, false, &b, &n) == -EFAULT,
 	      "walk: an unreadable bucket is an error");
 	put(BASE + 0x800 + 8, 0);
 	put(BASE + 0x400 + 16, 3);
-	CHECK(go_mprof__walk(fake_read, NULL, BASE + 0x100, 1000, &b, &n) == -ENOEXEC,
+	CHECK(go_mprof__walk(fake_read, NULL, BASE + 0x100, 1000, false, &b, &n) == -ENOEXEC,
 	      "walk: not a memory bucket");
 	put(BASE + 0x400 + 16, 1);
 	bump_reads = 2;
 	reads = 0;
-	CHECK(go_mprof__walk(fake_read, NULL, BASE + 0x100, 1000, &b, &n) == 0 && n == 3 &&
+	CHECK(go_mprof__walk(fake_read, NULL, BASE + 0x100, 1000, false, &b, &n) == 0 && n == 3 &&
 	      b[0].active.allocs == 7 && reads > 7,
 	      "walk: a bucket changing under the reader is read again");
 	free(b);
@@ -175,6 +221,8 @@ static void test_walk(void)
 int main(void)
 {
 	test_parse();
+	test_parse_counts();
+	test_strip();
 	test_scale();
 	test_samples();
 	test_walk();

@@ -163,6 +163,8 @@ static const char expected_json[] =
 "    \"procs\": { \"entries\": 0, \"max_entries\": 0 },\n"
 "    \"unwind_rows\": { \"entries\": 0, \"max_entries\": 0 }\n"
 "  },\n"
+"  \"kernel_bytes\": 0,\n"
+"  \"tracking\": { \"mode\": \"exact\", \"sample_rate\": null, \"since_s\": null, \"why\": null },\n"
 "  \"min_age_s\": 0.0,\n"
 "  \"probes_single_stepped\": 1,\n"
 "  \"probes\": [\n"
@@ -176,6 +178,8 @@ static const char expected_json[] =
 "      \"pid\": 1,\n"
 "      \"comm\": \"x\",\n"
 "      \"exe\": \"/path/x\",\n"
+"      \"cgroup\": null,\n"
+"      \"container_id\": null,\n"
 "      \"runtime\": \"native\",\n"
 "      \"allocator\": \"glibc\",\n"
 "      \"allocator_path\": \"/usr/lib/x86_64-linux-gnu/libc.so.6\",\n"
@@ -184,9 +188,11 @@ static const char expected_json[] =
 "      \"sampled\": false,\n"
 "      \"sample_rate\": null,\n"
 "      \"heap\": { \"live_bytes\": -9223372036854775807, \"live_allocs\": 2, "
+"\"live_usable_bytes\": 0, "
 "\"alloc_bytes_total\": 300, \"allocs_total\": 3, \"frees_total\": 1 },\n"
 "      \"vm\": { \"mapped_bytes\": null, \"released_bytes\": null, \"retained_bytes\": null, "
-"\"retained_upper_bound\": false, \"heap_resident_bytes\": null, \"rss_bytes\": 123, "
+"\"retained_upper_bound\": false, \"retained_estimate\": false, \"heap_resident_bytes\": null, "
+"\"rss_bytes\": 123, "
 "\"rss_anon_bytes\": 0, \"reconciled_bytes\": 0 },\n"
 "      \"vm_stacks\": [],\n"
 "      \"unresolved_frames\": 1,\n"
@@ -284,7 +290,7 @@ static void test_json_exact(void)
 	CHECK(strstr(out, "\"exited\": true,"), "json: exited true");
 	CHECK(strstr(out, "\"vm\": { \"mapped_bytes\": 4096, \"released_bytes\": 1024, "
 		      "\"retained_bytes\": 3072, \"retained_upper_bound\": false, "
-		      "\"heap_resident_bytes\": 8192, \"rss_bytes\": 0, \"rss_anon_bytes\": 0, "
+		      "\"retained_estimate\": false, \"heap_resident_bytes\": 8192, \"rss_bytes\": 0, \"rss_anon_bytes\": 0, "
 		      "\"reconciled_bytes\": 12288 },"),
 	      "json: known vm figures");
 	CHECK(strstr(out, "\"stacks\": []\n"), "json: empty stack list");

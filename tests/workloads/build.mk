@@ -29,7 +29,8 @@ WL_CFLAGS := -O2 -g -Wall -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer \
 WL_CXXFLAGS := $(WL_CFLAGS) -std=c++17
 
 WL_FAMILY := family_pie family_nopie family_static family_jemalloc family_tcmalloc
-WL_PLAIN  := exitleak exitcode agedleak fragment lines execer forker mapfill vmchurn sigalloc drip
+WL_PLAIN  := exitleak exitcode agedleak fragment lines execer forker mapfill vmchurn sigalloc drip \
+	sampleleak brkgrow stepleak
 WL_PTHREAD := threads churn
 WL_CXXPROGS := cxx
 # Built without frame pointers: only .eh_frame unwinding finds their stacks.

@@ -9,6 +9,8 @@
  * Built with frame pointers; libc without: a stack through libc needs its
  * table. The first allocations come before memtrace (system-wide) has seen
  * the process; the later ones after: one call site must still be one stack.
+ * `drip forever`: after "done", drip_a from a second call site in main
+ * every 100 ms until SIGTERM.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +46,17 @@ int main(int argc, char **argv)
 	}
 	for (int i = 0; i < WL_TIMES(3); i++)
 		keep_name(i);
+	if (argc > 1 && !strcmp(argv[1], "forever")) {
+		struct timespec slow = { 0, 100 * 1000 * 1000 };
+
+		wl_say("done");
+		for (;;) {
+			void *volatile p = drip_a();
+
+			(void)p;
+			nanosleep(&slow, NULL);
+		}
+	}
 	wl_done_and_linger();
 	return 0;
 }

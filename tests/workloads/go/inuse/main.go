@@ -5,7 +5,10 @@
 // `go tool pprof -inuse_space` would show them, for memtrace's to be
 // checked against:
 //
-//	inuse big=B small=S garbage=G
+//	inuse big=B small=S garbage=G live=L heapalloc=A
+//
+// and the runtime's live heap after its last GC: L its /gc/heap/live:bytes
+// (-1 before Go 1.21, which has no such metric), A ReadMemStats' HeapAlloc.
 //
 // INUSE_RATE=N in the environment sets that MemProfileRate instead of 1;
 // the figures are then scaled as runtime/pprof scales heap samples.
@@ -82,6 +85,10 @@ func report() {
 	// Two cycles publish the last frees (the profile lags one GC behind).
 	runtime.GC()
 	runtime.GC()
+	// No GC runs after this: the heap's goal is twice what is kept.
+	live := liveHeap()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
 	var recs []runtime.MemProfileRecord
 	n, _ := runtime.MemProfile(nil, true)
 	for {
@@ -93,8 +100,9 @@ func report() {
 			break
 		}
 	}
-	fmt.Printf("inuse big=%d small=%d garbage=%d\n", siteInuse(recs, "allocBig"),
-		siteInuse(recs, "allocSmall"), siteInuse(recs, "allocGarbage"))
+	fmt.Printf("inuse big=%d small=%d garbage=%d live=%d heapalloc=%d\n",
+		siteInuse(recs, "allocBig"), siteInuse(recs, "allocSmall"),
+		siteInuse(recs, "allocGarbage"), live, ms.HeapAlloc)
 	// What pprof itself would write, so the program is a pprof user.
 	pprof.WriteHeapProfile(io.Discard)
 }

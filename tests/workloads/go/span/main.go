@@ -21,12 +21,21 @@
 //	ready PID
 //
 // and waits; SIGTERM exits 0.
+//
+// SPAN_UNSWEPT=1: the collection is one the allocation of garbage starts,
+// not runtime.GC() (which sweeps every span before it returns): the lines
+// are printed first, then the program allocates until that collection
+// ends and stops itself (SIGSTOP) at once, its spans not swept yet (one P:
+// the background sweeper has not run). Then the marks of that collection
+// say what is kept: Go 1.26's Green Tea keeps a small object span's in
+// the span itself until its sweep. SIGCONT, then SIGTERM exits 0.
 package main
 
 import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"syscall"
@@ -126,6 +135,17 @@ func main() {
 	keepHeader = make([]*headerObj, 0, 2*n)
 	keepPtrs = make([][]*int, 0, n)
 
+	unswept := os.Getenv("SPAN_UNSWEPT") == "1"
+	if unswept {
+		// Sweeping starts with large objects' spans (size class 0), ten
+		// before the sweeper yields: dead ones, first in line, to take them.
+		// Allocated first, so that the collections they cause come before
+		// the objects below exist.
+		bigGarbage = make([][]byte, 256)
+		for i := range bigGarbage {
+			bigGarbage[i] = make([]byte, 40000)
+		}
+	}
 	kept = allocate(n, true, kept)
 	dropped = allocate(n, false, dropped)
 	// The garbage collector keeps the block the tiny allocator is filling
@@ -135,8 +155,10 @@ func main() {
 		kept = append(kept, obj{uintptr(unsafe.Pointer(&b[0])), 16})
 		keepBytes = append(keepBytes, b)
 	}
-	runtime.GC()
-	kept = allocate(4, true, kept)
+	if !unswept {
+		runtime.GC()
+		kept = allocate(4, true, kept)
+	}
 
 	buf = appendObjs(buf, "kept", kept)
 	buf = appendObjs(buf, "dropped", dropped)
@@ -144,9 +166,57 @@ func main() {
 	buf = strconv.AppendInt(buf, int64(os.Getpid()), 10)
 	buf = append(buf, '\n')
 	os.Stdout.Write(buf)
+	if unswept {
+		collectAndStop()
+	}
 	<-sigs
 	runtime.KeepAlive(keepBytes)
 	runtime.KeepAlive(keepScan)
 	runtime.KeepAlive(keepHeader)
 	runtime.KeepAlive(keepPtrs)
+}
+
+var (
+	garbage    []byte
+	bigGarbage [][]byte
+	fillScan   *scanObj
+	fillHeader *headerObj
+)
+
+// collectAndStop allocates garbage until a collection has ended (its mark
+// termination counts it in /gc/cycles/total), then stops the process before
+// anything sweeps the spans it marked.
+func collectAndStop() {
+	cycles := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+	bigGarbage = nil
+	// A collection sweeps at once the spans the allocator is filling (each
+	// size class's in the P's mcache): fill others, so that the objects
+	// recorded are in spans it only marks. Garbage all: a collection that
+	// ends meanwhile may put some in the dropped objects' slots.
+	for i := 0; i < 1200; i++ {
+		garbage = make([]byte, 8)
+	}
+	for i := 0; i < 200; i++ {
+		garbage = make([]byte, 112)
+		fillScan = new(scanObj)
+	}
+	for i := 0; i < 24; i++ {
+		fillHeader = new(headerObj)
+	}
+	garbage, fillScan, fillHeader = nil, nil, nil
+	// The collection waited for ends after the filling (one that ended
+	// during it had the filling sweep spans).
+	metrics.Read(cycles)
+	start := cycles[0].Value.Uint64()
+	pid := uintptr(os.Getpid())
+	for {
+		garbage = make([]byte, 4096)
+		metrics.Read(cycles)
+		if cycles[0].Value.Uint64() != start {
+			break
+		}
+	}
+	// Raw: syscall.Kill would let go of the P for the call, and the
+	// background sweeper could take it until the stop lands.
+	syscall.RawSyscall(syscall.SYS_KILL, pid, uintptr(syscall.SIGSTOP), 0)
 }
