@@ -61,14 +61,15 @@ def pyenv_root():
     return root if os.path.isdir(root) else None
 
 
-def pyenv_pythons():
-    """(version, path) of every CPython 3.11 or later pyenv has built."""
+def pyenv_pythons(older=False):
+    """(version, path) of every CPython 3.11 or later pyenv has built (older: 3.8-3.10)."""
     root = pyenv_root()
     found = []
     for d in sorted(glob.glob(os.path.join(root, "versions", "3.*"))) if root else []:
         m = re.match(r"^3\.(\d+)\.\d+$", os.path.basename(d))
         exe = os.path.join(d, "bin", "python3.%s" % m.group(1)) if m else None
-        if m and int(m.group(1)) >= 11 and os.access(exe, os.X_OK):
+        if m and (8 <= int(m.group(1)) < 11 if older else int(m.group(1)) >= 11) and \
+                os.access(exe, os.X_OK):
             found.append((os.path.basename(d), exe))
     return found
 
@@ -267,6 +268,38 @@ def test_python_interpreters_found():
     for want in ("3.12", "3.13"):
         if not any(v.startswith(want + ".") for v in found):
             mtlib.note("no CPython %s from pyenv here: its variant is not tested" % want)
+
+
+def test_python_unknown_version():
+    """An interpreter whose frames memtrace does not read (the newest CPython 3.8-3.10
+    pyenv has): C stacks and a note saying why, its objects and pymalloc's arenas seen all
+    the same."""
+    older = pyenv_pythons(older=True)
+    if not older:
+        raise mtlib.Skip("no pyenv CPython 3.8-3.10 here")
+    version, exe = max(older, key=lambda v: [int(x) for x in v[0].split(".")])
+    tmp = tempfile.mkdtemp(prefix="mt-py-")
+    try:
+        run = mtlib.run_command("python/pykeep.py", ["--records", "2000", "--truth",
+                                                     truth_path(tmp)], interp=exe, timeout=240)
+        truth = read_truth(truth_path(tmp))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    proc = run.report["processes"][0]
+    py = proc.get("python") or {}
+    c = Checks()
+    c.eq((proc.get("runtime"), proc.get("allocator")), ("python", "pymalloc"),
+         "CPython %s: runtime, allocator" % version)
+    c.eq(py.get("frames"), False, "python.frames")
+    c.true("3.11-3.13" in (py.get("note") or ""), "python.note says why: %r" % py.get("note"))
+    c.true("Python stacks are not read" in run.mt_stderr, "said on stderr: %r" % run.mt_stderr[-300:])
+    c.eq(sum(len(py_frames(s)) for s in proc.get("stacks") or []), 0, "no Python frame")
+    c.true(sum(s.get("live_allocs") or 0 for s in proc.get("stacks") or []
+               if s.get("allocator") == "pymalloc") >= 2000, "the records' objects are live")
+    c.eq(py.get("arenas"), truth["arenas"],
+         "pymalloc arenas (sys._debugmallocstats(): arenas allocated current)")
+    c.eq(run.report["counters"].get("unknown_frees"), 0, "counters.unknown_frees")
+    c.finish(mtlib.describe_stacks(proc))
 
 
 # ---------------------------------------------------------------- freeing everything
