@@ -258,6 +258,9 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory all $(OUTPUT)/tests/demo
 	$(Q)$(OUTPUT)/memtrace --batch -i 1 -- $(OUTPUT)/tests/demo
 
+# Python's row: Debian's python3.11 (pymalloc inlined, each copy probed); add others by path.
+BENCH_PYTHONS ?= /usr/bin/python3.11
+
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all $(OUTPUT)/tests/bench_alloc $(OUTPUT)/tests/bench_alloc_nofp \
 		$(OUTPUT)/tests/bench_alloc_jemalloc $(OUTPUT)/tests/bench_alloc_tcmalloc \
@@ -266,6 +269,7 @@ bench: deps
 		$(OUTPUT)/tests/bench_alloc_jemalloc $(OUTPUT)/tests/bench_alloc_tcmalloc $(OUTPUT)/tests/drip
 	$(Q)tests/bench_go.sh $(OUTPUT)/memtrace $(OUTPUT)/tests/go1.19/goallocbench \
 		$(OUTPUT)/tests/go1.27/goallocbench
+	$(Q)tests/bench_python.sh $(OUTPUT)/memtrace $(BENCH_PYTHONS)
 	$(Q)tests/bench_redis.sh $(OUTPUT)/memtrace
 
 # A long run on a churning workload (SOAK_MINUTES, default 30): not part of make test.
