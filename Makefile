@@ -48,9 +48,9 @@ ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 ASAN_OBJS := $(patsubst $(SRCDIR)/%.c,$(ASAN_OUTPUT)/obj/%.o,$(SRCS))
 # Unit tests link the pure layers only: nothing that loads or reads the BPF
 # object, so they build without clang, bpftool or the skeleton.
-UNIT_EXCLUDE := main.o app/% probe/loader.o probe/attach.o probe/go_attach.o probe/stack_gc.o \
-	target/sysview.o target/target_set.o target/vmstats.o target/go_sampled.o snapshot/snapshot.o \
-	unwind/unwind.o unwind/deferred.o unwind/feeder.o
+UNIT_EXCLUDE := main.o app/% probe/loader.o probe/attach.o probe/attach_python.o probe/go_attach.o \
+	probe/stack_gc.o target/sysview.o target/target_set.o target/vmstats.o target/go_sampled.o \
+	target/py_namer.o snapshot/snapshot.o unwind/unwind.o unwind/deferred.o unwind/feeder.o
 UNIT_OBJS := $(filter-out $(addprefix $(ASAN_OUTPUT)/obj/,$(UNIT_EXCLUDE)),$(ASAN_OBJS))
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -87,6 +87,7 @@ $(SKEL): $(BPF_OBJ)
 # Sources that include the skeleton need it generated first.
 $(OUTPUT)/obj/probe/loader.o $(ASAN_OUTPUT)/obj/probe/loader.o: $(SKEL)
 $(OUTPUT)/obj/probe/attach.o $(ASAN_OUTPUT)/obj/probe/attach.o: $(SKEL)
+$(OUTPUT)/obj/probe/attach_python.o $(ASAN_OUTPUT)/obj/probe/attach_python.o: $(SKEL)
 $(OUTPUT)/obj/probe/go_attach.o $(ASAN_OUTPUT)/obj/probe/go_attach.o: $(SKEL)
 
 $(OUTPUT)/obj/%.o: $(SRCDIR)/%.c | $(OUTPUT)
@@ -257,6 +258,9 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory all $(OUTPUT)/tests/demo
 	$(Q)$(OUTPUT)/memtrace --batch -i 1 -- $(OUTPUT)/tests/demo
 
+# Python's row: Debian's python3.11 (pymalloc inlined, each copy probed); add others by path.
+BENCH_PYTHONS ?= /usr/bin/python3.11
+
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all $(OUTPUT)/tests/bench_alloc $(OUTPUT)/tests/bench_alloc_nofp \
 		$(OUTPUT)/tests/bench_alloc_jemalloc $(OUTPUT)/tests/bench_alloc_tcmalloc \
@@ -265,6 +269,7 @@ bench: deps
 		$(OUTPUT)/tests/bench_alloc_jemalloc $(OUTPUT)/tests/bench_alloc_tcmalloc $(OUTPUT)/tests/drip
 	$(Q)tests/bench_go.sh $(OUTPUT)/memtrace $(OUTPUT)/tests/go1.19/goallocbench \
 		$(OUTPUT)/tests/go1.27/goallocbench
+	$(Q)tests/bench_python.sh $(OUTPUT)/memtrace $(BENCH_PYTHONS)
 	$(Q)tests/bench_redis.sh $(OUTPUT)/memtrace
 
 # A long run on a churning workload (SOAK_MINUTES, default 30): not part of make test.

@@ -112,6 +112,10 @@ static __always_inline bool store_stack(__u64 stack_id, const struct mt_stack *s
 		count(MT_CNT_STACK_READ_FAILED);
 	if (st->flags & MT_STACK_F_CUT)
 		count(MT_CNT_STACK_CUT);
+	if (st->py_flags & MT_PY_F_TRUNCATED)
+		count(MT_CNT_PY_STACK_TRUNCATED);
+	if (st->py_flags & MT_PY_F_READ_FAILED)
+		count(MT_CNT_PY_STACK_READ_FAILED);
 	return true;
 }
 
@@ -128,6 +132,9 @@ static __always_inline struct mt_stat *stat_for(__u32 tgid, __u64 stack_id, stru
 	/* First allocation from this stack in this process: store its frames once. */
 	if (!store_stack(stack_id, st))
 		return NULL;
+	/* Its Python frames' code objects, named by userspace while they are alive. */
+	if (st->nr_py)
+		py_stack_event(tgid, st);
 	err = bpf_map_update_elem(&stats, &skey, &zero, BPF_NOEXIST);
 	if (err && err != -EEXIST) {
 		count(MT_CNT_STACKS_MAP_FULL);
@@ -310,8 +317,13 @@ static __always_inline int on_entry(struct pt_regs *ctx, __u32 kind, __u64 size,
 			count(MT_CNT_FAILED_ALLOCS);
 			return 1;
 		}
-		stack_id = want_stack ? capture_stack_win(ctx, ret_addr, &p->stack, w) : 0;
-
+		stack_id = 0;
+		if (want_stack) {
+			/* A Python process's frames, as an exact call's (py_stack). */
+			py_stack(ctx, tgid, p);
+			stack_id = py_stack_id(capture_stack_win(ctx, ret_addr, &p->stack, w),
+					       &p->stack);
+		}
 		if (stack_id)
 			count_call(tgid, stack_id, &p->stack, size);
 		/* A block not kept is freed without a trace; one that was goes now. */
@@ -352,7 +364,9 @@ static __always_inline int on_entry(struct pt_regs *ctx, __u32 kind, __u64 size,
 		p->stack_id = 0;
 		return 0;
 	}
-	p->stack_id = capture_stack_win(ctx, ret_addr, &p->stack, w);
+	/* A Python process's frames first: a walk handed to userspace carries them. */
+	py_stack(ctx, tgid, p);
+	p->stack_id = py_stack_id(capture_stack_win(ctx, ret_addr, &p->stack, w), &p->stack);
 	return 0;
 }
 
@@ -437,6 +451,8 @@ static __always_inline int alloc_entry(struct pt_regs *ctx, bool session)
 		size = a2;
 		memptr = a0;
 		break;
+	case MT_KIND_PY_REFILL:
+		return py_refill_entry(ctx);
 	default:
 		return 1;
 	}
@@ -532,7 +548,7 @@ int BPF_KPROBE(mt_alloc_session)
  * allocating call (mimalloc's realloc calls mi_free on the old block, which
  * the realloc's entry already took out).
  */
-static __always_inline void unknown_free(struct pt_regs *ctx)
+static __always_inline void unknown_free(struct pt_regs *ctx, __u64 ptr)
 {
 	struct mt_pending *p;
 
@@ -543,6 +559,11 @@ static __always_inline void unknown_free(struct pt_regs *ctx)
 
 	if (p && p->active && PT_REGS_SP(ctx) < p->entry_sp)
 		return;
+	/* The interpreter's free passing it on: that free took it out, or counted it. */
+	if (p && p->py.free_ptr == ptr) {
+		p->py.free_ptr = 0;
+		return;
+	}
 	count(MT_CNT_UNKNOWN_FREES);
 }
 
@@ -559,8 +580,13 @@ static __always_inline int on_free(struct pt_regs *ctx, __u64 ptr)
 	if (!probe_traced(&tgid))
 		return 0;
 	key.pid = tgid;
+	/* The interpreter's free: what it passes on to libc's free is not unknown there. */
+	if (python_probes && (bpf_get_attach_cookie(ctx) & MT_COOKIE_PY)) {
+		py_free(tgid, ptr, PT_REGS_SP(ctx));
+		return 0;
+	}
 	if (bpf_map_delete_elem(&allocs, &key))
-		unknown_free(ctx);
+		unknown_free(ctx, ptr);
 	else
 		blocks_add(-1);
 	return 0;

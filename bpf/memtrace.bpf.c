@@ -32,6 +32,8 @@ const volatile bool defer_stacks = false;
 const volatile __u64 go_sample_rate = 0;
 const volatile __u32 go_exp_table[MT_GO_EXP_STEPS] = {};
 __u64 dl_stops_sent;
+/* Probes on a Python interpreter are attached: Python processes' frames are read. */
+const volatile bool python_probes = false;
 /*
  * Sampled native tracing: log2 of the mean bytes between sampled
  * allocations, 0 for exact tracking. Userspace may set it while running
@@ -57,7 +59,9 @@ const volatile __u32 fill_check_mask = 1023;	/* smaller for a small map: it fill
 #include "maps.bpf.h"
 #include "filter.bpf.h"
 #include "stack.bpf.h"
+#include "python.bpf.h"
 #include "alloc.bpf.h"
+#include "python_sites.bpf.h"
 #include "vm.bpf.h"
 #include "go.bpf.h"
 

@@ -566,7 +566,8 @@ __noinline __u64 defer_walk(const struct walk_regs *r, const struct mt_stack *st
 
 	if (!r || !st)
 		return 0;
-	dk.walked = walked;
+	/* Walks that stop at one place with different Python frames are different stacks. */
+	dk.walked = walked ^ mt_py_frames_hash(st);
 	dk.ip = r->ip;
 	dk.sp = r->sp;
 	dk.pid = bpf_get_current_pid_tgid() >> 32;
@@ -604,6 +605,11 @@ __noinline __u64 defer_walk(const struct walk_regs *r, const struct mt_stack *st
 	e->nr_frames = nr_frames;
 	e->len = len;
 	__builtin_memcpy(e->ips, st->ips, sizeof(e->ips));
+	e->nr_py = st->nr_py;
+	e->py_flags = st->py_flags;
+	__builtin_memcpy(e->py, st->py, sizeof(e->py));
+	e->py_lo = st->py_lo;
+	e->py_hi = st->py_hi;
 	bpf_ringbuf_submit(e, 0);
 	count(MT_CNT_STACK_DEFERRED);
 	bpf_map_update_elem(&defer_dedup, &dk, &id, BPF_ANY);

@@ -89,6 +89,9 @@ int BPF_PROG(mt_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 
 	if (empty_probes || !traced(&tgid))
 		return 0;
+	/* A new image: its interpreter, if any, is found again by its own probes. */
+	if (python_probes)
+		bpf_map_delete_elem(&py_procs, &tgid);
 	modules_changed(tgid);
 	return 0;
 }

@@ -33,6 +33,10 @@
 #define MT_COOKIE_ARGS_MOVED		(1ull << 8)
 #define MT_COOKIE_ARG_REG(c, i)		(((c) >> (12 + 4 * (i))) & 15)
 #define MT_COOKIE_ARG(i, reg)		((__u64)((reg) & 15) << (12 + 4 * (i)))
+/* A probe on the Python interpreter: its site (struct mt_py_site) is py_sites[MT_COOKIE_PY_SITE]. */
+#define MT_COOKIE_PY			(1ull << 9)
+#define MT_COOKIE_PY_SITE(c)		((__u32)((c) >> 32))
+#define MT_COOKIE_PY_SITE_IDX(i)	((__u64)(i) << 32)
 
 /* Which allocator entry point a probe sits on. */
 enum mt_alloc_kind {
@@ -42,6 +46,12 @@ enum mt_alloc_kind {
 	MT_KIND_REALLOCARRAY,	/* ptr in arg0, nmemb in arg1, size in arg2 */
 	MT_KIND_MEMALIGN,	/* alignment in arg0, size in arg1 (also aligned_alloc) */
 	MT_KIND_POSIX_MEMALIGN,	/* void **memptr in arg0, alignment arg1, size arg2; returns int */
+	/*
+	 * pymalloc's allocate_from_new_pool(size class): what an inlined
+	 * allocation calls when its pool is empty (struct mt_py_site); the
+	 * block and its size are that allocation's.
+	 */
+	MT_KIND_PY_REFILL,
 	MT_KIND_MAX,
 };
 
@@ -63,6 +73,9 @@ enum mt_counter {
 	MT_CNT_STACK_CUT,		/* a stack's walk stopped before its outermost frame */
 	MT_CNT_STACK_DEFERRED,		/* stacks finished in userspace from a copy (not a loss) */
 	MT_CNT_STACK_DEFER_LOST,	/* a stack that needed that, cut: the ring buffer was full */
+	MT_CNT_PY_STACK_TRUNCATED,	/* Python frames deeper than MT_MAX_PY_FRAMES, kept truncated */
+	MT_CNT_PY_STACK_READ_FAILED,	/* a Python frame could not be read; frames so far kept */
+	MT_CNT_PY_EVENTS_LOST,		/* a new Python stack's code objects not sent: ring buffer full */
 	MT_CNT_MAX,
 };
 
@@ -105,10 +118,19 @@ struct mt_stat {
 	__u64 pad;
 };
 
+/* Deepest Python stack kept per allocation site, in frames (the innermost). */
+#define MT_MAX_PY_FRAMES 32
+
 struct mt_stack {
 	__u32 nr_frames;
 	__u32 flags;		/* MT_STACK_F_* */
 	__u64 ips[MT_MAX_FRAMES];	/* innermost first; return addresses except ips[0]'s caller pc */
+	/* The thread's Python frames (MT_PY_FRAME), innermost first: see "Python" below. */
+	__u32 nr_py;
+	__u32 py_flags;		/* MT_PY_F_* */
+	__u64 py[MT_MAX_PY_FRAMES];
+	/* The interpreter's code in the process, [lo, hi): its C frames are not part of the id. */
+	__u64 py_lo, py_hi;
 };
 
 #define MT_STACK_F_TRUNCATED	(1u << 0)
@@ -320,6 +342,26 @@ struct mt_stack_window {
 	__u64 w[MT_STACK_WINDOW / 8 + 1];
 };
 
+/* The bytes of a code object read for its identity: [MT_PY_CODE_FROM, + MT_PY_CODE_READ). */
+#define MT_PY_CODE_FROM		64
+#define MT_PY_CODE_READ		80
+
+/*
+ * A thread's Python scratch (bpf/python.bpf.h): per thread, never per
+ * CPU, since a uprobe's program can be preempted by another thread's.
+ */
+struct mt_py_scratch {
+	/* A _PyInterpreterFrame, or a code object's fields, read; a word more. */
+	__u64 buf[MT_PY_CODE_READ / 8 + 1];
+	/* An inlined site's stack walk starts here (the walker's struct walk_regs). */
+	__u64 start_ip, start_sp, start_bp;
+	__u32 start_flags, start_mod;
+	/* The interpreter's last free, which libc's free of the block may follow (py_free). */
+	__u64 free_ptr;
+	/* An inlined allocation passed on to libc's malloc family: the site's sp (0: none). */
+	__u64 api_sp;
+};
+
 /* mt_pending.pend_flags: sampled tracing counted the call at its entry, and drew it. */
 #define MT_PEND_COUNTED	1u
 #define MT_PEND_SAMPLED	2u
@@ -348,6 +390,9 @@ struct mt_pending {
 	/* The clock read last by this thread, and the tick it was read in (bpf_jiffies64). */
 	__u64 clock_ns;
 	__u64 clock_jiffies;
+	/* An inlined pymalloc allocation left to allocate_from_new_pool: the site's sp (0: none). */
+	__u64 py_refill_sp;
+	struct mt_py_scratch py;
 };
 
 /*
@@ -391,6 +436,189 @@ struct mt_uev_deferred {
 	__u32 len;		/* bytes of stack copied from sp */
 	__u64 ips[MT_MAX_FRAMES];
 	__u8 data[MT_DEFER_STACK_BYTES];
+	/* The Python frames, taken before the walk: part of the whole stack's id. */
+	__u32 nr_py;
+	__u32 py_flags;
+	__u64 py[MT_MAX_PY_FRAMES];
+	__u64 py_lo, py_hi;
 };
+
+/*
+ * Python (CPython 3.11-3.13). At each allocation of a Python process the
+ * BPF side reads the thread's Python frames from the interpreter's own
+ * structures (its PyThreadState, found through the GIL's last holder or
+ * the interpreter's list of threads, and the _PyInterpreterFrame chain),
+ * as struct mt_py_layout describes them for that interpreter, and keeps,
+ * per frame, its code object and instruction; userspace names them from
+ * the process's memory.
+ *
+ * One frame: the code object's address (a user address: below 2^47), the
+ * byte offset of the frame's instruction pointer in that code object (0:
+ * unknown), and whether the frame is the first one its
+ * _PyEval_EvalFrameDefault call ran (the Python frames of one C frame of
+ * the interpreter end there).
+ */
+#define MT_PY_ADDR_MASK		((1ull << 47) - 1)
+#define MT_PY_FRAME(code, off, entry)	(((code) & MT_PY_ADDR_MASK) | \
+					 ((__u64)((off) & 0xffff) << 47) | ((__u64)!!(entry) << 63))
+#define MT_PY_FRAME_CODE(f)	((f) & MT_PY_ADDR_MASK)
+#define MT_PY_FRAME_OFF(f)	((__u32)(((f) >> 47) & 0xffff))
+#define MT_PY_FRAME_ENTRY(f)	((__u32)((f) >> 63))
+
+/* mt_stack.py_flags */
+#define MT_PY_F_TRUNCATED	(1u << 0)	/* more Python frames than MT_MAX_PY_FRAMES */
+#define MT_PY_F_READ_FAILED	(1u << 1)	/* a frame could not be read: the rest is missing */
+#define MT_PY_F_NO_THREAD	(1u << 2)	/* a Python process's thread with no thread state */
+/* Allocated through the interpreter's API (PyObject_Malloc, PyMem_Malloc, ...), not libc's. */
+#define MT_PY_F_API		(1u << 3)
+
+/* How many interpreter files (each with its layout) can be probed at once, and probes on them. */
+#define MT_MAX_PY_LAYOUTS	16
+#define MT_MAX_PY_SITES		8192
+/* An offset a layout does not have. */
+#define MT_PY_NONE		0xffff
+
+/*
+ * Where one interpreter keeps what the BPF side reads; offsets in bytes.
+ * Addresses are ELF virtual addresses in the interpreter's file (the
+ * executable or libpython): the BPF side adds the load bias of the probe
+ * that fired (struct mt_py_site.vaddr).
+ */
+struct mt_py_layout {
+	__u64 runtime;		/* _PyRuntime */
+	__u64 usedpools;	/* pymalloc's usedpools[] (inlined allocations; 0: none) */
+	__u32 interp_main;	/* _PyRuntime + it: the main PyInterpreterState * */
+	/*
+	 * The PyThreadState * that last took the GIL: the main interpreter's
+	 * own GIL (3.12+) + it, or (gil_in_runtime, 3.11) _PyRuntime + it.
+	 */
+	__u32 gil_holder;
+	__u16 gil_in_runtime;
+	__u16 interp_threads;	/* PyInterpreterState: its first PyThreadState * */
+	__u16 tstate_next;
+	__u16 tstate_tid;	/* native_thread_id (a long) */
+	__u16 tstate_cframe;	/* 3.11, 3.12: the _PyCFrame *, MT_PY_NONE from 3.13 */
+	__u16 current_frame;	/* in the _PyCFrame, or (3.13) in the PyThreadState */
+	__u16 frame_previous;	/* _PyInterpreterFrame */
+	__u16 frame_code;	/* f_code (3.11, 3.12), f_executable (3.13) */
+	__u16 frame_instr;	/* prev_instr (3.11, 3.12), instr_ptr (3.13) */
+	__u16 frame_owner;	/* a byte */
+	__u16 frame_is_entry;	/* a byte (3.11); MT_PY_NONE: entries are shim frames */
+	__u16 owner_cstack;	/* owner of a shim frame (FRAME_OWNED_BY_CSTACK); MT_PY_NONE: none */
+	__u16 pool_szidx;	/* pymalloc's pool_header.szidx (a uint) */
+	/* PyCodeObject: what identifies one (struct mt_py_code_ref), from MT_PY_CODE_FROM on. */
+	__u16 co_firstlineno;	/* an int */
+	__u32 pool_size;	/* pymalloc's pools: a power of 2 */
+	__u16 co_filename, co_qualname, co_linetable;
+	__u16 pad;
+	__u64 text_lo, text_hi;	/* the file's executable segment: the interpreter's code */
+};
+
+
+/* The bytes of a _PyInterpreterFrame read per frame: every field above lies in them. */
+#define MT_PY_FRAME_READ	72
+
+/* pymalloc: blocks up to 512 bytes, in size classes of 16 bytes (3.8 and later, 64-bit). */
+#define MT_PY_SMALL_MAX		512
+#define MT_PY_ALIGN_SHIFT	4
+
+/* What a probe on the interpreter is (mt_py_site.kind). */
+enum mt_py_site_kind {
+	MT_PY_SITE_FUNC = 1,	/* an allocator function's probe (its cookie has its kind) */
+	/*
+	 * pymalloc's allocation, free or reallocation inlined into a function
+	 * (link-time optimized builds): a probe on the branch after the
+	 * comparison of the allocator's function pointer with pymalloc's own,
+	 * taken when they are equal (ZF). The BPF side does what the inlined
+	 * code is about to do: an allocation takes pool->freeblock of
+	 * usedpools[class], or calls allocate_from_new_pool (MT_KIND_PY_REFILL)
+	 * when the pool is empty.
+	 */
+	MT_PY_SITE_ALLOC,	/* size in reg (+ add), or add alone when reg is MT_PY_REG_CONST */
+	MT_PY_SITE_FREE,	/* pointer in reg */
+	MT_PY_SITE_REALLOC,	/* pointer in reg, size in reg2 (+ add) */
+	MT_PY_SITE_CALLOC,	/* size reg * reg2 * add (a MT_PY_REG_CONST register counts 1) */
+};
+
+#define MT_PY_REG_CONST		0xff
+/* An allocation's size or a free's pointer in a stack slot: the word at rsp + add at the site. */
+#define MT_PY_REG_STACK		0xfe
+
+struct mt_py_site {
+	__u64 vaddr;		/* of the probe: the load bias is the probe's address less it */
+	__u32 layout;		/* py_layouts index */
+	__u8 kind;		/* enum mt_py_site_kind */
+	__u8 reg;		/* x86 register number (MT_COOKIE_ARG_REG's) */
+	__u8 reg2;
+	__u8 pad;
+	__s64 add;
+};
+
+/* A Python process, as its first probe on the interpreter found it (py_procs). */
+struct mt_py_proc {
+	__u64 bias;		/* the interpreter file's load bias */
+	__u64 interp;		/* its main PyInterpreterState, once read (0: not yet) */
+	__u32 layout;
+	__u32 pad;
+};
+
+/*
+ * When a stack with Python frames is first stored, what each frame's code
+ * object was then (its frame holds it alive): userspace names it at once,
+ * and tells it from another code object the address holds later (a
+ * module's top-level code is freed once imported, and its memory reused).
+ */
+struct mt_py_code_ref {
+	__u64 frame;		/* MT_PY_FRAME */
+	__u64 filename, qualname, linetable;	/* the code object's str and bytes objects */
+	__s32 firstlineno;
+	__u32 pad;
+};
+
+struct mt_py_stack_event {
+	__u32 pid;
+	__u32 nr;
+	struct mt_py_code_ref f[MT_MAX_PY_FRAMES];
+};
+
+/* A hash of a stack's Python frames and whether it is the interpreter's API's; 0: neither. */
+static inline __u64 mt_py_frames_hash(const struct mt_stack *st)
+{
+	__u64 h = 0xcbf29ce484222325ULL;
+	__u32 i, n = st->nr_py < MT_MAX_PY_FRAMES ? st->nr_py : MT_MAX_PY_FRAMES;
+
+	if (!n && !(st->py_flags & MT_PY_F_API))
+		return 0;
+	for (i = 0; i < MT_MAX_PY_FRAMES && i < n; i++)
+		h = (h ^ st->py[i]) * 0x100000001b3ULL;
+	h ^= n | (__u64)(st->py_flags & MT_PY_F_API) << 32;
+	return h * 0x9e3779b97f4a7c15ULL;
+}
+
+/*
+ * The stack id of a stack with Python frames: its native frames but the
+ * interpreter's own, which the Python frames stand for (two C paths
+ * through the interpreter to one line of Python, an unmarshal's
+ * recursion, are one stack: a process importing its modules would make
+ * tens of thousands otherwise), mixed with them. A provisional id
+ * (MT_STACK_F_DEFERRED) stays as it is: userspace files it under the
+ * whole stack's.
+ */
+static inline __u64 mt_py_stack_id(__u64 id, const struct mt_stack *st)
+{
+	__u64 h = mt_py_frames_hash(st);
+	__u32 i, n = st->nr_frames < MT_MAX_FRAMES ? st->nr_frames : MT_MAX_FRAMES;
+
+	if ((st->flags & MT_STACK_F_DEFERRED) || !h)
+		return id;
+	if (st->nr_py && st->py_lo < st->py_hi) {
+		id = 0xcbf29ce484222325ULL;
+		for (i = 0; i < MT_MAX_FRAMES && i < n; i++)
+			if (st->ips[i] - st->py_lo >= st->py_hi - st->py_lo)
+				id = (id ^ st->ips[i]) * 0x100000001b3ULL;
+	}
+	id ^= h;
+	return id ? id : 1;
+}
 
 #endif /* MEMTRACE_H */

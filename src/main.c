@@ -19,6 +19,7 @@
 #include "serve/serve.h"
 #include "symbols/symbolize.h"
 #include "target/launch.h"
+#include "target/py_namer.h"
 #include "target/target_set.h"
 #include "unwind/unwind.h"
 #include "unwind/feeder.h"
@@ -50,6 +51,17 @@ static bool privileged(void)
 	fclose(f);
 	/* CAP_SYS_ADMIN is 21, CAP_PERFMON 38, CAP_BPF 39. */
 	return (eff & (1ULL << 21)) || ((eff & (1ULL << 38)) && (eff & (1ULL << 39)));
+}
+
+/* Python interpreters need the Python programs. */
+static bool any_python_target(const struct run *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->set.nr; i++)
+		if (r->set.targets[i].alloc.py)
+			return true;
+	return false;
 }
 
 /* Go programs need the Go probes; each program loaded costs its verification. */
@@ -270,6 +282,7 @@ int main(int argc, char **argv)
 		.max_go_samples = MT_DEFAULT_MAX_GO_SAMPLES,
 		/* Walks through code not yet published finish in userspace: tables are in use. */
 		.defer_stacks = !o.fp_only,
+		.python = any_python_target(&r),
 	};
 	r.startup.targets_done = mono_ms();
 	err = loader__new(&lo, &r.loader);
@@ -302,6 +315,7 @@ int main(int argc, char **argv)
 cleanup:
 	serve__stop(r.server);
 	feeder__stop(r.feeder);
+	py_namer__stop(r.py_namer);
 	unwinder__free(r.unwinder);
 	stack_remap__free(r.remap);
 	stack_gc__free(r.stack_gc);

@@ -76,6 +76,9 @@ static const char usage_text[] =
 "                           else memtrace's own sampling), runtime, memtrace\n"
 "      --go-sample-rate BYTES  mean bytes between allocations memtrace samples\n"
 "                           (default 256k; 0: none)\n"
+"Python programs:\n"
+"      --interpreter-frames keep the interpreter's own C frames in Python stacks\n"
+"                           (default: Python frames stand in their place)\n"
 "Limits:\n"
 "      --max-allocs N       live blocks tracked at once (default 1048576)\n"
 "      --max-stacks N       distinct call stacks tracked (default 32768)\n"
@@ -101,6 +104,7 @@ enum {
 	OPT_LIB, OPT_MAX_ALLOCS, OPT_MAX_STACKS, OPT_EMPTY_PROBES, OPT_VM_BUFFER, OPT_PPROF,
 	OPT_SVG, OPT_DIFF, OPT_MAX_PROCS, OPT_FP_ONLY, OPT_LIST_OPTIONS, OPT_GO_LIVE,
 	OPT_GO_SAMPLE_RATE, OPT_SAMPLE_RATE, OPT_EXACT, OPT_SERVE, OPT_METRICS_TOP,
+	OPT_INTERPRETER_FRAMES,
 };
 
 static const struct option long_opts[] = {
@@ -130,6 +134,7 @@ static const struct option long_opts[] = {
 	{ "vm-buffer", required_argument, NULL, OPT_VM_BUFFER },
 	{ "max-procs", required_argument, NULL, OPT_MAX_PROCS },
 	{ "fp-only", no_argument, NULL, OPT_FP_ONLY },
+	{ "interpreter-frames", no_argument, NULL, OPT_INTERPRETER_FRAMES },
 	{ "empty-probes", no_argument, NULL, OPT_EMPTY_PROBES },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -343,6 +348,9 @@ int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case OPT_FP_ONLY:
 			o->fp_only = true;
+			break;
+		case OPT_INTERPRETER_FRAMES:
+			o->interpreter_frames = true;
 			break;
 		case OPT_EMPTY_PROBES:
 			o->empty_probes = true;

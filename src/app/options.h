@@ -45,6 +45,7 @@ struct options {
 	uint32_t max_procs;
 	bool empty_probes;
 	bool fp_only;		/* frame pointers only (the benchmark compares both) */
+	bool interpreter_frames;	/* Python stacks keep the interpreter's C frames */
 	bool display;		/* full-screen display: stdout is a terminal and no --batch */
 	enum go_live go_live;
 	uint64_t go_sample_rate;	/* bytes; 0: Go allocations are not sampled */

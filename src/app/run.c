@@ -29,6 +29,7 @@
 #include "app/tracking.h"
 #include "report/format.h"
 #include "target/sysview.h"
+#include "target/py_namer.h"
 
 #define DEFAULT_TEXT_TOP 10
 #define MAPS_REFRESH_S 1.0
@@ -167,6 +168,8 @@ void on_child_exit_stop(void *ctx, bool whole_process)
 
 	target__refresh(cmd);
 	update_vm(r);
+	/* Its Python code objects named while its memory is there. */
+	py_namer__sync(r->py_namer);
 	/*
 	 * Past this stop the address space is torn down while the process is
 	 * not yet reaped: a later look would read it half gone. These are the
@@ -207,6 +210,7 @@ static struct snapshot_opts snapshot_opts(struct run *r, size_t top_n)
 		.min_age_ns = (uint64_t)(r->o->min_age_s * 1e9),
 		.top_n = top_n,
 		.stacks_removed = stack_gc__pruned(r->stack_gc),
+		.keep_interpreter = r->o->interpreter_frames,
 	};
 
 	if (r->vm_enabled)
@@ -603,6 +607,30 @@ int live_loop(struct run *r)
 }
 
 
+/* A Python interpreter's probes; what they are is said once, under -v when all is well. */
+static int python_attach(struct run *r, struct target *t, int *n)
+{
+	const struct py_interp *py = t->alloc.py;
+	int err;
+
+	err = loader__attach_python(r->loader, (int)t->pid, t->alloc.path, t->alloc.open_path, py,
+				    &t->py_probes);
+	*n = t->py_probes.probes;
+	if (err)
+		return err;
+	if (!py->frames)
+		mt_warn("pid %u: %s: Python stacks are not read (%s): C stacks only\n", t->pid,
+			t->alloc.path, py->note);
+	if (t->py_probes.unresolved)
+		mt_warn("pid %u: %s inlines pymalloc in %zu places memtrace could not read: "
+			"allocations there are not seen\n", t->pid, t->alloc.path,
+			t->py_probes.unresolved);
+	mt_debug("pid %u: CPython %s (layout: %s)%s\n", t->pid, py->version[0] ? py->version : "?",
+		 py->frames ? py->source : "none",
+		 t->py_probes.inlined ? ", pymalloc inlined: each inlined copy probed" : "");
+	return 0;
+}
+
 static int attach_targets(struct run *r, const char *cmd_cxx)
 {
 	size_t i;
@@ -625,6 +653,8 @@ static int attach_targets(struct run *r, const char *cmd_cxx)
 		if (!err && t->alloc.is_go)
 			err = loader__attach(r->loader, (int)t->pid, t->alloc.path, t->alloc.open_path,
 					     true, go_known ? &go_layout : NULL, &n);
+		else if (!err && t->alloc.api == ALLOC_API_PYTHON)
+			err = python_attach(r, t, &n);
 		else if (!err)
 			err = loader__attach_allocator(r->loader, (int)t->pid, t->alloc.path,
 						       t->alloc.open_path, t->alloc.api,
@@ -722,6 +752,27 @@ static void preload_common_tables(struct unwinder *u)
 	closedir(dir);
 }
 
+/* Python targets: their code objects named as their stacks appear. */
+static void start_py_namer(struct run *r)
+{
+	size_t i;
+	int err;
+
+	for (i = 0; i < r->set.nr && !r->set.targets[i].alloc.py; i++)
+		;
+	if (i == r->set.nr)
+		return;
+	err = py_namer__start(r->loader, r->sym, &r->py_namer);
+	if (err) {
+		mt_warn("cannot follow Python stacks as they appear (%s): their frames are named "
+			"at each report\n", strerror(-err));
+		return;
+	}
+	for (i = 0; i < r->set.nr; i++)
+		if (r->set.targets[i].alloc.py)
+			py_namer__add(r->py_namer, r->set.targets[i].pid, r->set.targets[i].alloc.py);
+}
+
 int run__start(struct run *r, const char *cmd_cxx, const char *cmd_ld_so)
 {
 	size_t i;
@@ -752,6 +803,8 @@ int run__start(struct run *r, const char *cmd_cxx, const char *cmd_ld_so)
 	}
 	r->startup.unwind_done = mono_ms();
 	err = r->system_wide ? sysview__attach_all(r->loader) : attach_targets(r, cmd_cxx);
+	if (!err)
+		start_py_namer(r);
 	if (!err && r->system_wide) {
 		err = stack_gc__new(&r->stack_gc);
 		if (err)
@@ -810,6 +863,8 @@ int run__trace(struct run *r)
 	/* The walks handed over so far are finished before the final figures. */
 	feeder__stop(r->feeder);
 	r->feeder = NULL;
+	py_namer__stop(r->py_namer);
+	r->py_namer = NULL;
 	/*
 	 * A target that exited since the last look is reported as such; the
 	 * others' maps are read once more, so the final figures are as of now.

@@ -14,6 +14,7 @@
 
 struct feeder;
 struct loader;
+struct py_namer;
 struct server;
 struct stack_gc;
 struct stack_remap;
@@ -30,6 +31,7 @@ struct run {
 	struct stack_remap *remap;	/* provisional stack ids and the stacks they stand for */
 	struct symbolizer *sym;
 	struct stack_gc *stack_gc;	/* system-wide: stacks of forgotten processes go */
+	struct py_namer *py_namer;	/* names Python code objects as stacks appear; or NULL */
 	struct server *server;		/* --serve: reports are published to it */
 	struct child child;
 	struct launch_hooks hooks;	/* for child */

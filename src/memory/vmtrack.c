@@ -464,8 +464,10 @@ void vm_proc__add_live(struct vm_proc *vp, uint64_t addr, uint64_t size)
 {
 	size_t i = first_after(vp, addr);
 
-	if (i < vp->nr && vp->regions[i].start <= addr)
+	if (i < vp->nr && vp->regions[i].start <= addr) {
 		vp->regions[i].live += size;
+		vp->regions[i].live_blocks++;
+	}
 }
 
 void vm_proc__reset_usage(struct vm_proc *vp)
@@ -473,5 +475,5 @@ void vm_proc__reset_usage(struct vm_proc *vp)
 	size_t i;
 
 	for (i = 0; i < vp->nr; i++)
-		vp->regions[i].resident = vp->regions[i].live = 0;
+		vp->regions[i].resident = vp->regions[i].live = vp->regions[i].live_blocks = 0;
 }

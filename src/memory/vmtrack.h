@@ -26,6 +26,7 @@ struct vm_region {
 	/* Filled per report: */
 	uint64_t resident;	/* bytes present */
 	uint64_t live;		/* live heap bytes inside it */
+	uint64_t live_blocks;	/* and how many blocks */
 };
 
 struct vm_range {

@@ -279,6 +279,12 @@ int loader_attach_probes(struct loader *l, int pid, const char *path, struct bpf
 	return attach_n(l, pid, path, prog, offsets, cookies, n, false);
 }
 
+int loader_attach_offsets(struct loader *l, int pid, const char *path, struct bpf_program *prog,
+			  const uint64_t *offsets, const uint64_t *cookies, size_t nr, bool retprobe)
+{
+	return attach_n(l, pid, path, prog, offsets, cookies, nr, retprobe);
+}
+
 struct chosen_site {
 	uint64_t offset;
 	bool go_stack_check;	/* on the branch of a Go function's stack-bound check */
@@ -394,6 +400,12 @@ int loader_note_site(struct loader *l, const char *path, const char *func, uint6
 	struct probe_site ps = { .offset = site_off, .emulated = true };
 
 	return note_site(l, path, func, off, &ps);
+}
+
+int loader_note_probe_site(struct loader *l, const char *path, const char *func, uint64_t off,
+			   const struct probe_site *ps)
+{
+	return note_site(l, path, func, off, ps);
 }
 
 /*

@@ -221,6 +221,16 @@ int loader__new(const struct loader_opts *opts, struct loader **out)
 	}
 	if (!l->go_sampling)
 		bpf_program__set_autoload(l->skel->progs.mt_go_publish, false);
+	/* Python: the frame reader runs in every allocator probe once a Python target is probed. */
+	l->python = opts->python;
+	l->skel->rodata->python_probes = opts->python;
+	bpf_map__set_max_entries(l->skel->maps.py_sites, opts->python ? MT_MAX_PY_SITES : 1);
+	if (!opts->python)
+		bpf_map__set_max_entries(l->skel->maps.py_events, 4096);
+	if (opts->max_procs)
+		bpf_map__set_max_entries(l->skel->maps.py_procs, opts->max_procs);
+	if (!opts->python)
+		bpf_program__set_autoload(l->skel->progs.mt_py_site, false);
 	l->skel->rodata->defer_stacks = opts->defer_stacks;
 	l->skel->rodata->allocs_max = opts->max_allocs;
 	/* A look at the fill each 1/64th of the map a CPU fills, at most each 1024 blocks. */
@@ -504,12 +514,42 @@ void loader__forget_pids(struct loader *l, uint32_t *pids, size_t nr)
 		bpf_map__delete_elem(l->skel->maps.go_stats, &pids[i], sizeof(pids[i]), 0);
 		bpf_map__delete_elem(l->skel->maps.traced_pids, &pids[i], sizeof(pids[i]), 0);
 		bpf_map__delete_elem(l->skel->maps.proc_modules, &pids[i], sizeof(pids[i]), 0);
+		bpf_map__delete_elem(l->skel->maps.py_procs, &pids[i], sizeof(pids[i]), 0);
 	}
 }
 
 void loader__forget_pid(struct loader *l, uint32_t pid)
 {
 	loader__forget_pids(l, &pid, 1);
+}
+
+int loader__attach_py_events(struct loader *l, loader_py_event_fn fn, void *ctx)
+{
+	if (!l->python)
+		return -EINVAL;
+	l->py_rb = ring_buffer__new(bpf_map__fd(l->skel->maps.py_events),
+				    (ring_buffer_sample_fn)fn, ctx, NULL);
+	return l->py_rb ? 0 : -errno;
+}
+
+int loader__poll_py(struct loader *l, int timeout_ms)
+{
+	int n;
+
+	if (!l->py_rb)
+		return -EINVAL;
+	n = ring_buffer__poll(l->py_rb, timeout_ms);
+	return n < 0 && n != -EINTR ? n : 0;
+}
+
+int loader__py_bias(struct loader *l, uint32_t pid, uint64_t *bias)
+{
+	struct mt_py_proc p;
+
+	if (bpf_map__lookup_elem(l->skel->maps.py_procs, &pid, sizeof(pid), &p, sizeof(p), 0))
+		return -errno;
+	*bias = p.bias;
+	return 0;
 }
 
 bool loader__take_dl_stop(struct loader *l)
@@ -778,6 +818,7 @@ void loader__free(struct loader *l)
 		return;
 	ring_buffer__free(l->vm_rb);
 	ring_buffer__free(l->unwind_rb);
+	ring_buffer__free(l->py_rb);
 	if (l->rows_mem)
 		munmap(l->rows_mem, l->rows_max * sizeof(struct mt_unwind_row));
 	/*
@@ -797,6 +838,7 @@ void loader__free(struct loader *l)
 	}
 	free(l->sites);
 	free(l->go_sampled_pids);
+	loader_py_files_free(l);
 	free(l->go_sites);
 	memtrace_bpf__destroy(l->skel);
 	free(l);

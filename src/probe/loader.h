@@ -25,6 +25,7 @@ struct loader_opts {
 	uint64_t go_sample_rate;	/* Go: mean bytes between sampled allocations; 0: none */
 	uint32_t max_go_samples;	/* sampled Go objects kept at once */
 	bool defer_stacks;	/* walks reaching unpublished code go to userspace (unwind tables on) */
+	bool python;		/* load the Python programs: a target is a Python interpreter */
 };
 
 /*
@@ -86,10 +87,33 @@ enum alloc_api {
 	ALLOC_API_LIBC,		/* malloc, calloc, realloc, ..., free */
 	ALLOC_API_JEMALLOC,	/* the same, and mallocx, rallocx, sdallocx, dallocx */
 	ALLOC_API_MIMALLOC,	/* malloc, zalloc, ..., malloc_aligned, realloc_aligned, free */
+	ALLOC_API_PYTHON,	/* CPython's PyObject_ and PyMem_ API: loader__attach_python */
 };
 /* A native allocator's probes, its functions named prefix + name (prefix NULL: none). */
 int loader__attach_allocator(struct loader *l, int pid, const char *path, const char *open_path,
 			     enum alloc_api api, const char *prefix, int *nr_probes);
+struct py_interp;
+/* What the probes on a Python interpreter are. */
+struct loader_py_info {
+	bool inlined;		/* pymalloc inlined into its callers: each copy is probed */
+	size_t sites;		/* inlined allocations, frees and reallocations probed */
+	size_t unresolved;	/* inlined ones whose arguments were not found: not seen */
+	int probes;
+};
+/*
+ * Probes on the allocator of the CPython interpreter py in the ELF file at
+ * open_path, which process pid maps as path (attach_python.c).
+ */
+int loader__attach_python(struct loader *l, int pid, const char *path, const char *open_path,
+			  const struct py_interp *py, struct loader_py_info *info);
+/* Called for each new Python stack's code objects (data is a struct mt_py_stack_event). */
+typedef int (*loader_py_event_fn)(void *ctx, void *data, size_t size);
+/* Deliver those events to fn, from loader__poll_py: meant for a thread of its own. */
+int loader__attach_py_events(struct loader *l, loader_py_event_fn fn, void *ctx);
+/* Wait up to timeout_ms for them and deliver them; -errno on failure. */
+int loader__poll_py(struct loader *l, int timeout_ms);
+/* Process pid's interpreter load bias, as its first probe on the interpreter found it. */
+int loader__py_bias(struct loader *l, uint32_t pid, uint64_t *bias);
 /* operator new in libstdc++ at path, when the process maps it. */
 int loader__attach_cxx(struct loader *l, int pid, const char *path, const char *open_path,
 		       int *nr_probes);

@@ -19,6 +19,7 @@ struct loader {
 	size_t rows_max;
 	struct ring_buffer *vm_rb;
 	struct ring_buffer *unwind_rb;
+	struct ring_buffer *py_rb;
 	struct bpf_link **links;
 	size_t nr_links;
 	size_t cap_links;
@@ -33,6 +34,11 @@ struct loader {
 	size_t nr_go_sampled;
 	struct mt_probe_site *sites;	/* one per function probed, for the report */
 	size_t nr_sites;
+	/* Python interpreters probed: per file, its layout and sites (attach_python.c). */
+	struct loader_py_file *py_files;
+	size_t nr_py_files;
+	uint32_t py_sites_used;	/* entries of the py_sites map written */
+	bool python;		/* the Python programs are loaded */
 	struct mt_go_site *go_sites;	/* what go_sites holds, by index */
 	size_t nr_go_sites;
 	int verbose;
@@ -79,5 +85,17 @@ int loader_attach_probes(struct loader *l, int pid, const char *path, struct bpf
 /* The Go runtime's allocator probes (go_attach.c); loader__attach's go case. */
 int go_attach(struct loader *l, int pid, const char *path, const char *shown,
 	      const struct loader_go_layout *layout, int *nr_probes);
+
+/* Probes of prog at offsets in the file at path: one uprobe_multi link, or one link each. */
+int loader_attach_offsets(struct loader *l, int pid, const char *path, struct bpf_program *prog,
+			  const uint64_t *offsets, const uint64_t *cookies, size_t nr, bool retprobe);
+
+struct probe_site;
+/* Keep where a function's probe sits, once per (path, function), for the report. */
+int loader_note_probe_site(struct loader *l, const char *path, const char *func, uint64_t off,
+			   const struct probe_site *ps);
+
+/* What attach_python.c keeps per interpreter file. */
+void loader_py_files_free(struct loader *l);
 
 #endif /* MEMTRACE_LOADER_INTERNAL_H */

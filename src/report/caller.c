@@ -115,12 +115,28 @@ bool frame_is_runtime(const struct mt_frame *f)
 	return rust_runtime(f->function);
 }
 
+/*
+ * CPython's own C code (its executable, python3.11, or libpython): in a
+ * stack with Python frames, how an object was made (PyList_New,
+ * _PyObject_GC_New), not who made it: the Python frame below says that. A
+ * C extension's frames stay the program's.
+ */
+static bool interpreter_frame(const struct mt_frame *f)
+{
+	const char *mod = base_name(f->module);
+
+	return !f->python && mod && (!strncmp(mod, "libpython", 9) || !strncmp(mod, "python", 6));
+}
+
 const struct mt_frame *stack_caller(const struct mt_stack_report *s)
 {
+	bool py = false;
 	size_t i;
 
+	for (i = 0; i < s->nr_frames && !py; i++)
+		py = s->frames[i].python;
 	for (i = 0; i < s->nr_frames; i++)
-		if (!frame_is_runtime(&s->frames[i]))
+		if (!frame_is_runtime(&s->frames[i]) && !(py && interpreter_frame(&s->frames[i])))
 			return &s->frames[i];
 	return s->nr_frames ? &s->frames[0] : NULL;
 }

@@ -12,7 +12,11 @@
 /* A frame of the allocator or of the C, C++ or Rust runtime. */
 bool frame_is_runtime(const struct mt_frame *f);
 
-/* The innermost frame that is not the runtime's; the innermost one when all are; NULL when none. */
+/*
+ * The innermost frame that is not the runtime's (nor, in a stack with Python
+ * frames, the interpreter's own C code); the innermost one when all are;
+ * NULL when none.
+ */
 const struct mt_frame *stack_caller(const struct mt_stack_report *s);
 
 #endif

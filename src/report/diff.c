@@ -5,7 +5,8 @@
  *
  * A call path is named by its function names, not by memtrace's stack ids
  * or addresses: those change with every run and every build, names do not.
- * Only frames without a name fall back to module and offset.
+ * Only frames without a name fall back to module and offset; a Python
+ * frame is its function, file and line.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -27,7 +28,11 @@ static int stack_key(const struct mt_stack_report *s, char **key, size_t *len)
 	for (i = 0; i < s->nr_frames; i++) {
 		const struct mt_frame *fr = &s->frames[i];
 
-		if (fr->function)
+		/* A Python frame is a line of its function: two lines of one function hold apart. */
+		if (fr->python && fr->function)
+			fprintf(m, "P%s%c%s%c%d%c", fr->function, 0, fr->file ? fr->file : "", 0,
+				fr->line, 0);
+		else if (fr->function)
 			fprintf(m, "F%s%c", fr->function, 0);
 		else
 			fprintf(m, "M%s%c%" PRIx64 "%c", fr->module ? fr->module : "", 0,

@@ -37,7 +37,7 @@ bad(const struct json_read_err *e, int err, const char *fmt, ...)
 
 static const struct json_field frame_fields[] = {
 	FR(function, STR), FR(module, STR), FR(offset, U64), FR(file, STR), FR(line, INT),
-	FR(inlined, BOOL),
+	FR(inlined, BOOL), FR(python, BOOL),
 };
 static const struct json_field stack_fields[] = {
 	ST(live_bytes, I64), ST(live_allocs, I64), ST(alloc_bytes_total, U64),

@@ -70,9 +70,44 @@ static void __attribute__((format(printf, 2, 3))) putf(struct sink *k, const cha
 	put(k, tmp, SIZE_MAX);
 }
 
+/*
+ * A Python frame: "function (file:line)", as py-spy and tracebacks name
+ * them; the file alone (the whole path) where the function has a column
+ * of its own.
+ */
+static void python_label(struct sink *k, const struct mt_frame *fr, unsigned int flags)
+{
+	const char *file = fr->file, *slash;
+
+	if (file && (flags & MT_FRAME_BASENAME)) {
+		slash = strrchr(file, '/');
+		file = slash ? slash + 1 : file;
+	}
+	if (!(flags & MT_FRAME_NO_FUNCTION)) {
+		put(k, fr->function ? fr->function : "[unknown Python code]", SIZE_MAX);
+		if (!file)
+			return;
+		put(k, " (", SIZE_MAX);
+	} else {
+		if (!file)
+			return;
+		put(k, "  ", SIZE_MAX);
+	}
+	put(k, file, SIZE_MAX);
+	if (fr->line > 0)
+		putf(k, ":%d", fr->line);
+	if (!(flags & MT_FRAME_NO_FUNCTION))
+		put(k, ")", SIZE_MAX);
+}
+
 static void frame_label(struct sink *k, const struct mt_frame *fr, unsigned int flags)
 {
 	const char *mod = fr->module, *slash;
+
+	if (fr->python) {
+		python_label(k, fr, flags);
+		return;
+	}
 
 	if (mod && (flags & MT_FRAME_BASENAME)) {
 		slash = strrchr(mod, '/');

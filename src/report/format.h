@@ -35,6 +35,7 @@ enum mt_frame_flags {
 					 * caller shows the name in a column of its own */
 	MT_FRAME_SOURCE = 1 << 6,	/* then "  file:line" and "  (inlined)" when known */
 };
+/* A Python frame (mt_frame.python) is "function (file:line)" in every output. */
 
 /* The label in buf, cut to len - 1 bytes and NUL-terminated as snprintf()
  * does; returns its whole length. */

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include "report/report.h"
 
-static void stack_report__free(struct mt_stack_report *s)
+void mt_stack_report__free_frames(struct mt_stack_report *s)
 {
 	size_t i;
 
@@ -18,6 +18,8 @@ static void stack_report__free(struct mt_stack_report *s)
 		free(s->frames[i].file);
 	}
 	free(s->frames);
+	s->frames = NULL;
+	s->nr_frames = 0;
 }
 
 static void proc_report__free(struct mt_proc_report *p)
@@ -25,10 +27,10 @@ static void proc_report__free(struct mt_proc_report *p)
 	size_t i;
 
 	for (i = 0; i < p->nr_stacks; i++)
-		stack_report__free(&p->stacks[i]);
+		mt_stack_report__free_frames(&p->stacks[i]);
 	free(p->stacks);
 	for (i = 0; i < p->nr_map_stacks; i++)
-		stack_report__free(&p->map_stacks[i].stack);
+		mt_stack_report__free_frames(&p->map_stacks[i].stack);
 	free(p->map_stacks);
 	free(p->exe);
 	free(p->cgroup);

@@ -22,6 +22,7 @@ struct mt_frame {
 	char *file;		/* source file; NULL when unknown */
 	int line;		/* 0 when unknown */
 	bool inlined;
+	bool python;		/* a Python frame: function is co_qualname, file co_filename */
 };
 
 struct mt_stack_report {
@@ -35,6 +36,8 @@ struct mt_stack_report {
 	uint32_t flags;		/* MT_STACK_F_* */
 	size_t nr_frames;
 	struct mt_frame *frames;	/* innermost first */
+	/* A Python process's: "pymalloc" (the interpreter's API) or "malloc"; else NULL. Static. */
+	const char *allocator;
 };
 
 struct mt_heap_totals {
@@ -91,6 +94,20 @@ struct mt_go_report {
 	bool live_since_attach;	/* memtrace's sample began after the process did (-p) */
 };
 
+/* A CPython interpreter's process: what memtrace read of it. */
+struct mt_py_report {
+	bool present;
+	char version[24];	/* "3.11.2"; "" when unknown */
+	bool frames;		/* Python frames are read */
+	const char *source;	/* static: where the layout came from ("table", "debug offsets") */
+	char note[200];		/* why Python frames are not read, "" when they are */
+	bool inlined;		/* pymalloc inlined into its callers: each copy probed */
+	uint64_t inlined_sites;	/* copies probed */
+	uint64_t unresolved_sites;	/* copies not probed: their allocations unseen */
+	/* pymalloc's arenas: mapped, resident, live bytes (blocks memtrace saw) in them. */
+	uint64_t arenas, arena_bytes, arena_resident_bytes, arena_live_bytes, arena_live_blocks;
+};
+
 struct mt_proc_report {
 	uint32_t pid;
 	char comm[32];
@@ -108,6 +125,7 @@ struct mt_proc_report {
 	struct mt_heap_totals heap;
 	struct mt_vm_totals vm;
 	struct mt_go_report go;
+	struct mt_py_report python;
 	uint64_t unresolved_frames;	/* frames shown as module+0xoff or [unknown] */
 	size_t nr_stacks;	/* stacks listed (after --top and filters) */
 	size_t nr_stacks_total;	/* stacks seen in all */
@@ -162,5 +180,7 @@ int report_pprof__write_opts(const struct mt_report *r, FILE *f, const struct pp
 int report_svg__write(const struct mt_report *r, FILE *f);
 
 void mt_report__free(struct mt_report *r);
+/* One stack's frames, and what they own. */
+void mt_stack_report__free_frames(struct mt_stack_report *s);
 
 #endif /* MEMTRACE_REPORT_H */

@@ -104,7 +104,11 @@ static void write_frame(FILE *f, const struct mt_frame *fr)
 		fprintf(f, ", \"line\": %d", fr->line);
 	else
 		fputs(", \"line\": null", f);
-	fprintf(f, ", \"inlined\": %s }", json_bool(fr->inlined));
+	fprintf(f, ", \"inlined\": %s", json_bool(fr->inlined));
+	/* Only in Python processes' stacks: the other frames read as they always have. */
+	if (fr->python)
+		fputs(", \"python\": true", f);
+	fputs(" }", f);
 }
 
 static void write_stack(FILE *f, const struct mt_stack_report *s, bool live_unknown,
@@ -134,6 +138,11 @@ static void write_stack(FILE *f, const struct mt_stack_report *s, bool live_unkn
 	else
 		json_double(f, s->oldest_age_s);
 	fprintf(f, ",\n          \"truncated\": %s,\n", json_bool(truncated));
+	if (s->allocator) {
+		fputs("          \"allocator\": ", f);
+		json_str(f, s->allocator);
+		fputs(",\n", f);
+	}
 	if (!s->nr_frames) {
 		fputs("          \"frames\": []\n", f);
 	} else {
@@ -220,6 +229,26 @@ static void write_go(FILE *f, const struct mt_go_report *g)
 		json_bool(g->live_since_attach));
 }
 
+/* "python": the interpreter as memtrace read it. */
+static void write_python(FILE *f, const struct mt_py_report *py)
+{
+	if (!py->present)
+		return;
+	fputs("      \"python\": { \"version\": ", f);
+	json_str(f, *py->version ? py->version : NULL);
+	fprintf(f, ", \"frames\": %s, \"layout\": ", json_bool(py->frames));
+	json_str(f, py->source);
+	fputs(", \"note\": ", f);
+	json_str(f, *py->note ? py->note : NULL);
+	fprintf(f, ", \"pymalloc_inlined\": %s, \"inlined_sites\": %" PRIu64
+		", \"unresolved_sites\": %" PRIu64 ", \"arenas\": %" PRIu64
+		", \"arena_bytes\": %" PRIu64 ", \"arena_resident_bytes\": %" PRIu64
+		", \"arena_live_bytes\": %" PRIu64 ", \"arena_live_blocks\": %" PRIu64 " },\n",
+		json_bool(py->inlined), py->inlined_sites, py->unresolved_sites, py->arenas,
+		py->arena_bytes, py->arena_resident_bytes, py->arena_live_bytes,
+		py->arena_live_blocks);
+}
+
 static void write_proc(FILE *f, const struct mt_proc_report *p)
 {
 	size_t i;
@@ -286,6 +315,7 @@ static void write_proc(FILE *f, const struct mt_proc_report *p)
 		", \"reconciled_bytes\": %" PRIu64 " },\n",
 		p->rss_bytes, p->vm.rss_anon_bytes, p->vm.reconciled_bytes);
 	write_go(f, &p->go);
+	write_python(f, &p->python);
 	write_map_stacks(f, p);
 	fprintf(f, "      \"unresolved_frames\": %" PRIu64 ",\n", p->unresolved_frames);
 	fprintf(f, "      \"stacks_total\": %zu,\n", p->nr_stacks_total);

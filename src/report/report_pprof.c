@@ -351,6 +351,15 @@ static int location_id(struct pprof *pp, const struct mt_frame *frames, size_t n
 		addr += (map_id - 1) << MAPPING_SHIFT;
 	}
 	key = (struct tkey){ { KEY_LOCATION, map_id, addr, 0 } };
+	/* A Python frame is a line of a function: no mapping, no address of its own. */
+	if (fr->python) {
+		addr = 0;
+		err = fr->function ? function_id(pp, fr, &fn_id) : 0;
+		if (err)
+			return err;
+		key = (struct tkey){ { KEY_LOCATION, 0, fr->line,
+				       fr->function ? (int64_t)fn_id : -1 } };
+	}
 	err = idtab__id(&pp->ids, &key, &pp->nr_locations, id);
 	if (err <= 0)
 		return err;

@@ -14,6 +14,7 @@
 #define STR_(x) #x
 #define STR(x) STR_(x)
 #define MAX_FRAMES_STR STR(MT_MAX_FRAMES)
+#define MAX_PY_FRAMES_STR STR(MT_MAX_PY_FRAMES)
 
 /* Width of the function column of a frame; longer names push the module. */
 #define FUNC_COL 20
@@ -103,6 +104,9 @@ static const char *keeper(const struct mt_proc_report *p)
 {
 	if (is_go(p))
 		return "the Go runtime";
+	/* pymalloc's arenas and malloc's heap (big objects, C extensions) alike. */
+	if (p->python.present)
+		return "pymalloc and malloc";
 	if (p->allocator && !strcmp(p->allocator, "glibc"))
 		return "glibc malloc";
 	return p->allocator ? p->allocator : "the allocator";
@@ -120,6 +124,11 @@ static const char *remedies(const struct mt_proc_report *p)
 		       "freeing bursts, MALLOC_ARENA_MAX=2 for many threads, or a lower "
 		       "M_TRIM_THRESHOLD / M_MMAP_THRESHOLD (mallopt, or GLIBC_TUNABLES="
 		       "glibc.malloc.trim_threshold=...)";
+	if (p->python.present)
+		return "pymalloc returns an arena (1 MiB) to the system only once every object in "
+		       "it is freed: long-lived objects made among short-lived ones keep arenas "
+		       "mostly empty; create what lives long together (at start, in batches), "
+		       "or try PYTHONMALLOC=malloc to give objects to malloc (slower)";
 	if (p->allocator && !strcmp(p->allocator, "jemalloc"))
 		return "jemalloc returns dirty pages after dirty_decay_ms and muzzy_decay_ms; "
 		       "lower them (MALLOC_CONF=dirty_decay_ms:1000,muzzy_decay_ms:0) or "
@@ -167,6 +176,32 @@ static void write_rss_answer(FILE *f, const struct mt_proc_report *p)
 	/* Retention dominates: it is the larger part of what the heap holds, and not small. */
 	if (hint && retained > in_use && retained >= p->rss_bytes / 4 && retained >= (16u << 20))
 		fprintf(f, "  hint: %s\n", hint);
+}
+
+/* A Python process: its interpreter, and pymalloc's arenas. */
+static void write_python(FILE *f, const struct mt_proc_report *p)
+{
+	const struct mt_py_report *py = &p->python;
+	char b1[32], b2[32], b3[32];
+
+	if (!py->present)
+		return;
+	fprintf(f, "  python: CPython %s", py->version[0] ? py->version : "(version unknown)");
+	if (!py->frames) {
+		fputs("; Python stacks not read: ", f);
+		put_clean_str(f, py->note);
+	}
+	if (py->inlined)
+		fprintf(f, "; pymalloc inlined, %" PRIu64 " copies probed", py->inlined_sites);
+	if (py->unresolved_sites)
+		fprintf(f, " (%" PRIu64 " not: their allocations unseen)", py->unresolved_sites);
+	if (py->arenas)
+		fprintf(f, "; %" PRIu64 " pymalloc %s (%s): %s resident, %s in live objects",
+			py->arenas, plural(py->arenas, "arena", "arenas"),
+			mt_human_bytes((double)py->arena_bytes, b1, sizeof(b1)),
+			mt_human_bytes((double)py->arena_resident_bytes, b2, sizeof(b2)),
+			mt_human_bytes((double)py->arena_live_bytes, b3, sizeof(b3)));
+	fputc('\n', f);
 }
 
 /* The few call stacks that mapped most of what is mapped, innermost frames only. */
@@ -312,6 +347,7 @@ static void write_proc(FILE *f, const struct mt_proc_report *p, size_t top_n)
 		fputs("  only allocations made since memtrace attached are in the estimate\n", f);
 	if (p->vm.known) {
 		write_rss_answer(f, p);
+		write_python(f, p);
 		write_map_stacks(f, p);
 	}
 
@@ -412,6 +448,7 @@ static void write_warnings(const struct mt_report *r, FILE *f)
 
 	if (!any && (cnt[MT_CNT_STACK_TRUNCATED] || cnt[MT_CNT_STACK_READ_FAILED] ||
 		     cnt[MT_CNT_STACK_CUT] || cnt[MT_CNT_STACK_DEFER_LOST] ||
+		     cnt[MT_CNT_PY_STACK_TRUNCATED] || cnt[MT_CNT_PY_STACK_READ_FAILED] ||
 		     cnt[MT_CNT_UNKNOWN_FREES] || cnt[MT_CNT_FAILED_ALLOCS] || unresolved))
 		fputc('\n', f);
 	info(f, cnt[MT_CNT_STACK_TRUNCATED],
@@ -425,6 +462,11 @@ static void write_warnings(const struct mt_report *r, FILE *f)
 	info(f, cnt[MT_CNT_STACK_CUT],
 	     "call stack's walk stopped before its outermost frame (no unwind rule to follow)",
 	     "call stacks' walks stopped before their outermost frame (no unwind rule to follow)");
+	info(f, cnt[MT_CNT_PY_STACK_TRUNCATED],
+	     "Python stack deeper than " MAX_PY_FRAMES_STR " frames was truncated (the innermost kept)",
+	     "Python stacks deeper than " MAX_PY_FRAMES_STR " frames were truncated (the innermost kept)");
+	info(f, cnt[MT_CNT_PY_STACK_READ_FAILED], "Python stack could only be read in part",
+	     "Python stacks could only be read in part");
 	info(f, cnt[MT_CNT_UNKNOWN_FREES],
 	     "free of a block allocated before tracing began (or never seen)",
 	     "frees of blocks allocated before tracing began (or never seen)");

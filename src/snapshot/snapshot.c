@@ -12,6 +12,7 @@
 #include <time.h>
 #include <sys/mman.h>
 #include "snapshot/aggregate.h"
+#include "snapshot/py_frames.h"
 #include "probe/loader.h"
 #include "util/log.h"
 #include "util/stack_remap.h"
@@ -24,6 +25,7 @@ struct snapshot {
 	struct agg_table *agg;
 	uint64_t now_ns;
 	size_t top_n;
+	bool keep_interpreter;	/* Python: the interpreter's C frames kept */
 	struct mt_report head;	/* all but the processes */
 };
 
@@ -174,7 +176,7 @@ static int cmp_map_stacks(const void *a, const void *b)
 
 /* Group the still-mapped regions by the call stack that mapped them. */
 static int build_map_stacks(struct mt_proc_report *pr, const struct target *t, struct loader *l,
-			    struct symbolizer *sym, size_t top_n)
+			    struct symbolizer *sym, size_t top_n, const struct py_frames_ctx *pyc)
 {
 	struct mt_map_stack *ms;
 	uint64_t *ids;
@@ -221,7 +223,10 @@ static int build_map_stacks(struct mt_proc_report *pr, const struct target *t, s
 		if (loader__read_stack(l, id, &st))
 			st.flags = MT_STACK_F_READ_FAILED;
 		/* The runtime's own frames are the point here: Go maps its heap itself. */
-		err = fill_frames(&ms[j].stack, &st, t, sym, &pr->unresolved_frames, false);
+		if (pyc)
+			err = py_frames__fill(&ms[j].stack, &st, pyc, &pr->unresolved_frames);
+		else
+			err = fill_frames(&ms[j].stack, &st, t, sym, &pr->unresolved_frames, false);
 	}
 	free(ids);
 	return err;
@@ -392,15 +397,52 @@ static int make_rows(const struct go_mprof_profile *gp, struct agg_entry **entri
 	return 0;
 }
 
+static int cmp_stack_reports(const void *a, const void *b)
+{
+	const struct mt_stack_report *x = a, *y = b;
+
+	if (x->live_bytes != y->live_bytes)
+		return x->live_bytes > y->live_bytes ? -1 : 1;
+	if (x->alloc_bytes_total != y->alloc_bytes_total)
+		return x->alloc_bytes_total > y->alloc_bytes_total ? -1 : 1;
+	if (x->stack_id != y->stack_id)
+		return x->stack_id < y->stack_id ? -1 : 1;
+	return 0;
+}
+
+/*
+ * A Python process's stacks, each named: merged where they read the same
+ * (the interpreter's C frames left out, two call paths inside it are one
+ * line of Python), ranked, cut to top_n. A merged stack's id is a hash
+ * of how it reads, the same from one look to the next.
+ */
+static void py_stacks_finish(struct mt_proc_report *pr, size_t top_n)
+{
+	size_t i, k, n = py_frames__merge(pr->stacks, pr->nr_stacks);
+
+	for (i = 0; i < n; i++)
+		pr->stacks[i].stack_id = py_frames__hash(&pr->stacks[i]) & ~(1ULL << 63);
+	qsort(pr->stacks, n, sizeof(*pr->stacks), cmp_stack_reports);
+	pr->nr_stacks_total = n;
+	pr->nr_stacks = top_n && top_n < n ? top_n : n;
+	for (i = pr->nr_stacks; i < n; i++)
+		mt_stack_report__free_frames(&pr->stacks[i]);
+	pr->unresolved_frames = 0;
+	for (i = 0; i < pr->nr_stacks; i++)
+		for (k = 0; k < pr->stacks[i].nr_frames; k++)
+			pr->unresolved_frames += !pr->stacks[i].frames[k].function;
+}
+
 static int build_proc(struct mt_proc_report *pr, const struct target *t, struct agg_table *agg,
 		      struct loader *l, struct symbolizer *sym, uint64_t now_ns, size_t top_n,
-		      uint64_t native_rate)
+		      bool keep_interpreter, uint64_t native_rate)
 {
 	struct agg_entry **entries = NULL;
 	const struct go_mprof_profile *gp;
 	struct row *rows = NULL;
 	size_t n, i, keep, nr_rows = 0;
-	bool sampled, own = false;
+	bool sampled, own = false, py;
+	struct py_frames_ctx pyc;
 	int err = 0;
 
 	pr->pid = t->pid;
@@ -408,7 +450,24 @@ static int build_proc(struct mt_proc_report *pr, const struct target *t, struct 
 	pr->exe = dup_or_null(t->exe);
 	pr->cgroup = dup_or_null(t->cgroup);
 	snprintf(pr->container_id, sizeof(pr->container_id), "%s", t->container_id);
-	pr->runtime = t->alloc.is_go ? "go" : "native";
+		pr->runtime = t->alloc.is_go ? "go" : t->alloc.py ? "python" : "native";
+	if (t->alloc.py) {
+		const struct py_interp *py = t->alloc.py;
+
+		pr->python.present = true;
+		snprintf(pr->python.version, sizeof(pr->python.version), "%s", py->version);
+		pr->python.frames = py->frames;
+		pr->python.source = py->frames ? py->source : NULL;
+		snprintf(pr->python.note, sizeof(pr->python.note), "%s", py->note);
+		pr->python.inlined = t->py_probes.inlined;
+		pr->python.inlined_sites = t->py_probes.sites;
+		pr->python.unresolved_sites = t->py_probes.unresolved;
+		pr->python.arenas = t->vmf.py_arenas;
+		pr->python.arena_bytes = t->vmf.py_arena_bytes;
+		pr->python.arena_resident_bytes = t->vmf.py_arena_resident;
+		pr->python.arena_live_bytes = t->vmf.py_arena_live;
+		pr->python.arena_live_blocks = t->vmf.py_arena_blocks;
+	}
 	gp = t->alloc.is_go ? target__go_profile(t, &own) : NULL;
 	sampled = gp != NULL;
 	pr->live_unknown = t->alloc.is_go && !sampled;
@@ -487,8 +546,15 @@ static int build_proc(struct mt_proc_report *pr, const struct target *t, struct 
 	/* Go: the runtime's own live heap when read, whatever the stacks' figures are. */
 	if (pr->go.live_read)
 		pr->heap.live_bytes = (int64_t)pr->go.heap_live_bytes;
-	keep = top_n && top_n < nr_rows ? top_n : nr_rows;
+	/* A Python process's stacks are merged by how they read: every one is named first. */
+	py = t->alloc.py != NULL;
+	keep = top_n && top_n < nr_rows && !py ? top_n : nr_rows;
 	pr->nr_stacks_total = nr_rows;
+	if (py) {
+		pyc = (struct py_frames_ctx){ .t = t, .sym = sym,
+					      .keep_interpreter = keep_interpreter };
+		loader__py_bias(l, t->pid, &pyc.bias);
+	}
 	pr->stacks = calloc(keep ? keep : 1, sizeof(*pr->stacks));
 	if (!pr->stacks) {
 		free(rows);
@@ -524,14 +590,19 @@ static int build_proc(struct mt_proc_report *pr, const struct target *t, struct 
 			st.nr_frames = 0;
 			st.flags = MT_STACK_F_READ_FAILED;
 		}
-		err = fill_frames(sr, &st, t, sym, &pr->unresolved_frames, true);
+		if (py)
+			err = py_frames__fill(sr, &st, &pyc, &pr->unresolved_frames);
+		else
+			err = fill_frames(sr, &st, t, sym, &pr->unresolved_frames, true);
 		if (err)
 			break;
 	}
+	if (py && !err)
+		py_stacks_finish(pr, top_n);
 	free(rows);
 	free(entries);
 	if (!err)
-		err = build_map_stacks(pr, t, l, sym, top_n ? top_n : 20);
+		err = build_map_stacks(pr, t, l, sym, top_n ? top_n : 20, py ? &pyc : NULL);
 	return err;
 }
 
@@ -577,6 +648,7 @@ int snapshot__read(struct loader *l, const struct snapshot_opts *o, snapshot_blo
 	s->loader = l;
 	s->now_ns = monotonic_ns();
 	s->top_n = o->top_n;
+	s->keep_interpreter = o->keep_interpreter;
 	r = &s->head;
 	r->duration_s = o->duration_s;
 	r->min_age_s = (double)o->min_age_ns / 1e9;
@@ -644,7 +716,7 @@ int snapshot__build(const struct snapshot *s, const struct target *targets, size
 	for (i = 0; i < nr_targets && !err; i++) {
 		r->nr_procs = i + 1;
 		err = build_proc(&r->procs[i], &targets[i], s->agg, s->loader, sym, s->now_ns,
-				 s->top_n, s->head.sample_rate);
+				 s->top_n, s->keep_interpreter, s->head.sample_rate);
 	}
 	if (err)
 		mt_report__free(r);

@@ -20,6 +20,7 @@ struct snapshot_opts {
 	uint64_t stacks_removed;	/* stacks memtrace deleted from the map */
 	/* Provisional stack ids (finished deferred walks) and what they stand for; or NULL. */
 	struct stack_remap *remap;
+	bool keep_interpreter;	/* Python stacks keep the interpreter's own C frames */
 	/* Native tracking: bytes per sample (0: every block), since when, why. */
 	uint64_t sample_rate;
 	double sampled_since_s;

@@ -12,6 +12,7 @@
 #include "symbols/demangle.h"
 #include "symbols/dwarf_lines.h"
 #include "symbols/elf_file.h"
+#include "symbols/py_names.h"
 #include "util/hash.h"
 #include "symbols/symbolize.h"
 
@@ -61,6 +62,7 @@ struct symbolizer {
 	struct htab paths;
 	struct file_ent *last_file;
 	struct path_ent *last_path;
+	struct py_names *py;	/* Python code objects read, per process; NULL until one is */
 };
 
 #define hnode_entry(ptr, type) ((type *)((char *)(ptr) - offsetof(type, node)))
@@ -143,7 +145,17 @@ static void path_ent_free(struct hnode *n)
 
 struct symbolizer *symbolizer__new(void)
 {
-	return calloc(1, sizeof(struct symbolizer));
+	struct symbolizer *s = calloc(1, sizeof(struct symbolizer));
+
+	if (!s)
+		return NULL;
+	/* Python code objects: named from a second thread too, as they are first seen. */
+	s->py = py_names__new();
+	if (!s->py) {
+		free(s);
+		return NULL;
+	}
+	return s;
 }
 
 void symbolizer__free(struct symbolizer *s)
@@ -153,7 +165,36 @@ void symbolizer__free(struct symbolizer *s)
 	htab_destroy(&s->files, file_ent_free);
 	htab_destroy(&s->names, name_ent_free);
 	htab_destroy(&s->paths, path_ent_free);
+	py_names__free(s->py);
 	free(s);
+}
+
+int symbolizer__py_seen(struct symbolizer *s, uint32_t pid, const struct py_interp *py,
+			uint64_t bias, const struct mt_py_code_ref *refs, uint32_t nr)
+{
+	return py_names__seen(s->py, pid, py, bias, refs, nr);
+}
+
+int symbolizer__resolve_py(struct symbolizer *s, uint32_t pid, const struct py_interp *py,
+			   uint64_t bias, const uint64_t *frames, uint32_t nr, uint32_t idx,
+			   struct sym_frame *out)
+{
+	struct py_frame_name pn;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	out->python = true;
+	err = py_names__resolve(s->py, pid, py, bias, frames, nr, idx, &pn);
+	out->function = pn.function;
+	out->mangled = pn.function;
+	out->file = pn.file;
+	out->line = pn.line;
+	return err;
+}
+
+void symbolizer__forget_pid(struct symbolizer *s, uint32_t pid)
+{
+	py_names__forget(s->py, pid);
 }
 
 static uint64_t file_hash(const struct vma *v)

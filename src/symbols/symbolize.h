@@ -23,6 +23,7 @@ struct sym_frame {
 	const char *file;	/* source file, from DWARF; NULL when unknown. Owned by the symbolizer. */
 	int line;		/* 0 when unknown */
 	bool inlined;		/* a function inlined into the next frame out */
+	bool python;		/* a Python frame: function, file and line of its code object */
 };
 
 /* Frames one return address can expand to: inlined calls, then their holder. */
@@ -54,5 +55,26 @@ int symbolizer__resolve(struct symbolizer *s, const struct proc_maps *maps, uint
  */
 int symbolizer__resolve_inlines(struct symbolizer *s, const struct proc_maps *maps, uint64_t ip,
 				struct sym_frame *out, size_t max, size_t *nr);
+
+struct py_interp;
+struct mt_py_code_ref;
+/*
+ * Name frame idx of a stack's Python frames (frames[0..nr), MT_PY_FRAME)
+ * of process pid, whose interpreter py is loaded with bias: co_qualname,
+ * co_filename and the line of its instruction, read from the process's
+ * memory (py_names.h). -ENOENT when it cannot be named (out->function NULL).
+ */
+int symbolizer__resolve_py(struct symbolizer *s, uint32_t pid, const struct py_interp *py,
+			   uint64_t bias, const uint64_t *frames, uint32_t nr, uint32_t idx,
+			   struct sym_frame *out);
+/*
+ * A new stack's Python frames, with what their code objects were then
+ * (bpf/python.bpf.h): read now. Safe to call from another thread than the
+ * other calls of this file (only the Python names are shared).
+ */
+int symbolizer__py_seen(struct symbolizer *s, uint32_t pid, const struct py_interp *py,
+			uint64_t bias, const struct mt_py_code_ref *refs, uint32_t nr);
+/* Drop what was kept of process pid's memory (its Python code objects): it is gone. */
+void symbolizer__forget_pid(struct symbolizer *s, uint32_t pid);
 
 #endif

@@ -426,6 +426,14 @@ static int find_allocator(struct target *t, const char *lib)
 	return -ENOENT;
 }
 
+/* Whether a library's file name is libpython's (libpython3.11.so.1.0). */
+static bool is_libpython(const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	return !strncmp(base ? base + 1 : path, "libpython", 9);
+}
+
 /* Run the dynamic linker in list mode on exe, under our own environment. */
 static int list_loaded_objects(const char *exe, char **out)
 {
@@ -520,7 +528,7 @@ out:
 }
 
 static int find_allocator_for_exec(const char *exe_path, const char *lib, struct allocator_obj *out,
-				   char **libstdcxx, char **ld_so)
+				   char **libstdcxx, char **ld_so, char **libpython)
 {
 	char *listing = NULL, *line, *save = NULL;
 	char libc_path[PATH_MAX] = "";
@@ -584,6 +592,8 @@ libraries:
 		}
 		if (target__lib_kind(path) == LIB_CXX && !*libstdcxx)
 			*libstdcxx = strdup(path);
+		if (is_libpython(path) && !*libpython)
+			*libpython = strdup(path);
 		if (target__lib_kind(path) == LIB_LIBC) {
 			if (!libc_path[0] && file_defines_allocator(path, true))
 				snprintf(libc_path, sizeof(libc_path), "%s", path);
@@ -608,6 +618,7 @@ libraries:
 
 void allocator_obj__clear(struct allocator_obj *a)
 {
+	free(a->py);
 	free(a->path);
 	free(a->open_path);
 	free(a->name);
@@ -681,6 +692,76 @@ static int add_private_allocator(struct allocator_obj *a, const char *path, cons
 	return 0;
 }
 
+/*
+ * A CPython interpreter in the file at open_path (path as the process names
+ * it: the executable, or libpython): its API allocates every Python object
+ * (pymalloc's blocks, and the larger ones it takes from malloc), so it
+ * becomes a's allocator, and what a was (libc's malloc, which C extensions
+ * and the raw domain call) a->also. 0 when it holds none, or -ENOMEM.
+ */
+static int add_python_allocator(struct allocator_obj *a, const char *path, const char *open_path)
+{
+	struct allocator_obj *also;
+	struct py_interp *py;
+
+	if (a->is_go || a->py)
+		return 0;
+	py = malloc(sizeof(*py));
+	if (!py)
+		return -ENOMEM;
+	if (py_interp__open(open_path, py)) {
+		free(py);
+		return 0;
+	}
+	also = malloc(sizeof(*also));
+	if (!also) {
+		free(py);
+		return -ENOMEM;
+	}
+	*also = *a;
+	memset(a, 0, sizeof(*a));
+	a->also = also->path ? also : NULL;
+	if (!a->also)
+		free(also);
+	a->py = py;
+	a->api = ALLOC_API_PYTHON;
+	a->path = strdup(path);
+	a->open_path = strdup(open_path);
+	a->name = strdup("pymalloc");
+	if (!a->path || !a->open_path || !a->name) {
+		allocator_obj__clear(a);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* The interpreter among t's mappings: the executable, or a libpython it maps. */
+static int find_python(struct target *t)
+{
+	char open_path[PATH_MAX + 64];
+	const char *last = NULL;
+	size_t i;
+	int err;
+
+	if (!t->maps)
+		return 0;
+	for (i = 0; i < t->maps->nr && !t->alloc.py; i++) {
+		const struct vma *v = &t->maps->vmas[i];
+
+		if (!vma__is_file(v) || v->deleted || v->pgoff != 0 || (last && !strcmp(last, v->path)))
+			continue;
+		last = v->path;
+		if (!(t->exe && !strcmp(v->path, t->exe)) && !is_libpython(v->path))
+			continue;
+		snprintf(open_path, sizeof(open_path), "/proc/%u/map_files/%llx-%llx", t->pid,
+			 (unsigned long long)v->start, (unsigned long long)v->end);
+		err = add_python_allocator(&t->alloc, v->path, open_path);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 void target__init(struct target *t, uint32_t pid)
 {
 	memset(t, 0, sizeof(*t));
@@ -737,17 +818,28 @@ int target__find_allocator(struct target *t, const char *lib)
 	snprintf(exe_open, sizeof(exe_open), "/proc/%u/exe", t->pid);
 	if (add_private_allocator(&t->alloc, t->exe, exe_open))
 		return -ENOMEM;
+	if (find_python(t))
+		return -ENOMEM;
 	return t->alloc.path ? 0 : err;
 }
 
 int target__find_allocator_for_exec(const char *exe_path, const char *lib, struct allocator_obj *out,
 				    char **libstdcxx, char **ld_so)
 {
-	int err = find_allocator_for_exec(exe_path, lib, out, libstdcxx, ld_so);
+	char *libpython = NULL;
+	int err = find_allocator_for_exec(exe_path, lib, out, libstdcxx, ld_so, &libpython);
 
-	if (lib || (err && err != -ENOENT))
+	if (lib || (err && err != -ENOENT)) {
+		free(libpython);
 		return err;
-	if (add_private_allocator(out, exe_path, exe_path))
+	}
+	/* The interpreter: the executable, else a libpython among its libraries. */
+	if (add_private_allocator(out, exe_path, exe_path) ||
+	    add_python_allocator(out, exe_path, exe_path) ||
+	    (!out->py && libpython && add_python_allocator(out, libpython, libpython))) {
+		free(libpython);
 		return -ENOMEM;
+	}
+	free(libpython);
 	return out->path ? 0 : err;
 }

@@ -10,6 +10,7 @@
 #include "memory/go_heap.h"
 #include "memory/go_mprof.h"
 #include "probe/loader.h"
+#include "symbols/py_layout.h"
 
 struct allocator_obj {
 	char *path;		/* path as the target sees it (as in its maps) */
@@ -24,6 +25,8 @@ struct allocator_obj {
 	 * (a Rust program's jemalloc serves Rust, libc's malloc its C code). Owned.
 	 */
 	struct allocator_obj *also;
+	/* ALLOC_API_PYTHON: the CPython interpreter in the file (its layout). Owned. */
+	struct py_interp *py;
 };
 
 /* Where a Go program's live bytes per stack come from (--go-live). */
@@ -54,6 +57,8 @@ struct vm_figures {
 	bool retained_estimate;	/* from sampled blocks' weights: an estimate */
 	bool go_read;		/* go holds the runtime's own figures, read this time */
 	struct go_heap_figures go;
+	/* pymalloc's arenas (a Python process): how many, their bytes, resident, live in them. */
+	uint64_t py_arenas, py_arena_bytes, py_arena_resident, py_arena_live, py_arena_blocks;
 };
 
 struct target {
@@ -95,6 +100,7 @@ struct target {
 	uint32_t go_checked_sweepgen;	/* mheap_.sweepgen at the last check */
 	uint64_t go_check_cost_ns;	/* how long the last check took */
 	size_t nr_go_gens;
+	struct loader_py_info py_probes;	/* a Python interpreter's probes */
 };
 
 /*

@@ -17,6 +17,7 @@
 /* glibc's non-main arenas are heaps of HEAP_MAX_SIZE, aligned to it. */
 #define GLIBC_HEAP_MAX (64ULL << 20)
 #define MAX_SCANNED_REGION (1ULL << 30)
+#define PY_ARENA_SIZE (1ULL << 20)
 
 bool vmstats__is_go_arena(uint64_t addr)
 {
@@ -351,6 +352,18 @@ static int update_one(struct target *t, struct loader *l, bool lost_blocks)
 			run_present = run_live = 0;
 		}
 		f.heap_in_use += r->live;
+		/*
+		 * pymalloc's arenas: its mappings of one arena's size (1 MiB, 3.10+ on
+		 * 64-bit) made for the allocator; one the kernel merged with its
+		 * neighbour before tracing began is not told apart.
+		 */
+		if (t->alloc.py && r->end - r->start == PY_ARENA_SIZE) {
+			f.py_arenas++;
+			f.py_arena_bytes += PY_ARENA_SIZE;
+			f.py_arena_resident += present;
+			f.py_arena_live += r->live;
+			f.py_arena_blocks += r->live_blocks;
+		}
 	}
 	for (i = 0; i < t->vm.nr_released; i++) {
 		const struct vm_range *rr = &t->vm.released[i];

@@ -188,6 +188,12 @@ int unwinder__finish(struct unwinder *u, uint32_t pid, const struct proc_maps *m
 	out->nr_frames = n;
 	out->flags = r.flags;
 	hash ^= n;
-	*id = hash ? hash : 1;
+	/* The Python frames the BPF side read before its walk: part of the id it gives. */
+	out->nr_py = e->nr_py < MT_MAX_PY_FRAMES ? e->nr_py : MT_MAX_PY_FRAMES;
+	out->py_flags = e->py_flags;
+	memcpy(out->py, e->py, sizeof(out->py));
+	out->py_lo = e->py_lo;
+	out->py_hi = e->py_hi;
+	*id = mt_py_stack_id(hash ? hash : 1, out);
 	return 0;
 }

@@ -261,11 +261,12 @@ def memtrace_path():
     return config.memtrace
 
 
-def start_workload(name, args=(), timeout=10, env=None):
+def start_workload(name, args=(), timeout=10, env=None, interp=None):
     """Start a workload with --wait and wait for its "ready <pid>" line.
-    env: variables added to the environment."""
-    p = Proc([workload(name), "--wait"] + list(args),
-             env=dict(os.environ, **env) if env else None)
+    env: variables added to the environment. interp: the interpreter that
+    runs it (a Python workload, python/NAME.py)."""
+    p = Proc(([interp] if interp else []) + [workload(name), "--wait"] + list(args),
+             env=dict(os.environ, **env) if env else None, name=os.path.basename(name))
     try:
         i = p.wait_line("stdout", lambda l: l.startswith("ready "), timeout,
                         "ready line")
@@ -334,7 +335,7 @@ def _load_outputs(run, folded, pprof=False):
 
 def run_attached(name, wl_args=(), mt_args=(), folded=False, timeout=60,
                  target_exits=False, while_attached=None, after_detach=None,
-                 stop_signal=signal.SIGINT, keep_tmp=False, pprof=False, env=None):
+                 stop_signal=signal.SIGINT, keep_tmp=False, pprof=False, env=None, interp=None):
     """memtrace -p: start workload `name` with --wait, attach memtrace, let
     the workload do its work, then stop memtrace with SIGINT and the
     workload with SIGTERM.
@@ -348,6 +349,7 @@ def run_attached(name, wl_args=(), mt_args=(), folded=False, timeout=60,
       still running.
     pprof: also write --pprof; its bytes end up in run.pprof.
     env: variables added to the workload's environment.
+    interp: the interpreter that runs the workload (a Python one).
     Fails unless memtrace exits 0 and (for a lingering workload) the
     workload exits 0 after SIGTERM: tracing must not harm the target.
     """
@@ -355,7 +357,7 @@ def run_attached(name, wl_args=(), mt_args=(), folded=False, timeout=60,
     run = Run(None, tmpdir)
     wl = mt = None
     try:
-        wl = start_workload(name, wl_args, env=env)
+        wl = start_workload(name, wl_args, env=env, interp=interp)
         run.wl_pid = wl.pid
         argv = [memtrace_path(), "--json", run.json_path]
         if folded:
@@ -411,11 +413,12 @@ def run_attached(name, wl_args=(), mt_args=(), folded=False, timeout=60,
 
 
 def run_command(name, wl_args=(), mt_args=(), expect_status=0, folded=False,
-                timeout=60, env=None, pprof=False):
+                timeout=60, env=None, pprof=False, interp=None):
     """memtrace -- workload: run the workload (without --wait) under memtrace
     and wait for both to end; memtrace must exit with `expect_status`.
     env: variables added to the environment (the command inherits them).
-    pprof: also write --pprof; its bytes end up in run.pprof."""
+    pprof: also write --pprof; its bytes end up in run.pprof.
+    interp: the interpreter that runs the workload (a Python one)."""
     tmpdir = tempfile.mkdtemp(prefix="mt-e2e-")
     run = Run(None, tmpdir)
     mt = None
@@ -425,7 +428,8 @@ def run_command(name, wl_args=(), mt_args=(), expect_status=0, folded=False,
             argv += ["--folded", run.folded_path]
         if pprof:
             argv += ["--pprof", run.pprof_path]
-        argv += list(mt_args) + ["--", workload(name)] + list(wl_args)
+        argv += list(mt_args) + ["--"] + ([interp] if interp else []) + [workload(name)] + \
+            list(wl_args)
         run.argv = argv
         full_env = dict(os.environ, **env) if env else None
         mt = Proc(argv, env=full_env, name="memtrace")

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * Who asked for the memory: frames of the allocator and of the C, C++ and
- * Rust runtimes are skipped, the program's frames are not. Names as memtrace
+ * Rust runtimes are skipped (and CPython's own C code above Python frames),
+ * the program's frames are not. Names as memtrace
  * prints them for a Rust release build (both manglings), for C++ built with
  * gcc, and for C.
  */
@@ -88,5 +89,25 @@ int main(void)
 	CHECK(stack_caller(&st) == &frames[0], "all the runtime's: the innermost frame");
 	st.nr_frames = 0;
 	CHECK(stack_caller(&st) == NULL, "no frames: none");
+	{
+		struct mt_frame py[4] = {
+			{ .function = "_PyObject_GC_New", .module = "/usr/bin/python3.11" },
+			{ .function = "PyList_New", .module = "/usr/lib/libpython3.12.so.1.0" },
+			{ .function = "make_record", .file = "/srv/app.py", .line = 38, .python = true },
+			{ .function = "main", .file = "/srv/app.py", .line = 110, .python = true },
+		};
+		struct mt_frame ext[2] = {
+			{ .function = "native_block", .module = "/srv/_mtext.so" },
+			{ .function = "use_native", .file = "/srv/app.py", .line = 20, .python = true },
+		};
+		struct mt_stack_report ps = { .frames = py, .nr_frames = 4 };
+		struct mt_stack_report es = { .frames = ext, .nr_frames = 2 };
+
+		CHECK(stack_caller(&ps) == &py[2],
+		      "a Python stack is named after its innermost Python frame, not CPython's C code");
+		ps.nr_frames = 2;
+		CHECK(stack_caller(&ps) == &py[0], "CPython's C code without Python frames: its own");
+		CHECK(stack_caller(&es) == &ext[0], "a C extension's frame is the program's");
+	}
 	return unit_exit();
 }

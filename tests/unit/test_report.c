@@ -151,7 +151,10 @@ static const char expected_json[] =
 "    \"go_samples\": 0,\n"
 "    \"stack_cut\": 0,\n"
 "    \"stack_deferred\": 0,\n"
-"    \"stack_defer_lost\": 0\n"
+"    \"stack_defer_lost\": 0,\n"
+"    \"py_stack_truncated\": 0,\n"
+"    \"py_stack_read_failed\": 0,\n"
+"    \"py_events_lost\": 0\n"
 "  },\n"
 "  \"maps\": {\n"
 "    \"allocs\": { \"entries\": 12, \"max_entries\": 1048576 },\n"
@@ -429,10 +432,13 @@ static void test_counters(void)
 		"allocs_map_full", "stacks_map_full", "stack_truncated", "stack_read_failed",
 		"missed_returns", "unknown_frees", "addr_reused", "failed_allocs", "vm_events_lost",
 		"procs_map_full", "stacks_stored", "go_samples_map_full", "go_samples", "stack_cut",
-		"stack_deferred", "stack_defer_lost",
+		"stack_deferred", "stack_defer_lost", "py_stack_truncated", "py_stack_read_failed",
+		"py_events_lost",
 	};
+	/* Python's: the bytes are counted all the same (frames cut short, or left unnamed). */
 	static const bool loss[MT_CNT_MAX] = { true, true, false, false, true, false, true, false,
-					       true, true, false, true, false, false, false, false };
+					       true, true, false, true, false, false, false, false,
+					       false, false, false };
 	int c, ok = 1;
 
 	for (c = 0; c < MT_CNT_MAX; c++)

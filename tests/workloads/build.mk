@@ -37,8 +37,15 @@ WL_CXXPROGS := cxx
 WL_NOFP := nofp nofp_cxx
 WL_NOFP_CFLAGS := -O2 -g -Wall -fomit-frame-pointer -fno-optimize-sibling-calls
 
+# Python workloads (python/*.py, run by the tests with each interpreter) and
+# their C extension, built against Debian's python3.11 (python3.11-dev).
+WL_PY_CONFIG ?= /usr/bin/python3.11-config
+WL_PY_SRCS := $(wildcard $(WL_DIR)/python/*.py)
+WL_PY := $(patsubst $(WL_DIR)/python/%,$(WL_OUT)/python/%,$(WL_PY_SRCS))
+WL_PY_EXT := $(WL_OUT)/python/_mtext$(shell $(WL_PY_CONFIG) --extension-suffix 2>/dev/null)
+
 WORKLOADS := $(addprefix $(WL_OUT)/,$(WL_FAMILY) $(WL_PLAIN) $(WL_PTHREAD) $(WL_CXXPROGS) $(WL_NOFP) \
-	mixedfp dlopener libdlleak.so)
+	mixedfp dlopener libdlleak.so) $(WL_PY) $(WL_PY_EXT)
 
 WL_HDR := $(WL_DIR)/wl_common.h
 
@@ -113,6 +120,15 @@ $(WL_OUT)/mixedfp: $(WL_DIR)/mixedfp.c $(WL_DIR)/mixedfp_nofp.c $(WL_HDR)
 		$(WL_DIR)/mixedfp_nofp.c
 	$(WL_CC) -o $@ $@.fp.o $@.nofp.o
 	@rm -f $@.fp.o $@.nofp.o
+
+$(WL_OUT)/python/%.py: $(WL_DIR)/python/%.py
+	@mkdir -p $(@D)
+	install -m 755 $< $@
+
+# With frame pointers, as the other workloads: its native frames are walked either way.
+$(WL_PY_EXT): $(WL_DIR)/python/mtext.c
+	@mkdir -p $(@D)
+	$(WL_CC) $(WL_CFLAGS) -fPIC -shared $$($(WL_PY_CONFIG) --includes) -o $@ $<
 
 ifeq ($(WL_STANDALONE),1)
 .DEFAULT_GOAL := all-workloads
