@@ -41,8 +41,8 @@ static __always_inline __s64 blocks_add(__s64 n)
 
 	if (!c)
 		return 0;
-	*c += n;
-	return *c;
+	/* Atomic although per CPU: a uprobe's program can be preempted by another thread's. */
+	return __sync_fetch_and_add(c, n) + n;
 }
 
 /*

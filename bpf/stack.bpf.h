@@ -595,7 +595,9 @@ __noinline __u64 defer_walk(const struct walk_regs *r, const struct mt_stack *st
 	}
 	if (k == 4)
 		len = 0;
-	id = MT_STACK_ID_DEFERRED(bpf_get_smp_processor_id(), ++*seq);
+	/* Atomic: another thread preempting this one on the CPU must not take the same id. */
+	id = MT_STACK_ID_DEFERRED(bpf_get_smp_processor_id(),
+				  __sync_fetch_and_add(seq, 1) + 1);
 	e->type = MT_UEV_DEFERRED;
 	e->pid = bpf_get_current_pid_tgid() >> 32;
 	e->prov_id = id;
