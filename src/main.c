@@ -119,6 +119,7 @@ static int add_command_target(struct run *r, char **cmd_path, char **cmd_cxx, ch
 {
 	const struct options *o = r->o;
 	struct allocator_obj alloc = {};
+	char *program = NULL;
 	int err;
 
 	err = launch__resolve(o->cmd[0], cmd_path);
@@ -127,24 +128,34 @@ static int add_command_target(struct run *r, char **cmd_path, char **cmd_cxx, ch
 		       err == -ENOENT ? "command not found" : strerror(-err));
 		return err == -ENOENT ? EXIT_CMD_NOT_FOUND : EXIT_CMD_NOT_EXEC;
 	}
-	err = target__find_allocator_for_exec(*cmd_path, o->lib, &alloc, cmd_cxx, cmd_ld_so);
+	/* A script: the allocator is its interpreter's. */
+	err = launch__program(*cmd_path, &program);
+	if (err) {
+		mt_err("cannot run %s: its \"#!\" line names no program memtrace can follow (%s)\n",
+		       *cmd_path, strerror(-err));
+		return EXIT_CMD_NOT_EXEC;
+	}
+	err = target__find_allocator_for_exec(program, o->lib, &alloc, cmd_cxx, cmd_ld_so);
 	if (err) {
 		if (err == -ENOENT && !o->lib)
 			mt_err("cannot find malloc for %s: no allocator in it or its libraries; use --lib PATH\n",
-			       *cmd_path);
+			       program);
 		else
-			mt_err("cannot use allocator for %s: %s\n", *cmd_path, strerror(-err));
+			mt_err("cannot use allocator for %s: %s\n", program, strerror(-err));
+		free(program);
 		return EXIT_CMD_OWN_FAILURE;
 	}
 	err = launch__spawn(*cmd_path, o->cmd, &r->child);
 	if (err) {
 		mt_err("cannot start %s: %s\n", *cmd_path, strerror(-err));
 		allocator_obj__clear(&alloc);
+		free(program);
 		return EXIT_CMD_OWN_FAILURE;
 	}
 	launch__seize(&r->child);
-	err = target_set__add_command(&r->set, (uint32_t)r->child.pid, *cmd_path, &alloc);
+	err = target_set__add_command(&r->set, (uint32_t)r->child.pid, *cmd_path, program, &alloc);
 	allocator_obj__clear(&alloc);
+	free(program);
 	if (err) {
 		mt_err("cannot start %s: %s\n", *cmd_path, strerror(-err));
 		return EXIT_CMD_OWN_FAILURE;

@@ -66,6 +66,72 @@ int launch__resolve(const char *argv0, char **path_out)
 	return err;
 }
 
+/* The kernel follows at most this many "#!" lines (BINPRM_MAX_RECURSION). */
+#define MAX_SCRIPT_DEPTH 4
+
+/*
+ * A "#!" line's interpreter: the path, or for "/usr/bin/env NAME" NAME along
+ * PATH as env finds it. 0 with *out NULL when path is not a script.
+ */
+static int script_interpreter(const char *path, char **out)
+{
+	char line[256], *p, *interp, *arg;
+	ssize_t n;
+	int fd;
+
+	*out = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, line, sizeof(line) - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	line[n] = '\0';
+	if (n < 2 || line[0] != '#' || line[1] != '!')
+		return 0;
+	p = strchr(line, '\n');
+	if (!p)
+		return -ENOEXEC;	/* longer than the kernel reads: it refuses it too */
+	*p = '\0';
+	interp = line + 2 + strspn(line + 2, " \t");
+	p = interp + strcspn(interp, " \t");
+	arg = p + strspn(p, " \t");
+	*p = '\0';
+	if (!*interp)
+		return -ENOEXEC;
+	p = strrchr(interp, '/');
+	if (strcmp(p ? p + 1 : interp, "env"))
+		return (*out = strdup(interp)) ? 0 : -ENOMEM;
+	/* env NAME: one name, as the kernel passes the rest as one argument. */
+	if (!*arg || *arg == '-' || strpbrk(arg, " \t="))
+		return -ENOEXEC;
+	return launch__resolve(arg, out);
+}
+
+int launch__program(const char *path, char **elf_out)
+{
+	char *cur = strdup(path), *next;
+	int depth, err;
+
+	if (!cur)
+		return -ENOMEM;
+	for (depth = 0; depth <= MAX_SCRIPT_DEPTH; depth++) {
+		err = script_interpreter(cur, &next);
+		if (err || !next) {
+			if (err)
+				free(cur);
+			else
+				*elf_out = cur;
+			return err;
+		}
+		free(cur);
+		cur = next;
+	}
+	free(cur);
+	return -ELOOP;
+}
+
 int launch__spawn(const char *path, char *const argv[], struct child *c)
 {
 	int go[2], errp[2];

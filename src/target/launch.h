@@ -22,6 +22,12 @@ struct child {
 
 /* Find an executable for argv0 along PATH like execvp; -ENOENT, -EACCES. */
 int launch__resolve(const char *argv0, char **path_out);
+/*
+ * The program the kernel runs for path: path itself, or a script's
+ * interpreter ("#!", and "#!/usr/bin/env NAME" along PATH), followed as the
+ * kernel follows them. -ENOEXEC for a "#!" line memtrace cannot follow.
+ */
+int launch__program(const char *path, char **elf_out);
 /* Fork a child that waits, then execs path with argv. */
 int launch__spawn(const char *path, char *const argv[], struct child *c);
 /* Follow the child with ptrace (exec and exit stops only); false when that is refused

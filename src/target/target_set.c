@@ -30,7 +30,7 @@ static struct target *reserve(struct target_set *s, uint32_t pid)
 }
 
 int target_set__add_command(struct target_set *s, uint32_t pid, const char *path,
-			    struct allocator_obj *alloc)
+			    const char *program, struct allocator_obj *alloc)
 {
 	const char *base = strrchr(path, '/');
 	struct target *t = reserve(s, pid);
@@ -41,7 +41,7 @@ int target_set__add_command(struct target_set *s, uint32_t pid, const char *path
 	t->alloc = *alloc;
 	memset(alloc, 0, sizeof(*alloc));
 	snprintf(t->comm, sizeof(t->comm), "%.15s", base ? base + 1 : path);
-	t->exe = realpath(path, NULL);
+	t->exe = realpath(program, NULL);
 	s->command = s->nr++;
 	return 0;
 }

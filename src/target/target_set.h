@@ -28,10 +28,11 @@ struct target_set {
 void target_set__init(struct target_set *s);
 /*
  * The command memtrace started as pid from path, traced from its first
- * allocation; alloc (found before it ran) is taken over and zeroed.
+ * allocation; program is what the kernel runs for it (a script's
+ * interpreter); alloc (found before it ran) is taken over and zeroed.
  */
 int target_set__add_command(struct target_set *s, uint32_t pid, const char *path,
-			    struct allocator_obj *alloc);
+			    const char *program, struct allocator_obj *alloc);
 /*
  * A running process (-p), read from /proc, with its allocator found (lib
  * overrides). -ESRCH: no such process; -EINVAL: a kernel thread; when

@@ -95,6 +95,26 @@ def test_command_not_executable():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def test_command_script_unfollowable():
+    """A "#!" line memtrace cannot follow to a program (env with options, a
+    missing interpreter): one line naming the script, 126, nothing run."""
+    tmp = tempfile.mkdtemp(prefix="mt-e2e-")
+    try:
+        c = Checks()
+        for line in ("#!/usr/bin/env -S sh -e", "#!/nonexistent-memtrace-test/sh"):
+            path = os.path.join(tmp, "script")
+            with open(path, "w") as f:
+                f.write(line + "\ntouch %s/ran\n" % tmp)
+            os.chmod(path, 0o755)
+            status, _, err = mtlib.run_memtrace(["--", path])
+            check_single_error(status, err, "memtrace -- <%s>" % line, expect_status=126)
+            c.true(path in err and '"#!" line' in err, "the line names the script: %r" % err)
+        c.true(not os.path.exists(os.path.join(tmp, "ran")), "the script did not run")
+        c.finish()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def test_bad_json_path_fails_before_command():
     """An unwritable --json path is memtrace's own failure (125), found
     before the command runs: the command must leave no trace."""

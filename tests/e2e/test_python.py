@@ -411,3 +411,49 @@ def test_python_c_extension():
                             ["make_buffers", "use_buffers"] and s.get("allocator") == "pymalloc"
                             for s in bufs), "%s: make_buffers <- use_buffers, the API's" % mode)
     c.finish()
+
+
+SCRIPT = """#!/usr/bin/env python3.11
+keep = [None] * 1000
+
+
+def make():
+    for i in range(len(keep)):
+        keep[i] = bytes(600)  # the kept objects
+
+
+make()
+"""
+
+
+@mtlib.timeout(120)
+def test_python_script_command():
+    """memtrace -- script.py, the script run by its "#!/usr/bin/env python3.11"
+    line: memtrace traces the interpreter env finds along PATH (Debian's),
+    with its Python frames: make's 1000 objects of bytes(600) allocated at
+    their line, one allocation each."""
+    exe = interpreter("debian")
+    tmp = tempfile.mkdtemp(prefix="mt-py-")
+    try:
+        script = os.path.join(tmp, "keep_script.py")
+        with open(script, "w") as f:
+            f.write(SCRIPT)
+        os.chmod(script, 0o755)
+        # PATH without pyenv's shims, which are shell scripts that exec a Python later.
+        run = mtlib.run_command(script, env={"PATH": os.path.dirname(exe) + ":/usr/bin:/bin"})
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    c = Checks()
+    proc = run.report["processes"][0]
+    c.eq((proc.get("exe"), proc.get("runtime"), proc.get("allocator")),
+         (os.path.realpath(exe), "python", "pymalloc"), "exe, runtime, allocator")
+    line = SCRIPT.splitlines().index("        keep[i] = bytes(600)  # the kept objects") + 1
+    size = ask(exe, "__import__('sys').getsizeof(bytes(600))")
+    at = [s for s in proc.get("stacks") or [] if py_frames(s) and
+          py_frames(s)[0].get("file", "").endswith("keep_script.py") and
+          py_frames(s)[0].get("line") == line]
+    c.eq(sorted(py_names(s)[:2] for s in at), [["make", "<module>"]] * len(at) or [[]],
+         "the line's stacks: make <- <module>")
+    c.eq((sum(s["allocs_total"] for s in at), sum(s["alloc_bytes_total"] for s in at)),
+         (1000, 1000 * size), "allocations and bytes at the line (bytes(600) is %d)" % size)
+    c.finish(mtlib.describe_stacks(proc))
