@@ -450,7 +450,7 @@ def test_python_script_command():
     line = SCRIPT.splitlines().index("        keep[i] = bytes(600)  # the kept objects") + 1
     size = ask(exe, "__import__('sys').getsizeof(bytes(600))")
     at = [s for s in proc.get("stacks") or [] if py_frames(s) and
-          py_frames(s)[0].get("file", "").endswith("keep_script.py") and
+          (py_frames(s)[0].get("file") or "").endswith("keep_script.py") and
           py_frames(s)[0].get("line") == line]
     c.eq(sorted(py_names(s)[:2] for s in at), [["make", "<module>"]] * len(at) or [[]],
          "the line's stacks: make <- <module>")
