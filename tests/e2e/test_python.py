@@ -141,12 +141,19 @@ def stacks_at(proc, script, line):
 
 
 def read_truth(path):
-    """pykeep.py's --truth file: its JSON line, and the blocks count after it."""
+    """pykeep.py's --truth file: its JSON line, the blocks count after it,
+    then sys._debugmallocstats() at the end, whose arena figures win (writing
+    the first ones can take a new arena)."""
     with open(path) as f:
         lines = f.read().split("\n")
     truth = json.loads(lines[0])
     if len(lines) > 1 and lines[1].strip():
         truth["allocated_blocks"] = int(lines[1])
+    for line in lines[2:]:
+        if line.startswith("# arenas allocated current"):
+            truth["arenas"] = int(line.split("=")[1].replace(",", ""))
+        elif line.startswith("# bytes in allocated blocks"):
+            truth["allocated_block_bytes"] = int(line.split("=")[1].replace(",", ""))
     return truth
 
 
