@@ -745,13 +745,14 @@ def test_serve_memory_flat():
 
 # ---------------------------------------------------------------- Go, sampled
 
+@mtlib.per_go
 @mtlib.timeout(120)
-def test_serve_go_sampled():
+def test_serve_go_sampled(go):
     """A Go program whose live bytes memtrace samples (1 per 16 KiB): the
     served profile keeps the rate as its period, as Go's heap profiles do,
     and its stacks and figures are /report.json's."""
     from test_goprofile import SAMPLED
-    wl = mtlib.start_workload("goinuse", env={"INUSE_ALLOC_AFTER": "1"})
+    wl = mtlib.start_workload(go.w("goinuse"), env={"INUSE_ALLOC_AFTER": "1"})
     s = None
     c = Checks()
     tmp = pprof_env_dir()
@@ -838,3 +839,6 @@ def test_serve_native_sampled():
             s.close()
         wl.kill()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+mtlib.for_each_go(globals())
