@@ -26,6 +26,12 @@ struct walk_regs {
 	__u32 mod;
 };
 
+/* walk_regs.flags, the walker's own: the rest of the walk goes to userspace. */
+#define WALK_DEFER (1u << 31)
+/* The first frame stands inside its code, not at a return address (a syscall, a site in a function). */
+#define WALK_AT_PC (1u << 30)
+#define WALK_OWN_FLAGS (WALK_DEFER | WALK_AT_PC)
+
 /*
  * One step of a binary search, without a branch: lo = mid + 1 when below
  * (0 or 1), else hi = mid. With a branch the verifier would follow both
@@ -170,6 +176,7 @@ static __always_inline void stack_window_reset(struct mt_stack_window *w)
 		return;
 	w->len = 0;
 	w->failed = 0;
+	w->fp_lo = w->fp_hi = 0;
 	w->limit = bpf_get_current_task_btf()->mm->start_stack;
 }
 
@@ -333,6 +340,24 @@ static __always_inline int fp_step_in_window(struct walk_regs *r, const struct m
 	return STEP_DONE;
 }
 
+/*
+ * Whether the frame at r (in mod, at rel) may be stepped by its frame
+ * pointer without its row: a return address where the module's calls all
+ * sit on frame-pointer rows (MT_MOD_F_FP_CALLS), outside the few ranges
+ * that hold the others.
+ */
+static __always_inline bool fp_call_site(const struct mt_module *mod, const struct walk_regs *r,
+					 __u64 rel)
+{
+	if (!(mod->flags & MT_MOD_F_FP_CALLS) || (r->flags & WALK_AT_PC) || rel > 0xffffffffULL)
+		return false;
+	/* rel in [lo, hi): unsigned, one compare each. */
+	if ((__u32)rel - mod->fp_slow_lo[0] < mod->fp_slow_hi[0] - mod->fp_slow_lo[0] ||
+	    (__u32)rel - mod->fp_slow_lo[1] < mod->fp_slow_hi[1] - mod->fp_slow_lo[1])
+		return false;
+	return true;
+}
+
 /* frame_step's CFA rule when the row and the saved words are at hand. */
 static __always_inline int cfa_step_in_window(struct walk_regs *r, const struct mt_proc_modules *mods,
 					      const struct mt_stack_window *w)
@@ -406,7 +431,7 @@ __noinline int frame_step(struct walk_regs *r, const struct mt_proc_modules *mod
 		r->flags |= MT_STACK_F_CUT;
 		return 1;
 	}
-	if (!mod->row_count || pc < mod->bias)
+	if (!mod->row_count || pc < mod->bias || fp_call_site(mod, r, pc - mod->bias))
 		return fp_step(r, w);
 	row = cached_row(mod->row_first, pc - mod->bias);
 	if (!row) {
@@ -457,37 +482,108 @@ struct walk_state {
 	__u32 may_defer;	/* a frame in unpublished code hands the walk to userspace */
 };
 
-/* walk_regs.flags, the walker's own: the rest of the walk goes to userspace. */
-#define WALK_DEFER (1u << 31)
 
 /* Frames per walk_batch call: MT_MAX_FRAMES is a multiple of it. */
 #define WALK_BATCH 8
 
+static __always_inline bool module_holds(const struct mt_proc_modules *mods, __u32 mod, __u64 pc)
+{
+	const struct mt_module *m = &mods->m[(mod - 1) & (MT_MAX_MODULES - 1)];
+
+	return mod && m->start <= pc && pc < m->end;
+}
+
 /*
  * Whether r's pc lies in executable code the process has mapped: r->mod
  * is its module (index + 1), from the last frame's when the pc is still in
- * it, else from a search.
+ * it, else from the thread's hints (w), else from a search.
  */
-static __always_inline bool frame_module(struct walk_regs *r, const struct mt_proc_modules *mods)
+static __always_inline bool frame_module(struct walk_regs *r, const struct mt_proc_modules *mods,
+					 struct mt_stack_window *w)
 {
-	const struct mt_module *mod;
 	__u64 pc = r->ip - 1;
-	int m = (int)r->mod - 1;
+	__u32 j, h;
+	int m;
 
-	if (m >= 0) {
-		mod = &mods->m[m & (MT_MAX_MODULES - 1)];
-		if (mod->start <= pc && pc < mod->end)
-			return true;
+	if (module_holds(mods, r->mod, pc))
+		return true;
+	if (w) {
+		barrier_var(w);
+		for (j = 0; j < MT_MOD_HINTS; j++) {
+			h = w->mod_hint[j];
+			if (module_holds(mods, h, pc)) {
+				r->mod = h;
+				return true;
+			}
+		}
 	}
 	m = find_module(mods, pc);
 	r->mod = m + 1;
+	if (m >= 0 && w) {
+		barrier_var(w);
+		w->mod_hint[w->mod_hint_next & (MT_MOD_HINTS - 1)] = m + 1;
+		w->mod_hint_next++;
+	}
 	return m >= 0;
 }
 
 /*
+ * w->fp_lo/fp_hi for the frame at r in module r->mod: the module's mapping
+ * less its slow ranges, the piece around the frame's pc (its return address
+ * less 1); empty where the module has no MT_MOD_F_FP_CALLS, the pc is in a
+ * slow range, or the frame is not at a return address. Global: it runs once
+ * per module a walk enters, and walk_batch's stack has no room for its locals.
+ */
+__noinline int fp_range(struct mt_stack_window *w, const struct walk_regs *r,
+			const struct mt_proc_modules *mods)
+{
+	const struct mt_module *mod;
+	__u64 lo, hi, slo, shi, pc;
+	int m, j;
+
+	if (!w || !r || !mods)
+		return 0;
+	w->fp_lo = w->fp_hi = 0;
+	pc = r->ip - 1;
+	m = (int)r->mod - 1;
+	if (m < 0 || (r->flags & WALK_AT_PC))
+		return 0;
+	mod = &mods->m[m & (MT_MAX_MODULES - 1)];
+	if (!(mod->flags & MT_MOD_F_FP_CALLS))
+		return 0;
+	lo = mod->start;
+	hi = mod->end;
+	for (j = 0; j < 2; j++) {
+		slo = mod->bias + mod->fp_slow_lo[j];
+		shi = mod->bias + mod->fp_slow_hi[j];
+		if (slo == shi)
+			continue;
+		if (shi <= pc)
+			lo = shi > lo ? shi : lo;
+		else if (slo > pc)
+			hi = slo < hi ? slo : hi;
+		else
+			return 0;
+	}
+	w->fp_lo = lo;
+	w->fp_hi = hi;
+	return 0;
+}
+
+static __always_inline bool in_fp_range(const struct mt_stack_window *w, const struct walk_regs *r)
+{
+	if (!w)
+		return false;
+	barrier_var(w);
+	return r->ip - 1 - w->fp_lo < w->fp_hi - w->fp_lo;
+}
+
+/*
  * Up to WALK_BATCH frames of a walk: each recorded, then stepped from. 1
- * when the walk is over. A frame whose step needs neither a read nor a
- * search is stepped inline; any other goes through frame_step. Global, and
+ * when the walk is over. A frame in frame-pointer code (fp_range) is
+ * stepped by its frame pointer straight away; another whose step needs
+ * neither a read nor a search is stepped inline; any other goes through
+ * frame_step. Global, and
  * its loop short: the verifier goes through WALK_BATCH frames once, and a
  * walk costs a call per WALK_BATCH frames (a call costs ~13 ns here).
  *
@@ -509,19 +605,23 @@ __noinline int walk_batch(struct walk_state *s, const struct mt_proc_modules *mo
 		i = s->n;
 		if (i >= MT_MAX_FRAMES)
 			return 1;
-		if (mods && (!frame_module(&s->r, mods) ||
-			     mods->m[(s->r.mod - 1) & (MT_MAX_MODULES - 1)].row_count ==
-			     MT_ROWS_PENDING)) {
-			/* Code mapped, or a table built, since the modules were published. */
-			if (s->may_defer) {
-				s->r.flags |= WALK_DEFER;
-				return 1;
-			}
-			if (!s->r.mod) {
-				s->r.flags |= MT_STACK_F_CUT;
-				if (i)
+		/* In the range: in a module, and one with rows. */
+		if (mods && !in_fp_range(w, &s->r)) {
+			if (!frame_module(&s->r, mods, w) ||
+			    mods->m[(s->r.mod - 1) & (MT_MAX_MODULES - 1)].row_count ==
+			    MT_ROWS_PENDING) {
+				/* Code mapped, or a table built, since the modules were published. */
+				if (s->may_defer) {
+					s->r.flags |= WALK_DEFER;
 					return 1;
+				}
+				if (!s->r.mod) {
+					s->r.flags |= MT_STACK_F_CUT;
+					if (i)
+						return 1;
+				}
 			}
+			fp_range(w, &s->r, mods);
 		}
 		st->ips[i & (MT_MAX_FRAMES - 1)] = s->r.ip;
 		s->hash = (s->hash ^ s->r.ip) * 0x100000001b3ULL;
@@ -532,16 +632,15 @@ __noinline int walk_batch(struct walk_state *s, const struct mt_proc_modules *mo
 			s->r.flags |= MT_STACK_F_TRUNCATED;
 			return 1;
 		}
-		if (!mods)
+		if (!mods || in_fp_range(w, &s->r))
 			step = fp_step_in_window(&s->r, w);
 		else
 			step = cfa_step_in_window(&s->r, mods, w);
-		if (step == STEP_DONE)
-			continue;
+		if (step == STEP_SLOW && frame_step(&s->r, mods, w))
+			step = STEP_END;
 		if (step == STEP_END)
 			return 1;
-		if (frame_step(&s->r, mods, w))
-			return 1;
+		s->r.flags &= ~WALK_AT_PC;
 	}
 	return 0;
 }
@@ -639,6 +738,8 @@ __noinline __u64 capture_stack_at(const struct walk_regs *start, __u32 ip_is_ret
 	s.r.ip = start->ip;
 	s.r.sp = start->sp;
 	s.r.bp = start->bp;
+	if (!ip_is_return)
+		s.r.flags = WALK_AT_PC;
 	s.may_defer = may_defer && defer_stacks;
 	mods = bpf_map_lookup_elem(&proc_modules, &tgid);
 	/* At an entry probe, the caller's return address was read from sp - 8. */
@@ -666,14 +767,14 @@ __noinline __u64 capture_stack_at(const struct walk_regs *start, __u32 ip_is_ret
 			break;
 	st->nr_frames = s.n;
 	if (s.r.flags & WALK_DEFER) {
-		st->flags = (s.r.flags & ~WALK_DEFER) | MT_STACK_F_DEFERRED;
+		st->flags = (s.r.flags & ~WALK_OWN_FLAGS) | MT_STACK_F_DEFERRED;
 		id = defer_walk(&s.r, st, s.n, s.hash, w ? w->limit : task->mm->start_stack);
 		if (id)
 			return id;
 		/* No room to defer: the frames walked, marked cut. */
 		st->flags = (st->flags & ~MT_STACK_F_DEFERRED) | MT_STACK_F_CUT;
 	} else {
-		st->flags = s.r.flags;
+		st->flags = s.r.flags & ~WALK_OWN_FLAGS;
 	}
 	s.hash ^= s.n;
 	return s.hash ? s.hash : 1;
@@ -693,12 +794,6 @@ static __always_inline __u64 capture_stack_win(struct pt_regs *ctx, __u64 ret_ad
 	};
 
 	return capture_stack_at(&start, 1, st, w, 1);
-}
-
-/* The same, each frame read alone. */
-static __always_inline __u64 capture_stack(struct pt_regs *ctx, __u64 ret_addr, struct mt_stack *st)
-{
-	return capture_stack_win(ctx, ret_addr, st, NULL);
 }
 
 /*

@@ -297,7 +297,18 @@ struct mt_module {
 	__u64 bias;		/* row pc_lo = address - bias */
 	__u32 row_first;	/* index in the rows array */
 	__u32 row_count;	/* 0: walk this module with frame pointers */
+	/*
+	 * MT_MOD_F_FP_CALLS: at a return address outside the slow ranges
+	 * (row pc_lo units, [lo, hi), empty when equal) the row is the
+	 * frame-pointer rule or none: rbp is followed without a lookup.
+	 */
+	__u32 flags;
+	__u32 fp_slow_lo[2];
+	__u32 fp_slow_hi[2];
 };
+
+/* mt_module.flags */
+#define MT_MOD_F_FP_CALLS	1u
 
 /*
  * Unwind rows found last, per CPU (row_cache), with a copy of the row: a
@@ -333,11 +344,26 @@ struct mt_proc_modules {
  */
 #define MT_STACK_WINDOW 1024
 
+#define MT_MOD_HINTS 4
 struct mt_stack_window {
 	__u64 base;		/* user address of w[0] */
 	__u64 limit;		/* the main thread's stack start: no window reaches above it */
 	__u32 len;		/* bytes read at base; 0: empty */
 	__u32 failed;		/* reads of the window that failed in this walk */
+	/*
+	 * The walk's: where it follows the frame pointer without looking at
+	 * anything else (frame-pointer code around the last frame; empty: none).
+	 * Here, not on the BPF stack: the walker's chain of calls has no room.
+	 */
+	__u64 fp_lo, fp_hi;
+	/*
+	 * The modules (index + 1) this thread's walks were last found in: a
+	 * thread's stacks go through the same few, and a search costs ~100
+	 * instructions. Only hints: a frame is in one when its range holds it.
+	 */
+	__u32 mod_hint[MT_MOD_HINTS];
+	__u32 mod_hint_next;
+	__u32 pad;
 	/* One word more than the window: a two-word read at the last index stays in bounds. */
 	__u64 w[MT_STACK_WINDOW / 8 + 1];
 };

@@ -432,6 +432,7 @@ int x86_insn__decode(const uint8_t *code, size_t avail, uint64_t addr, struct x8
 					 ((modrm_p[0] >> 3) & 7) >= 2 && ((modrm_p[0] >> 3) & 7) <= 5)) {
 		in->leaves = true;
 		in->effects_known = false;
+		in->is_indirect_call = op == 0xff && ((modrm_p[0] >> 3) & 7) <= 3;
 	}
 	/*
 	 * What the kernel's uprobes emulate instead of single-stepping (x86

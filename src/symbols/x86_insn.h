@@ -17,7 +17,8 @@ struct x86_insn {
 	bool emulated;		/* the kernel emulates it when a uprobe sits on it */
 	bool is_branch;		/* direct jmp, jcc, call, loop: target is set */
 	bool is_cond;
-	bool is_call;
+	bool is_call;		/* call rel32 (is_branch) */
+	bool is_indirect_call;	/* call through a register or memory */
 	bool is_push;
 	bool is_endbr;
 	bool leaves;		/* ret, indirect jmp or call */

@@ -102,11 +102,15 @@ static struct file_table *load_file(struct unwinder *u, uint32_t pid, const stru
 		memcpy(&u->rows[u->rows_used], t.rows, t.nr * sizeof(*t.rows));
 		f->row_first = (uint32_t)u->rows_used;
 		f->row_count = (uint32_t)t.nr;
+		f->fp_calls = t.fp_calls;
+		memcpy(f->fp_slow_lo, t.fp_slow_lo, sizeof(f->fp_slow_lo));
+		memcpy(f->fp_slow_hi, t.fp_slow_hi, sizeof(f->fp_slow_hi));
 		u->rows_used += t.nr;
 		u->stats.rows_used = u->rows_used;
 		u->stats.files++;
-		mt_debug("unwind table for %s: %zu rows%s\n", v->path, t.nr,
-			 t.mostly_fp ? " (most of its code keeps frame pointers)" : "");
+		mt_debug("unwind table for %s: %zu rows%s%s\n", v->path, t.nr,
+			 t.mostly_fp ? " (most of its code keeps frame pointers)" : "",
+			 t.fp_calls ? "; its calls are on frame-pointer rows: walked by rbp" : "");
 	}
 	unwind_table__free(&t);
 	return f;
@@ -187,6 +191,11 @@ int unwinder__publish(struct unwinder *u, uint32_t pid, const struct proc_maps *
 		m->bias = v->start - f->vaddr_at_pgoff + f->base;
 		m->row_first = f->row_first;
 		m->row_count = f->row_count;
+		if (f->fp_calls) {
+			m->flags = MT_MOD_F_FP_CALLS;
+			memcpy(m->fp_slow_lo, f->fp_slow_lo, sizeof(m->fp_slow_lo));
+			memcpy(m->fp_slow_hi, f->fp_slow_hi, sizeof(m->fp_slow_hi));
+		}
 	}
 	pthread_mutex_unlock(&u->lock);
 	if (skipped)

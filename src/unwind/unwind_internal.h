@@ -4,6 +4,7 @@
 #define MEMTRACE_UNWIND_INTERNAL_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include "memtrace.h"
 #include "unwind/unwind.h"
@@ -19,6 +20,8 @@ struct file_table {
 	uint64_t base;		/* the table's base vaddr */
 	uint32_t row_first;
 	uint32_t row_count;	/* 0: frame pointers */
+	bool fp_calls;		/* unwind_table's, for mt_module */
+	uint32_t fp_slow_lo[2], fp_slow_hi[2];
 	int status;		/* 0, or why there is no table */
 };
 

@@ -12,6 +12,7 @@
 #include <libelf.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "symbols/elf_handle.h"
 #include "unwind/unwind_table.h"
@@ -876,8 +877,55 @@ static int build_from_elf(Elf *elf, const GElf_Ehdr *eh, struct unwind_table *ou
 	return build(&ps, ranges, exec_ranges(elf, ranges), out);
 }
 
+/* The file's executable segments, for reading its code by address. */
+struct code_file {
+	int fd;
+	struct {
+		uint64_t vaddr, filesz, offset;
+	} seg[MAX_EXEC_RANGES];
+	size_t nr;
+};
+
+static void code_segments(Elf *elf, struct code_file *cf)
+{
+	size_t n, i;
+	GElf_Phdr ph;
+
+	cf->nr = 0;
+	if (elf_getphdrnum(elf, &n))
+		return;
+	for (i = 0; i < n && cf->nr < MAX_EXEC_RANGES; i++) {
+		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD || !(ph.p_flags & PF_X))
+			continue;
+		cf->seg[cf->nr].vaddr = ph.p_vaddr;
+		cf->seg[cf->nr].filesz = ph.p_filesz;
+		cf->seg[cf->nr].offset = ph.p_offset;
+		cf->nr++;
+	}
+}
+
+static ssize_t read_code(void *ctx, uint64_t vaddr, void *buf, size_t len)
+{
+	const struct code_file *cf = ctx;
+	uint64_t off;
+	ssize_t n;
+	size_t i;
+
+	for (i = 0; i < cf->nr; i++) {
+		off = vaddr - cf->seg[i].vaddr;
+		if (vaddr < cf->seg[i].vaddr || off >= cf->seg[i].filesz)
+			continue;
+		if (len > cf->seg[i].filesz - off)
+			len = (size_t)(cf->seg[i].filesz - off);
+		n = pread(cf->fd, buf, len, (off_t)(cf->seg[i].offset + off));
+		return n < 0 ? -errno : n;
+	}
+	return -ENOENT;
+}
+
 int unwind_table__build_from_file(const char *path, struct unwind_table *out)
 {
+	struct code_file cf;
 	struct elf_handle h;
 	int err;
 
@@ -886,6 +934,13 @@ int unwind_table__build_from_file(const char *path, struct unwind_table *out)
 	if (err)
 		return err;
 	err = build_from_elf(h.elf, &h.eh, out);
+	if (!err) {
+		cf.fd = h.fd;
+		code_segments(h.elf, &cf);
+		err = unwind_table__find_fp_calls(out, read_code, &cf);
+		if (err)
+			unwind_table__free(out);
+	}
 	elf_handle__close(&h);
 	return err;
 }

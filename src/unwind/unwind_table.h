@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <linux/types.h>
 
 #include "memtrace.h"
@@ -47,6 +48,15 @@ struct unwind_table {
 	 * prologue and epilogue as for its body. */
 	bool mostly_fp;
 	bool from_debug_frame;
+	/*
+	 * Every call in the file's code sits on a frame-pointer row, or on no
+	 * row at all, but those in [fp_slow_lo[i], fp_slow_hi[i]) (pc_lo
+	 * units; empty when lo == hi): a walk standing at a return address
+	 * outside those ranges may follow rbp without looking its row up
+	 * (unwind_table__find_fp_calls).
+	 */
+	bool fp_calls;
+	uint32_t fp_slow_lo[2], fp_slow_hi[2];
 };
 
 /* unwind_table__build_from_data() flags. */
@@ -69,6 +79,16 @@ int unwind_table__build_from_file(const char *path, struct unwind_table *out);
  */
 int unwind_table__build_from_data(const void *sec, size_t len, uint64_t sec_vaddr,
 				  uint64_t data_base, unsigned int flags, struct unwind_table *out);
+
+/* Reads up to len bytes of code at vaddr into buf: the count read, or -errno. */
+typedef ssize_t (*unwind_code_reader)(void *ctx, uint64_t vaddr, void *buf, size_t len);
+
+/*
+ * Set t's fp_calls and slow ranges from its code (read): decodes the code
+ * under every row that is not the frame-pointer rule, for its calls.
+ * unwind_table__build_from_file does it. Returns 0, or -ENOMEM.
+ */
+int unwind_table__find_fp_calls(struct unwind_table *t, unwind_code_reader read, void *ctx);
 
 /* The row covering vaddr pc, or NULL when no FDE covers it. O(log n). */
 const struct mt_unwind_row *unwind_table__find(const struct unwind_table *t, uint64_t pc);

@@ -40,7 +40,7 @@ FUZZ_SRCS_elf := symbols/elf_file symbols/elf_handle symbols/demangle symbols/go
 FUZZ_SRCS_pclntab := symbols/go_pclntab
 FUZZ_SRCS_vmtrack := memory/vmtrack
 FUZZ_SRCS_json := util/json_read util/utf8
-FUZZ_SRCS_unwind := unwind/unwind_table symbols/elf_handle
+FUZZ_SRCS_unwind := unwind/unwind_table unwind/fp_calls symbols/elf_handle symbols/x86_insn
 
 FUZZ_LIBS_elf := -lelf -lz -lzstd -lstdc++ -liberty
 FUZZ_LIBS_json := -lm

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "unwind/unwind_table.h"
 
@@ -27,6 +28,40 @@ static void check_find(const struct unwind_table *t, uint64_t pc)
 	CHECK(r >= t->rows && r < t->rows + t->nr);
 	CHECK(pc >= t->base && pc - t->base >= r->pc_lo);
 	CHECK(r->cfa_reg != MT_CFA_NONE);
+}
+
+/* The section's own bytes stand in for the code (a reader that wraps around them). */
+struct fake_code {
+	const uint8_t *d;
+	size_t n;
+};
+
+static ssize_t read_fake(void *ctx, uint64_t vaddr, void *buf, size_t len)
+{
+	const struct fake_code *c = ctx;
+	size_t k;
+
+	if (!c->n || (vaddr & 0xfff) == 0xfff)
+		return -EIO;	/* unreadable now and then */
+	for (k = 0; k < len; k++)
+		((uint8_t *)buf)[k] = c->d[(vaddr + k) % c->n];
+	return (ssize_t)len;
+}
+
+/* The frame-pointer summary's promises: slow ranges ordered, inside the table. */
+static void check_fp_calls(struct unwind_table *t, const uint8_t *d, size_t n)
+{
+	struct fake_code c = { d, n };
+	int k;
+
+	CHECK(unwind_table__find_fp_calls(t, read_fake, &c) == 0);
+	if (!t->fp_calls)
+		return;
+	for (k = 0; k < 2; k++) {
+		CHECK(t->fp_slow_lo[k] <= t->fp_slow_hi[k]);
+		CHECK(t->fp_slow_hi[k] <= t->rows[t->nr - 1].pc_lo);
+	}
+	CHECK(t->fp_slow_lo[1] == t->fp_slow_hi[1] || t->fp_slow_hi[0] <= t->fp_slow_lo[1]);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -72,6 +107,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_find(&t, w);
 		check_find(&t, t.base + (w & 0xffff));
 	}
+	check_fp_calls(&t, data + HEADER, size - HEADER);
 	unwind_table__free(&t);
 	return 0;
 }

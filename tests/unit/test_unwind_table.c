@@ -420,6 +420,132 @@ static void test_oracle(void)
 	unwind_table__free(&t);
 }
 
+/* ---- calls on frame-pointer rows (unwind_table__find_fp_calls) ---- */
+
+static bool in_slow(const struct unwind_table *t, uint64_t rel)
+{
+	int k;
+
+	for (k = 0; k < 2; k++)
+		if (rel >= t->fp_slow_lo[k] && rel < t->fp_slow_hi[k])
+			return true;
+	return false;
+}
+
+/*
+ * objdump's calls in path against t: each call's last byte (the pc a walk
+ * looks up at its return address) is on a frame-pointer row, on none, or
+ * in a slow range. Returns the calls checked; *bad those that are not.
+ */
+static size_t calls_outside(const char *path, const struct unwind_table *t, size_t *bad)
+{
+	char cmd[1024], line[1024], first_bad[1024] = "";
+	const struct mt_unwind_row *r;
+	size_t calls = 0;
+	FILE *p;
+
+	*bad = 0;
+	snprintf(cmd, sizeof(cmd), "objdump -d -w %s", path);
+	p = popen(cmd, "r");
+	if (!p)
+		return 0;
+	while (fgets(line, sizeof(line), p)) {
+		unsigned long long addr;
+		char *tab1, *tab2, *q;
+		size_t nbytes = 0;
+
+		if (sscanf(line, " %llx:", &addr) != 1 || !(tab1 = strchr(line, '\t')) ||
+		    !(tab2 = strchr(tab1 + 1, '\t')))
+			continue;
+		for (q = tab1 + 1; q < tab2; q++)
+			if (q[0] != ' ' && (q == tab1 + 1 || q[-1] == ' '))
+				nbytes++;
+		while (*++tab2 == ' ')
+			;
+		if (strncmp(tab2, "call", 4) || !nbytes)
+			continue;
+		calls++;
+		r = unwind_table__find(t, addr + nbytes - 1);
+		if (!r || (r->cfa_reg == MT_CFA_RBP && r->cfa_off == 16 &&
+			   r->rbp_rule == MT_RBP_AT_CFA && r->rbp_off == -2) ||
+		    in_slow(t, addr + nbytes - 1 - t->base))
+			continue;
+		if (!(*bad)++)
+			snprintf(first_bad, sizeof(first_bad), "%s", line);
+	}
+	pclose(p);
+	if (*bad)
+		printf("# first call off the frame-pointer rows and the slow ranges: %s", first_bad);
+	return calls;
+}
+
+static void fp_calls_file(const char *label, const char *path, int want_fp_calls)
+{
+	struct unwind_table t;
+	size_t calls, bad;
+	int err = unwind_table__build_from_file(path, &t);
+
+	if (!CHECK(!err, "%s: table built", label))
+		return;
+	if (want_fp_calls >= 0)
+		CHECK(t.fp_calls == want_fp_calls, "%s: fp_calls is %d (slow [%#x, %#x) [%#x, %#x))",
+		      label, want_fp_calls, t.fp_slow_lo[0], t.fp_slow_hi[0], t.fp_slow_lo[1],
+		      t.fp_slow_hi[1]);
+	if (t.fp_calls) {
+		calls = calls_outside(path, &t, &bad);
+		CHECK(calls > 0 && bad == 0, "%s: each of objdump's %zu calls is on a frame-pointer row "
+		      "or in a slow range (%zu are not)", label, calls, bad);
+	}
+	unwind_table__free(&t);
+}
+
+static const char odd_src[] =
+	"extern long leaf2(long);\n"
+	"__attribute__((noinline)) long odd1(long x) { return leaf2(x) + 1; }\n"
+	"__attribute__((noinline)) long odd2(long x) { return leaf2(x) * leaf2(x + 1); }\n"
+	"__attribute__((noinline)) long leaf2(long x) { return x ^ 5; }\n";
+
+static const char many_src[] =
+	"extern long leaf3(long);\n"
+	"#define F(n) __attribute__((noinline)) long f##n(long x) { return leaf3(x) + leaf3(x + n); }\n"
+	"F(0) F(1) F(2) F(3) F(4) F(5) F(6) F(7) F(8) F(9) F(10) F(11)\n"
+	"__attribute__((noinline)) long leaf3(long x) { return x ^ 3; }\n";
+
+static void test_fp_calls(void)
+{
+	char src[512], odd[512], many[512], fp[512], omit[512], mixed[512], mixed_many[512];
+	FILE *f;
+
+	snprintf(src, sizeof(src), "%s/prog.c", tmpdir);
+	snprintf(odd, sizeof(odd), "%s/odd.c", tmpdir);
+	snprintf(many, sizeof(many), "%s/many.c", tmpdir);
+	snprintf(fp, sizeof(fp), "%s/prog_fp", tmpdir);
+	snprintf(omit, sizeof(omit), "%s/prog_omit", tmpdir);
+	snprintf(mixed, sizeof(mixed), "%s/prog_mixed", tmpdir);
+	snprintf(mixed_many, sizeof(mixed_many), "%s/prog_mixed_many", tmpdir);
+	if ((f = fopen(odd, "w"))) {
+		fputs(odd_src, f);
+		fclose(f);
+	}
+	if ((f = fopen(many, "w"))) {
+		fputs(many_src, f);
+		fclose(f);
+	}
+	/* Frame-pointer code, but for a few calls (-O1: odd1 and odd2 keep their calls). */
+	check(run("cc -O1 -fomit-frame-pointer -fno-optimize-sibling-calls -c %s -o %s.o && "
+		  "cc -O2 -fno-omit-frame-pointer %s %s.o -o %s", odd, odd, src, odd, mixed) == 0 &&
+	      run("cc -O1 -fomit-frame-pointer -fno-optimize-sibling-calls -c %s -o %s.o && "
+		  "cc -O2 -fno-omit-frame-pointer %s %s.o -o %s", many, many, src, many,
+		  mixed_many) == 0, "compile the mixed programs", NULL);
+	/* _start's call is under CFI's "no caller" rule: a slow range. */
+	fp_calls_file("-fno-omit-frame-pointer program", fp, 1);
+	fp_calls_file("program with three calls built without frame pointers", mixed, 1);
+	fp_calls_file("program with 24 calls built without frame pointers", mixed_many, 0);
+	fp_calls_file("-fomit-frame-pointer program", omit, -1);
+	fp_calls_file("libc", LIBC, 0);
+	fp_calls_file("libstdc++", LIBSTDCXX, 0);
+}
+
 /* ---- hand-made sections ---- */
 
 struct sb {
@@ -909,6 +1035,7 @@ int main(void)
 	test_instructions();
 	test_malformed();
 	test_oracle();
+	test_fp_calls();
 	run("rm -rf %s", tmpdir);
 	return unit_exit();
 }
