@@ -620,8 +620,11 @@ __noinline int walk_batch(struct walk_state *s, const struct mt_proc_modules *mo
 					if (i)
 						return 1;
 				}
+			} else if (mods->m[(s->r.mod - 1) & (MT_MAX_MODULES - 1)].flags &
+				   MT_MOD_F_FP_CALLS) {
+				/* Only there: a call costs what a frame-pointer step does. */
+				fp_range(w, &s->r, mods);
 			}
-			fp_range(w, &s->r, mods);
 		}
 		st->ips[i & (MT_MAX_FRAMES - 1)] = s->r.ip;
 		s->hash = (s->hash ^ s->r.ip) * 0x100000001b3ULL;
