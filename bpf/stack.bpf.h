@@ -482,10 +482,10 @@ struct walk_state {
 	__u32 may_defer;	/* a frame in unpublished code hands the walk to userspace */
 };
 
-
 /* Frames per walk_batch call: MT_MAX_FRAMES is a multiple of it. */
 #define WALK_BATCH 8
 
+/* Whether module mod (index + 1; 0: none) holds pc. */
 static __always_inline bool module_holds(const struct mt_proc_modules *mods, __u32 mod, __u64 pc)
 {
 	const struct mt_module *m = &mods->m[(mod - 1) & (MT_MAX_MODULES - 1)];

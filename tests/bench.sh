@@ -3,7 +3,8 @@
 # probes at the same sites (the floor any uprobe tracer pays), under memtrace
 # (frame-pointer walk, and unwind tables for the build without frame
 # pointers), and under memtrace --fp-only; one and two threads; median of
-# RUNS runs each. First, memtrace's start-up time. The same workload linked
+# RUNS runs each, the modes alternated (one-thread rows pinned beside a busy
+# CPU: steady). First, memtrace's start-up time. The same workload linked
 # with jemalloc and with tcmalloc follows the table: memtrace's cost per pair
 # there against glibc's ("je", "tc" rows). System-wide, with SCALE_PROCS
 # processes allocating: memtrace's own CPU per one-second refresh.
@@ -18,17 +19,37 @@ SCALE_PROCS=${SCALE_PROCS:-200}
 RUNS=${RUNS:-5}
 PAIRS=${PAIRS:-200000}
 
+PIN=()		# steady: the command prefix that pins a run to one CPU
+SPIN=
+
 one_run() {	# workload mode threads -> ns per pair
 	local w=$1 out
 	case $2 in
-	native) out=$("$w" "$3" "$PAIRS") ;;
-	floor) out=$("$MEMTRACE" --batch --empty-probes -i 1000 -- "$w" "$3" "$PAIRS" 2>/dev/null) ;;
-	memtrace) out=$("$MEMTRACE" --batch -i 1000 -- "$w" "$3" "$PAIRS" 2>/dev/null) ;;
-	fp-only) out=$("$MEMTRACE" --batch --fp-only -i 1000 -- "$w" "$3" "$PAIRS" 2>/dev/null) ;;
-	sampled) out=$("$MEMTRACE" --batch --sample-rate 64k -i 1000 -- "$w" "$3" "$PAIRS" 2>/dev/null) ;;
+	native) out=$("${PIN[@]}" "$w" "$3" "$PAIRS") ;;
+	floor) out=$("${PIN[@]}" "$MEMTRACE" --batch --empty-probes -i 1000 -- "$w" "$3" "$PAIRS" 2>/dev/null) ;;
+	memtrace) out=$("${PIN[@]}" "$MEMTRACE" --batch -i 1000 -- "$w" "$3" "$PAIRS" 2>/dev/null) ;;
+	fp-only) out=$("${PIN[@]}" "$MEMTRACE" --batch --fp-only -i 1000 -- "$w" "$3" "$PAIRS" 2>/dev/null) ;;
+	sampled) out=$("${PIN[@]}" "$MEMTRACE" --batch --sample-rate 64k -i 1000 -- "$w" "$3" "$PAIRS" 2>/dev/null) ;;
 	esac
 	echo "$out" | awk '/^ns_per_pair/ { print $2 }'
 }
+
+# One-thread rows run on the last CPU while CPU 0 spins: an idle vCPU makes
+# traps vary by half from run to run (a VM's idle states), a busy one keeps
+# runs within a few percent of each other. Two-thread rows use both CPUs.
+steady() {	# on|off
+	if [ "$1" = on ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+		taskset -c 0 sh -c 'while :; do :; done' &
+		SPIN=$!
+		PIN=(taskset -c $(($(nproc) - 1)))
+	elif [ -n "$SPIN" ]; then
+		kill "$SPIN" 2>/dev/null
+		wait "$SPIN" 2>/dev/null || true
+		SPIN=
+		PIN=()
+	fi
+}
+trap 'steady off' EXIT
 
 median() {
 	sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
@@ -37,9 +58,19 @@ median() {
 bench() {	# label workload
 	local label=$1 w=$2 threads mode
 	declare -A res
+	declare -A runs
 	for threads in 1 2; do
+		[ "$threads" = 1 ] && steady on
+		# Modes alternate within each round: a drift over the rounds hits them all alike.
+		runs=()
+		for i in $(seq "$RUNS"); do
+			for mode in native floor memtrace fp-only sampled; do
+				runs[$mode]+="$(one_run "$w" $mode $threads) "
+			done
+		done
+		steady off
 		for mode in native floor memtrace fp-only sampled; do
-			res[$mode]=$(for i in $(seq "$RUNS"); do one_run "$w" $mode $threads; done | median)
+			res[$mode]=$(printf '%s\n' ${runs[$mode]} | median)
 			printf '%-6s %-8s %-9s %12s\n' "$label" "$threads" "$mode" "${res[$mode]}"
 		done
 		awk -v n="${res[native]}" -v f="${res[floor]}" -v m="${res[memtrace]}" \
@@ -178,6 +209,7 @@ alloc_cost() {	# workload -> memtrace - native, ns per pair, one thread
 }
 if [ -n "$WORKLOAD_JE" ] && [ -n "$WORKLOAD_TC" ]; then
 	echo
+	steady on
 	glibc=$(alloc_cost "$WORKLOAD")
 	for pair in "je $WORKLOAD_JE" "tc $WORKLOAD_TC"; do
 		set -- $pair
@@ -185,6 +217,7 @@ if [ -n "$WORKLOAD_JE" ] && [ -n "$WORKLOAD_TC" ]; then
 		awk -v l="$1" -v c="$cost" -v g="$glibc" \
 			'BEGIN { printf "%-6s memtrace cost %6d ns/pair, glibc %6d: %.2fx glibc\n", l, c, g, c / g }'
 	done
+	steady off
 fi
 echo
 prog_costs fp "$WORKLOAD"
