@@ -155,11 +155,14 @@ def test_go_sampled_diff(go):
         status, out, err = mtlib.run_memtrace(["--diff", paths[0], paths[1],
                                                "--folded", folded])
         lines = {}
+        through_big = []
         if os.path.exists(folded):
             with open(folded) as f:
                 for line in f:
                     path, o, n = line.rsplit(" ", 2)
                     lines.setdefault(path.split(";")[-1], []).append((int(o), int(n)))
+                    if "main.allocBig" in path.split(";"):
+                        through_big.append((int(o), int(n)))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     c.eq(status, 0, "exit status (stderr %r)" % err[-300:])
@@ -175,8 +178,11 @@ def test_go_sampled_diff(go):
     if c.true(m, "main.allocBig grew most, by some MiB"):
         c.true(near(float(m.group(1)) * (1 << 20), 32 << 20),
                "main.allocBig grew by %s MiB, expected about 32" % m.group(1))
-    c.eq(lines.get("main.allocBig"), [tuple(live)],
-         "folded diff: main.allocBig's live bytes, OLD then NEW")
+    # Every line through main.allocBig, as site_live counts them: the runtime
+    # sometimes allocates beneath it (a collection started there makes an M).
+    c.eq(len(lines.get("main.allocBig") or []), 1, "folded diff: one line ends at main.allocBig")
+    c.eq(tuple(map(sum, zip(*through_big))) if through_big else None, tuple(live),
+         "folded diff: main.allocBig's live bytes (its lines), OLD then NEW")
     # 32 MiB allocated and dropped in both runs: no live bytes, no line.
     c.eq(lines.get("main.allocGarbage"), None, "folded diff: main.allocGarbage (nothing live)")
     c.finish(out)
