@@ -341,21 +341,15 @@ static __always_inline int fp_step_in_window(struct walk_regs *r, const struct m
 }
 
 /*
- * Whether the frame at r (in mod, at rel) may be stepped by its frame
- * pointer without its row: a return address where the module's calls all
- * sit on frame-pointer rows (MT_MOD_F_FP_CALLS), outside the few ranges
- * that hold the others.
+ * Whether the frame at r is in the walk's frame-pointer range (fp_range):
+ * followed by rbp, its row not looked up.
  */
-static __always_inline bool fp_call_site(const struct mt_module *mod, const struct walk_regs *r,
-					 __u64 rel)
+static __always_inline bool in_fp_range(const struct mt_stack_window *w, const struct walk_regs *r)
 {
-	if (!(mod->flags & MT_MOD_F_FP_CALLS) || (r->flags & WALK_AT_PC) || rel > 0xffffffffULL)
+	if (!w)
 		return false;
-	/* rel in [lo, hi): unsigned, one compare each. */
-	if ((__u32)rel - mod->fp_slow_lo[0] < mod->fp_slow_hi[0] - mod->fp_slow_lo[0] ||
-	    (__u32)rel - mod->fp_slow_lo[1] < mod->fp_slow_hi[1] - mod->fp_slow_lo[1])
-		return false;
-	return true;
+	barrier_var(w);
+	return r->ip - 1 - w->fp_lo < w->fp_hi - w->fp_lo;
 }
 
 /* frame_step's CFA rule when the row and the saved words are at hand. */
@@ -404,7 +398,8 @@ static __always_inline int cfa_step_in_window(struct walk_regs *r, const struct 
  * r is the caller's frame, 1 when the walk ends. Code with CFI is walked
  * by its rows wherever they exist, whatever else the file holds (Rust's
  * std keeps frame pointers, a crate's own code does not); the frame
- * pointer is followed only where no CFI covers the pc, or in a module
+ * pointer is followed where no CFI covers the pc, in frame-pointer code
+ * (in_fp_range: the rows there say the same), or in a module
  * without any. Global, so that it is verified once per program whatever
  * the walk's state, instead of once per state of every frame of
  * walk_batch.
@@ -431,7 +426,7 @@ __noinline int frame_step(struct walk_regs *r, const struct mt_proc_modules *mod
 		r->flags |= MT_STACK_F_CUT;
 		return 1;
 	}
-	if (!mod->row_count || pc < mod->bias || fp_call_site(mod, r, pc - mod->bias))
+	if (!mod->row_count || pc < mod->bias || in_fp_range(w, r))
 		return fp_step(r, w);
 	row = cached_row(mod->row_first, pc - mod->bias);
 	if (!row) {
@@ -570,13 +565,6 @@ __noinline int fp_range(struct mt_stack_window *w, const struct walk_regs *r,
 	return 0;
 }
 
-static __always_inline bool in_fp_range(const struct mt_stack_window *w, const struct walk_regs *r)
-{
-	if (!w)
-		return false;
-	barrier_var(w);
-	return r->ip - 1 - w->fp_lo < w->fp_hi - w->fp_lo;
-}
 
 /*
  * Up to WALK_BATCH frames of a walk: each recorded, then stepped from. 1

@@ -93,8 +93,6 @@ static struct file_table *load_file(struct unwinder *u, uint32_t pid, const stru
 	 * built without them (a Rust crate's code beside its std, a C file built
 	 * -O2 beside -fno-omit-frame-pointer ones) breaks a frame-pointer walk.
 	 */
-	if (t.mostly_fp)
-		u->stats.files_fp++;
 	if (u->rows_used + t.nr > u->rows_max) {
 		u->stats.rows_full++;
 		mt_warn("unwind tables full: %s is walked with frame pointers only\n", v->path);

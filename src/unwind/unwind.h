@@ -19,7 +19,6 @@ struct unwinder;
 
 struct unwinder_stats {
 	size_t files;		/* files with a table loaded */
-	size_t files_fp;	/* files whose code mostly keeps frame pointers (walked by rows all the same) */
 	size_t files_without_cfi;
 	size_t rows_used;
 	size_t rows_max;
