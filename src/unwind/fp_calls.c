@@ -8,7 +8,9 @@
  * whose calls all sit on frame-pointer rows, but for a few (_start's, under
  * CFI's "no caller" rule; a hand-written function's), can be walked without
  * a row lookup outside two small ranges that hold those few. A file with
- * more of them (code built without frame pointers) keeps its lookups.
+ * more of them (code built without frame pointers) keeps its lookups, and
+ * so does one without a frame-pointer row: all its calls would be in the
+ * slow ranges, and each frame would pay for the range test as well.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -129,7 +131,7 @@ int unwind_table__find_fp_calls(struct unwind_table *t, unwind_code_reader read,
 	struct scan *s;
 	const struct mt_unwind_row *r;
 	size_t i;
-	bool ok = true;
+	bool ok = true, any_fp = false;
 
 	t->fp_calls = false;
 	if (!t->nr)
@@ -144,11 +146,13 @@ int unwind_table__find_fp_calls(struct unwind_table *t, unwind_code_reader read,
 	for (i = 0; ok && i + 1 < t->nr; i++) {
 		r = &t->rows[i];
 		/* No CFI: the walker takes the frame pointer there in any case. */
-		if (fp_rule(r) || r->cfa_reg == MT_CFA_NONE)
+		if (fp_rule(r) || r->cfa_reg == MT_CFA_NONE) {
+			any_fp |= fp_rule(r);
 			continue;
+		}
 		ok = scan_rows(s, r->pc_lo, t->rows[i + 1].pc_lo);
 	}
-	if (ok) {
+	if (ok && any_fp) {
 		two_ranges(s, t);
 		t->fp_calls = true;
 	}
