@@ -119,6 +119,7 @@ static __always_inline bool store_stack(__u64 stack_id, const struct mt_stack *s
 	return true;
 }
 
+/* The stack's figures, created (its frames stored) if new; st NULL: not at hand. */
 static __always_inline struct mt_stat *stat_for(__u32 tgid, __u64 stack_id, struct mt_stack *st)
 {
 	struct mt_stat_key skey = { .pid = tgid, .stack_id = stack_id };
@@ -129,6 +130,11 @@ static __always_inline struct mt_stat *stat_for(__u32 tgid, __u64 stack_id, stru
 	s = bpf_map_lookup_elem(&stats, &skey);
 	if (s)
 		return s;
+	/* A stack taken from the walk memo is one whose figures exist (entry_stack): not lost since. */
+	if (!st) {
+		count(MT_CNT_STACKS_MAP_FULL);
+		return NULL;
+	}
 	/* First allocation from this stack in this process: store its frames once. */
 	if (!store_stack(stack_id, st))
 		return NULL;
@@ -163,21 +169,28 @@ static __always_inline __u64 birth_time(struct mt_pending *p)
 	return p->clock_ns;
 }
 
-static __always_inline void record_block(__u32 tgid, __u64 addr, struct mt_pending *p)
+/*
+ * The block of an allocating call that returned: kept in the allocs map,
+ * counted for its stack. Global: its locals are off the stack of the
+ * program that walks stacks (BPF's 512 bytes are for a chain of calls).
+ */
+__noinline int record_block(__u32 tgid, __u64 addr, struct mt_pending *p)
 {
 	struct mt_alloc_key key = { .addr = addr, .pid = tgid };
-	struct mt_alloc_info info = {
-		.size = p->size,
-		.ts_ns = birth_time(p),
-		.stack_id = p->stack_id,
-	};
+	struct mt_alloc_info info = {};
 	struct mt_alloc_info old;
 	struct mt_stat *s;
 	long err;
 
-	s = stat_for(tgid, p->stack_id, &p->stack);
+	if (!p)
+		return 0;
+	info.size = p->size;
+	info.ts_ns = birth_time(p);
+	info.stack_id = p->stack_id;
+
+	s = stat_for(tgid, p->stack_id, (p->pend_flags & MT_PEND_REUSED) ? NULL : &p->stack);
 	if (!s)
-		return;
+		return 0;
 	/* Sampled tracing counts every call at its entry. */
 	if (!(p->pend_flags & MT_PEND_COUNTED)) {
 		__sync_fetch_and_add(&s->allocs_total, 1);
@@ -197,11 +210,12 @@ static __always_inline void record_block(__u32 tgid, __u64 addr, struct mt_pendi
 		/* Full before the sum said so: sampling from now on all the same. */
 		if (auto_sample_shift && !native_sample_shift)
 			__sync_val_compare_and_swap(&native_sample_shift, 0, auto_sample_shift);
-		return;
+		return 0;
 	}
 	/* Now and then, while memtrace may start sampling by itself: how full is the map? */
 	if (!(blocks_add(1) & fill_check_mask) && auto_sample_shift && !native_sample_shift)
 		maybe_start_sampling();
+	return 0;
 }
 
 /* Bytes to the next sampled allocation: an exponential draw of mean rate (go_exp_table's steps). */
@@ -238,11 +252,46 @@ static __always_inline bool native_sampled(__u64 size, __u64 rate)
 	return true;
 }
 
-/* Sampled tracing: one call counted for its stack, at its entry. */
-static __always_inline void count_call(__u32 tgid, __u64 stack_id, struct mt_stack *st, __u64 size)
+/*
+ * The stack of an allocating call, at its entry: its Python frames, then
+ * the native ones, taken from the thread's walk memo when it holds (then
+ * p->stack keeps an earlier walk's frames, and *stat is the stack's
+ * figures: a stack is taken again only once its frames are stored), else
+ * walked. MT_PEND_REUSED in p->pend_flags says which.
+ */
+static __always_inline __u64 entry_stack(struct pt_regs *ctx, __u32 tgid, __u64 ret_addr,
+					 struct mt_pending *p, struct mt_stack_window *w,
+					 struct mt_stat **stat)
 {
-	struct mt_stat *s = stat_for(tgid, stack_id, st);
+	struct mt_stat_key skey = { .pid = tgid };
+	__u32 how = CAPTURE_MAY_DEFER;
+	__u64 id;
 
+	py_stack(ctx, tgid, p);
+	/* With Python frames, the id is made from p->stack's native frames and flags too (py_stack_id). */
+	if (!p->stack.nr_py && !(p->stack.py_flags & MT_PY_F_API))
+		how |= CAPTURE_MEMO;
+	w->memo.hit = 0;
+	id = capture_stack_win(ctx, ret_addr, &p->stack, w, how);
+	if (w->memo.hit) {
+		skey.stack_id = id;
+		*stat = bpf_map_lookup_elem(&stats, &skey);
+		if (*stat) {
+			p->pend_flags |= MT_PEND_REUSED;
+			return id;
+		}
+		/* Its frames never stored (the maps were full): walked, to try again. */
+		id = capture_stack_win(ctx, ret_addr, &p->stack, w, CAPTURE_MAY_DEFER);
+	}
+	return py_stack_id(id, &p->stack);
+}
+
+/* Sampled tracing: one call counted for its stack, at its entry (s: its figures, when known). */
+static __always_inline void count_call(__u32 tgid, __u64 stack_id, struct mt_stack *st, __u64 size,
+				       struct mt_stat *s)
+{
+	if (!s)
+		s = stat_for(tgid, stack_id, st);
 	if (!s)
 		return;
 	__sync_fetch_and_add(&s->allocs_total, 1);
@@ -275,6 +324,7 @@ static __always_inline int on_entry(struct pt_regs *ctx, __u32 kind, __u64 size,
 				    __u64 memptr, bool session)
 {
 	struct mt_stack_window *w = NULL;
+	struct mt_stat *stat = NULL;
 	struct mt_alloc_info gone;
 	struct mt_pending *p;
 	__u32 shift = session ? (__u32)native_sample_shift : 0;
@@ -297,7 +347,7 @@ static __always_inline int on_entry(struct pt_regs *ctx, __u32 kind, __u64 size,
 		w = &p->win;
 		stack_window_reset(w);
 	}
-	if (stack_read(w, sp, &ret_addr, 1))
+	if (stack_read(w, sp, &ret_addr, 1, false))
 		ret_addr = 0;
 	if (p->active) {
 		/*
@@ -309,6 +359,7 @@ static __always_inline int on_entry(struct pt_regs *ctx, __u32 kind, __u64 size,
 			return 1;
 		count(MT_CNT_MISSED_RETURNS);
 	}
+	p->pend_flags = 0;
 	if (rate) {
 		__u64 stack_id;
 
@@ -318,27 +369,21 @@ static __always_inline int on_entry(struct pt_regs *ctx, __u32 kind, __u64 size,
 			return 1;
 		}
 		stack_id = 0;
-		if (want_stack) {
-			/* A Python process's frames, as an exact call's (py_stack). */
-			py_stack(ctx, tgid, p);
-			stack_id = py_stack_id(capture_stack_win(ctx, ret_addr, &p->stack, w),
-					       &p->stack);
-		}
+		if (want_stack)
+			stack_id = entry_stack(ctx, tgid, ret_addr, p, w, &stat);
 		if (stack_id)
-			count_call(tgid, stack_id, &p->stack, size);
+			count_call(tgid, stack_id, &p->stack, size, stat);
 		/* A block not kept is freed without a trace; one that was goes now. */
 		if (old_ptr)
 			forget_block(tgid, old_ptr, &gone);
 		if (!stack_id || !native_sampled(size, rate))
 			return 1;
 		p->stack_id = stack_id;
-		p->pend_flags = MT_PEND_COUNTED | MT_PEND_SAMPLED;
+		p->pend_flags |= MT_PEND_COUNTED | MT_PEND_SAMPLED;
 		/* The block keeps the rate it was drawn at: the rate may change later. */
 		size = MT_ALLOC_SIZE(size) | MT_ALLOC_SAMPLED | (__u64)shift << 56;
 		/* Its old block already gone: a failed realloc forgets it (rare, and sampled). */
 		old_ptr = 0;
-	} else {
-		p->pend_flags = 0;
 	}
 	p->active = 1;
 	p->entry_sp = sp;
@@ -364,9 +409,7 @@ static __always_inline int on_entry(struct pt_regs *ctx, __u32 kind, __u64 size,
 		p->stack_id = 0;
 		return 0;
 	}
-	/* A Python process's frames first: a walk handed to userspace carries them. */
-	py_stack(ctx, tgid, p);
-	p->stack_id = py_stack_id(capture_stack_win(ctx, ret_addr, &p->stack, w), &p->stack);
+	p->stack_id = entry_stack(ctx, tgid, ret_addr, p, w, &stat);
 	return 0;
 }
 

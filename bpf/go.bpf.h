@@ -98,14 +98,14 @@ int BPF_KPROBE(mt_go_mallocgc)
 	if (!p)
 		return 0;
 	/* The stack's first window, read from sp, holds the return address too. */
-	if (stack_read(&p->win, PT_REGS_SP(ctx), &start.ip, 1))
+	if (stack_read(&p->win, PT_REGS_SP(ctx), &start.ip, 1, false))
 		start.ip = 0;
 	site = go_site(ctx);
 	if (site) {
 		/* At the entry rbp is still the caller's: its frame holds its own caller. */
 		bias = PT_REGS_IP(ctx) - site->vaddr;
 		for (i = 0; i < MT_GO_MAX_SKIP && go_in_allocator(site, start.ip - bias); i++) {
-			if (stack_read(&p->win, start.bp, frame, 2))
+			if (stack_read(&p->win, start.bp, frame, 2, false))
 				return 0;
 			start.ip = frame[1];
 			start.sp = start.bp + 16;
@@ -193,14 +193,45 @@ static __always_inline __s64 go_sample_distance(void)
  * about one in go_sample_rate bytes is sampled: its address, slot size and
  * stack go to go_samples.
  */
+/*
+ * A sampled object kept in go_samples: its slot in span, found from the
+ * span's freeindex. Global: its locals are off the stack of the program
+ * that walks (BPF's 512 bytes are for a chain of calls).
+ */
+__noinline int go_keep_sample(const struct mt_go_site *site, __u32 tgid, __u64 span, __u64 size,
+			      __u64 stack_id)
+{
+	struct mt_go_sample_key key = {};
+	struct mt_go_sample val = {};
+	__u64 base = 0, freeindex = 0;
+
+	if (!site)
+		return 0;
+	if (bpf_probe_read_user(&base, sizeof(base), (void *)(span + site->start_off)) ||
+	    bpf_probe_read_user(&freeindex, sizeof(freeindex), (void *)(span + site->freeindex_off)))
+		return 0;
+	freeindex &= site->freeindex_mask;
+	if (!freeindex)
+		return 0;
+	key.addr = base + (freeindex - 1) * size;
+	key.pid = tgid;
+	val.stack_id = stack_id;
+	val.size = size;
+	val.ts_ns = bpf_ktime_get_ns();
+	/* The sweep it was allocated after: a slot reused later is told apart by it. */
+	val.sweepgen_known = !bpf_probe_read_user(&val.span_sweepgen, sizeof(val.span_sweepgen),
+						  (void *)(span + site->sweepgen_off));
+	if (bpf_map_update_elem(&go_samples, &key, &val, BPF_ANY))
+		count(MT_CNT_GO_SAMPLES_MAP_FULL);
+	return 0;
+}
+
 SEC("uprobe")
 int BPF_KPROBE(mt_go_publish)
 {
 	__u64 sp = PT_REGS_SP(ctx), fbp = PT_REGS_FP(ctx), bias;
-	__u64 span = 0, size = 0, base = 0, freeindex = 0, frame[2] = {}, stack_id;
+	__u64 span = 0, size = 0, frame[2] = {}, stack_id;
 	const struct mt_go_site *site;
-	struct mt_go_sample_key key = {};
-	struct mt_go_sample val = {};
 	struct mt_go_sample_next *next;
 	struct walk_regs start = {};
 	struct mt_pending *p;
@@ -224,7 +255,7 @@ int BPF_KPROBE(mt_go_publish)
 		return 0;
 	/* Up the frame chain past the allocator's frames: the stack starts at its caller. */
 	for (i = 0; i < MT_GO_MAX_SKIP; i++) {
-		if (stack_read(&p->win, fbp, frame, 2))
+		if (stack_read(&p->win, fbp, frame, 2, false))
 			return 0;
 		if (!go_in_allocator(site, frame[1] - bias))
 			break;
@@ -253,21 +284,6 @@ int BPF_KPROBE(mt_go_publish)
 	}
 	next->left = go_sample_distance();
 	count(MT_CNT_GO_SAMPLES);
-	if (bpf_probe_read_user(&base, sizeof(base), (void *)(span + site->start_off)) ||
-	    bpf_probe_read_user(&freeindex, sizeof(freeindex), (void *)(span + site->freeindex_off)))
-		return 0;
-	freeindex &= site->freeindex_mask;
-	if (!freeindex)
-		return 0;
-	key.addr = base + (freeindex - 1) * size;
-	key.pid = tgid;
-	val.stack_id = stack_id;
-	val.size = size;
-	val.ts_ns = bpf_ktime_get_ns();
-	/* The sweep it was allocated after: a slot reused later is told apart by it. */
-	val.sweepgen_known = !bpf_probe_read_user(&val.span_sweepgen, sizeof(val.span_sweepgen),
-						  (void *)(span + site->sweepgen_off));
-	if (bpf_map_update_elem(&go_samples, &key, &val, BPF_ANY))
-		count(MT_CNT_GO_SAMPLES_MAP_FULL);
+	go_keep_sample(site, tgid, span, size, stack_id);
 	return 0;
 }

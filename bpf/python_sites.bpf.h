@@ -51,7 +51,7 @@ __noinline int py_site_record(struct pt_regs *ctx, __u32 tgid, __u64 size, __u64
 	start->bp = PT_REGS_FP(ctx);
 	start->flags = 0;
 	start->mod = 0;
-	p->stack_id = py_stack_id(capture_stack_at(start, 0, &p->stack, &p->win, 1), &p->stack);
+	p->stack_id = py_stack_id(capture_stack_at(start, 0, &p->stack, &p->win, CAPTURE_MAY_DEFER), &p->stack);
 	if (!block) {
 		p->py_refill_sp = PT_REGS_SP(ctx);
 		return 0;

@@ -30,7 +30,9 @@ struct walk_regs {
 #define WALK_DEFER (1u << 31)
 /* The first frame stands inside its code, not at a return address (a syscall, a site in a function). */
 #define WALK_AT_PC (1u << 30)
-#define WALK_OWN_FLAGS (WALK_DEFER | WALK_AT_PC)
+/* rbp is still the start's: a step that uses it makes the walk depend on it (mt_walk_memo.bp_used). */
+#define WALK_BP_START (1u << 29)
+#define WALK_OWN_FLAGS (WALK_DEFER | WALK_AT_PC | WALK_BP_START)
 
 /*
  * One step of a binary search, without a branch: lo = mid + 1 when below
@@ -180,9 +182,35 @@ static __always_inline void stack_window_reset(struct mt_stack_window *w)
 	w->limit = bpf_get_current_task_btf()->mm->start_stack;
 }
 
-/* words 8-byte words of the user stack at addr from the window: 0, or -1 when it does not hold them. */
-static __always_inline int window_get(const struct mt_stack_window *w, __u64 addr, __u64 *out,
-				      __u32 words)
+/* A walk being recorded (mt_walk_memo) read words words at window index idx. */
+static __always_inline void memo_note(struct mt_stack_window *w, __u64 idx, __u32 words)
+{
+	struct mt_walk_memo_ent *m = &w->memo.e[w->memo.rec & (MT_MEMO_WAYS - 1)];
+	__u32 n = m->n;
+
+	if (n + words > MT_MEMO_WORDS) {
+		w->memo.recording = 0;
+		return;
+	}
+	m->idx[n & (MT_MEMO_WORDS - 1)] = (__u8)idx;
+	m->val[n & (MT_MEMO_WORDS - 1)] = w->w[idx & (MT_STACK_WINDOW / 8 - 1)];
+	if (words > 1) {
+		idx++;
+		m->idx[(n + 1) & (MT_MEMO_WORDS - 1)] = (__u8)idx;
+		m->val[(n + 1) & (MT_MEMO_WORDS - 1)] = w->w[idx & (MT_STACK_WINDOW / 8 - 1)];
+	}
+	m->n = (__u8)(n + words);
+	if (idx > m->top)
+		m->top = (__u8)idx;
+}
+
+/*
+ * words 8-byte words of the user stack at addr from the window: 0, or -1
+ * when it does not hold them. note: a step of the walker, whose words a
+ * walk being recorded notes (a constant: the other callers have no code for it).
+ */
+static __always_inline int window_get(struct mt_stack_window *w, __u64 addr, __u64 *out,
+				      __u32 words, bool note)
 {
 	__u64 off, idx;
 
@@ -198,6 +226,8 @@ static __always_inline int window_get(const struct mt_stack_window *w, __u64 add
 	out[0] = w->w[idx];
 	if (words > 1)
 		out[1] = w->w[idx + 1];
+	if (note && w->memo.recording)
+		memo_note(w, idx, words);
 	return 0;
 }
 
@@ -211,15 +241,17 @@ static __always_inline int window_get(const struct mt_stack_window *w, __u64 add
  * frames it did before and fails where it did. 0, or the read's error.
  */
 static __always_inline long stack_read(struct mt_stack_window *w, __u64 addr, __u64 *out,
-				       __u32 words)
+				       __u32 words, bool note)
 {
 	__u64 n;
 
-	if (!window_get(w, addr, out, words))
+	if (!window_get(w, addr, out, words, note))
 		return 0;
 	if (!w || (addr & 7))
 		return bpf_probe_read_user(out, words * 8, (void *)addr);
 	barrier_var(w);
+	/* Words from outside the first window: a walk that reads them is not kept. */
+	w->memo.recording = 0;
 	n = MT_STACK_WINDOW;
 	/* The main thread's stack ends a little above where it started. */
 	if (addr < w->limit && w->limit - addr < n)
@@ -257,11 +289,21 @@ static __always_inline __u64 fp_caller_bp(__u64 saved, __u64 bp)
 	return saved > bp ? saved : BP_BROKEN;
 }
 
+/* A step is about to use rbp: while it is the start's, the walk depends on it. */
+static __always_inline void note_bp_use(const struct walk_regs *r, struct mt_stack_window *w)
+{
+	if ((r->flags & WALK_BP_START) && w) {
+		barrier_var(w);
+		w->memo.e[w->memo.rec & (MT_MEMO_WAYS - 1)].bp_used = 1;
+	}
+}
+
 /* One frame up by the frame pointer: [bp] is the caller's bp, [bp + 8] its return address. */
 static __always_inline int fp_step(struct walk_regs *r, struct mt_stack_window *w)
 {
 	__u64 frame[2];
 
+	note_bp_use(r, w);
 	/* 0: the end of the chain, as the ABI marks it. */
 	if (!r->bp)
 		return 1;
@@ -269,7 +311,7 @@ static __always_inline int fp_step(struct walk_regs *r, struct mt_stack_window *
 		r->flags |= MT_STACK_F_CUT;
 		return 1;
 	}
-	if (stack_read(w, r->bp, frame, 2)) {
+	if (stack_read(w, r->bp, frame, 2, true)) {
 		r->flags |= MT_STACK_F_READ_FAILED;
 		return 1;
 	}
@@ -278,6 +320,7 @@ static __always_inline int fp_step(struct walk_regs *r, struct mt_stack_window *
 	r->sp = r->bp + 16;
 	r->bp = fp_caller_bp(frame[0], r->bp);
 	r->ip = frame[1];
+	r->flags &= ~WALK_BP_START;
 	return 0;
 }
 
@@ -324,19 +367,21 @@ static __always_inline int row_cfa(const struct mt_unwind_row *row, struct walk_
 enum { STEP_DONE, STEP_END, STEP_SLOW };
 
 /* fp_step when the frame record lies in the window. */
-static __always_inline int fp_step_in_window(struct walk_regs *r, const struct mt_stack_window *w)
+static __always_inline int fp_step_in_window(struct walk_regs *r, struct mt_stack_window *w)
 {
 	__u64 frame[2];
 
+	note_bp_use(r, w);
 	if (!r->bp)
 		return STEP_END;
-	if (window_get(w, r->bp, frame, 2))
+	if (window_get(w, r->bp, frame, 2, true))
 		return STEP_SLOW;
 	if (!frame[1])
 		return STEP_END;
 	r->sp = r->bp + 16;
 	r->bp = fp_caller_bp(frame[0], r->bp);
 	r->ip = frame[1];
+	r->flags &= ~WALK_BP_START;
 	return STEP_DONE;
 }
 
@@ -354,7 +399,7 @@ static __always_inline bool in_fp_range(const struct mt_stack_window *w, const s
 
 /* frame_step's CFA rule when the row and the saved words are at hand. */
 static __always_inline int cfa_step_in_window(struct walk_regs *r, const struct mt_proc_modules *mods,
-					      const struct mt_stack_window *w)
+					      struct mt_stack_window *w)
 {
 	const struct mt_unwind_row *row;
 	const struct mt_module *mod;
@@ -376,10 +421,12 @@ static __always_inline int cfa_step_in_window(struct walk_regs *r, const struct 
 	/* The rules that end the walk, or hand it to the frame pointer, are frame_step's. */
 	if (row->cfa_reg != MT_CFA_RSP && row->cfa_reg != MT_CFA_RBP)
 		return STEP_SLOW;
+	if (row->cfa_reg == MT_CFA_RBP)
+		note_bp_use(r, w);
 	cfa = (row->cfa_reg == MT_CFA_RSP ? r->sp : r->bp) + row->cfa_off;
-	if (row->rbp_rule == MT_RBP_AT_CFA && window_get(w, cfa + 8 * (__s64)row->rbp_off, &bp, 1))
+	if (row->rbp_rule == MT_RBP_AT_CFA && window_get(w, cfa + 8 * (__s64)row->rbp_off, &bp, 1, true))
 		return STEP_SLOW;
-	if (window_get(w, cfa - 8, &ra, 1))
+	if (window_get(w, cfa - 8, &ra, 1, true))
 		return STEP_SLOW;
 	if (!ra)
 		return STEP_END;
@@ -390,6 +437,8 @@ static __always_inline int cfa_step_in_window(struct walk_regs *r, const struct 
 	r->bp = bp;
 	r->sp = cfa;
 	r->ip = ra;
+	if (row->rbp_rule == MT_RBP_AT_CFA)
+		r->flags &= ~WALK_BP_START;
 	return STEP_DONE;
 }
 
@@ -439,6 +488,8 @@ __noinline int frame_step(struct walk_regs *r, const struct mt_proc_modules *mod
 		if (!row)
 			return fp_step(r, w);
 	}
+	if (row->cfa_reg == MT_CFA_RBP)
+		note_bp_use(r, w);
 	rule = row_cfa(row, r, &cfa);
 	if (rule > 0)
 		return 1;
@@ -448,12 +499,14 @@ __noinline int frame_step(struct walk_regs *r, const struct mt_proc_modules *mod
 	 * The saved rbp (below the return address) first: a window read for
 	 * it holds the return address too. Either read failing ends the walk.
 	 */
-	if (row->rbp_rule == MT_RBP_AT_CFA &&
-	    stack_read(w, cfa + 8 * (__s64)row->rbp_off, &r->bp, 1)) {
-		r->flags |= MT_STACK_F_READ_FAILED;
-		return 1;
+	if (row->rbp_rule == MT_RBP_AT_CFA) {
+		if (stack_read(w, cfa + 8 * (__s64)row->rbp_off, &r->bp, 1, true)) {
+			r->flags |= MT_STACK_F_READ_FAILED;
+			return 1;
+		}
+		r->flags &= ~WALK_BP_START;
 	}
-	if (stack_read(w, cfa - 8, &ra, 1)) {
+	if (stack_read(w, cfa - 8, &ra, 1, true)) {
 		r->flags |= MT_STACK_F_READ_FAILED;
 		return 1;
 	}
@@ -708,16 +761,100 @@ __noinline __u64 defer_walk(const struct walk_regs *r, const struct mt_stack *st
 	return id;
 }
 
+/* Whether entry m holds for a walk from r with the modules of generation gen. */
+static __always_inline bool memo_holds(const struct mt_stack_window *w,
+				       const struct mt_walk_memo_ent *m)
+{
+	__u32 k, n = m->n;
+
+	/* The words are checked in the window read at this entry, from the start's sp - 8. */
+	if (!n || w->base + 8 != m->sp || ((__u32)m->top + 1) * 8 > w->len)
+		return false;
+	for (k = 0; k < MT_MEMO_WORDS && k < n; k++)
+		if (w->w[m->idx[k] & (MT_STACK_WINDOW / 8 - 1)] != m->val[k])
+			return false;
+	return true;
+}
+
+/*
+ * The stack id of one of the thread's last walks from an entry (w->memo)
+ * that holds for a walk starting at r with the modules of generation gen
+ * (the same start, every word it read the same); else 0, and the walk
+ * about to be made is recorded in the entry next in turn. Two stacks may
+ * start alike (one function called from two places with the same frame
+ * size): each keeps an entry. Global: its loops are verified once, and it
+ * keeps capture_stack_at's stack small.
+ */
+__noinline __u64 memo_begin(struct mt_stack_window *w, const struct walk_regs *r, __u32 gen)
+{
+	struct mt_walk_memo_ent *m;
+	__u32 k, at;
+
+	if (!w || !r)
+		return 0;
+	for (k = 0; k < MT_MEMO_WAYS; k++) {
+		m = &w->memo.e[k];
+		if (m->ip == r->ip && m->sp == r->sp && m->gen == gen &&
+		    (!m->bp_used || m->bp == r->bp) && memo_holds(w, m)) {
+			w->memo.hit = 1;
+			return m->stack_id;
+		}
+	}
+	at = w->memo.next & (MT_MEMO_WAYS - 1);
+	w->memo.next = (at + 1) & (MT_MEMO_WAYS - 1);
+	m = &w->memo.e[at];
+	/* No entry until the walk is over (memo_keep): its start waits in walk_ip. */
+	m->ip = 0;
+	m->sp = r->sp;
+	m->bp = r->bp;
+	m->gen = gen;
+	m->n = 0;
+	m->top = 0;
+	m->bp_used = 0;
+	w->memo.walk_ip = r->ip;
+	w->memo.rec = at;
+	w->memo.recording = 1;
+	return 0;
+}
+
+/* The walk just made (id) kept in its entry if it was recorded whole; else none. */
+__noinline int memo_keep(struct mt_stack_window *w, __u64 id)
+{
+	struct mt_walk_memo_ent *m;
+
+	if (!w || !w->memo.recording)
+		return 0;
+	w->memo.recording = 0;
+	m = &w->memo.e[w->memo.rec & (MT_MEMO_WAYS - 1)];
+	/* Its ip is set last: the entry holds from then on. */
+	if (id && m->n) {
+		m->stack_id = id;
+		m->ip = w->memo.walk_ip;
+	}
+	return 0;
+}
+
+/*
+ * capture_stack_at's how. CAPTURE_MAY_DEFER: a frame in code whose table is
+ * not published yet hands the rest of the walk to userspace (defer_walk)
+ * instead of cutting it.
+ */
+#define CAPTURE_MAY_DEFER	1u
+/*
+ * The walk may be taken from the thread's memo (w->memo.hit says so: st
+ * is then left as it was), and is kept there. Only for stacks whose frames
+ * are stored once their id is known (stat_for): the caller must check.
+ */
+#define CAPTURE_MEMO		2u
+
 /*
  * A global function: the verifier checks it once per program instead of
  * once for every path into every probe, which keeps loading fast.
- * may_defer: a frame in code whose table is not published yet hands the
- * rest of the walk to userspace (defer_walk) instead of cutting it.
+ * how: CAPTURE_*.
  */
 __noinline __u64 capture_stack_at(const struct walk_regs *start, __u32 ip_is_return,
-				  struct mt_stack *st, struct mt_stack_window *w, __u32 may_defer)
+				  struct mt_stack *st, struct mt_stack_window *w, __u32 how)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	const struct mt_proc_modules *mods;
 	struct walk_state s = { .hash = 0xcbf29ce484222325ULL };
@@ -731,7 +868,7 @@ __noinline __u64 capture_stack_at(const struct walk_regs *start, __u32 ip_is_ret
 	s.r.bp = start->bp;
 	if (!ip_is_return)
 		s.r.flags = WALK_AT_PC;
-	s.may_defer = may_defer && defer_stacks;
+	s.may_defer = (how & CAPTURE_MAY_DEFER) && defer_stacks;
 	mods = bpf_map_lookup_elem(&proc_modules, &tgid);
 	/* At an entry probe, the caller's return address was read from sp - 8. */
 	if (ip_is_return) {
@@ -739,13 +876,26 @@ __noinline __u64 capture_stack_at(const struct walk_regs *start, __u32 ip_is_ret
 		if (mods && mods->tramp)
 			tramp = mods->tramp;
 		else
-			tramp = task->mm->uprobes_state.xol_area->vaddr;
-		if (tramp && s.r.ip == tramp)
+			tramp = bpf_get_current_task_btf()->mm->uprobes_state.xol_area->vaddr;
+		/* The real caller comes from the kernel, not from the stack: no memo. */
+		if (tramp && s.r.ip == tramp) {
 			s.r.ip = lookup_real_return(s.r.ip, s.r.sp - 8);
+			how &= ~CAPTURE_MEMO;
+		}
+	}
+	if (w && (how & CAPTURE_MEMO)) {
+		id = memo_begin(w, &s.r, mods ? mods->gen : 0);
+		if (id) {
+			count(MT_CNT_WALKS_REUSED);
+			return id;
+		}
+		s.r.flags |= WALK_BP_START;
 	}
 	if (!s.r.ip) {
 		st->flags = MT_STACK_F_READ_FAILED;
 		st->nr_frames = 0;
+		if (w)
+			w->memo.recording = 0;
 		return 1;
 	}
 	if (mods && (mods->flags & MT_MODS_F_FP_ONLY))
@@ -758,8 +908,11 @@ __noinline __u64 capture_stack_at(const struct walk_regs *start, __u32 ip_is_ret
 			break;
 	st->nr_frames = s.n;
 	if (s.r.flags & WALK_DEFER) {
+		if (w)
+			w->memo.recording = 0;
 		st->flags = (s.r.flags & ~WALK_OWN_FLAGS) | MT_STACK_F_DEFERRED;
-		id = defer_walk(&s.r, st, s.n, s.hash, w ? w->limit : task->mm->start_stack);
+		id = defer_walk(&s.r, st, s.n, s.hash,
+				w ? w->limit : bpf_get_current_task_btf()->mm->start_stack);
 		if (id)
 			return id;
 		/* No room to defer: the frames walked, marked cut. */
@@ -768,7 +921,10 @@ __noinline __u64 capture_stack_at(const struct walk_regs *start, __u32 ip_is_ret
 		st->flags = s.r.flags & ~WALK_OWN_FLAGS;
 	}
 	s.hash ^= s.n;
-	return s.hash ? s.hash : 1;
+	id = s.hash ? s.hash : 1;
+	/* A walk recorded for the memo (CAPTURE_MEMO) is kept there. */
+	memo_keep(w, id);
+	return id;
 }
 
 /*
@@ -776,7 +932,8 @@ __noinline __u64 capture_stack_at(const struct walk_regs *start, __u32 ip_is_ret
  * before ret_addr was read through it (stack_window_reset), or NULL.
  */
 static __always_inline __u64 capture_stack_win(struct pt_regs *ctx, __u64 ret_addr,
-					       struct mt_stack *st, struct mt_stack_window *w)
+					       struct mt_stack *st, struct mt_stack_window *w,
+					       __u32 how)
 {
 	struct walk_regs start = {
 		.ip = ret_addr,
@@ -784,7 +941,7 @@ static __always_inline __u64 capture_stack_win(struct pt_regs *ctx, __u64 ret_ad
 		.bp = PT_REGS_FP(ctx),
 	};
 
-	return capture_stack_at(&start, 1, st, w, 1);
+	return capture_stack_at(&start, 1, st, w, how);
 }
 
 /*

@@ -76,6 +76,7 @@ enum mt_counter {
 	MT_CNT_PY_STACK_TRUNCATED,	/* Python frames deeper than MT_MAX_PY_FRAMES, kept truncated */
 	MT_CNT_PY_STACK_READ_FAILED,	/* a Python frame could not be read; frames so far kept */
 	MT_CNT_PY_EVENTS_LOST,		/* a new Python stack's code objects not sent: ring buffer full */
+	MT_CNT_WALKS_REUSED,		/* stacks taken from the thread's last walk (mt_walk_memo; not a loss) */
 	MT_CNT_MAX,
 };
 
@@ -334,6 +335,9 @@ struct mt_proc_modules {
 	__u32 flags;		/* MT_MODS_F_* */
 	/* The uretprobe trampoline ([uprobes] in maps; 0 until the kernel maps it). */
 	__u64 tramp;
+	/* Changes at each publication (never 0): a walk memo (mt_walk_memo) holds for one. */
+	__u32 gen;
+	__u32 pad;
 	struct mt_module m[MT_MAX_MODULES];	/* sorted by start */
 };
 
@@ -343,6 +347,40 @@ struct mt_proc_modules {
  * at the first frame it leaves. A power of 2, in bytes.
  */
 #define MT_STACK_WINDOW 1024
+
+/*
+ * The last walks a thread made from allocating functions' entries, kept to
+ * be taken again. A walk is a function of its start (the return address,
+ * the stack pointer, rbp where a step used it before restoring it), of the
+ * modules published (gen) and of the stack words it read: when all of them
+ * are unchanged, so is the stack, and checking the words costs a load and
+ * a compare each where walking them costs a chain of dependent lookups per
+ * frame. Only a walk whose words all lay in the first window is kept. Its
+ * frames are not: a stack taken again is one whose frames are stored.
+ */
+#define MT_MEMO_WORDS 64
+#define MT_MEMO_WAYS 8
+struct mt_walk_memo_ent {
+	__u64 ip, sp, bp;	/* the start; ip 0: none */
+	__u64 stack_id;
+	__u32 gen;		/* the modules' (mt_proc_modules.gen; 0: none published) */
+	__u8 n;			/* words */
+	__u8 bp_used;		/* the start's rbp decided a step */
+	__u8 top;		/* the highest window index noted */
+	__u8 pad;
+	__u8 idx[MT_MEMO_WORDS];	/* window indexes (mt_stack_window.w) */
+	__u64 val[MT_MEMO_WORDS];
+};
+
+struct mt_walk_memo {
+	struct mt_walk_memo_ent e[MT_MEMO_WAYS];
+	__u64 walk_ip;		/* the start of the walk being recorded */
+	__u32 rec;		/* the entry it is recorded in */
+	__u8 recording;		/* a walk in progress notes its words */
+	__u8 next;		/* the entry a new walk goes to next (round robin) */
+	__u8 hit;		/* the last capture was taken from an entry */
+	__u8 pad;
+};
 
 #define MT_MOD_HINTS 4
 struct mt_stack_window {
@@ -366,6 +404,7 @@ struct mt_stack_window {
 	__u32 pad;
 	/* One word more than the window: a two-word read at the last index stays in bounds. */
 	__u64 w[MT_STACK_WINDOW / 8 + 1];
+	struct mt_walk_memo memo;
 };
 
 /* The bytes of a code object read for its identity: [MT_PY_CODE_FROM, + MT_PY_CODE_READ). */
@@ -388,9 +427,14 @@ struct mt_py_scratch {
 	__u64 api_sp;
 };
 
-/* mt_pending.pend_flags: sampled tracing counted the call at its entry, and drew it. */
+/*
+ * mt_pending.pend_flags: sampled tracing counted the call at its entry, and
+ * drew it; the stack was taken from the walk memo (mt_pending.stack holds
+ * another's frames: the id's are stored).
+ */
 #define MT_PEND_COUNTED	1u
 #define MT_PEND_SAMPLED	2u
+#define MT_PEND_REUSED	4u
 
 /* Per-thread hand-off from an entry probe to its return probe. */
 struct mt_pending {

@@ -23,6 +23,7 @@ static const char *const counter_names[MT_CNT_MAX] = {
 	[MT_CNT_PY_STACK_TRUNCATED]	= "py_stack_truncated",
 	[MT_CNT_PY_STACK_READ_FAILED]	= "py_stack_read_failed",
 	[MT_CNT_PY_EVENTS_LOST]		= "py_events_lost",
+	[MT_CNT_WALKS_REUSED]		= "walks_reused",
 };
 
 const char *mt_counter_name(enum mt_counter c)

@@ -143,6 +143,12 @@ int unwinder__publish(struct unwinder *u, uint32_t pid, const struct proc_maps *
 	mods = calloc(1, sizeof(*mods));
 	if (!mods)
 		return -ENOMEM;
+	/* A walk kept by a thread (mt_walk_memo) was made with the modules of one generation. */
+	pthread_mutex_lock(&u->lock);
+	if (!++u->gen)
+		u->gen = 1;
+	mods->gen = u->gen;
+	pthread_mutex_unlock(&u->lock);
 	if (fp_only) {
 		/* Walked with frame pointers (Go keeps them everywhere): nothing to look up. */
 		mods->flags = MT_MODS_F_FP_ONLY;

@@ -34,6 +34,7 @@ struct unwinder {
 	struct file_table *files;
 	size_t nr_files, cap_files;
 	struct unwinder_stats stats;
+	uint32_t gen;			/* the last mt_proc_modules.gen published */
 };
 
 /* The table of the file behind v, built (from /proc/pid/map_files) when not yet; NULL: no memory. */

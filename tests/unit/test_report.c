@@ -154,7 +154,8 @@ static const char expected_json[] =
 "    \"stack_defer_lost\": 0,\n"
 "    \"py_stack_truncated\": 0,\n"
 "    \"py_stack_read_failed\": 0,\n"
-"    \"py_events_lost\": 0\n"
+"    \"py_events_lost\": 0,\n"
+"    \"walks_reused\": 0\n"
 "  },\n"
 "  \"maps\": {\n"
 "    \"allocs\": { \"entries\": 12, \"max_entries\": 1048576 },\n"
@@ -433,12 +434,12 @@ static void test_counters(void)
 		"missed_returns", "unknown_frees", "addr_reused", "failed_allocs", "vm_events_lost",
 		"procs_map_full", "stacks_stored", "go_samples_map_full", "go_samples", "stack_cut",
 		"stack_deferred", "stack_defer_lost", "py_stack_truncated", "py_stack_read_failed",
-		"py_events_lost",
+		"py_events_lost", "walks_reused",
 	};
 	/* Python's: the bytes are counted all the same (frames cut short, or left unnamed). */
 	static const bool loss[MT_CNT_MAX] = { true, true, false, false, true, false, true, false,
 					       true, true, false, true, false, false, false, false,
-					       false, false, false };
+					       false, false, false, false };
 	int c, ok = 1;
 
 	for (c = 0; c < MT_CNT_MAX; c++)

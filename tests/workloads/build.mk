@@ -30,11 +30,11 @@ WL_CXXFLAGS := $(WL_CFLAGS) -std=c++17
 
 WL_FAMILY := family_pie family_nopie family_static family_jemalloc family_tcmalloc
 WL_PLAIN  := exitleak exitcode agedleak fragment lines execer forker mapfill vmchurn sigalloc drip \
-	sampleleak brkgrow stepleak
+	sampleleak brkgrow stepleak samesp
 WL_PTHREAD := threads churn
 WL_CXXPROGS := cxx
 # Built without frame pointers: only .eh_frame unwinding finds their stacks.
-WL_NOFP := nofp nofp_cxx
+WL_NOFP := nofp nofp_cxx samesp_nofp
 WL_NOFP_CFLAGS := -O2 -g -Wall -fomit-frame-pointer -fno-optimize-sibling-calls
 
 # Python workloads (python/*.py, run by the tests with each interpreter) and
@@ -96,6 +96,10 @@ $(addprefix $(WL_OUT)/,$(WL_CXXPROGS)): $(WL_OUT)/%: $(WL_DIR)/%.cpp $(WL_HDR)
 	$(WL_CXX) $(WL_CXXFLAGS) -o $@ $<
 
 $(WL_OUT)/nofp: $(WL_DIR)/nofp.c $(WL_HDR)
+	@mkdir -p $(@D)
+	$(WL_CC) $(WL_NOFP_CFLAGS) -o $@ $<
+
+$(WL_OUT)/samesp_nofp: $(WL_DIR)/samesp.c $(WL_HDR)
 	@mkdir -p $(@D)
 	$(WL_CC) $(WL_NOFP_CFLAGS) -o $@ $<
 
