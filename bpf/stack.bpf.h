@@ -200,8 +200,27 @@ static __always_inline void memo_note(struct mt_stack_window *w, __u64 idx, __u3
 		m->val[(n + 1) & (MT_MEMO_WORDS - 1)] = w->w[idx & (MT_STACK_WINDOW / 8 - 1)];
 	}
 	m->n = (__u8)(n + words);
-	if (idx > m->top)
-		m->top = (__u8)idx;
+}
+
+/*
+ * A walk being recorded read a new window at addr (its words words at the
+ * start are read from it): its words from now on are that window's.
+ */
+static __always_inline void memo_window(struct mt_stack_window *w, __u64 addr, __u32 words)
+{
+	struct mt_walk_memo_ent *m = &w->memo.e[w->memo.rec & (MT_MEMO_WAYS - 1)];
+	__u64 off = addr - (m->sp - 8);
+	__u32 j = m->nwin;
+
+	if (j >= MT_MEMO_WINDOWS || off > 0xffffffffULL) {
+		w->memo.recording = 0;
+		return;
+	}
+	m->win_start[j] = m->n;
+	m->win_len[j] = (__u16)w->len;
+	m->win_off[j] = (__u32)off;
+	m->nwin = (__u8)(j + 1);
+	memo_note(w, 0, words);
 }
 
 /*
@@ -250,20 +269,22 @@ static __always_inline long stack_read(struct mt_stack_window *w, __u64 addr, __
 	if (!w || (addr & 7))
 		return bpf_probe_read_user(out, words * 8, (void *)addr);
 	barrier_var(w);
-	/* Words from outside the first window: a walk that reads them is not kept. */
-	w->memo.recording = 0;
 	n = MT_STACK_WINDOW;
 	/* The main thread's stack ends a little above where it started. */
 	if (addr < w->limit && w->limit - addr < n)
 		n = w->limit - addr;
-	if (n < words * 8 || w->failed >= 2)
+	/* Words read alone: a walk that reads them is not kept (mt_walk_memo). */
+	if (n < words * 8 || w->failed >= 2) {
+		w->memo.recording = 0;
 		return bpf_probe_read_user(out, words * 8, (void *)addr);
+	}
 	w->len = 0;
 	barrier_var(n);
 	if (n > MT_STACK_WINDOW)
 		n = MT_STACK_WINDOW;
 	if (bpf_probe_read_user(w->w, n, (void *)addr)) {
 		w->failed++;
+		w->memo.recording = 0;
 		return bpf_probe_read_user(out, words * 8, (void *)addr);
 	}
 	w->base = addr;
@@ -271,6 +292,8 @@ static __always_inline long stack_read(struct mt_stack_window *w, __u64 addr, __
 	out[0] = w->w[0];
 	if (words > 1)
 		out[1] = w->w[1];
+	if (note && w->memo.recording)
+		memo_window(w, addr, words);
 	return 0;
 }
 
@@ -761,18 +784,100 @@ __noinline __u64 defer_walk(const struct walk_regs *r, const struct mt_stack *st
 	return id;
 }
 
-/* Whether entry m holds for a walk from r with the modules of generation gen. */
-static __always_inline bool memo_holds(const struct mt_stack_window *w,
-				       const struct mt_walk_memo_ent *m)
+/*
+ * The window at base in w, len bytes as the walk read it (read again when
+ * it is not the one there): whether it is.
+ */
+static __always_inline bool memo_window_at(struct mt_stack_window *w, __u64 base, __u32 len)
 {
-	__u32 k, n = m->n;
+	__u64 n = MT_STACK_WINDOW;
 
-	/* The words are checked in the window read at this entry, from the start's sp - 8. */
-	if (!n || w->base + 8 != m->sp || ((__u32)m->top + 1) * 8 > w->len)
+	if (w->base == base && w->len == len && len)
+		return true;
+	/* stack_read's rule: the main thread's stack ends a little above where it started. */
+	if (base < w->limit && w->limit - base < n)
+		n = w->limit - base;
+	if (n != len || !n)
 		return false;
-	for (k = 0; k < MT_MEMO_WORDS && k < n; k++)
+	w->len = 0;
+	barrier_var(n);
+	if (n > MT_STACK_WINDOW)
+		n = MT_STACK_WINDOW;
+	if (bpf_probe_read_user(w->w, n, (void *)base))
+		return false;
+	w->base = base;
+	w->len = n;
+	return true;
+}
+
+/*
+ * Windows the checks of one capture may read again: entries that start
+ * alike and part deep in the stack must not cost more than the walk.
+ */
+#define MEMO_READS 2
+
+/*
+ * memo_window_at for a check, within its budget of reads. Global: the
+ * window's length is a range the verifier would carry through every word
+ * of memo_holds' loop.
+ */
+__noinline int memo_check_window(struct mt_stack_window *w, __u64 base, __u32 len)
+{
+	if (!w)
+		return false;
+	if (w->base == base && w->len == len && len)
+		return true;
+	if (w->memo.reads >= MEMO_READS)
+		return false;
+	w->memo.reads++;
+	return memo_window_at(w, base, len);
+}
+
+/*
+ * Whether the words [from, to) of entry e are those in the window. Global,
+ * as each function of the check: their loops are verified once.
+ */
+__noinline int memo_words_match(const struct mt_stack_window *w, __u32 e, __u32 from, __u32 to)
+{
+	const struct mt_walk_memo_ent *m;
+	__u32 k;
+
+	if (!w)
+		return false;
+	m = &w->memo.e[e & (MT_MEMO_WAYS - 1)];
+	for (k = 0; k < MT_MEMO_WORDS; k++) {
+		if (k < from)
+			continue;
+		if (k >= to)
+			break;
 		if (w->w[m->idx[k] & (MT_STACK_WINDOW / 8 - 1)] != m->val[k])
 			return false;
+	}
+	return true;
+}
+
+/*
+ * Whether entry e holds for the walk about to be made (its start already
+ * matched): every word it read the same, each in its window.
+ */
+__noinline int memo_holds(struct mt_stack_window *w, __u32 e)
+{
+	const struct mt_walk_memo_ent *m;
+	__u32 j, nwin, to;
+
+	if (!w)
+		return false;
+	e &= MT_MEMO_WAYS - 1;
+	m = &w->memo.e[e];
+	nwin = m->nwin;
+	if (!m->n || !nwin)
+		return false;
+	for (j = 0; j < MT_MEMO_WINDOWS && j < nwin; j++) {
+		to = j + 1 < nwin ? m->win_start[(j + 1) & (MT_MEMO_WINDOWS - 1)] : m->n;
+		if (!memo_check_window(w, m->sp - 8 + m->win_off[j], m->win_len[j]) ||
+		    !memo_words_match(w, e, m->win_start[j], to))
+			return false;
+	}
 	return true;
 }
 
@@ -788,18 +893,28 @@ static __always_inline bool memo_holds(const struct mt_stack_window *w,
 __noinline __u64 memo_begin(struct mt_stack_window *w, const struct walk_regs *r, __u32 gen)
 {
 	struct mt_walk_memo_ent *m;
-	__u32 k, at;
+	__u64 base0;
+	__u32 k, at, len0;
 
 	if (!w || !r)
 		return 0;
+	/* The window read at the entry, from the return address: none, no memo. */
+	base0 = r->sp - 8;
+	len0 = w->base == base0 ? w->len : 0;
+	if (!len0)
+		return 0;
+	w->memo.reads = 0;
 	for (k = 0; k < MT_MEMO_WAYS; k++) {
 		m = &w->memo.e[k];
 		if (m->ip == r->ip && m->sp == r->sp && m->gen == gen &&
-		    (!m->bp_used || m->bp == r->bp) && memo_holds(w, m)) {
+		    (!m->bp_used || m->bp == r->bp) && memo_holds(w, k)) {
 			w->memo.hit = 1;
 			return m->stack_id;
 		}
 	}
+	/* The walk starts from the first window, as at the entry: checks may have read others. */
+	if (!memo_window_at(w, base0, len0))
+		return 0;
 	at = w->memo.next & (MT_MEMO_WAYS - 1);
 	w->memo.next = (at + 1) & (MT_MEMO_WAYS - 1);
 	m = &w->memo.e[at];
@@ -809,7 +924,10 @@ __noinline __u64 memo_begin(struct mt_stack_window *w, const struct walk_regs *r
 	m->bp = r->bp;
 	m->gen = gen;
 	m->n = 0;
-	m->top = 0;
+	m->nwin = 1;
+	m->win_start[0] = 0;
+	m->win_len[0] = (__u16)len0;
+	m->win_off[0] = 0;
 	m->bp_used = 0;
 	w->memo.walk_ip = r->ip;
 	w->memo.rec = at;

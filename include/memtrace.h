@@ -355,20 +355,26 @@ struct mt_proc_modules {
  * modules published (gen) and of the stack words it read: when all of them
  * are unchanged, so is the stack, and checking the words costs a load and
  * a compare each where walking them costs a chain of dependent lookups per
- * frame. Only a walk whose words all lay in the first window is kept. Its
- * frames are not: a stack taken again is one whose frames are stored.
+ * frame. The words are checked in the windows the walk read them from:
+ * the first, read at the entry, and up to MT_MEMO_WINDOWS - 1 more, read
+ * again to check them. Its frames are not kept: a stack taken again is one
+ * whose frames are stored.
  */
 #define MT_MEMO_WORDS 64
 #define MT_MEMO_WAYS 8
+#define MT_MEMO_WINDOWS 4
 struct mt_walk_memo_ent {
 	__u64 ip, sp, bp;	/* the start; ip 0: none */
 	__u64 stack_id;
 	__u32 gen;		/* the modules' (mt_proc_modules.gen; 0: none published) */
 	__u8 n;			/* words */
 	__u8 bp_used;		/* the start's rbp decided a step */
-	__u8 top;		/* the highest window index noted */
+	__u8 nwin;		/* windows */
 	__u8 pad;
-	__u8 idx[MT_MEMO_WORDS];	/* window indexes (mt_stack_window.w) */
+	__u8 win_start[MT_MEMO_WINDOWS];	/* a window's first word */
+	__u16 win_len[MT_MEMO_WINDOWS];		/* bytes read */
+	__u32 win_off[MT_MEMO_WINDOWS];		/* where, from the first window's start */
+	__u8 idx[MT_MEMO_WORDS];	/* indexes in their window (mt_stack_window.w) */
 	__u64 val[MT_MEMO_WORDS];
 };
 
@@ -379,7 +385,7 @@ struct mt_walk_memo {
 	__u8 recording;		/* a walk in progress notes its words */
 	__u8 next;		/* the entry a new walk goes to next (round robin) */
 	__u8 hit;		/* the last capture was taken from an entry */
-	__u8 pad;
+	__u8 reads;		/* windows read again by this capture's checks */
 };
 
 #define MT_MOD_HINTS 4
