@@ -9,8 +9,12 @@ them from a frame further up:
     site <- left <- run <- main             1000 x 48 bytes, kept
     site <- right <- run <- main            1000 x 80 bytes, kept
     site <- right <- deeper <- run <- main   500 x 80 bytes, kept
+    site <- mid <- far_left <- run <- main   1000 x 112 bytes, kept
+    site <- mid <- far_right <- run <- main  1000 x 144 bytes, kept
 
-A walk reused on its start alone would file left's bytes under right's
+The last two differ only above mid's 4 KiB frame, in a window of stack the
+walk reads after the first KiB (the memo checks the words there too). A
+walk reused on its start alone would file left's bytes under right's
 stack (or the other way round): each stack's figures must be exact, tracked
 exactly and sampled (calls and bytes allocated are counted per call either
 way).
@@ -23,6 +27,8 @@ EXPECTED = {
     ("site", "left", "run", "main"): (48000, 1000),
     ("site", "right", "run", "main"): (80000, 1000),
     ("site", "right", "deeper", "run", "main"): (40000, 500),
+    ("site", "mid", "far_left", "run", "main"): (112000, 1000),
+    ("site", "mid", "far_right", "run", "main"): (144000, 1000),
 }
 
 

@@ -9,6 +9,11 @@
  *   site <- left <- run <- main             1000 x malloc(48), kept
  *   site <- right <- run <- main            1000 x malloc(80), kept
  *   site <- right <- deeper <- run <- main   500 x malloc(80), kept
+ *   site <- mid <- far_left <- run <- main   1000 x malloc(112), kept
+ *   site <- mid <- far_right <- run <- main  1000 x malloc(144), kept
+ *
+ * The last two part only above mid's 4 KiB frame: beyond the first KiB of
+ * stack a walk reads at the entry, in a window it reads later.
  *
  * Built with frame pointers (samesp) and without (samesp_nofp).
  */
@@ -19,6 +24,7 @@
 #define N 1000
 
 void *volatile g_left[N], *volatile g_right[N], *volatile g_deeper[N / 2];
+void *volatile g_far_left[N], *volatile g_far_right[N];
 
 NOINLINE void *site(size_t n)
 {
@@ -42,6 +48,25 @@ NOINLINE void deeper(void *volatile *slot)
 	wl_opaque_zero = 0;	/* keeps the call from becoming a jump */
 }
 
+/* A frame of 4 KiB between the allocation and the callers that tell it apart. */
+NOINLINE void mid(void *volatile *slot, size_t n)
+{
+	volatile char pad[4096];
+
+	pad[0] = pad[sizeof(pad) - 1] = 0;
+	*slot = site(n + pad[0]);
+}
+
+NOINLINE void far_left(void *volatile *slot)
+{
+	mid(slot, 112);
+}
+
+NOINLINE void far_right(void *volatile *slot)
+{
+	mid(slot, 144);
+}
+
 NOINLINE void run(void)
 {
 	for (int i = 0; i < WL_TIMES(N); i++) {
@@ -49,6 +74,8 @@ NOINLINE void run(void)
 		right(&g_right[i]);
 		if (i & 1)
 			deeper(&g_deeper[i / 2]);
+		far_left(&g_far_left[i]);
+		far_right(&g_far_right[i]);
 	}
 }
 
