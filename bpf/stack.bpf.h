@@ -188,16 +188,16 @@ static __always_inline void memo_note(struct mt_stack_window *w, __u64 idx, __u3
 	struct mt_walk_memo_ent *m = &w->memo.e[w->memo.rec & (MT_MEMO_WAYS - 1)];
 	__u32 n = m->n;
 
-	if (n + words > MT_MEMO_WORDS) {
+	if (n > MT_MEMO_WORDS - words) {
 		w->memo.recording = 0;
 		return;
 	}
-	m->idx[n & (MT_MEMO_WORDS - 1)] = (__u8)idx;
-	m->val[n & (MT_MEMO_WORDS - 1)] = w->w[idx & (MT_STACK_WINDOW / 8 - 1)];
+	m->idx[n] = (__u8)idx;
+	m->val[n] = w->w[idx & (MT_STACK_WINDOW / 8 - 1)];
 	if (words > 1) {
 		idx++;
-		m->idx[(n + 1) & (MT_MEMO_WORDS - 1)] = (__u8)idx;
-		m->val[(n + 1) & (MT_MEMO_WORDS - 1)] = w->w[idx & (MT_STACK_WINDOW / 8 - 1)];
+		m->idx[n + 1] = (__u8)idx;
+		m->val[n + 1] = w->w[idx & (MT_STACK_WINDOW / 8 - 1)];
 	}
 	m->n = (__u8)(n + words);
 }

@@ -360,7 +360,8 @@ struct mt_proc_modules {
  * again to check them. Its frames are not kept: a stack taken again is one
  * whose frames are stored.
  */
-#define MT_MEMO_WORDS 64
+/* 56: the thread's scratch (struct mt_pending) stays within 8 KiB with the kernel's header. */
+#define MT_MEMO_WORDS 56
 #define MT_MEMO_WAYS 8
 #define MT_MEMO_WINDOWS 4
 struct mt_walk_memo_ent {

@@ -22,6 +22,12 @@
 #define MAX_ODD_CALLS	16
 /* Code is read in pieces this long (plus an instruction's worth). */
 #define PIECE		4096
+/*
+ * Code decoded at most, per file: far more than the prologues, epilogues
+ * and few odd functions of any file that qualifies; a table whose rows
+ * claim more (a corrupt file, a sparse one) keeps its lookups.
+ */
+#define MAX_SCAN	(256u << 20)
 
 struct odd {
 	uint32_t lo, hi;	/* rel pcs [lo, hi) whose row a walk must look up */
@@ -36,6 +42,7 @@ struct scan {
 	uint8_t buf[PIECE + 16];
 	uint64_t buf_at;	/* vaddr of buf[0] */
 	size_t buf_len;
+	uint64_t scanned;	/* bytes decoded so far */
 };
 
 static bool fp_rule(const struct mt_unwind_row *r)
@@ -88,6 +95,9 @@ static bool scan_rows(struct scan *s, uint64_t lo, uint64_t hi)
 	struct x86_insn in;
 	size_t avail;
 
+	if (hi - lo > MAX_SCAN - s->scanned)
+		return false;
+	s->scanned += hi - lo;
 	while (pc < hi) {
 		avail = code_at(s, base + pc, &code);
 		if (!avail || x86_insn__decode(code, avail, base + pc, &in))

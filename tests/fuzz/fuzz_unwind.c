@@ -30,7 +30,13 @@ static void check_find(const struct unwind_table *t, uint64_t pc)
 	CHECK(r->cfa_reg != MT_CFA_NONE);
 }
 
-/* The section's own bytes stand in for the code (a reader that wraps around them). */
+/*
+ * The section's own bytes stand in for the code: a reader that wraps
+ * around them, over 1 MiB from address 0, as a file's code ends (past it,
+ * as past a file's segments, nothing can be read).
+ */
+#define FAKE_CODE_END (1u << 20)
+
 struct fake_code {
 	const uint8_t *d;
 	size_t n;
@@ -41,8 +47,10 @@ static ssize_t read_fake(void *ctx, uint64_t vaddr, void *buf, size_t len)
 	const struct fake_code *c = ctx;
 	size_t k;
 
-	if (!c->n || (vaddr & 0xfff) == 0xfff)
-		return -EIO;	/* unreadable now and then */
+	if (!c->n || (vaddr & 0xfff) == 0xfff || vaddr >= FAKE_CODE_END)
+		return -EIO;	/* unreadable now and then, and past the end */
+	if (len > FAKE_CODE_END - vaddr)
+		len = (size_t)(FAKE_CODE_END - vaddr);
 	for (k = 0; k < len; k++)
 		((uint8_t *)buf)[k] = c->d[(vaddr + k) % c->n];
 	return (ssize_t)len;
