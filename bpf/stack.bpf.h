@@ -223,6 +223,31 @@ static __always_inline void memo_window(struct mt_stack_window *w, __u64 addr, _
 	memo_note(w, 0, words);
 }
 
+/* Bytes a window read at addr takes: the main thread's stack ends a little above where it started. */
+static __always_inline __u64 window_len(const struct mt_stack_window *w, __u64 addr)
+{
+	if (addr < w->limit && w->limit - addr < MT_STACK_WINDOW)
+		return w->limit - addr;
+	return MT_STACK_WINDOW;
+}
+
+/* The window read anew: n bytes (window_len's) at addr. 0, or the read's error (w then empty). */
+static __always_inline long window_fill(struct mt_stack_window *w, __u64 addr, __u64 n)
+{
+	long err;
+
+	w->len = 0;
+	barrier_var(n);
+	if (n > MT_STACK_WINDOW)
+		n = MT_STACK_WINDOW;
+	err = bpf_probe_read_user(w->w, n, (void *)addr);
+	if (err)
+		return err;
+	w->base = addr;
+	w->len = n;
+	return 0;
+}
+
 /*
  * words 8-byte words of the user stack at addr from the window: 0, or -1
  * when it does not hold them. note: a step of the walker, whose words a
@@ -269,26 +294,17 @@ static __always_inline long stack_read(struct mt_stack_window *w, __u64 addr, __
 	if (!w || (addr & 7))
 		return bpf_probe_read_user(out, words * 8, (void *)addr);
 	barrier_var(w);
-	n = MT_STACK_WINDOW;
-	/* The main thread's stack ends a little above where it started. */
-	if (addr < w->limit && w->limit - addr < n)
-		n = w->limit - addr;
+	n = window_len(w, addr);
 	/* Words read alone: a walk that reads them is not kept (mt_walk_memo). */
 	if (n < words * 8 || w->failed >= 2) {
 		w->memo.recording = 0;
 		return bpf_probe_read_user(out, words * 8, (void *)addr);
 	}
-	w->len = 0;
-	barrier_var(n);
-	if (n > MT_STACK_WINDOW)
-		n = MT_STACK_WINDOW;
-	if (bpf_probe_read_user(w->w, n, (void *)addr)) {
+	if (window_fill(w, addr, n)) {
 		w->failed++;
 		w->memo.recording = 0;
 		return bpf_probe_read_user(out, words * 8, (void *)addr);
 	}
-	w->base = addr;
-	w->len = n;
 	out[0] = w->w[0];
 	if (words > 1)
 		out[1] = w->w[1];
@@ -790,24 +806,10 @@ __noinline __u64 defer_walk(const struct walk_regs *r, const struct mt_stack *st
  */
 static __always_inline bool memo_window_at(struct mt_stack_window *w, __u64 base, __u32 len)
 {
-	__u64 n = MT_STACK_WINDOW;
-
 	if (w->base == base && w->len == len && len)
 		return true;
-	/* stack_read's rule: the main thread's stack ends a little above where it started. */
-	if (base < w->limit && w->limit - base < n)
-		n = w->limit - base;
-	if (n != len || !n)
-		return false;
-	w->len = 0;
-	barrier_var(n);
-	if (n > MT_STACK_WINDOW)
-		n = MT_STACK_WINDOW;
-	if (bpf_probe_read_user(w->w, n, (void *)base))
-		return false;
-	w->base = base;
-	w->len = n;
-	return true;
+	/* The same read as the walk's (stack_read): the same bytes, or none. */
+	return len && window_len(w, base) == len && !window_fill(w, base, len);
 }
 
 /*
@@ -825,11 +827,12 @@ __noinline int memo_check_window(struct mt_stack_window *w, __u64 base, __u32 le
 {
 	if (!w)
 		return false;
-	if (w->base == base && w->len == len && len)
-		return true;
-	if (w->memo.reads >= MEMO_READS)
-		return false;
-	w->memo.reads++;
+	/* A window already there costs nothing. */
+	if (!(w->base == base && w->len == len && len)) {
+		if (w->memo.reads >= MEMO_READS)
+			return false;
+		w->memo.reads++;
+	}
 	return memo_window_at(w, base, len);
 }
 
@@ -1001,6 +1004,11 @@ __noinline __u64 capture_stack_at(const struct walk_regs *start, __u32 ip_is_ret
 			how &= ~CAPTURE_MEMO;
 		}
 	}
+	if (!s.r.ip) {
+		st->flags = MT_STACK_F_READ_FAILED;
+		st->nr_frames = 0;
+		return 1;
+	}
 	if (w && (how & CAPTURE_MEMO)) {
 		id = memo_begin(w, &s.r, mods ? mods->gen : 0);
 		if (id) {
@@ -1008,13 +1016,6 @@ __noinline __u64 capture_stack_at(const struct walk_regs *start, __u32 ip_is_ret
 			return id;
 		}
 		s.r.flags |= WALK_BP_START;
-	}
-	if (!s.r.ip) {
-		st->flags = MT_STACK_F_READ_FAILED;
-		st->nr_frames = 0;
-		if (w)
-			w->memo.recording = 0;
-		return 1;
 	}
 	if (mods && (mods->flags & MT_MODS_F_FP_ONLY))
 		mods = NULL;

@@ -76,7 +76,7 @@ enum mt_counter {
 	MT_CNT_PY_STACK_TRUNCATED,	/* Python frames deeper than MT_MAX_PY_FRAMES, kept truncated */
 	MT_CNT_PY_STACK_READ_FAILED,	/* a Python frame could not be read; frames so far kept */
 	MT_CNT_PY_EVENTS_LOST,		/* a new Python stack's code objects not sent: ring buffer full */
-	MT_CNT_WALKS_REUSED,		/* stacks taken from the thread's last walk (mt_walk_memo; not a loss) */
+	MT_CNT_WALKS_REUSED,		/* stacks taken from the thread's last walks (mt_walk_memo; not a loss) */
 	MT_CNT_MAX,
 };
 
